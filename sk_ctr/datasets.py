@@ -1,0 +1,494 @@
+"""Synthetic CTR data and loaders for public CTR benchmark files.
+
+Every function returns ``(X, y)``: ``X`` is a :class:`pandas.DataFrame` of *raw* columns
+(categorical values as ``object`` strings with ``NaN`` for missing, numeric values as
+``float64``) and ``y`` is an ``int64`` array of 0/1 click labels. Encoding is left to the
+estimators' preprocessing, exactly as with real logs.
+
+This module only needs numpy and pandas (no torch).
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["make_ctr_classification", "load_criteo", "load_avazu"]
+
+# Share of the logit standard deviation given to each part of the synthetic model. Order 2
+# dominates so that a linear model on one-hot features is clearly worse than the true logit.
+_ORDER1_STD = 0.8
+_ORDER2_STD = 1.5
+_ORDER3_STD = 1.0
+_NUMERIC_STD = 0.8
+
+_CRITEO_INT = [f"I{i}" for i in range(1, 14)]
+_CRITEO_CAT = [f"C{i}" for i in range(1, 27)]
+_CRITEO_COLUMNS = ["label", *_CRITEO_INT, *_CRITEO_CAT]
+
+_AVAZU_COLUMNS = [
+    "id", "click", "hour", "C1", "banner_pos", "site_id", "site_domain", "site_category",
+    "app_id", "app_domain", "app_category", "device_id", "device_ip", "device_model",
+    "device_type", "device_conn_type", "C14", "C15", "C16", "C17", "C18", "C19", "C20", "C21",
+]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# Synthetic data
+# --------------------------------------------------------------------------------------
+
+
+def _check_int(value, name, minimum):
+    # bool is an Integral too, but n_fields=True is certainly a mistake.
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_float(value, name, low, high, low_inclusive=True, high_inclusive=False):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value >= low if low_inclusive else value > low) and (
+            value <= high if high_inclusive else value < high
+        )
+    if not ok:
+        interval = f"{'[' if low_inclusive else '('}{low}, {high}{']' if high_inclusive else ')'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+    return float(value)
+
+
+def _as_generator(random_state):
+    # Accept what scikit-learn users pass (None, int, RandomState) as well as a Generator.
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.random.Generator)):
+        return np.random.default_rng(random_state)
+    raise ValueError(
+        "random_state must be None, an int, a numpy Generator or a RandomState, "
+        f"got {random_state!r}."
+    )
+
+
+def _sigmoid(x):
+    # exp(-log(1 + exp(-x))) never overflows, unlike 1 / (1 + exp(-x)).
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _solve_bias(logit, positive_rate):
+    """Bias b such that mean(sigmoid(b + logit)) == positive_rate, by bisection."""
+    low, high = -50.0, 50.0  # mean sigmoid is increasing in b; these bracket any rate
+    for _ in range(100):
+        mid = 0.5 * (low + high)
+        if _sigmoid(mid + logit).mean() < positive_rate:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+def _anova(vectors, order):
+    """Sum over all field subsets of size 2 or 3 of the product of their latent vectors.
+
+    ``vectors`` has shape (n_samples, n_fields, k). Newton's identities turn the sum over
+    subsets into power sums over fields, so the cost is linear in n_fields.
+    """
+    p1 = vectors.sum(axis=1)
+    p2 = (vectors**2).sum(axis=1)
+    if order == 2:
+        out = (p1**2 - p2) / 2
+    else:
+        p3 = (vectors**3).sum(axis=1)
+        out = (p1**3 - 3 * p1 * p2 + 2 * p3) / 6
+    return out.sum(axis=1)
+
+
+def make_ctr_classification(
+    n_samples=10000,
+    n_fields=10,
+    cardinality=50,
+    n_numeric=0,
+    interaction_order=2,
+    embed_dim=4,
+    positive_rate=None,
+    noise=0.0,
+    zipf_exponent=1.1,
+    numeric_missing_rate=0.0,
+    random_state=None,
+    return_logit=False,
+):
+    """Generate a synthetic CTR data set whose click logit has known feature interactions.
+
+    The label is drawn from ``sigmoid(logit)`` with::
+
+        logit = bias
+              + sum_f w_f[c_f]                               # order 1
+              + sum_{f<g} <v_f[c_f], v_g[c_g]>               # order 2 (an FM)
+              + sum_{f<g<h} sum_d u_f[c_f]_d * u_g[c_g]_d * u_h[c_h]_d   # order 3
+              + sum_j (b_j + a_j[c_{f(j)}]) * s(log I_j)     # numeric part
+
+    where ``c_f`` is the category of field ``f``, the weights and latent vectors are
+    Gaussian, and ``s`` is a U-shaped function of the standardised log of the numeric value
+    ``I_j`` whose strength depends on the category of the field ``f(j) = j mod n_fields``.
+    The numeric part is therefore non-monotone (bucketizing ``I_j`` helps) and interacts
+    with a categorical field. Parts are scaled so that the order-2 term carries most of the
+    signal: a logistic regression on one-hot features is clearly worse than the true logit.
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+        Number of rows.
+    n_fields : int, default=10
+        Number of categorical fields, named ``C1..C{n_fields}``.
+    cardinality : int or list of int, default=50
+        Number of distinct categories per field (one value for all fields, or one per
+        field). Category ``k`` of field ``Cf`` is the string ``"cf_k"``.
+    n_numeric : int, default=0
+        Number of numeric fields, named ``I1..I{n_numeric}``: positive, log-normal,
+        ``float64``.
+    interaction_order : {1, 2, 3}, default=2
+        Highest order of categorical interactions in the logit. 1 gives a logit that is
+        linear in the one-hot features (plus the numeric part); 2 adds the factorization
+        machine term; 3 also adds a third-order term. A term of higher order than
+        ``n_fields`` is empty (one field has no pairs).
+    embed_dim : int, default=4
+        Size of the latent vectors of the order-2 (and order-3) terms.
+    positive_rate : float or None, default=None
+        Target fraction of positive labels, in (0, 1); the bias is solved for it. None means
+        0.25. The realised rate differs by sampling noise.
+    noise : float, default=0.0
+        Standard deviation of Gaussian noise added to the logit before drawing labels
+        (unobserved factors). It is not part of the returned ``logit``.
+    zipf_exponent : float, default=1.1
+        Category frequencies are proportional to ``rank ** -zipf_exponent`` (long-tailed,
+        as in real CTR logs); 0 gives uniform frequencies.
+    numeric_missing_rate : float, default=0.0
+        Fraction of numeric values replaced by NaN, in [0, 1). A missing value contributes
+        nothing to the logit.
+    random_state : int, numpy Generator, RandomState or None, default=None
+        Seed for reproducible output. The ground-truth model parameters are drawn before the
+        rows, so with the same seed and shape parameters, data sets of different
+        ``n_samples`` share the same weights.
+    return_logit : bool, default=False
+        If True, also return the true logit (Bayes-optimal score, without ``noise``).
+
+    Returns
+    -------
+    X : pandas.DataFrame of shape (n_samples, n_numeric + n_fields)
+        Columns ``I1..I{n_numeric}`` (float64) followed by ``C1..C{n_fields}`` (object
+        strings).
+    y : ndarray of shape (n_samples,), dtype int64
+        0/1 labels.
+    logit : ndarray of shape (n_samples,), dtype float64
+        Only if ``return_logit=True``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is out of range; the message names the parameter.
+
+    Examples
+    --------
+    >>> from sk_ctr.datasets import make_ctr_classification
+    >>> X, y = make_ctr_classification(n_samples=1000, n_fields=3, n_numeric=2,
+    ...                                random_state=0)
+    >>> X.shape, y.shape
+    ((1000, 5), (1000,))
+    >>> list(X.columns)
+    ['I1', 'I2', 'C1', 'C2', 'C3']
+    >>> X["C1"].dtype, X["I1"].dtype, y.dtype
+    (dtype('O'), dtype('float64'), dtype('int64'))
+    >>> bool(0.2 < y.mean() < 0.3)
+    True
+    """
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_fields = _check_int(n_fields, "n_fields", 1)
+    n_numeric = _check_int(n_numeric, "n_numeric", 0)
+    embed_dim = _check_int(embed_dim, "embed_dim", 1)
+    if interaction_order not in (1, 2, 3) or isinstance(interaction_order, bool):
+        raise ValueError(f"interaction_order must be 1, 2 or 3, got {interaction_order!r}.")
+    if isinstance(cardinality, numbers.Integral):
+        cardinality = [cardinality] * n_fields
+    cardinality = list(cardinality)
+    if len(cardinality) != n_fields:
+        raise ValueError(
+            f"cardinality must be an int or a list of n_fields={n_fields} ints, "
+            f"got a list of length {len(cardinality)}."
+        )
+    cardinality = [_check_int(c, "cardinality", 1) for c in cardinality]
+    if positive_rate is None:
+        positive_rate = 0.25
+    positive_rate = _check_float(positive_rate, "positive_rate", 0.0, 1.0, low_inclusive=False)
+    noise = _check_float(noise, "noise", 0.0, math.inf)
+    zipf_exponent = _check_float(zipf_exponent, "zipf_exponent", 0.0, math.inf)
+    numeric_missing_rate = _check_float(numeric_missing_rate, "numeric_missing_rate", 0.0, 1.0)
+    rng = _as_generator(random_state)
+
+    # --- ground-truth parameters (drawn first: independent of n_samples) ---
+    # Each part's variance over rows is set analytically: order 1 sums n_fields terms,
+    # order 2 sums C(F, 2) * embed_dim products of two Gaussians, order 3 C(F, 3) * embed_dim
+    # products of three.
+    w_std = _ORDER1_STD / math.sqrt(n_fields)
+    v_std = (_ORDER2_STD**2 / (math.comb(n_fields, 2) * embed_dim)) ** 0.25 if n_fields > 1 else 0
+    u_std = (
+        (_ORDER3_STD**2 / (math.comb(n_fields, 3) * embed_dim)) ** (1 / 6) if n_fields > 2 else 0
+    )
+    fields = []
+    for card in cardinality:
+        freq = np.arange(1, card + 1, dtype=float) ** -zipf_exponent
+        fields.append(
+            {
+                "p": freq / freq.sum(),
+                # Shuffle so a category's index says nothing about its frequency.
+                "rank_to_code": rng.permutation(card),
+                "w": rng.normal(0.0, w_std, card),
+                "v": rng.normal(0.0, v_std, (card, embed_dim)),
+                "u": rng.normal(0.0, u_std, (card, embed_dim)),
+            }
+        )
+    # Numeric part: half of its variance shared by all rows, half category-dependent.
+    num_std = _NUMERIC_STD / math.sqrt(2 * n_numeric) if n_numeric else 0.0
+    numerics = [
+        {
+            "mu": rng.uniform(0.0, 3.0),
+            "sigma": rng.uniform(0.5, 1.5),
+            "b": rng.normal(0.0, num_std),
+            "a": rng.normal(0.0, num_std, cardinality[j % n_fields]),
+        }
+        for j in range(n_numeric)
+    ]
+
+    # --- rows ---
+    codes = np.empty((n_samples, n_fields), dtype=np.int64)
+    for f, field in enumerate(fields):
+        ranks = rng.choice(len(field["p"]), size=n_samples, p=field["p"])
+        codes[:, f] = field["rank_to_code"][ranks]
+
+    logit = np.zeros(n_samples)
+    for f, field in enumerate(fields):
+        logit += field["w"][codes[:, f]]
+    if interaction_order >= 2:
+        v = np.stack([field["v"][codes[:, f]] for f, field in enumerate(fields)], axis=1)
+        logit += _anova(v, 2)
+    if interaction_order >= 3:
+        u = np.stack([field["u"][codes[:, f]] for f, field in enumerate(fields)], axis=1)
+        logit += _anova(u, 3)
+
+    columns = {}
+    for j, num in enumerate(numerics):
+        z = rng.standard_normal(n_samples)
+        # (z^2 - 1) / sqrt(2) has mean 0 and variance 1 and is U-shaped in log(value).
+        shape = (z**2 - 1) / math.sqrt(2)
+        missing = rng.random(n_samples) < numeric_missing_rate
+        shape[missing] = 0.0
+        logit += (num["b"] + num["a"][codes[:, j % n_fields]]) * shape
+        values = np.exp(num["mu"] + num["sigma"] * z)
+        values[missing] = np.nan
+        columns[f"I{j + 1}"] = values
+
+    for f, card in enumerate(cardinality):
+        names = np.array([f"c{f + 1}_{k}" for k in range(card)], dtype=object)
+        # An explicit object dtype: pandas >= 3 would otherwise infer its "str" dtype.
+        columns[f"C{f + 1}"] = pd.Series(names[codes[:, f]], dtype=object)
+
+    noisy = logit + rng.normal(0.0, noise, n_samples) if noise > 0 else logit
+    bias = _solve_bias(noisy, positive_rate)
+    y = (rng.random(n_samples) < _sigmoid(noisy + bias)).astype(np.int64)
+    logit = logit + bias
+    X = pd.DataFrame(columns)
+    if return_logit:
+        return X, y, logit
+    return X, y
+
+
+# --------------------------------------------------------------------------------------
+# Loaders
+# --------------------------------------------------------------------------------------
+
+
+def _check_path(path):
+    path = Path(os.fspath(path))
+    if not path.is_file():
+        raise FileNotFoundError(f"Data file not found: {path}")
+    return path
+
+
+def _check_n_rows(n_rows):
+    if n_rows is not None:
+        _check_int(n_rows, "n_rows", 1)
+
+
+def _first_line(path):
+    # pandas decompresses .gz itself; the sniffing of the first line must do the same.
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        return fh.readline().rstrip("\r\n")
+
+
+def _read_csv(path, fmt, **kwargs):
+    # Only the empty string means missing: never turn a value such as "NA" into NaN.
+    try:
+        return pd.read_csv(path, engine="c", keep_default_na=False, na_values=[""], **kwargs)
+    except ValueError as exc:  # includes pandas' ParserError (ragged rows, bad numbers)
+        raise ValueError(f"{path} is not in {fmt} format: {exc}") from exc
+
+
+def load_criteo(path, n_rows=None):
+    """Load a file in the Criteo (Kaggle Display Advertising Challenge) format.
+
+    The raw format is tab-separated without header, 40 columns: ``label``, the integer
+    count features ``I1..I13`` and the hashed categorical features ``C1..C26``; an empty
+    field means missing. A comma-separated file whose first line is the header
+    ``label,I1,...,C26`` (as in the DeepCTR sample) is accepted too: the separator and the
+    header are detected from the first line. ``.gz`` files are decompressed.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File to read.
+    n_rows : int or None, default=None
+        Read only the first ``n_rows`` data rows.
+
+    Returns
+    -------
+    X : pandas.DataFrame of shape (n_rows, 39)
+        ``I1..I13`` as float64 and ``C1..C26`` as object strings; NaN where missing.
+    y : ndarray of shape (n_rows,), dtype int64
+        The click labels.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not in Criteo format (wrong number of columns or header, a label
+        that is not 0/1, non-numeric integer features).
+
+    Examples
+    --------
+    >>> from sk_ctr.datasets import load_criteo
+    >>> X, y = load_criteo("train.txt", n_rows=100_000)  # doctest: +SKIP
+    """
+    path = _check_path(path)
+    _check_n_rows(n_rows)
+    first = _first_line(path)
+    sep = "\t" if "\t" in first else ","
+    sep_name = "tab" if sep == "\t" else "comma"
+    fields = first.split(sep)
+    if len(fields) != len(_CRITEO_COLUMNS):
+        hint = " (the Kaggle test.txt has no label column)" if len(fields) == 39 else ""
+        raise ValueError(
+            f"{path} is not in Criteo format: expected 40 {sep_name}-separated columns "
+            f"(label, I1-I13, C1-C26), found {len(fields)}{hint}."
+        )
+    has_header = fields[0].strip().lower() == "label"
+    if has_header and [name.strip() for name in fields] != _CRITEO_COLUMNS:
+        raise ValueError(
+            f"{path} is not in Criteo format: expected the header label, I1-I13, C1-C26, "
+            f"found {fields}."
+        )
+    dtype = {"label": np.float64, **dict.fromkeys(_CRITEO_INT, np.float64)}
+    dtype.update(dict.fromkeys(_CRITEO_CAT, object))
+    df = _read_csv(
+        path,
+        "Criteo",
+        sep=sep,
+        header=0 if has_header else None,
+        names=_CRITEO_COLUMNS,
+        dtype=dtype,
+        nrows=n_rows,
+    )
+    label = df.pop("label")
+    bad = ~label.isin([0.0, 1.0])
+    if bad.any():
+        raise ValueError(
+            f"{path} is not in Criteo format: the label (first column) must be 0 or 1, "
+            f"found {label[bad].iloc[0]!r} in data row {bad.to_numpy().argmax() + 1}."
+        )
+    return df, label.to_numpy(dtype=np.int64)
+
+
+def load_avazu(path, n_rows=None):
+    """Load a file in the Avazu (Kaggle Click-Through Rate Prediction) training format.
+
+    The format is comma-separated with a header: ``id, click, hour, C1, banner_pos,
+    site_id, site_domain, site_category, app_id, app_domain, app_category, device_id,
+    device_ip, device_model, device_type, device_conn_type, C14..C21``. ``id`` is dropped
+    and ``click`` becomes ``y``. All other columns are categorical and are kept as strings,
+    also those holding integer codes (``C1``, ``banner_pos``, ``C14``...), so that they are
+    encoded as categories rather than used as numbers.
+
+    ``hour`` (``YYMMDDHH``) is replaced, at its position, by two categorical columns, as is
+    common practice: ``hour_of_day`` (``"00"``..``"23"``) and ``weekday`` (``"0"`` =
+    Monday .. ``"6"`` = Sunday). The raw date would only identify the day, which does not
+    generalise to a later test period.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File to read (``.gz`` is decompressed).
+    n_rows : int or None, default=None
+        Read only the first ``n_rows`` data rows.
+
+    Returns
+    -------
+    X : pandas.DataFrame of shape (n_rows, 23)
+        All columns are object strings.
+    y : ndarray of shape (n_rows,), dtype int64
+        The click labels.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the header lacks Avazu columns (e.g. ``click`` in the unlabelled test file), the
+        label is not 0/1 or ``hour`` is not a valid ``YYMMDDHH`` value.
+
+    Examples
+    --------
+    >>> from sk_ctr.datasets import load_avazu
+    >>> X, y = load_avazu("train.gz", n_rows=100_000)  # doctest: +SKIP
+    """
+    path = _check_path(path)
+    _check_n_rows(n_rows)
+    header = [name.strip() for name in _first_line(path).split(",")]
+    missing = [name for name in _AVAZU_COLUMNS if name not in header]
+    if missing:
+        raise ValueError(
+            f"{path} is not in Avazu format: missing column(s) {missing} in the header "
+            f"(found {len(header)} comma-separated columns: {header[:5]}...)."
+        )
+    df = _read_csv(path, "Avazu", dtype=object, nrows=n_rows)
+    df.columns = df.columns.str.strip()
+    click = df.pop("click")
+    bad = ~click.isin(["0", "1"])
+    if bad.any():
+        raise ValueError(
+            f"{path} is not in Avazu format: click must be 0 or 1, found "
+            f"{click[bad].iloc[0]!r} in data row {bad.to_numpy().argmax() + 1}."
+        )
+    df = df.drop(columns="id")
+
+    # Parse each distinct hour once: the full training set has 40M rows but only 240 hours.
+    codes, hours = pd.factorize(df["hour"])
+    if (codes < 0).any():
+        raise ValueError(f"{path} is not in Avazu format: hour is missing in some rows.")
+    stamps = pd.to_datetime(pd.Series(hours), format="%y%m%d%H", errors="coerce")
+    if stamps.isna().any():
+        bad_hour = hours[stamps.isna().to_numpy()][0]
+        raise ValueError(
+            f"{path} is not in Avazu format: hour must be YYMMDDHH, found {bad_hour!r}."
+        )
+    hour_of_day = stamps.dt.strftime("%H").to_numpy(dtype=object)
+    weekday = stamps.dt.day_of_week.astype(str).to_numpy(dtype=object)
+    position = df.columns.get_loc("hour")
+    df = df.drop(columns="hour")
+    df.insert(position, "weekday", pd.Series(weekday[codes], index=df.index, dtype=object))
+    df.insert(position, "hour_of_day", pd.Series(hour_of_day[codes], index=df.index, dtype=object))
+    return df, click.to_numpy().astype(np.int64)

@@ -1,0 +1,137 @@
+"""The estimators of the DeepFM journal's baselines and DeepFM itself (section IV-A3)."""
+
+from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
+from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
+
+_TRAINING_PARAMS = """
+    **kwargs
+        Training parameters of :class:`~sk_ctr.estimators.base.CTRClassifier`:
+        ``preprocessor``, ``l2``, ``optimizer``, ``lr``, ``batch_size``, ``max_epochs``,
+        ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``threshold``,
+        ``device``, ``n_threads``, ``random_state``, ``verbose``, ``warm_start`` and skorch's
+        own (``callbacks``, ``optimizer__*`` ...).
+"""
+
+_EMBEDDING_PARAMS = """
+    embed_dim : int, default=10
+        Size k of the field embeddings (the journal uses 10 for FM and DeepFM on Criteo).
+    init_std : float, default=0.01
+        Standard deviation of the normal initialisation of the embeddings. Keep it small: the
+        FM term sums m(m-1)/2 inner products and with N(0, 1) vectors swamps the rest.
+"""
+
+_MLP_PARAMS = """
+    hidden_units : tuple of int, default=(400, 400, 400)
+        Widths of the hidden layers (journal Table III on Criteo: 400-400-400).
+    activation : {"relu", "tanh", "sigmoid", "prelu"}, default="relu"
+    dropout : float, default=0.5
+        Probability of dropping a hidden unit. The journal reports the keep probability
+        (0.5 on Criteo-Random), i.e. ``1 - dropout``.
+    batch_norm : bool, default=False
+        Batch normalisation after each hidden layer's linear map.
+"""
+
+
+class LRClassifier(CTRClassifier):
+    __doc__ = f"""Logistic regression on one-hot encoded fields: y = sigmoid(<w, x> + b).
+
+    The order-1 baseline of the DeepFM journal (eq. 2 without hand-made crosses). Use ``l2``
+    to regularise the per-id weights.
+
+    Parameters
+    ----------{_TRAINING_PARAMS}
+    Examples
+    --------
+    >>> from sk_ctr import LRClassifier
+    >>> from sk_ctr.datasets import make_ctr_classification
+    >>> X, y = make_ctr_classification(n_samples=2000, random_state=0)
+    >>> LRClassifier(max_epochs=2, random_state=0).fit(X, y).predict_proba(X).shape
+    (2000, 2)
+    """
+
+    _network = LogisticRegressionNet
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+
+
+class FMClassifier(CTRClassifier):
+    __doc__ = f"""Factorization machine: order-1 weights plus sum_(i<j) <V_i, V_j> x_i x_j.
+
+    DeepFM journal eq. 4, computed in O(m k) with the sum-square identity.
+
+    Parameters
+    ----------{_EMBEDDING_PARAMS}{_TRAINING_PARAMS}
+    Examples
+    --------
+    >>> from sk_ctr import FMClassifier
+    >>> from sk_ctr.datasets import make_ctr_classification
+    >>> X, y = make_ctr_classification(n_samples=2000, random_state=0)
+    >>> FMClassifier(embed_dim=4, max_epochs=2, random_state=0).fit(X, y).score(X, y) > 0.5
+    True
+    """
+
+    _network = FactorizationMachineNet
+    _parameter_constraints = {**CTRClassifier._parameter_constraints, **EMBEDDING_CONSTRAINTS}
+
+    def __init__(self, *, embed_dim=10, init_std=0.01, **kwargs):
+        super().__init__(**kwargs)
+        self.embed_dim = embed_dim
+        self.init_std = init_std
+
+
+class DNNClassifier(CTRClassifier):
+    __doc__ = f"""Field embeddings concatenated into a multi-layer perceptron.
+
+    The deep-only baseline of the DeepFM journal (eq. 5-8).
+
+    Parameters
+    ----------{_EMBEDDING_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    Examples
+    --------
+    >>> from sk_ctr import DNNClassifier
+    >>> from sk_ctr.datasets import make_ctr_classification
+    >>> X, y = make_ctr_classification(n_samples=2000, random_state=0)
+    >>> DNNClassifier(hidden_units=(32,), max_epochs=2, random_state=0).fit(X, y).classes_
+    array([0, 1])
+    """
+
+    _network = DNNNet
+    _parameter_constraints = {
+        **CTRClassifier._parameter_constraints,
+        **EMBEDDING_CONSTRAINTS,
+        **MLP_CONSTRAINTS,
+    }
+
+    def __init__(self, *, embed_dim=10, hidden_units=(400, 400, 400), activation="relu",
+                 dropout=0.5, batch_norm=False, init_std=0.01, **kwargs):
+        super().__init__(**kwargs)
+        self.embed_dim = embed_dim
+        self.hidden_units = hidden_units
+        self.activation = activation
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.init_std = init_std
+
+
+class DeepFMClassifier(DNNClassifier):
+    __doc__ = f"""DeepFM (DeepFM-D): an FM component and a DNN on one shared embedding.
+
+    y = sigmoid(y_FM + y_DNN) (DeepFM journal eq. 1). Both components read the same field
+    embeddings (eq. 5-6), so the FM's order-2 signal and the DNN's high-order signal train the
+    same vectors; no feature engineering and no pre-training. Dropout regularises the deep
+    component and ``l2`` the embeddings and order-1 weights (section III-B).
+
+    Parameters
+    ----------{_EMBEDDING_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    Examples
+    --------
+    >>> from sk_ctr import DeepFMClassifier
+    >>> from sk_ctr.datasets import make_ctr_classification
+    >>> X, y = make_ctr_classification(n_samples=2000, random_state=0)
+    >>> est = DeepFMClassifier(hidden_units=(32, 32), max_epochs=2, random_state=0).fit(X, y)
+    >>> est.predict_proba(X).shape
+    (2000, 2)
+    """
+
+    _network = DeepFMNet

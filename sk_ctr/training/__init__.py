@@ -1,0 +1,1 @@
+"""What the estimators use around the training loop (loaders, callbacks)."""
