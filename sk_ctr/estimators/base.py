@@ -14,19 +14,29 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch import NeuralNet, NeuralNetBinaryClassifier
-from skorch.callbacks import EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
-from skorch.callbacks import ProgressBar
-from skorch.dataset import Dataset
-from skorch.utils import to_tensor
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils._param_validation import validate_parameter_constraints
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_array, column_or_1d
+from skorch import NeuralNet, NeuralNetBinaryClassifier
+from skorch.callbacks import (
+    EarlyStopping,
+    EpochScoring,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+    ProgressBar,
+)
+from skorch.dataset import Dataset
+from skorch.utils import to_tensor
 
 from sk_ctr.layers.mlp import ACTIVATIONS
 from sk_ctr.preprocessing import CTRTransformer, FieldData
@@ -518,7 +528,7 @@ default="adam"
         defaults = type(self)().get_params(deep=False)
         changed = [
             f"{name}={value!r}"
-            for name, value in self.get_params(deep=False).items()
+            for name, value in sorted(self.get_params(deep=False).items())
             if name not in defaults or repr(value) != repr(defaults[name])
         ]
         return f"{type(self).__name__}({', '.join(changed)})"

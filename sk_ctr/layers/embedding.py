@@ -50,13 +50,15 @@ class FieldEmbedding(nn.Module):
         return torch.cat([categorical, numeric], dim=1)
 
     def squared_norm(self, ids, values):
-        """Per-sample sum of squared norms of the vectors a batch uses, for L2 on looked-up rows.
+        """Per-sample sum of squared norms of the parameter rows a sample uses (its categorical
+        rows and every numeric field's vector), for L2 on looked-up rows only.
 
         Returns
         -------
         torch.Tensor of shape (batch_size,)
         """
-        return self(ids, values).pow(2).sum(dim=(1, 2))
+        rows = self.table(ids + self.offsets).pow(2).sum(dim=(1, 2))
+        return rows + self.numeric.pow(2).sum()
 
 
 class LinearTerm(nn.Module):

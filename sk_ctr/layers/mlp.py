@@ -10,7 +10,8 @@ def make_activation(name):
     try:
         return ACTIVATIONS[name]()
     except KeyError:
-        raise ValueError(f"Unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}") from None
+        choices = sorted(ACTIVATIONS)
+        raise ValueError(f"Unknown activation {name!r}; choose from {choices}") from None
 
 
 class MLP(nn.Module):
@@ -43,6 +44,7 @@ class MLP(nn.Module):
     def __init__(self, input_dim, hidden_units, activation="relu", dropout=0.0,
                  batch_norm=False, output_bias=True):
         super().__init__()
+        make_activation(activation)  # reject a misspelt name even without hidden layers
         layers, width = [], input_dim
         for units in hidden_units:
             layers.append(nn.Linear(width, units))

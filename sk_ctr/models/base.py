@@ -30,5 +30,5 @@ class CTRNetwork(nn.Module):
         -------
         torch.Tensor of shape (batch_size,)
         """
-        terms = [m.squared_norm(ids, values) for m in self.modules() if isinstance(m, FieldEmbedding)]
-        return sum(terms)
+        tables = [m for m in self.modules() if isinstance(m, FieldEmbedding)]
+        return sum(table.squared_norm(ids, values) for table in tables)

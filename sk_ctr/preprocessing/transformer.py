@@ -6,6 +6,8 @@ Every operation is vectorised per column (``value_counts``, ``Index.get_indexer`
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Hashable
 from numbers import Integral
 
 import numpy as np
@@ -141,12 +143,24 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     def _fit_categorical(self, name, column):
         try:
             counts = column.value_counts(dropna=True, sort=True)
-        except TypeError as exc:  # lists, dicts, ... are not categories
+        except TypeError:  # older pandas refuse unhashable cells outright
+            counts = None
+        # pandas 3 counts lists as values: check the distinct values (not every row) instead.
+        unhashable = (
+            None
+            if counts is not None and column.dtype != object
+            else next(
+                (v for v in (counts.index if counts is not None else column.dropna())
+                 if not isinstance(v, Hashable)),
+                None,
+            )
+        )
+        if counts is None or unhashable is not None:
+            kind = type(unhashable).__name__ if unhashable is not None else "unhashable value"
             raise TypeError(
-                f"Column {name!r} holds unhashable values such as "
-                f"{type(column.dropna().iloc[0]).__name__}; each cell of a categorical column "
-                "must be a single value (string, number or bool)."
-            ) from exc
+                f"Column {name!r} holds {kind} cells; each cell of a categorical column must "
+                "be a single value (string, number or bool)."
+            )
         kept = counts[counts >= self.min_frequency]
         vocabulary = pd.Index(kept.index.to_numpy(), tupleize_cols=False)
         self.vocabularies_[name] = vocabulary
@@ -218,7 +232,8 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             # Look up each category once, then broadcast through the integer codes.
             category_ids = _ids_from_positions(vocabulary.get_indexer(column.cat.categories))
             codes = column.cat.codes.to_numpy()
-            return np.where(codes < 0, MISSING_ID, category_ids[codes])
+            # Code -1 is a missing value; append its id so that -1 indexes it.
+            return np.append(category_ids, MISSING_ID)[codes]
         try:
             positions = vocabulary.get_indexer(column)
         except TypeError as exc:
@@ -259,7 +274,18 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             array = check_array(
                 X, dtype=None, ensure_all_finite=False, ensure_min_samples=1, input_name="X"
             )
-            X = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+            names = [f"x{i}" for i in range(array.shape[1])]
+            fitted_names = getattr(self, "feature_names_in_", None)
+            if not reset and fitted_names is not None and len(fitted_names) == array.shape[1]:
+                # As scikit-learn does: columns are taken by position, with a warning.
+                warnings.warn(
+                    f"X does not have valid feature names, but {type(self).__name__} was "
+                    "fitted with feature names; its columns are taken in the fitted order.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                names = list(fitted_names)
+            X = pd.DataFrame(array, columns=names)
             if reset:
                 self.n_features_in_ = X.shape[1]
                 self.__dict__.pop("feature_names_in_", None)
@@ -307,7 +333,9 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         given_num = _given(self.numeric_features, "numeric_features", columns)
         both = sorted(set(given_cat or ()) & set(given_num or ()))
         if both:
-            raise ValueError(f"Columns {both} are in both categorical_features and numeric_features")
+            raise ValueError(
+                f"Columns {both} are in both categorical_features and numeric_features"
+            )
         if given_cat is not None and given_num is None:
             return set(given_cat), set(columns) - set(given_cat)
         if given_num is not None and given_cat is None:

@@ -3,8 +3,8 @@
 import math
 
 import numpy as np
-from skorch.callbacks import Callback
 from sklearn.metrics import roc_auc_score
+from skorch.callbacks import Callback
 
 
 class StopOnNonFiniteLoss(Callback):

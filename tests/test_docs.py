@@ -1,0 +1,32 @@
+"""Docstring examples are part of the documentation, so they run as tests; the code is linted."""
+
+import doctest
+import importlib
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MODULES_WITH_EXAMPLES = [
+    "sk_ctr.preprocessing.transformer",
+    "sk_ctr.estimators.models",
+    "sk_ctr.datasets",
+]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", MODULES_WITH_EXAMPLES)
+def test_docstring_examples_run(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
+
+
+def test_ruff_is_clean():
+    if importlib.util.find_spec("ruff") is None:
+        pytest.skip("ruff is not installed (it comes with the test extra)")
+    run = subprocess.run([sys.executable, "-m", "ruff", "check", "sk_ctr", "tests", "benchmarks"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
