@@ -35,7 +35,7 @@ from skorch.callbacks import (
     PrintLog,
     ProgressBar,
 )
-from skorch.dataset import Dataset
+from skorch.dataset import Dataset, ValidSplit
 from skorch.utils import to_tensor
 
 from sk_ctr.layers.mlp import ACTIVATIONS
@@ -412,8 +412,6 @@ default="adam"
         dataset = self.get_dataset(X, y)
         if not self.early_stopping:
             return dataset, None
-        from skorch.dataset import ValidSplit
-
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         split = ValidSplit(self.validation_fraction, stratified=True, random_state=seed)
         return split(dataset, y)
