@@ -276,8 +276,12 @@ default="adam"
         with self._runtime(seeded=True):
             if refit or not self.initialized_:
                 self.initialize()
+                self._pretrain(X_encoded, y_encoded)
             NeuralNet.partial_fit(self, X_encoded, y_encoded)
         return self
+
+    def _pretrain(self, X_encoded, y_encoded):
+        """Hook run once after the network is built and before training (FNN's FM stage)."""
 
     def _encode(self, X, fit):
         """Raw input -> FieldData with the fitted transformer; FieldData passes through."""
