@@ -27,6 +27,7 @@ def test_docstring_examples_run(name):
 def test_ruff_is_clean():
     if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff is not installed (it comes with the test extra)")
-    run = subprocess.run([sys.executable, "-m", "ruff", "check", "sk_ctr", "tests", "benchmarks"],
+    run = subprocess.run([sys.executable, "-m", "ruff", "check", "sk_ctr", "tests", "benchmarks",
+                          "examples"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
