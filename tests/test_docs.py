@@ -12,6 +12,10 @@ import pytest
 MODULES_WITH_EXAMPLES = [
     "sk_ctr.preprocessing.transformer",
     "sk_ctr.estimators.models",
+    "sk_ctr.estimators.field_aware",
+    "sk_ctr.estimators.pnn",
+    "sk_ctr.estimators.two_tower",
+    "sk_ctr.estimators.gbdt_lr",
     "sk_ctr.datasets",
 ]
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,23 +18,35 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk_ctr import (
+    AFMClassifier,
     CTRTransformer,
     DeepFMClassifier,
     DNNClassifier,
+    FFMClassifier,
     FieldData,
     FMClassifier,
+    FwFMClassifier,
     LRClassifier,
 )
 
-ESTIMATORS = [LRClassifier, FMClassifier, DNNClassifier, DeepFMClassifier]
+ESTIMATORS = [
+    LRClassifier,
+    FMClassifier,
+    DNNClassifier,
+    DeepFMClassifier,
+    FFMClassifier,
+    FwFMClassifier,
+    AFMClassifier,
+]
 
 
 def small(cls, **params):
     """A configuration of ``cls`` that trains in well under a second on 1,000 rows."""
     defaults = {"max_epochs": 3, "batch_size": 128, "lr": 1e-2, "random_state": 0}
-    if cls in (FMClassifier, DNNClassifier, DeepFMClassifier):
+    own = cls().get_params(deep=False)
+    if "embed_dim" in own:
         defaults["embed_dim"] = 4
-    if cls in (DNNClassifier, DeepFMClassifier):
+    if "hidden_units" in own:
         defaults.update(hidden_units=(16,), dropout=0.0)
     return cls(**{**defaults, **params})
 

@@ -1,7 +1,10 @@
 """The estimators of the DeepFM journal's baselines and DeepFM itself (section IV-A3)."""
 
+from sklearn.utils._param_validation import StrOptions
+
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
 from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
+from sk_ctr.models.pnn import DeepFMPNet
 
 _TRAINING_PARAMS = """
     **kwargs
@@ -114,16 +117,27 @@ class DNNClassifier(CTRClassifier):
         self.init_std = init_std
 
 
-class DeepFMClassifier(DNNClassifier):
-    __doc__ = f"""DeepFM (DeepFM-D): an FM component and a DNN on one shared embedding.
+_DEEP_PARAMS = """
+    deep : {"dnn", "inner", "outer", "both"}, default="dnn"
+        The deep component: a DNN (DeepFM-D) or a PNN (DeepFM-P, y_Deep = y_PNN in eq. 1)
+        whose product layer feeds the MLP the embeddings and their pairwise inner products
+        (DeepFM-IP), the outer product of their sum (DeepFM-OP) or both (DeepFM-*P); see
+        :class:`~sk_ctr.estimators.pnn.PNNClassifier`. In the journal's Table IV DeepFM-D and
+        DeepFM-IP perform best.
+"""
 
-    y = sigmoid(y_FM + y_DNN) (DeepFM journal eq. 1). Both components read the same field
-    embeddings (eq. 5-6), so the FM's order-2 signal and the DNN's high-order signal train the
-    same vectors; no feature engineering and no pre-training. Dropout regularises the deep
+
+class DeepFMClassifier(DNNClassifier):
+    __doc__ = f"""DeepFM: an FM component and a deep component on one shared embedding.
+
+    y = sigmoid(y_FM + y_Deep) (DeepFM journal eq. 1). Both components read the same field
+    embeddings (eq. 5-6), so the FM's order-2 signal and the deep component's high-order signal
+    train the same vectors; no feature engineering and no pre-training. The deep component is
+    a DNN (DeepFM-D) or a PNN (DeepFM-P), chosen by ``deep``. Dropout regularises the deep
     component and ``l2`` the embeddings and order-1 weights (section III-B).
 
     Parameters
-    ----------{_EMBEDDING_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    ----------{_DEEP_PARAMS}{_EMBEDDING_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
     Examples
     --------
     >>> from sk_ctr import DeepFMClassifier
@@ -132,6 +146,23 @@ class DeepFMClassifier(DNNClassifier):
     >>> est = DeepFMClassifier(hidden_units=(32, 32), max_epochs=2, random_state=0).fit(X, y)
     >>> est.predict_proba(X).shape
     (2000, 2)
+    >>> DeepFMClassifier(deep="inner", hidden_units=(32,), max_epochs=2).fit(X, y).module_.product
+    ProductLayer(
+      (inner): InnerProduct()
+    )
     """
 
-    _network = DeepFMNet
+    _parameter_constraints = {
+        **DNNClassifier._parameter_constraints,
+        "deep": [StrOptions({"dnn", "inner", "outer", "both"})],
+    }
+
+    def __init__(self, *, deep="dnn", **kwargs):
+        super().__init__(**kwargs)
+        self.deep = deep
+
+    @property
+    def _network(self):
+        # initialize_module passes a network only the parameters its signature names, so
+        # ``deep`` reaches DeepFMPNet and DeepFMNet is built exactly as before.
+        return DeepFMNet if self.deep == "dnn" else DeepFMPNet

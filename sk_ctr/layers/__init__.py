@@ -1,7 +1,29 @@
 """Floor 2: tensor-in, tensor-out building blocks (no device arguments, no seeding)."""
 
 from sk_ctr.layers.embedding import FieldEmbedding, LinearTerm
+from sk_ctr.layers.field_aware import (
+    AttentionalInteraction,
+    FieldAwareEmbedding,
+    FieldAwareInteraction,
+    FieldWeightedInteraction,
+)
 from sk_ctr.layers.interaction import FactorizationMachine
 from sk_ctr.layers.mlp import MLP, make_activation
+from sk_ctr.layers.product import InnerProduct, OuterProduct, ProductLayer
+from sk_ctr.layers.tower import Tower
 
-__all__ = ["MLP", "FactorizationMachine", "FieldEmbedding", "LinearTerm", "make_activation"]
+__all__ = [
+    "MLP",
+    "AttentionalInteraction",
+    "FactorizationMachine",
+    "FieldAwareEmbedding",
+    "FieldAwareInteraction",
+    "FieldEmbedding",
+    "FieldWeightedInteraction",
+    "InnerProduct",
+    "LinearTerm",
+    "OuterProduct",
+    "ProductLayer",
+    "Tower",
+    "make_activation",
+]

@@ -3,7 +3,22 @@
 from sk_ctr.models.base import CTRNetwork
 from sk_ctr.models.deepfm import DeepFMNet
 from sk_ctr.models.dnn import DNNNet
+from sk_ctr.models.field_aware import AFMNet, FFMNet, FwFMNet
 from sk_ctr.models.fm import FactorizationMachineNet
 from sk_ctr.models.linear import LogisticRegressionNet
+from sk_ctr.models.pnn import DeepFMPNet, PNNNet
+from sk_ctr.models.two_tower import TwoTowerNet
 
-__all__ = ["CTRNetwork", "DNNNet", "DeepFMNet", "FactorizationMachineNet", "LogisticRegressionNet"]
+__all__ = [
+    "AFMNet",
+    "CTRNetwork",
+    "DNNNet",
+    "DeepFMNet",
+    "DeepFMPNet",
+    "FFMNet",
+    "FactorizationMachineNet",
+    "FwFMNet",
+    "LogisticRegressionNet",
+    "PNNNet",
+    "TwoTowerNet",
+]
