@@ -3,27 +3,33 @@
 from sk_ctr.estimators import (
     AFMClassifier,
     CTRClassifier,
+    DCNClassifier,
     DeepFMClassifier,
     DNNClassifier,
     FFMClassifier,
     FMClassifier,
+    FNNClassifier,
     FwFMClassifier,
     GBDTLRClassifier,
     LRClassifier,
     PNNClassifier,
     TwoTowerClassifier,
+    WideDeepClassifier,
 )
-from sk_ctr.preprocessing import CTRTransformer, Field, FieldData
+from sk_ctr.preprocessing import CrossProductFeatures, CTRTransformer, Field, FieldData
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AFMClassifier",
     "CTRClassifier",
+    "CrossProductFeatures",
+    "DCNClassifier",
     "CTRTransformer",
     "DNNClassifier",
     "DeepFMClassifier",
     "FFMClassifier",
+    "FNNClassifier",
     "FMClassifier",
     "FwFMClassifier",
     "Field",
@@ -32,4 +38,5 @@ __all__ = [
     "LRClassifier",
     "PNNClassifier",
     "TwoTowerClassifier",
+    "WideDeepClassifier",
 ]

@@ -19,7 +19,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["make_ctr_classification", "load_criteo", "load_avazu"]
+__all__ = [
+    "load_avazu",
+    "load_criteo",
+    "load_frappe",
+    "load_ipinyou",
+    "load_libfm",
+    "load_libsvm_fields",
+    "make_ctr_classification",
+]
 
 # Share of the logit standard deviation given to each part of the synthetic model. Order 2
 # dominates so that a linear model on one-hot features is clearly worse than the true logit.
@@ -492,3 +500,13 @@ def load_avazu(path, n_rows=None):
     df.insert(position, "weekday", pd.Series(weekday[codes], index=df.index, dtype=object))
     df.insert(position, "hour_of_day", pd.Series(hour_of_day[codes], index=df.index, dtype=object))
     return df, click.to_numpy().astype(np.int64)
+
+
+# Readers of the field-indexed libFM / libSVM files (Frappe, iPinYou) live in their own module;
+# they are re-exported here so that every loader is found in ``sk_ctr.datasets``.
+from sk_ctr.datasets_fieldwise import (  # noqa: E402
+    load_frappe,
+    load_ipinyou,
+    load_libfm,
+    load_libsvm_fields,
+)

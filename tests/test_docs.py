@@ -16,6 +16,10 @@ MODULES_WITH_EXAMPLES = [
     "sk_ctr.estimators.pnn",
     "sk_ctr.estimators.two_tower",
     "sk_ctr.estimators.gbdt_lr",
+    "sk_ctr.estimators.dcn",
+    "sk_ctr.estimators.widedeep",
+    "sk_ctr.estimators.fnn",
+    "sk_ctr.preprocessing.crosses",
     "sk_ctr.datasets",
 ]
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,13 +20,18 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sk_ctr import (
     AFMClassifier,
     CTRTransformer,
+    DCNClassifier,
     DeepFMClassifier,
     DNNClassifier,
     FFMClassifier,
     FieldData,
     FMClassifier,
+    FNNClassifier,
     FwFMClassifier,
+    GBDTLRClassifier,
     LRClassifier,
+    PNNClassifier,
+    WideDeepClassifier,
 )
 
 ESTIMATORS = [
@@ -37,6 +42,10 @@ ESTIMATORS = [
     FFMClassifier,
     FwFMClassifier,
     AFMClassifier,
+    PNNClassifier,
+    DCNClassifier,
+    WideDeepClassifier,
+    FNNClassifier,
 ]
 
 
@@ -76,10 +85,22 @@ EXPECTED_FAILED_CHECKS = {
 # check_set_params, not a failure.
 @pytest.mark.filterwarnings("ignore:TypeError occurred during set_params")
 @parametrize_with_checks(
-    [small(cls, max_epochs=20, batch_size=64) for cls in ESTIMATORS],
+    [small(cls, max_epochs=6, batch_size=64, lr=5e-2) for cls in ESTIMATORS],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks(
+    [
+        small(DeepFMClassifier, max_epochs=6, batch_size=64, lr=5e-2, deep=deep)
+        for deep in ("inner", "outer", "both")
+    ]
+    + [GBDTLRClassifier(n_estimators=10, random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible_variants(estimator, check):
     check(estimator)
 
 

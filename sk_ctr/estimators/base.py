@@ -293,8 +293,7 @@ default="adam"
                 raise ValueError("X was encoded with a different schema than the one seen in fit.")
             return X
         if fit:
-            preprocessor = CTRTransformer() if self.preprocessor is None else self.preprocessor
-            self.preprocessor_ = clone(preprocessor)
+            self.preprocessor_ = self._make_preprocessor()
             encoded = self.preprocessor_.fit_transform(X)
             self.schema_ = encoded.schema
             self.n_features_in_ = self.preprocessor_.n_features_in_
@@ -309,6 +308,10 @@ default="adam"
                 "by the same CTRTransformer (or fit it on the raw frame)."
             )
         return self.preprocessor_.transform(X)
+
+    def _make_preprocessor(self):
+        """The unfitted preprocessing of raw input (a subclass may prepend steps)."""
+        return clone(CTRTransformer() if self.preprocessor is None else self.preprocessor)
 
     def _encode_labels(self, y, fit):
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")

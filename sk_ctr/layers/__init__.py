@@ -1,5 +1,6 @@
 """Floor 2: tensor-in, tensor-out building blocks (no device arguments, no seeding)."""
 
+from sk_ctr.layers.cross import CrossNetwork
 from sk_ctr.layers.embedding import FieldEmbedding, LinearTerm
 from sk_ctr.layers.field_aware import (
     AttentionalInteraction,
@@ -15,6 +16,7 @@ from sk_ctr.layers.tower import Tower
 __all__ = [
     "MLP",
     "AttentionalInteraction",
+    "CrossNetwork",
     "FactorizationMachine",
     "FieldAwareEmbedding",
     "FieldAwareInteraction",
