@@ -31,6 +31,7 @@ from sk_ctr import (
     GBDTLRClassifier,
     LRClassifier,
     PNNClassifier,
+    TwoTowerClassifier,
     WideDeepClassifier,
 )
 
@@ -105,12 +106,23 @@ def test_sklearn_compatible_variants(estimator, check):
 
 
 # ----------------------------------------------------------------------------------------
-# Integration with scikit-learn tools
+# Integration with scikit-learn tools, shared by every estimator of the zoo
 # ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("cls", ESTIMATORS)
-def test_fit_predict_proba_on_raw_dataframe(cls, small_ctr_data):
+# Small configurations of every estimator on ``small_ctr_data`` (columns I1, I2, C1..C4),
+# including the ones whose fixed column roles the generic checks above cannot use.
+ZOO = [small(cls) for cls in ESTIMATORS] + [
+    small(DeepFMClassifier, deep="inner"),
+    small(WideDeepClassifier, wide="fm", cross_features=[("C1", "C2")]),
+    small(TwoTowerClassifier, user_fields=["C1", "C2"], item_fields=["C3", "C4", "I1", "I2"],
+          hidden_units=(8,)),
+    GBDTLRClassifier(n_estimators=10, random_state=0),
+]
+
+
+@pytest.mark.parametrize("estimator", ZOO, ids=repr)
+def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):
     X, y = small_ctr_data
-    est = small(cls).fit(X, y)
+    est = clone(estimator).fit(X, y)
     proba = est.predict_proba(X)
     assert proba.shape == (len(X), 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
@@ -118,6 +130,17 @@ def test_fit_predict_proba_on_raw_dataframe(cls, small_ctr_data):
     assert set(est.predict(X)) <= {0, 1}
     assert est.n_features_in_ == X.shape[1]
     assert list(est.feature_names_in_) == list(X.columns)
+    assert roc_auc_score(y, proba[:, 1]) > 0.6  # it learned something on its training data
+    # pickling round trip, and reproducibility of a clone with the same random_state
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).predict_proba(X), proba)
+    np.testing.assert_allclose(clone(estimator).fit(X, y).predict_proba(X), proba, rtol=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ZOO, ids=repr)
+def test_cross_validation_of_every_estimator(estimator, small_ctr_data):
+    X, y = small_ctr_data
+    scores = cross_val_score(estimator, X, y, scoring="roc_auc", cv=2)
+    assert np.isfinite(scores).all()
 
 
 def test_decision_function_is_the_logit_of_predict_proba(small_ctr_data):
