@@ -14,9 +14,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -24,8 +21,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_array, column_or_1d
+from sklearn.utils.validation import _check_sample_weight
 from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import (
     EarlyStopping,
@@ -38,8 +34,9 @@ from skorch.callbacks import (
 from skorch.dataset import Dataset, ValidSplit
 from skorch.utils import to_tensor
 
+from sk_ctr.estimators.inputs import RawFrameInputMixin
 from sk_ctr.layers.mlp import ACTIVATIONS
-from sk_ctr.preprocessing import CTRTransformer, FieldData
+from sk_ctr.preprocessing import FieldData
 from sk_ctr.training.callbacks import StopOnNonFiniteLoss, validation_auc
 from sk_ctr.training.loader import SliceLoader
 
@@ -75,7 +72,7 @@ def sigmoid_then_2d(logits):
     return torch.stack((1 - positive, positive), dim=1)
 
 
-class CTRClassifier(NeuralNetBinaryClassifier):
+class CTRClassifier(RawFrameInputMixin, NeuralNetBinaryClassifier):
     """Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that takes a raw
     DataFrame.
 
@@ -255,10 +252,6 @@ default="adam"
 
     def _train(self, X, y, sample_weight, refit):
         self._validate_params()
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
         X_encoded = self._encode(X, fit=refit)
         y_encoded = self._encode_labels(y, fit=refit)
         if len(X_encoded) != len(y_encoded):
@@ -282,57 +275,6 @@ default="adam"
 
     def _pretrain(self, X_encoded, y_encoded):
         """Hook run once after the network is built and before training (FNN's FM stage)."""
-
-    def _encode(self, X, fit):
-        """Raw input -> FieldData with the fitted transformer; FieldData passes through."""
-        if isinstance(X, FieldData):
-            if fit:
-                self.__dict__.pop("preprocessor_", None)
-                self.schema_ = X.schema
-            elif X.schema != self.schema_:
-                raise ValueError("X was encoded with a different schema than the one seen in fit.")
-            return X
-        if fit:
-            self.preprocessor_ = self._make_preprocessor()
-            encoded = self.preprocessor_.fit_transform(X)
-            self.schema_ = encoded.schema
-            self.n_features_in_ = self.preprocessor_.n_features_in_
-            if hasattr(self.preprocessor_, "feature_names_in_"):
-                self.feature_names_in_ = self.preprocessor_.feature_names_in_
-            else:
-                self.__dict__.pop("feature_names_in_", None)
-            return encoded
-        if not hasattr(self, "preprocessor_"):
-            raise ValueError(
-                f"This {type(self).__name__} was fitted on encoded FieldData; pass data encoded "
-                "by the same CTRTransformer (or fit it on the raw frame)."
-            )
-        return self.preprocessor_.transform(X)
-
-    def _make_preprocessor(self):
-        """The unfitted preprocessing of raw input (a subclass may prepend steps)."""
-        return clone(CTRTransformer() if self.preprocessor is None else self.preprocessor)
-
-    def _encode_labels(self, y, fit):
-        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        if fit:
-            if type_of_target(y) not in ("binary", "unknown"):
-                raise ValueError(
-                    "Only binary classification is supported; y has "
-                    f"{np.unique(y).size} classes: {np.unique(y)[:10].tolist()}."
-                )
-            self.le_ = LabelEncoder().fit(y)
-            if len(self.le_.classes_) < 2:
-                raise ValueError(
-                    f"y contains only 1 class ({self.le_.classes_[0]!r}); a classifier needs "
-                    "samples of both classes."
-                )
-        unseen = np.setdiff1d(np.unique(y), self.le_.classes_)
-        if unseen.size:
-            raise ValueError(f"y has labels {unseen.tolist()} not seen in the first fit.")
-        return self.le_.transform(y).astype(np.float32)
 
     # ---------------------------------------------------------- prediction
     def predict_proba(self, X):
@@ -373,19 +315,9 @@ default="adam"
         return self.classes_[positive.astype(np.int64)]
 
     def _encode_for_prediction(self, X):
-        if not self.__sklearn_is_fitted__():
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' first."
-            )
-        if isinstance(X, torch.utils.data.Dataset):  # skorch's own scoring passes its splits
-            return X
-        return self._encode(X, fit=False)
-
-    @property
-    def classes_(self):
-        if not hasattr(self, "le_"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet.")
-        return self.le_.classes_
+        if isinstance(X, torch.utils.data.Dataset) and self.__sklearn_is_fitted__():
+            return X  # skorch's own scoring passes its validation split, already encoded
+        return super()._encode_for_prediction(X)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "le_") and bool(getattr(self, "initialized_", False))
@@ -518,14 +450,6 @@ default="adam"
         finally:
             if self.n_threads is not None:
                 torch.set_num_threads(previous_threads)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.classifier_tags.multi_class = False
-        return tags
 
     def __repr__(self):
         # skorch's repr prints the whole module; show the parameters that differ from the

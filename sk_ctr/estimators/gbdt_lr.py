@@ -8,19 +8,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_array, column_or_1d
+from sklearn.utils.validation import _check_sample_weight
 
+from sk_ctr.estimators.inputs import RawFrameInputMixin
 from sk_ctr.estimators.models import LRClassifier
-from sk_ctr.preprocessing import CTRTransformer, FieldData
 
 
-class GBDTLRClassifier(ClassifierMixin, BaseEstimator):
+class GBDTLRClassifier(RawFrameInputMixin, ClassifierMixin, BaseEstimator):
     """Gradient-boosted trees as a feature transformation for a logistic regression.
 
     ``fit`` encodes ``X`` with a :class:`~sk_ctr.CTRTransformer`, trains scikit-learn's
@@ -151,8 +148,8 @@ class GBDTLRClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        y = self._encode_labels(y)
         encoded = self._encode(X, fit=True)
+        y = self._encode_labels(y, fit=True)
         if len(encoded) != len(y):
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {len(encoded)} and {len(y)}."
@@ -260,71 +257,8 @@ class GBDTLRClassifier(ClassifierMixin, BaseEstimator):
         ).astype({f.name: np.int64 for f in encoded.categorical_fields})
         return pd.concat([original, leaves], axis=1)
 
-    def _encode(self, X, fit):
-        """Raw input -> FieldData with the fitted transformer; FieldData passes through."""
-        if isinstance(X, FieldData):
-            if fit:
-                self.__dict__.pop("preprocessor_", None)
-                self.schema_ = X.schema
-            elif X.schema != self.schema_:
-                raise ValueError("X was encoded with a different schema than the one seen in fit.")
-            return X
-        if fit:
-            preprocessor = CTRTransformer() if self.preprocessor is None else self.preprocessor
-            self.preprocessor_ = clone(preprocessor)
-            encoded = self.preprocessor_.fit_transform(X)
-            self.schema_ = encoded.schema
-            self.n_features_in_ = self.preprocessor_.n_features_in_
-            if hasattr(self.preprocessor_, "feature_names_in_"):
-                self.feature_names_in_ = self.preprocessor_.feature_names_in_
-            else:
-                self.__dict__.pop("feature_names_in_", None)
-            return encoded
-        if not hasattr(self, "preprocessor_"):
-            raise ValueError(
-                f"This {type(self).__name__} was fitted on encoded FieldData; pass data encoded "
-                "by the same CTRTransformer (or fit it on the raw frame)."
-            )
-        return self.preprocessor_.transform(X)
-
-    def _encode_for_prediction(self, X):
-        if not self.__sklearn_is_fitted__():
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' first."
-            )
-        return self._encode(X, fit=False)
-
-    def _encode_labels(self, y):
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
-        check_classification_targets(y)
-        if type_of_target(y) not in ("binary", "unknown"):
-            raise ValueError(
-                "Only binary classification is supported; y has "
-                f"{np.unique(y).size} classes: {np.unique(y)[:10].tolist()}."
-            )
-        encoder = LabelEncoder().fit(y)
-        if len(encoder.classes_) < 2:
-            raise ValueError(
-                f"y contains only 1 class ({encoder.classes_[0]!r}); a classifier needs "
-                "samples of both classes."
-            )
-        self.classes_ = encoder.classes_
-        return encoder.transform(y)
-
     def __sklearn_is_fitted__(self):
         return hasattr(self, "lr_")
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.classifier_tags.multi_class = False
-        return tags
 
 
 def _tree_features(encoded):
