@@ -17,13 +17,14 @@ Adam (lr 1e-3) and batches of 2000 rows, for one epoch over the same tensors:
 Prediction compares ``est.predict_proba(field_data)`` with a ``torch.no_grad()`` batched
 forward + sigmoid of the *same* fitted module (so the two outputs must agree, which is checked).
 
-Rounds are interleaved (estimator, plain, estimator, plain, ...) after a warm-up on a slice of
-the rows, so drifting machine load hits both alike; the table gives every round and the
-medians. Besides the whole epoch it reports a rate from the *median time per batch* (time
-stamps after every optimizer step: a skorch callback for the estimator, the loop itself for
-plain), which a burst of load from another process barely moves. The transformer's fit is
-excluded from every timing. Both contenders run with torch's default thread count (printed),
-which the estimator leaves alone with ``n_threads=None``.
+Rounds are interleaved after a warm-up on a slice of the rows, the order flipping every round
+(estimator then plain, plain then estimator, ...), so drifting machine load and cache state hit
+both alike; the tables give every round, the medians and the best times. Besides the whole
+epoch, training is also rated from the *median time per batch* (time stamps after every
+optimizer step: a skorch callback for the estimator, the loop itself for plain), which a burst
+of load from another process barely moves. The transformer's fit is excluded from every
+timing. Both contenders run with torch's default thread count (printed), which the estimator
+leaves alone with ``n_threads=None``.
 
 Target: estimator / plain >= 0.9 for training throughput.
 
@@ -31,11 +32,13 @@ How to run
 ----------
 ::
 
-    python benchmarks/throughput.py                 # 500k rows, ~15 minutes on 2 cores
+    python benchmarks/throughput.py                 # 500k rows, ~4 minutes on 2 idle cores
     python benchmarks/throughput.py --rows 20000    # smoke run
     python benchmarks/throughput.py --profile       # + cProfile of one estimator fit
 
-Run it alone on the machine: any concurrent job distorts both numbers.
+Run it alone on the machine. With torch's 2 OpenMP threads on 2 cores, one other busy process
+makes every step wait for a descheduled thread: throughput then drops 5-8x, for both
+contenders, and the rounds scatter. The load average is printed at start and end to flag it.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def median_gap(stamps):
     return float(np.median(np.diff(stamps)))
 
 
-def estimator(batch_size, seed):
+def make_estimator(batch_size, seed):
     # n_threads=None: the estimator must not touch torch's thread count, so both contenders
     # run with the same (default) setting.
     return DeepFMClassifier(
@@ -122,7 +125,7 @@ def estimator(batch_size, seed):
 def train_estimator(data, y, batch_size, seed):
     """One ``fit``: returns the timings (epoch seconds from the history, wall seconds of the
     whole fit, median seconds per batch), the train loss and the fitted estimator."""
-    est = estimator(batch_size, seed)
+    est = make_estimator(batch_size, seed)
     start = time.perf_counter()
     est.fit(data, y)
     wall = time.perf_counter() - start
@@ -201,6 +204,98 @@ def print_table(title, header, rows):
         print(line.format(*row))
 
 
+def in_turn(round_):
+    """The two contenders in an order that flips every round, so neither always inherits the
+    other's cache and allocator state."""
+    return ("estimator", "plain") if round_ % 2 == 0 else ("plain", "estimator")
+
+
+def summaries(timings):
+    """Median and best (shortest: load from other processes only ever adds time) of every
+    column of a list of timing tuples."""
+    columns = list(zip(*timings, strict=True))
+    return {
+        "median": [statistics.median(c) for c in columns],
+        "best": [min(c) for c in columns],
+    }
+
+
+def report_training(n_rows, batch_size, est_times, plain_times, losses):
+    def row(label, est_timing, plain_timing, loss=("", "")):
+        (epoch, wall, batch), (plain_epoch, plain_batch) = est_timing, plain_timing
+        return (
+            label,
+            f"{rate(n_rows, epoch):,.0f}",
+            f"{rate(n_rows, wall):,.0f}",
+            f"{rate(n_rows, plain_epoch):,.0f}",
+            f"{plain_epoch / epoch:.3f}",
+            f"{rate(batch_size, batch):,.0f}",
+            f"{rate(batch_size, plain_batch):,.0f}",
+            f"{plain_batch / batch:.3f}",
+            *(value if value == "" else f"{value:.4f}" for value in loss),
+        )
+
+    per_round = zip(est_times, plain_times, losses, strict=True)
+    rows = [row(i + 1, *timings) for i, timings in enumerate(per_round)]
+    est_summary, plain_summary = summaries(est_times), summaries(plain_times)
+    rows += [row(label, est_summary[label], plain_summary[label]) for label in est_summary]
+    print_table(
+        "Training, one epoch, samples/s (ratio = estimator / plain, target >= 0.9).\n"
+        "epoch: the whole epoch (skorch history 'dur' / the plain loop's clock); "
+        "batch: from the median time per batch, robust to load spikes.",
+        (
+            "round",
+            "est epoch",
+            "est fit wall",
+            "plain epoch",
+            "ratio",
+            "est batch",
+            "plain batch",
+            "ratio",
+            "est loss",
+            "plain loss",
+        ),
+        rows,
+    )
+    # Without outside load the rounds agree within a few per cent; a larger spread means some
+    # round shared the cores with another process and the medians are not trustworthy.
+    spread = max(
+        max(t[-1] for t in times) / min(t[-1] for t in times) for times in (est_times, plain_times)
+    )
+    if spread > 1.25:
+        print(
+            f"WARNING: per-batch times differ by {spread:.1f}x between rounds: the machine was "
+            "busy with other work; rerun when it is idle (the 'best' row is least affected)."
+        )
+    epoch, wall, _ = est_summary["median"]
+    print(
+        "fit overhead outside the epoch (validation, label encoding, initialize): "
+        f"{wall - epoch:.2f} s of {wall:.2f} s"
+    )
+
+
+def report_prediction(n_rows, est_seconds, plain_seconds, max_diff):
+    rows = []
+    for label, summary in (("median", statistics.median), ("best", min)):
+        est, plain = summary(est_seconds), summary(plain_seconds)
+        rows.append(
+            (
+                label,
+                f"{rate(n_rows, est):,.0f}",
+                f"{rate(n_rows, plain):,.0f}",
+                f"{plain / est:.3f}",
+                f"{max_diff:.1e}",
+            )
+        )
+    print_table(
+        f"Prediction, {len(est_seconds)} rounds, samples/s (ratio = estimator / plain)",
+        ("", "est predict_proba", "plain no_grad + sigmoid", "ratio", "max |diff|"),
+        rows,
+    )
+    if max_diff > 1e-5:
+        print("WARNING: the estimator's probabilities differ from the module's own output")
+
+
 def profile_fit(data, y, batch_size, seed, top):
     """cProfile one estimator fit and print the functions with the most own time: where the
     estimator spends what the plain loop does not."""
@@ -220,7 +315,7 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=500_000, help="training rows (default 500k)")
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="measured rounds per contender, interleaved"
+        "--rounds", type=int, default=3, help="measured training rounds per contender"
     )
     parser.add_argument(
         "--warmup-rows",
@@ -232,14 +327,15 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true", help="also cProfile one estimator fit")
     args = parser.parse_args(argv)
+    n_rows, batch_size, seed = args.rows, args.batch_size, args.seed
 
     print(
         f"torch {torch.__version__} ({torch.get_num_threads()} threads, default), "
-        f"skorch {skorch.__version__}, {args.rows:,} rows, batch {args.batch_size}; "
+        f"skorch {skorch.__version__}, {n_rows:,} rows, batch {batch_size}; "
         f"load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
     start = time.perf_counter()
-    data, y = make_encoded(args.rows, args.seed)
+    data, y = make_encoded(n_rows, seed)
     vocab = sum(f.vocab_size for f in data.schema)
     print(
         f"data: ids {data['ids'].shape} {data['ids'].dtype}, {len(data.schema)} fields, "
@@ -251,114 +347,43 @@ def main(argv=None):
 
     # Warm-up: the first epoch in a process pays one-off costs (kernel selection, allocator
     # growth, lazy imports) that would otherwise be charged to whichever contender runs first.
-    warm = data[: min(args.warmup_rows, args.rows)]
-    warm_y = y[: len(warm)]
-    train_estimator(warm, warm_y, args.batch_size, args.seed)
-    train_plain(warm, warm_y, args.batch_size, args.seed)
+    warm = data[: min(args.warmup_rows, n_rows)]
+    train_estimator(warm, y[: len(warm)], batch_size, seed)
+    train_plain(warm, y[: len(warm)], batch_size, seed)
 
-    # Interleaved rounds, and the order flips every round (estimator first, then plain first)
-    # so neither contender always inherits the other's cache and allocator state.
+    train = {
+        "estimator": lambda: train_estimator(data, y, batch_size, seed),
+        "plain": lambda: train_plain(data, y, batch_size, seed),
+    }
     est_times, plain_times, losses = [], [], []
     for round_ in range(args.rounds):
-        for contender in ("estimator", "plain")[:: 1 if round_ % 2 == 0 else -1]:
-            if contender == "estimator":
-                est_timing, est_loss, est = train_estimator(data, y, args.batch_size, args.seed)
-            else:
-                plain_timing, plain_loss = train_plain(data, y, args.batch_size, args.seed)
+        result = {name: train[name]() for name in in_turn(round_)}
+        est_timing, est_loss, est = result["estimator"]
+        plain_timing, plain_loss = result["plain"]
         est_times.append(est_timing)
         plain_times.append(plain_timing)
         losses.append((est_loss, plain_loss))
-
-    def training_row(label, est_timing, plain_timing, loss=("", "")):
-        (epoch, wall, batch), (plain_epoch, plain_batch) = est_timing, plain_timing
-        return (
-            label,
-            f"{rate(args.rows, epoch):,.0f}",
-            f"{rate(args.rows, wall):,.0f}",
-            f"{rate(args.rows, plain_epoch):,.0f}",
-            f"{plain_epoch / epoch:.3f}",
-            f"{rate(args.batch_size, batch):,.0f}",
-            f"{rate(args.batch_size, plain_batch):,.0f}",
-            f"{plain_batch / batch:.3f}",
-            *(value if value == "" else f"{value:.4f}" for value in loss),
-        )
-
-    rows = [
-        training_row(i + 1, est_times[i], plain_times[i], losses[i]) for i in range(args.rounds)
-    ]
-    # Summaries of each timing column separately: the median, and the best (shortest) time,
-    # since load from other processes only ever adds time.
-    for label, summary in (("median", statistics.median), ("best", min)):
-        rows.append(
-            training_row(
-                label,
-                [summary(column) for column in zip(*est_times, strict=True)],
-                [summary(column) for column in zip(*plain_times, strict=True)],
-            )
-        )
-    print_table(
-        "Training, one epoch, samples/s (ratio = estimator / plain, target >= 0.9).\n"
-        "epoch: the whole epoch (skorch history 'dur' / the plain loop's clock); "
-        "batch: from the median time per batch, robust to load spikes.",
-        (
-            "round",
-            "est epoch",
-            "est fit wall",
-            "plain epoch",
-            "ratio",
-            "est batch",
-            "plain batch",
-            "ratio",
-            "est loss",
-            "plain loss",
-        ),
-        rows,
-    )
-    epoch, wall = (
-        statistics.median(t[0] for t in est_times),
-        statistics.median(t[1] for t in est_times),
-    )
-    print(
-        f"fit overhead outside the epoch (validation, label encoding, initialize): "
-        f"{wall - epoch:.2f} s of {wall:.2f} s"
-    )
+    report_training(n_rows, batch_size, est_times, plain_times, losses)
 
     # Prediction: both read the last fitted estimator's module, so their outputs must match.
-    # Same interleaving with alternating order as for training.
+    predict = {
+        "estimator": lambda: predict_estimator(est, data),
+        "plain": lambda: predict_plain(est.module_, data, batch_size),
+    }
     predict_estimator(est, warm)
-    predict_plain(est.module_, warm, args.batch_size)
-    est_pred, plain_pred = [], []
+    predict_plain(est.module_, warm, batch_size)
+    est_seconds, plain_seconds = [], []
     for round_ in range(args.predict_rounds):
-        for contender in ("estimator", "plain")[:: 1 if round_ % 2 == 0 else -1]:
-            if contender == "estimator":
-                seconds, est_proba = predict_estimator(est, data)
-                est_pred.append(seconds)
-            else:
-                seconds, plain_proba = predict_plain(est.module_, data, args.batch_size)
-                plain_pred.append(seconds)
+        result = {name: predict[name]() for name in in_turn(round_)}
+        (seconds, est_proba), (plain, plain_proba) = result["estimator"], result["plain"]
+        est_seconds.append(seconds)
+        plain_seconds.append(plain)
     max_diff = float(np.abs(est_proba - plain_proba).max())
-    print_table(
-        f"Prediction, {args.predict_rounds} rounds, samples/s (ratio = estimator / plain)",
-        ("", "est predict_proba", "plain no_grad + sigmoid", "ratio", "max |diff|"),
-        [
-            (
-                label,
-                f"{rate(args.rows, summary(est_pred)):,.0f}",
-                f"{rate(args.rows, summary(plain_pred)):,.0f}",
-                f"{summary(plain_pred) / summary(est_pred):.3f}",
-                f"{max_diff:.1e}",
-            )
-            for label, summary in (("median", statistics.median), ("best", min))
-        ],
-    )
-    if max_diff > 1e-5:
-        print("WARNING: the estimator's probabilities differ from the module's own output")
+    report_prediction(n_rows, est_seconds, plain_seconds, max_diff)
 
-    # Other jobs on the machine slow both contenders; a load above the CPU count means the
-    # absolute numbers are low (the interleaved ratio is less affected).
     print(f"load average at end {os.getloadavg()[0]:.2f}")
     if args.profile:
-        profile_fit(data, y, args.batch_size, args.seed, top=25)
+        profile_fit(data, y, batch_size, seed, top=25)
 
 
 if __name__ == "__main__":
