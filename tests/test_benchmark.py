@@ -1,0 +1,94 @@
+"""The model-comparison benchmark runs end to end on tiny data and prints its table."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import train_test_split
+
+from sk_ctr.benchmark import MODELS, Protocol, format_table, main, run_benchmark, summarize
+from sk_ctr.datasets import make_ctr_classification
+
+
+@pytest.fixture(scope="module")
+def tiny_split():
+    X, y = make_ctr_classification(n_samples=600, n_fields=4, cardinality=10, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
+    return X_train, y_train, X_test, y_test
+
+
+def test_every_model_spelling_builds_an_estimator_with_the_journal_settings():
+    protocol = Protocol(batch_size=256, max_epochs=20, random_state=3)
+    estimators = {name: factory(protocol) for name, factory in MODELS.items()}
+    assert estimators["deepfm"].get_params()["embed_dim"] == 10  # FM component: k = 10
+    assert estimators["dnn"].get_params()["embed_dim"] == 11  # no FM component: k = 11
+    assert estimators["ipnn"].get_params()["activation"] == "tanh"  # Table III
+    assert estimators["deepfm-ip"].get_params()["deep"] == "inner"
+    assert estimators["fm&dnn"].get_params()["wide"] == "fm"
+    assert estimators["lr"].get_params()["lr"] == 1e-2
+    assert estimators["dcn"].get_params()["lr"] == 1e-3
+    for name, estimator in estimators.items():
+        assert estimator.get_params()["random_state"] == 3, name
+
+
+def test_run_benchmark_returns_one_row_per_fit(tiny_split):
+    log = io.StringIO()
+    runs = run_benchmark(tiny_split, ["lr", "fm", "deepfm"], repeat=2, max_epochs=1, log=log)
+    assert list(runs["model"]) == ["lr", "fm", "deepfm"] * 2
+    assert list(runs["random_state"]) == [0] * 3 + [1] * 3
+    assert runs["error"].isna().all()
+    assert runs["auc"].between(0, 1).all() and (runs["logloss"] > 0).all()
+    assert (runs["epochs"] == 1).all() and (runs["best_epoch"] == 1).all()
+    assert log.getvalue().count("\n") == 7
+    assert "[6/6] deepfm (random_state=1): AUC" in log.getvalue()
+
+    table = summarize(runs)
+    assert list(table.index) == ["lr", "fm", "deepfm"]
+    assert table.loc["lr", "auc_vs_lr_pct"] == 0
+    expected = (table.loc["fm", "auc_mean"] / table.loc["lr", "auc_mean"] - 1) * 100
+    assert table.loc["fm", "auc_vs_lr_pct"] == pytest.approx(expected)
+    assert table.loc["deepfm", "epochs"] == "1/1"
+
+
+def test_a_failing_model_is_reported_and_the_others_still_run(tiny_split, monkeypatch):
+    def broken(protocol):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(MODELS, "fm", broken)
+    log = io.StringIO()
+    runs = run_benchmark(tiny_split, ["fm", "lr"], max_epochs=1, log=log)
+    assert runs.loc[0, "error"] == "RuntimeError: boom" and np.isnan(runs.loc[0, "auc"])
+    assert pd.isna(runs.loc[1, "error"]) and runs.loc[1, "auc"] > 0
+    assert "Traceback" in log.getvalue() and "FAILED: RuntimeError: boom" in log.getvalue()
+    lines = format_table(summarize(runs)).splitlines()
+    assert lines[1].split() == ["fm", "failed:", "RuntimeError:", "boom"]
+    assert lines[2].split()[0] == "lr"
+
+
+def test_command_line_on_a_csv_file_prints_the_table(tmp_path, capsys):
+    X, y = make_ctr_classification(
+        n_samples=500, n_fields=3, cardinality=8, n_numeric=1, random_state=1
+    )
+    path = tmp_path / "clicks.csv"
+    X.assign(clicked=np.where(y == 1, "yes", "no")).to_csv(path, index=False)
+    argv = f"--data {path} --label clicked --models LR,fm&dnn --max-epochs 1 --threads 1"
+    runs = main(argv.split())
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == "model AUC logloss train s AUC vs LR % epochs best epoch".split()
+    assert out[1].split()[0] == "lr" and out[1].split()[4] == "+0.00"
+    assert out[2].split()[0] == "fm&dnn" and len(out) == 3
+    assert isinstance(runs, pd.DataFrame) and len(runs) == 2
+
+
+def test_markdown_table_and_argument_errors(tiny_split, capsys):
+    table = summarize(run_benchmark(tiny_split, ["lr", "pnn*"], max_epochs=1, log=None))
+    lines = format_table(table, markdown=True).splitlines()
+    assert lines[0] == "| model | AUC | logloss | train s | AUC vs LR % | epochs | best epoch |"
+    assert lines[2].startswith("| lr | 0.") and lines[3].startswith("| pnn\\* | 0.")
+    with pytest.raises(SystemExit):
+        main(["--models", "lr,deepfm-xp"])
+    assert "unknown model(s) ['deepfm-xp']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--data", "clicks.csv"])
+    assert "--label is required" in capsys.readouterr().err
