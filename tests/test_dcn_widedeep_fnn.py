@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import randomize_
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -36,14 +37,6 @@ ESTIMATORS = [DCNClassifier, WideDeepClassifier, FNNClassifier]
 @pytest.fixture(autouse=True)
 def seed():
     torch.manual_seed(0)
-
-
-def randomize_(module):
-    # LinearTerm and the biases start at zero; random values make every term visible.
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.normal_()
-    return module
 
 
 def pairwise_interactions(emb):

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import randomize_
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -37,13 +38,6 @@ def random_ids(vocab_sizes, batch_size):
 
 def offsets_of(vocab_sizes):
     return [sum(vocab_sizes[:j]) for j in range(len(vocab_sizes))]
-
-
-def randomize_(module):
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.normal_()
-    return module
 
 
 def pairs(n_fields):

@@ -1,9 +1,8 @@
 """Layers and networks against brute-force definitions (float64, random inputs)."""
 
-import numpy as np
-import pandas as pd
 import pytest
 import torch
+from helpers import randomize_, raw_frame
 from torch import nn
 
 from sk_ctr import CTRTransformer
@@ -41,14 +40,6 @@ def random_ids(vocab_sizes, batch_size, generator=None):
 
 def offsets_of(vocab_sizes):
     return [sum(vocab_sizes[:j]) for j in range(len(vocab_sizes))]
-
-
-def randomize_(module):
-    # LinearTerm starts at zero; random parameters make every term visible in the comparisons.
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.normal_()
-    return module
 
 
 # --------------------------------------------------------------------------------------
@@ -276,18 +267,6 @@ def test_mlp_unknown_activation_raises_naming_it():
 # --------------------------------------------------------------------------------------
 # Networks, built from a schema fitted by CTRTransformer
 # --------------------------------------------------------------------------------------
-
-
-def raw_frame(n_samples=40, seed=0):
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "site": rng.choice(["a", "b", "c", "d"], n_samples),
-            "device": rng.choice(["phone", "tablet", "pc"], n_samples),
-            "price": rng.normal(size=n_samples),
-            "age": rng.uniform(18, 80, n_samples),
-        }
-    )
 
 
 def encoded_batch(numeric):

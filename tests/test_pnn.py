@@ -4,9 +4,9 @@ decomposition, and the estimator as scikit-learn users meet it."""
 import inspect
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from helpers import randomize_, raw_frame
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -165,18 +165,6 @@ def test_product_layer_unknown_product_raises_naming_it():
 # --------------------------------------------------------------------------------------
 
 
-def raw_frame(n_samples=40, seed=0):
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "site": rng.choice(["a", "b", "c", "d"], n_samples),
-            "device": rng.choice(["phone", "tablet", "pc"], n_samples),
-            "price": rng.normal(size=n_samples),
-            "age": rng.uniform(18, 80, n_samples),
-        }
-    )
-
-
 @pytest.fixture(params=["bucketize", "value"])
 def batch(request):
     """Fields and a float64 batch; ``value`` mode gives numeric fields too."""
@@ -184,14 +172,6 @@ def batch(request):
     ids = torch.as_tensor(data["ids"])
     values = torch.as_tensor(data["values"], dtype=torch.float64)
     return data.schema, ids, values
-
-
-def randomize_(module):
-    # LinearTerm starts at zero; random parameters make every term visible in the comparisons.
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.normal_()
-    return module
 
 
 def mlp_input_width(mlp):

@@ -1,0 +1,31 @@
+"""Helpers shared by the layer and network tests (imported as ``helpers``; pytest puts the
+tests folder on the path)."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+def randomize_(module):
+    """Draw every parameter from N(0, 1), in place.
+
+    LinearTerm and biases start at zero; random parameters make every term visible in the
+    comparisons with the brute-force references.
+    """
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.normal_()
+    return module
+
+
+def raw_frame(n_samples=40, seed=0):
+    """A small raw frame: two string columns and two float columns."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "site": rng.choice(["a", "b", "c", "d"], n_samples),
+            "device": rng.choice(["phone", "tablet", "pc"], n_samples),
+            "price": rng.normal(size=n_samples),
+            "age": rng.uniform(18, 80, n_samples),
+        }
+    )
