@@ -2,6 +2,7 @@
 
 from sk_ctr.estimators import (
     AFMClassifier,
+    AutoFISClassifier,
     CTRClassifier,
     DCNClassifier,
     DeepFMClassifier,
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AFMClassifier",
+    "AutoFISClassifier",
     "CTRClassifier",
     "CrossProductFeatures",
     "DCNClassifier",

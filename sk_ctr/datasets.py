@@ -510,3 +510,4 @@ from sk_ctr.datasets_fieldwise import (  # noqa: E402
     load_libfm,
     load_libsvm_fields,
 )
+from sk_ctr.datasets_interactions import make_interaction_dataset  # noqa: E402,F401

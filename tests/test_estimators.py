@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk_ctr import (
     AFMClassifier,
+    AutoFISClassifier,
     CTRTransformer,
     DCNClassifier,
     DeepFMClassifier,
@@ -47,6 +48,7 @@ ESTIMATORS = [
     DCNClassifier,
     WideDeepClassifier,
     FNNClassifier,
+    AutoFISClassifier,
 ]
 
 

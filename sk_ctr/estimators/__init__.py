@@ -1,5 +1,6 @@
 """Floor 4: scikit-learn estimators."""
 
+from sk_ctr.estimators.autofis import AutoFISClassifier
 from sk_ctr.estimators.base import CTRClassifier
 from sk_ctr.estimators.dcn import DCNClassifier
 from sk_ctr.estimators.field_aware import AFMClassifier, FFMClassifier, FwFMClassifier
@@ -11,6 +12,7 @@ from sk_ctr.estimators.two_tower import TwoTowerClassifier
 from sk_ctr.estimators.widedeep import WideDeepClassifier
 
 __all__ = [
+    "AutoFISClassifier",
     "AFMClassifier",
     "CTRClassifier",
     "DCNClassifier",

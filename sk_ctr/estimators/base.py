@@ -266,6 +266,7 @@ default="adam"
             if not weights.sum() > 0:
                 raise ValueError("sample_weight sums to zero; at least one weight must be > 0.")
             X_encoded = FieldData({**X_encoded, "sample_weight": weights}, X_encoded.schema)
+        self.__dict__.pop("_split", None)  # never a split left by a fit that failed
         with self._runtime(seeded=True):
             if refit or not self.initialized_:
                 self.initialize()
@@ -340,14 +341,48 @@ default="adam"
 
     def initialize_optimizer(self, triggered_directly=None):
         """Resolve the optimizer by name; ``optimizer__*`` parameters reach its constructor."""
-        named_parameters = self.get_all_learnable_params()
-        args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
-        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
-        self.optimizer_ = optimizer(*args, **kwargs)
+        self.optimizer_ = self._make_optimizer(self.get_all_learnable_params())
         return self
 
+    def _make_optimizer(self, named_parameters):
+        """The ``optimizer`` (by name or class) over the given parameters, with ``lr`` and
+        ``optimizer__*``."""
+        args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
+        return OPTIMIZERS.get(self.optimizer, self.optimizer)(*args, **kwargs)
+
+    def _step_optimizer(self, step_fn):
+        """One forward/backward per batch, then a step of every optimizer.
+
+        skorch passes the closure to each optimizer's ``step``, so two optimizers (AutoFIS's
+        GRDA next to Adam) would run the forward and backward pass twice per batch, the second
+        time at already-updated weights (notes/skorch-study.md, section 8).
+        """
+        if len(self._optimizers) == 1:
+            return super()._step_optimizer(step_fn)
+        step_fn()
+        for name in self._optimizers:
+            getattr(self, name + "_").step()
+        return None
+
+    def _pretraining_rows(self, X_encoded, y_encoded):
+        """The rows training will use: all of them, or without early stopping's validation rows.
+
+        For a stage run before the main training (FNN's FM, AutoFIS's search): the split is
+        made now, exactly as training will make it, and kept for :meth:`get_split_datasets`,
+        so the stage never sees the rows early stopping scores.
+        """
+        train, valid = self._split = self.get_split_datasets(X_encoded, y_encoded)
+        if valid is None:
+            return X_encoded, y_encoded
+        rows = np.asarray(train.indices)
+        return X_encoded[rows], y_encoded[rows]
+
     def get_split_datasets(self, X, y=None, **fit_params):
-        """Hold out a stratified validation split only when early stopping needs one."""
+        """Hold out a stratified validation split only when early stopping needs one (the
+        split :meth:`_pretraining_rows` made, if any)."""
+        split = self.__dict__.pop("_split", None)
+        if split is not None:
+            return split
         dataset = self.get_dataset(X, y)
         if not self.early_stopping:
             return dataset, None

@@ -2,7 +2,6 @@
 
 from numbers import Integral
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
@@ -78,15 +77,9 @@ class FNNClassifier(CTRClassifier):
     def _pretrain(self, X_encoded, y_encoded):
         """Train an FM and copy [w_i, v_i] of every feature into the embedding table."""
         self.pretrained_fm_ = None
-        self.__dict__.pop("_split", None)  # never a split left by a fit that failed
         if self.pretrain_epochs == 0:
             return
-        # Split now, exactly as training will, and hand the split to get_split_datasets so the
-        # FM never sees the validation rows that early stopping scores.
-        train, valid = self._split = super().get_split_datasets(X_encoded, y_encoded)
-        if valid is not None:
-            rows = np.asarray(train.indices)
-            X_encoded, y_encoded = X_encoded[rows], y_encoded[rows]
+        X_encoded, y_encoded = self._pretraining_rows(X_encoded, y_encoded)
         optimizer_params = {
             f"optimizer__{name}": value for name, value in self.get_params_for("optimizer").items()
         }
@@ -103,8 +96,3 @@ class FNNClassifier(CTRClassifier):
             table.numeric[:, :1] = fm_net.linear.weights.numeric
             table.numeric[:, 1:] = fm_net.embedding.numeric
         self.pretrained_fm_ = fm
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """The split made for pre-training, once; then the base class's split."""
-        split = self.__dict__.pop("_split", None)
-        return split if split is not None else super().get_split_datasets(X, y, **fit_params)

@@ -23,6 +23,16 @@ _EMBEDDING_PARAMS = """
         FM term sums m(m-1)/2 inner products and with N(0, 1) vectors swamps the rest.
 """
 
+_INTERACTIONS_PARAMS = """
+    interactions : list of tuple of str, default=None
+        Keep only these field pairs (and triples, as AutoFIS eq. 4) in the order-2 interaction
+        layer, e.g. ``AutoFISClassifier(...).fit(X, y).selected_interactions_``: AutoFIS's
+        selections transfer between models (section 4.4). ``None`` keeps every pair.
+"""
+
+#: Constraint of the ``interactions`` parameter of every model with an order-2 interaction layer.
+INTERACTIONS_CONSTRAINTS = {"interactions": [list, tuple, None]}
+
 _MLP_PARAMS = """
     hidden_units : tuple of int, default=(400, 400, 400)
         Widths of the hidden layers (journal Table III on Criteo: 400-400-400).
@@ -64,7 +74,7 @@ class FMClassifier(CTRClassifier):
     DeepFM journal eq. 4, computed in O(m k) with the sum-square identity.
 
     Parameters
-    ----------{_EMBEDDING_PARAMS}{_TRAINING_PARAMS}
+    ----------{_EMBEDDING_PARAMS}{_INTERACTIONS_PARAMS}{_TRAINING_PARAMS}
     Examples
     --------
     >>> from sk_ctr import FMClassifier
@@ -75,12 +85,17 @@ class FMClassifier(CTRClassifier):
     """
 
     _network = FactorizationMachineNet
-    _parameter_constraints = {**CTRClassifier._parameter_constraints, **EMBEDDING_CONSTRAINTS}
+    _parameter_constraints = {
+        **CTRClassifier._parameter_constraints,
+        **EMBEDDING_CONSTRAINTS,
+        **INTERACTIONS_CONSTRAINTS,
+    }
 
-    def __init__(self, *, embed_dim=10, init_std=0.01, **kwargs):
+    def __init__(self, *, embed_dim=10, init_std=0.01, interactions=None, **kwargs):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.init_std = init_std
+        self.interactions = interactions
 
 
 class DNNClassifier(CTRClassifier):
@@ -137,7 +152,7 @@ class DeepFMClassifier(DNNClassifier):
     component and ``l2`` the embeddings and order-1 weights (section III-B).
 
     Parameters
-    ----------{_DEEP_PARAMS}{_EMBEDDING_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    ----------{_DEEP_PARAMS}{_EMBEDDING_PARAMS}{_INTERACTIONS_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
     Examples
     --------
     >>> from sk_ctr import DeepFMClassifier
@@ -154,12 +169,14 @@ class DeepFMClassifier(DNNClassifier):
 
     _parameter_constraints = {
         **DNNClassifier._parameter_constraints,
+        **INTERACTIONS_CONSTRAINTS,
         "deep": [StrOptions({"dnn", "inner", "outer", "both"})],
     }
 
-    def __init__(self, *, deep="dnn", **kwargs):
+    def __init__(self, *, deep="dnn", interactions=None, **kwargs):
         super().__init__(**kwargs)
         self.deep = deep
+        self.interactions = interactions
 
     @property
     def _network(self):

@@ -3,7 +3,12 @@
 from sklearn.utils._param_validation import StrOptions
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
-from sk_ctr.estimators.models import _MLP_PARAMS, _TRAINING_PARAMS
+from sk_ctr.estimators.models import (
+    _INTERACTIONS_PARAMS,
+    _MLP_PARAMS,
+    _TRAINING_PARAMS,
+    INTERACTIONS_CONSTRAINTS,
+)
 from sk_ctr.layers.product import PRODUCTS
 from sk_ctr.models.pnn import PNNNet
 
@@ -35,7 +40,7 @@ class PNNClassifier(CTRClassifier):
     Criteo-Random: IPNN tanh, OPNN and PNN* relu, dropout 0.5, 400-400-400.
 
     Parameters
-    ----------{_PRODUCT_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    ----------{_PRODUCT_PARAMS}{_INTERACTIONS_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
     Examples
     --------
     >>> from sk_ctr.estimators.pnn import PNNClassifier
@@ -51,13 +56,16 @@ class PNNClassifier(CTRClassifier):
         **CTRClassifier._parameter_constraints,
         **EMBEDDING_CONSTRAINTS,
         **MLP_CONSTRAINTS,
+        **INTERACTIONS_CONSTRAINTS,
         "product": [StrOptions(set(PRODUCTS))],
     }
 
     def __init__(self, *, product="inner", embed_dim=11, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.5, batch_norm=False, init_std=0.01, **kwargs):
+                 activation="relu", dropout=0.5, batch_norm=False, init_std=0.01,
+                 interactions=None, **kwargs):
         super().__init__(**kwargs)
         self.product = product
+        self.interactions = interactions
         self.embed_dim = embed_dim
         self.hidden_units = hidden_units
         self.activation = activation

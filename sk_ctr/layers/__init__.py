@@ -8,7 +8,8 @@ from sk_ctr.layers.field_aware import (
     FieldAwareInteraction,
     FieldWeightedInteraction,
 )
-from sk_ctr.layers.interaction import FactorizationMachine
+from sk_ctr.layers.gating import FieldProducts, GatedInteraction
+from sk_ctr.layers.interaction import FactorizationMachine, SelectedFactorizationMachine
 from sk_ctr.layers.mlp import MLP, make_activation
 from sk_ctr.layers.product import InnerProduct, OuterProduct, ProductLayer
 from sk_ctr.layers.tower import Tower
@@ -21,11 +22,14 @@ __all__ = [
     "FieldAwareEmbedding",
     "FieldAwareInteraction",
     "FieldEmbedding",
+    "FieldProducts",
     "FieldWeightedInteraction",
+    "GatedInteraction",
     "InnerProduct",
     "LinearTerm",
     "OuterProduct",
     "ProductLayer",
+    "SelectedFactorizationMachine",
     "Tower",
     "make_activation",
 ]

@@ -2,6 +2,8 @@
 
 from torch import nn
 
+from sk_ctr.layers.gating import FieldProducts
+
 
 class FactorizationMachine(nn.Module):
     """Order-2 interactions sum_{i<j} <e_i, e_j> in O(m k) (DeepFM journal eq. 4).
@@ -19,3 +21,35 @@ class FactorizationMachine(nn.Module):
         square_of_sum = embeddings.sum(dim=1).pow(2)
         sum_of_squares = embeddings.pow(2).sum(dim=1)
         return 0.5 * (square_of_sum - sum_of_squares).sum(dim=1)
+
+
+class SelectedFactorizationMachine(nn.Module):
+    """The FM sum over chosen field tuples only: sum_((i,j) in S) <e_i, e_j> (+ the triples of S,
+    AutoFIS eq. 4), the interaction layer of a model re-trained on a transferred selection
+    (AutoFIS section 4.4, Table 4).
+
+    Parameters
+    ----------
+    interactions : sequence of tuple of int
+        Field positions of the kept pairs (and triples).
+    n_fields : int
+
+    Shapes
+    ------
+    embeddings : (batch_size, n_fields, embed_dim)
+    returns (batch_size,)
+    """
+
+    def __init__(self, interactions, n_fields):
+        super().__init__()
+        self.products = FieldProducts(interactions, n_fields)
+
+    def forward(self, embeddings):
+        return self.products(embeddings).sum(dim=1)
+
+
+def make_fm_interaction(interactions, n_fields):
+    """All pairs through the O(m k) identity, or only the given tuples when there is a selection."""
+    if interactions is None:
+        return FactorizationMachine()
+    return SelectedFactorizationMachine(interactions, n_fields)

@@ -3,6 +3,8 @@
 import torch
 from torch import nn
 
+from sk_ctr.layers.gating import FieldProducts
+
 PRODUCTS = ("inner", "outer", "both")
 
 
@@ -74,6 +76,9 @@ class ProductLayer(nn.Module):
         Size k of every embedding.
     product : {"inner", "outer", "both"}
         IPNN's inner products, OPNN's outer product, or PNN*'s both (inner first).
+    interactions : sequence of tuple of int, default=None
+        Restrict the inner products to these field pairs (and triples): AutoIPNN, IPNN on a
+        selection transferred from AutoFIS (AutoFIS Table 4). ``None`` keeps all pairs.
 
     Attributes
     ----------
@@ -88,11 +93,21 @@ class ProductLayer(nn.Module):
     ``product`` selects
     """
 
-    def __init__(self, n_fields, embed_dim, product="inner"):
+    def __init__(self, n_fields, embed_dim, product="inner", interactions=None):
         super().__init__()
         if product not in PRODUCTS:
             raise ValueError(f"Unknown product {product!r}; choose from {list(PRODUCTS)}")
-        self.inner = InnerProduct(n_fields) if product in ("inner", "both") else None
+        if product == "outer" and interactions is not None:
+            raise ValueError(
+                "interactions restrict the inner products; product='outer' has none (its "
+                "outer product of summed embeddings mixes all fields). Use 'inner' or 'both'."
+            )
+        if product == "outer":
+            self.inner = None
+        elif interactions is None:
+            self.inner = InnerProduct(n_fields)
+        else:
+            self.inner = FieldProducts(interactions, n_fields)
         self.outer = OuterProduct() if product in ("outer", "both") else None
         self.output_dim = n_fields * embed_dim
         if self.inner is not None:

@@ -1,5 +1,6 @@
 """Floor 3: whole networks composed of layers; each returns logits of shape (batch_size,)."""
 
+from sk_ctr.models.autofis import AutoFISNet
 from sk_ctr.models.base import CTRNetwork
 from sk_ctr.models.dcn import DCNNet
 from sk_ctr.models.deepfm import DeepFMNet
@@ -14,6 +15,7 @@ from sk_ctr.models.widedeep import WideDeepNet
 
 __all__ = [
     "AFMNet",
+    "AutoFISNet",
     "CTRNetwork",
     "DCNNet",
     "DNNNet",

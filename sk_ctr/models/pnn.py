@@ -1,6 +1,7 @@
 """PNN (IPNN / OPNN / PNN*) and DeepFM-P, whose deep component is a PNN."""
 
-from sk_ctr.layers import MLP, FactorizationMachine, FieldEmbedding, LinearTerm
+from sk_ctr.layers import MLP, FieldEmbedding, LinearTerm
+from sk_ctr.layers.interaction import make_fm_interaction
 from sk_ctr.layers.product import ProductLayer
 from sk_ctr.models.base import CTRNetwork
 
@@ -16,13 +17,18 @@ class PNNNet(CTRNetwork):
     ----------
     product : {"inner", "outer", "both"}
         IPNN, OPNN or PNN*; see :class:`~sk_ctr.layers.product.ProductLayer`.
+    interactions : sequence of tuple of str, default=None
+        Field pairs (and triples) the inner products are restricted to: AutoIPNN (AutoFIS
+        Table 4). ``None`` keeps every pair.
     """
 
     def __init__(self, fields, product="inner", embed_dim=11, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.5, batch_norm=False, init_std=0.01):
+                 activation="relu", dropout=0.5, batch_norm=False, init_std=0.01,
+                 interactions=None):
         super().__init__(fields)
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
-        self.product = ProductLayer(self.n_fields, embed_dim, product)
+        positions = None if interactions is None else self.field_positions(interactions)
+        self.product = ProductLayer(self.n_fields, embed_dim, product, positions)
         self.mlp = MLP(self.product.output_dim, hidden_units, activation, dropout, batch_norm)
 
     def forward(self, ids, values):
@@ -35,16 +41,19 @@ class DeepFMPNet(CTRNetwork):
 
     DeepFM-IP, DeepFM-OP and DeepFM-*P for ``deep`` = ``"inner"``, ``"outer"``, ``"both"``. As
     in :class:`~sk_ctr.models.DeepFMNet`, the linear term owns the only bias and the PNN's
-    output unit has none. Keyword names are those of ``DeepFMNet`` plus ``deep``.
+    output unit has none. Keyword names are those of ``DeepFMNet`` plus ``deep``;
+    ``interactions`` restricts both the FM sum and the inner products.
     """
 
     def __init__(self, fields, deep="inner", embed_dim=10, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.0, batch_norm=False, init_std=0.01):
+                 activation="relu", dropout=0.0, batch_norm=False, init_std=0.01,
+                 interactions=None):
         super().__init__(fields)
         self.linear = LinearTerm(self.vocab_sizes, self.n_numeric)
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
-        self.fm = FactorizationMachine()
-        self.product = ProductLayer(self.n_fields, embed_dim, deep)
+        positions = None if interactions is None else self.field_positions(interactions)
+        self.fm = make_fm_interaction(positions, self.n_fields)
+        self.product = ProductLayer(self.n_fields, embed_dim, deep, positions)
         self.mlp = MLP(self.product.output_dim, hidden_units, activation, dropout, batch_norm,
                        output_bias=False)
 

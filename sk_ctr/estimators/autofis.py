@@ -1,0 +1,311 @@
+"""AutoFIS: automatic feature-interaction selection, a search stage and a re-train stage in one
+``fit`` (Liu et al., KDD 2020)."""
+
+from __future__ import annotations
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.dataset import Dataset
+
+from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
+from sk_ctr.estimators.models import _TRAINING_PARAMS, INTERACTIONS_CONSTRAINTS
+from sk_ctr.layers.gating import all_interactions
+from sk_ctr.models.autofis import BASES, AutoFISNet
+from sk_ctr.training.loader import SliceLoader
+from sk_ctr.training.optim import GRDA
+
+#: Parameters of the GatedInteraction searched by GRDA (AutoFISNet.search_gates).
+_SEARCH_PREFIX = "search_gates."
+
+
+class AutoFISClassifier(CTRClassifier):
+    __doc__ = f"""AutoFIS: learn which feature interactions a factorization model needs, drop the
+    others, and re-train the model on the rest.
+
+    **Search stage.** Every pairwise interaction of the base model gets a gate, an architecture
+    parameter alpha, on its batch-normalised value: l = <w, x> + sum alpha_(i,j) BN(<e_i, e_j>)
+    (AutoFIS eq. 10, 12). alpha is trained by GRDA (eq. 13), which sets unhelpful gates to
+    exactly zero, jointly with the other weights trained by ``optimizer`` on the same batches
+    (one-level optimisation, eq. 14; one forward/backward per batch).
+    **Re-train stage.** A fresh model keeps only the interactions with alpha != 0 (closed
+    gates are not computed at all) and keeps alpha as an attention weight trained with the
+    other weights (eq. 15), for ``max_epochs`` epochs; early stopping applies here.
+
+    With ``order=3`` a second search follows over all field triples, with the selected pairs
+    kept in the model (AutoFIS section 4.2.3), and the model is re-trained on the selected pairs
+    and triples. The selection transfers to other models: pass ``selected_interactions_`` as
+    the ``interactions`` of :class:`~sk_ctr.FMClassifier`, :class:`~sk_ctr.DeepFMClassifier` or
+    :class:`~sk_ctr.PNNClassifier` (AutoIPNN, section 4.4).
+
+    Parameters
+    ----------
+    base : {{"fm", "deepfm", "ipnn"}}, default="deepfm"
+        The factorization model: AutoFM, AutoDeepFM (y = l + MLP(E), eq. 7) or AutoIPNN
+        (y = MLP([E, gated products]), eq. 8).
+    order : {{2, 3}}, default=2
+        Highest interaction order searched.
+    grda_c : float, default=0.0005
+        GRDA's sparsity strength c (Table 9: 0.0005 for AutoDeepFM; 0.005 for AutoFM on Avazu).
+        Larger closes more gates.
+    grda_mu : float, default=0.8
+        GRDA's threshold growth exponent mu, in (0.5, 1) (Table 9: 0.8).
+    grda_lr : float, default=1.0
+        GRDA's step size gamma. The threshold after t steps is c gamma^(1/2) (t gamma)^mu:
+        with gamma = 1e-3 it stays below 1e-3 for a million steps and GRDA barely prunes, so
+        alpha gets its own, larger step size.
+    search_epochs : int, default=1
+        Epochs of each search stage.
+    search_only : bool, default=False
+        Stop after the search: the estimator predicts with the searched model (gates closed by
+        GRDA contribute nothing) and ``history_`` stays empty.
+    bilevel : bool, default=False
+        DARTS-style search for comparison (Table 8): the training rows are halved, the weights
+        step on batches of one half and alpha on batches of the other, alternately.
+    batch_norm : bool, default=True
+        Batch-normalise the kept interactions in the re-train stage (``False`` is AutoFM-BN of
+        Table 6). The search always normalises.
+    keep_alpha : bool, default=True
+        Keep alpha as a learned attention weight in the re-train stage, starting from its
+        searched value (``False`` fixes it at 1: with ``batch_norm=False`` that is
+        AutoFM-BN-alpha of Table 6, a plain model on the selected interactions).
+    alpha_init : float, default=0.6
+        Initial alpha of every searched interaction (the authors' code uses 0.6).
+    interactions : list of tuple of str, default=None
+        Candidate pairs (and triples with ``order=3``) to search among; ``None`` searches them
+        all.
+    embed_dim : int, default=10
+    init_std : float, default=0.01
+    hidden_units : tuple of int, default=(400, 400, 400)
+        Hidden layers of the MLP (unused with ``base="fm"``).
+    activation : {{"relu", "tanh", "sigmoid", "prelu"}}, default="relu"
+    dropout : float, default=0.5
+    mlp_batch_norm : bool, default=False
+        Batch normalisation in the MLP (the paper's DeepFM on Criteo uses it).
+{_TRAINING_PARAMS}
+    Attributes
+    ----------
+    interaction_importances_ : pandas.Series
+        |alpha| of every searched interaction after the search, indexed by tuples of field
+        names (pairs, then triples), in search order; 0 for a closed gate.
+    interaction_alphas_ : pandas.Series
+        The signed alpha behind ``interaction_importances_``.
+    selected_interactions_ : list of tuple of str
+        The interactions whose gate stayed open (alpha != 0), re-trained and transferable.
+    search_history_ : list of dict
+        Per search epoch: ``stage`` (the order searched), ``epoch``, ``train_loss``,
+        ``n_open`` (open gates) and ``dur`` (seconds).
+    search_time_ : float
+        Seconds spent in the search stage(s).
+    module_, history_, classes_, preprocessor_ ...
+        As :class:`~sk_ctr.estimators.base.CTRClassifier`; ``module_`` is an
+        :class:`~sk_ctr.models.autofis.AutoFISNet`.
+
+    Examples
+    --------
+    >>> from sk_ctr import AutoFISClassifier
+    >>> from sk_ctr.datasets import make_interaction_dataset
+    >>> X, y = make_interaction_dataset(n_samples=3000, random_state=0)
+    >>> est = AutoFISClassifier(base="fm", grda_c=0.05, search_epochs=2, max_epochs=2,
+    ...                         random_state=0).fit(X, y)
+    >>> len(est.interaction_importances_)  # the 15 pairs of 6 fields
+    15
+    >>> est.predict_proba(X).shape
+    (3000, 2)
+    """
+
+    _parameter_constraints = {
+        **CTRClassifier._parameter_constraints,
+        **EMBEDDING_CONSTRAINTS,
+        **{name: MLP_CONSTRAINTS[name] for name in ("hidden_units", "activation", "dropout")},
+        **INTERACTIONS_CONSTRAINTS,
+        "base": [StrOptions(set(BASES))],
+        "order": [Interval(Integral, 2, 3, closed="both")],
+        "grda_c": [Interval(Real, 0, None, closed="left")],
+        "grda_mu": [Interval(Real, 0, 1, closed="neither")],
+        "grda_lr": [Interval(Real, 0, None, closed="neither")],
+        "search_epochs": [Interval(Integral, 1, None, closed="left")],
+        "search_only": ["boolean"],
+        "bilevel": ["boolean"],
+        "batch_norm": ["boolean"],
+        "keep_alpha": ["boolean"],
+        "alpha_init": [Interval(Real, None, None, closed="neither")],
+        "mlp_batch_norm": ["boolean"],
+    }
+
+    def __init__(self, *, base="deepfm", order=2, grda_c=0.0005, grda_mu=0.8, grda_lr=1.0,
+                 search_epochs=1, search_only=False, bilevel=False, batch_norm=True,
+                 keep_alpha=True, alpha_init=0.6, interactions=None, embed_dim=10,
+                 init_std=0.01, hidden_units=(400, 400, 400), activation="relu", dropout=0.5,
+                 mlp_batch_norm=False, **kwargs):
+        super().__init__(**kwargs)
+        self.base = base
+        self.order = order
+        self.grda_c = grda_c
+        self.grda_mu = grda_mu
+        self.grda_lr = grda_lr
+        self.search_epochs = search_epochs
+        self.search_only = search_only
+        self.bilevel = bilevel
+        self.batch_norm = batch_norm
+        self.keep_alpha = keep_alpha
+        self.alpha_init = alpha_init
+        self.interactions = interactions
+        self.embed_dim = embed_dim
+        self.init_std = init_std
+        self.hidden_units = hidden_units
+        self.activation = activation
+        self.dropout = dropout
+        self.mlp_batch_norm = mlp_batch_norm
+
+    # ------------------------------------------------------------ stages
+    def _train(self, X, y, sample_weight, refit):
+        if refit:  # a new fit searches again, possibly on other fields
+            self.__dict__.pop("_stage", None)
+            self.__dict__.pop("_skip_training", None)
+        return super()._train(X, y, sample_weight, refit)
+
+    def _pretrain(self, X_encoded, y_encoded):
+        """Run the search stage(s), then build the re-train model on the selection."""
+        X_search, y_search = self._pretraining_rows(X_encoded, y_encoded)
+        kept, kept_alpha, alphas = [], [], []
+        self.search_history_ = []
+        start = time.perf_counter()
+        for order in range(2, self.order + 1):
+            self._stage = {"interactions": kept, "alpha": kept_alpha,
+                           "search": self._candidates(order)}
+            self._initialize_module(reason=f"AutoFIS: search stage over order-{order} "
+                                    "interactions")
+            self._initialize_optimizer()
+            self._search(X_search, y_search, order)
+            # Kept tuples carry their alpha on; pairs kept at order 2 were trained further by
+            # the dense optimizer while triples were searched.
+            gates, search_gates = self.module_.gates, self.module_.search_gates
+            names = self._names(search_gates.interactions)
+            alpha = search_gates.alpha.detach().cpu().numpy().astype(np.float64)
+            alphas.append(pd.Series(alpha, index=pd.Index(names, tupleize_cols=False)))
+            kept = self._names(gates.interactions) + [
+                name for name, value in zip(names, alpha, strict=True) if value != 0
+            ]
+            kept_alpha = gates.alpha.detach().cpu().tolist() + alpha[alpha != 0].tolist()
+        self.search_time_ = time.perf_counter() - start
+        self.interaction_alphas_ = pd.concat(alphas)
+        self.interaction_importances_ = self.interaction_alphas_.abs()
+        self.selected_interactions_ = kept
+        if self.search_only:
+            self._skip_training = True
+            return
+        self._stage = {
+            "interactions": kept,
+            "alpha": kept_alpha if self.keep_alpha else [1.0] * len(kept),
+            "search": [],
+            "batch_norm": self.batch_norm,
+            "learn_alpha": self.keep_alpha,
+        }
+        self._initialize_module(reason=f"AutoFIS: re-train stage on {len(kept)} of "
+                                f"{len(self.interaction_alphas_)} interactions")
+        self._initialize_optimizer()
+
+    def _candidates(self, order):
+        if self.interactions is None:
+            n_fields = sum(f.kind in ("categorical", "numeric") for f in self.schema_)
+            return all_interactions(n_fields, order)
+        return [tuple(t) for t in self.interactions if len(t) == order]
+
+    def _names(self, interactions):
+        names = self.module_.field_names
+        return [tuple(names[i] for i in fields) for fields in interactions]
+
+    def _search(self, X, y, order):
+        """Train alpha (GRDA) and the weights (``optimizer``) together for ``search_epochs``."""
+        if self.bilevel:
+            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            rows = np.random.default_rng(seed).permutation(len(y))
+            half = len(rows) // 2
+            weight_rows, alpha_rows = rows[:half], rows[half:]
+            weight_loader = self._loader(X[weight_rows], y[weight_rows])
+            alpha_loader = self._loader(X[alpha_rows], y[alpha_rows])
+        else:
+            loader = self._loader(X, y)
+        for epoch in range(1, self.search_epochs + 1):
+            start, losses = time.perf_counter(), []
+            if self.bilevel:
+                for weight_batch, alpha_batch in zip(weight_loader, alpha_loader, strict=False):
+                    losses.append(self._bilevel_step(weight_batch, alpha_batch))
+            else:
+                for batch in loader:
+                    step = self.train_step(batch)
+                    losses.append(step["loss"].detach())
+            loss = float(torch.stack(losses).mean()) if losses else float("nan")
+            if not np.isfinite(loss):
+                raise FloatingPointError(
+                    f"The training loss became {loss} in epoch {epoch} of the AutoFIS search "
+                    f"over order-{order} interactions; lower lr / grda_lr or raise l2."
+                )
+            alpha = self.module_.search_gates.alpha
+            self.search_history_.append({
+                "stage": order, "epoch": epoch, "train_loss": loss,
+                "n_open": int((alpha != 0).sum()), "dur": time.perf_counter() - start,
+            })
+
+    def _bilevel_step(self, weight_batch, alpha_batch):
+        """Weights step on one batch, alpha on another (first-order DARTS)."""
+        self._zero_grad_optimizer()
+        loss = self.train_step_single(weight_batch)["loss"]
+        self.optimizer_.step()
+        self._zero_grad_optimizer()
+        self.train_step_single(alpha_batch)
+        self.optimizer_alpha_.step()
+        return loss.detach()
+
+    def _loader(self, X, y):
+        return SliceLoader(Dataset(X, y), batch_size=self.batch_size, shuffle=True)
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's training loop: the re-train stage (skipped with ``search_only``)."""
+        if self.__dict__.pop("_skip_training", False):
+            return self
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+
+    # ------------------------------------------------------ skorch hooks
+    def initialize_module(self):
+        """Build the AutoFISNet of the current stage (the first search before any stage)."""
+        stage = getattr(self, "_stage", None) or {
+            "interactions": [], "alpha": [], "search": self._candidates(2)
+        }
+        self.module_ = AutoFISNet(
+            self.schema_, base=self.base, embed_dim=self.embed_dim,
+            hidden_units=self.hidden_units, activation=self.activation, dropout=self.dropout,
+            mlp_batch_norm=self.mlp_batch_norm, init_std=self.init_std,
+            alpha_init=self.alpha_init, **stage, **self.get_params_for("module"),
+        )
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """``optimizer`` for the weights; GRDA for the alpha under search, when there is one."""
+        named = list(self.get_all_learnable_params())
+        searched = [param for name, param in named if name.startswith(_SEARCH_PREFIX)]
+        self.optimizer_ = self._make_optimizer(
+            [(name, param) for name, param in named if not name.startswith(_SEARCH_PREFIX)]
+        )
+        if any(param.numel() for param in searched):
+            self.optimizer_alpha_ = GRDA(searched, lr=self.grda_lr, c=self.grda_c,
+                                         mu=self.grda_mu)
+        elif "optimizer_alpha" in self._optimizers:
+            del self.optimizer_alpha_  # the re-train stage trains alpha with the weights
+        return self
+
+    def _validate_params(self):
+        super()._validate_params()
+        if self.interactions is not None and self.order == 2 and any(
+            len(t) == 3 for t in self.interactions
+        ):
+            raise ValueError(
+                "The 'interactions' parameter of AutoFISClassifier holds triples but order=2; "
+                "use order=3 to search triples."
+            )

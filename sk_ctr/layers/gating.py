@@ -1,0 +1,164 @@
+"""Explicit interactions over chosen field tuples, and AutoFIS's gated version of them."""
+
+from itertools import combinations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+#: Interaction orders the layers compute: pairs <e_i, e_j> and triples <e_i, e_j, e_t>.
+ORDERS = (2, 3)
+
+
+def all_interactions(n_fields, order=2):
+    """Every field tuple of one order, in the order of nested loops i < j (< t).
+
+    Parameters
+    ----------
+    n_fields : int
+    order : {2, 3}
+
+    Returns
+    -------
+    list of tuple of int
+    """
+    return list(combinations(range(n_fields), order))
+
+
+def canonical_interactions(interactions, n_fields):
+    """Validate field tuples and put them in the layers' column order.
+
+    Each tuple is sorted (an interaction is a set of fields); the list is sorted by order, then
+    lexicographically, so pairs come before triples.
+
+    Raises
+    ------
+    ValueError
+        For a tuple that is not 2 or 3 distinct fields in ``range(n_fields)``, or one given twice.
+    """
+    seen = set()
+    for interaction in interactions:
+        fields = tuple(sorted(int(f) for f in interaction))
+        if len(fields) not in ORDERS or len(set(fields)) != len(fields):
+            raise ValueError(
+                f"An interaction is 2 or 3 distinct fields; got {tuple(interaction)!r}."
+            )
+        if fields[0] < 0 or fields[-1] >= n_fields:
+            raise ValueError(f"Interaction {tuple(interaction)!r} names a field outside "
+                             f"0..{n_fields - 1}.")
+        if fields in seen:
+            raise ValueError(f"Interaction {tuple(interaction)!r} is given twice.")
+        seen.add(fields)
+    return sorted(seen, key=lambda fields: (len(fields), fields))
+
+
+class FieldProducts(nn.Module):
+    """The interaction value of each given field tuple: <e_i, e_j> = sum_k e_ik e_jk for a pair
+    (AutoFIS eq. 2) and <e_i, e_j, e_t> = sum_k e_ik e_jk e_tk for a triple (eq. 4).
+
+    Only the listed tuples are computed, so a model restricted to a selection pays for the
+    selection and not for all m(m-1)/2 pairs.
+
+    Parameters
+    ----------
+    interactions : sequence of tuple of int
+        Field positions; see :func:`canonical_interactions` for the column order.
+    n_fields : int
+
+    Attributes
+    ----------
+    interactions : tuple of tuple of int
+        The tuples in output-column order.
+    output_dim : int
+
+    Shapes
+    ------
+    embeddings : (batch_size, n_fields, embed_dim)
+    returns (batch_size, output_dim)
+    """
+
+    def __init__(self, interactions, n_fields):
+        super().__init__()
+        self.interactions = tuple(canonical_interactions(interactions, n_fields))
+        self.output_dim = len(self.interactions)
+        for order in ORDERS:
+            rows = [fields for fields in self.interactions if len(fields) == order]
+            index = torch.tensor(rows, dtype=torch.long).reshape(len(rows), order)
+            self.register_buffer(f"index{order}", index, persistent=False)
+
+    def forward(self, embeddings):
+        parts = []
+        for index in (self.index2, self.index3):
+            if len(index):
+                product = embeddings[:, index[:, 0]]
+                for column in range(1, index.shape[1]):
+                    product = product * embeddings[:, index[:, column]]
+                parts.append(product.sum(dim=-1))
+        if not parts:
+            return embeddings.new_zeros(len(embeddings), 0)
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+class GatedInteraction(nn.Module):
+    """AutoFIS's interaction layer: alpha_(i,j) * BN(<e_i, e_j>) for each kept field tuple
+    (eq. 10 with eq. 12; eq. 15 in the re-train stage; the same over triples for eq. 4).
+
+    The batch normalisation has no affine parameters (scale 1, shift 0, eq. 12): it fixes the
+    scale of every interaction so that alpha alone carries its importance, instead of
+    alpha / eta and eta <e_i, e_j> trading scale (section 3.2, "Batch Normalization"). A closed
+    gate is a tuple left out of ``interactions``; nothing is computed for it.
+
+    Parameters
+    ----------
+    interactions : sequence of tuple of int
+    n_fields : int
+    batch_norm : bool, default=True
+        Normalise each interaction over the mini-batch (running statistics in ``eval()``).
+    alpha_init : float or sequence of float, default=0.6
+        Initial alpha, one value for all or one per interaction in ``interactions`` order
+        (after canonical sorting). 0.6 follows the authors' released code.
+    learn_alpha : bool, default=True
+        ``False`` keeps alpha fixed (AutoFM-BN-alpha of Table 6 re-trains without it).
+
+    Attributes
+    ----------
+    alpha : torch.Tensor of shape (output_dim,)
+        A parameter when learned, otherwise a buffer.
+
+    Shapes
+    ------
+    embeddings : (batch_size, n_fields, embed_dim)
+    returns (batch_size, output_dim): one gated term per interaction
+    """
+
+    def __init__(self, interactions, n_fields, batch_norm=True, alpha_init=0.6, learn_alpha=True):
+        super().__init__()
+        order = {fields: position for position, fields in enumerate(
+            tuple(sorted(int(f) for f in t)) for t in interactions)}
+        self.products = FieldProducts(interactions, n_fields)
+        size = self.products.output_dim
+        alpha = torch.as_tensor(alpha_init, dtype=torch.float32)
+        if alpha.ndim:  # per-interaction values follow the caller's order: reorder them
+            alpha = alpha[[order[fields] for fields in self.products.interactions]]
+        alpha = alpha.expand(size).clone()
+        if learn_alpha:
+            self.alpha = nn.Parameter(alpha)
+        else:
+            self.register_buffer("alpha", alpha)
+        self.norm = nn.BatchNorm1d(size, affine=False) if batch_norm and size else None
+
+    @property
+    def interactions(self):
+        """The field tuples, in output-column order."""
+        return self.products.interactions
+
+    def forward(self, embeddings):
+        products = self.products(embeddings)
+        if self.norm is not None:
+            # A one-row batch has no variance to normalise by: use the running statistics.
+            use_batch = self.norm.training and len(products) > 1
+            products = F.batch_norm(
+                products, self.norm.running_mean, self.norm.running_var,
+                training=use_batch, momentum=self.norm.momentum, eps=self.norm.eps,
+            )
+        return products * self.alpha
