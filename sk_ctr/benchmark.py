@@ -16,8 +16,10 @@ Data (``--data``)
 Models (``--models``, comma-separated; default all; quote the list in a shell because of
 ``&`` and ``*``)
     ``lr, fm, dnn, fnn, ipnn, opnn, pnn*, lr&dnn, fm&dnn, deepfm, deepfm-ip, deepfm-op,
-    deepfm-*p, dcn, ffm, fwfm, afm, gbdt+lr``. ``deepfm`` is the journal's DeepFM-D,
-    ``lr&dnn`` and ``fm&dnn`` are Wide & Deep with an LR or an FM wide part.
+    deepfm-*p, dcn, ffm, fwfm, afm, gbdt+lr, autofm, autodeepfm``. ``deepfm`` is the
+    journal's DeepFM-D, ``lr&dnn`` and ``fm&dnn`` are Wide & Deep with an LR or an FM wide
+    part, ``autofm`` and ``autodeepfm`` AutoFIS on FM and DeepFM (the "kept %" column: share of
+    the pairs the search kept; the training time includes the search).
 
 Settings (DeepFM journal Table III, Criteo-Random, and section III-C-1)
     Deep components: 400-400-400, relu (tanh for IPNN, as in Table III), dropout 0.5, Adam.
@@ -56,6 +58,7 @@ from sklearn.model_selection import train_test_split
 import sk_ctr
 from sk_ctr import (
     AFMClassifier,
+    AutoFISClassifier,
     DCNClassifier,
     DeepFMClassifier,
     DNNClassifier,
@@ -143,6 +146,10 @@ MODELS = {
     "fwfm": lambda p: FwFMClassifier(**p.training(SHALLOW_LR)),
     "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),
     "gbdt+lr": lambda p: GBDTLRClassifier(random_state=p.random_state),
+    # AutoFIS: 2 search epochs, GRDA's c by its "auto" rule, the base model's settings.
+    "autofm": lambda p: AutoFISClassifier(base="fm", embed_dim=FM_EMBED, search_epochs=2,
+                                          **p.training(SHALLOW_LR)),
+    "autodeepfm": lambda p: AutoFISClassifier(base="deepfm", search_epochs=2, **p.deep(FM_EMBED)),
 }
 
 DATASETS = ("criteo", "frappe", "avazu", "ipinyou", "synthetic")
@@ -356,6 +363,7 @@ def _fit_and_score(factory, protocol, X_train, y_train, X_test, y_test, log):
         "train_seconds": np.nan,
         "epochs": np.nan,
         "best_epoch": np.nan,
+        "kept_pct": np.nan,
         "error": None,
     }
     try:
@@ -364,6 +372,9 @@ def _fit_and_score(factory, protocol, X_train, y_train, X_test, y_test, log):
         result["train_seconds"] = time.perf_counter() - start
         proba = model.predict_proba(X_test)[:, 1]
         epochs, best_epoch = _epochs(model)
+        if hasattr(model, "selected_interactions_"):  # AutoFIS: share of the gates left open
+            kept = len(model.selected_interactions_) / len(model.interaction_importances_)
+            result["kept_pct"] = 100 * kept
         result.update(
             auc=roc_auc_score(y_test, proba),
             logloss=log_loss(y_test, proba),
@@ -394,11 +405,12 @@ def summarize(runs):
     -------
     pandas.DataFrame
         Indexed by model (in run order): ``auc_mean, auc_std, logloss_mean, logloss_std,
-        train_seconds, auc_vs_lr_pct, epochs, best_epoch, n_runs, error``. ``auc_vs_lr_pct`` is
+        train_seconds, auc_vs_lr_pct, epochs, best_epoch, kept_pct, n_runs, error``. ``auc_vs_lr_pct`` is
         ``(auc - auc_lr) / auc_lr * 100`` on the mean AUCs, NaN without an ``lr`` row;
         ``epochs`` and ``best_epoch`` list the epochs run and the epoch early stopping kept in
         each run (``"7/9/6"``, ``"4/6/3"``; ``-`` where unknown); the standard deviations are
-        NaN for a single run; ``error`` is the first failure's message, if any.
+        NaN for a single run; ``kept_pct`` is the mean share of pairs an AutoFIS search kept
+        (NaN for other models); ``error`` is the first failure's message, if any.
     """
     groups = runs.groupby("model", sort=False)
     table = pd.DataFrame({
@@ -409,6 +421,7 @@ def summarize(runs):
         "train_seconds": groups["train_seconds"].mean(),
         "epochs": groups["epochs"].agg(_join),
         "best_epoch": groups["best_epoch"].agg(_join),
+        "kept_pct": groups["kept_pct"].mean(),
         "n_runs": groups.size(),
         "error": groups["error"].agg(lambda e: e.dropna().iloc[0] if e.notna().any() else None),
     })  # fmt: skip
@@ -430,11 +443,13 @@ def _mean_std(mean, std, digits):
 def format_table(table, markdown=False):
     """The summary of :func:`summarize` as text: aligned columns, or a Markdown table."""
     header = ["model", "AUC", "logloss", "train s", "AUC vs LR %", "epochs", "best epoch"]
+    if table["kept_pct"].notna().any():
+        header.append("kept %")
     lines = []
     for model, row in table.iterrows():
         failed = pd.notna(row["error"])
         if failed and np.isnan(row["auc_mean"]):
-            cells = [model, f"failed: {row['error']}", "", "", "", "", ""]
+            cells = [model, f"failed: {row['error']}"] + [""] * (len(header) - 2)
         else:
             cells = [
                 model,
@@ -445,6 +460,8 @@ def format_table(table, markdown=False):
                 row["epochs"],
                 row["best_epoch"],
             ]
+            if len(header) > 7:
+                cells.append("-" if np.isnan(row["kept_pct"]) else f"{row['kept_pct']:.0f}")
             if failed:  # some repeats failed, some did not
                 cells[0] += f" (failed: {row['error']})"
         lines.append(cells)

@@ -334,3 +334,18 @@ def test_dataset_validation_and_structure():
         with pytest.raises(ValueError, match="pairs of distinct fields"):
             make_interaction_dataset(n_fields=4, interactions=bad)
     assert list(itertools.islice(all_interactions(4, 3), 2)) == [(0, 1, 2), (0, 1, 3)]
+
+
+def test_plot_interactions_draws_the_alpha_matrix(auto_fm):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from sk_ctr.plotting import interaction_matrix, plot_interactions
+
+    matrix = interaction_matrix(auto_fm)
+    assert matrix.shape == (6, 6) and np.isnan(np.diag(matrix)).all()
+    assert matrix.loc["x1", "x0"] == matrix.loc["x0", "x1"] > 0
+    assert matrix.loc["x0", "x2"] == 0  # a closed gate
+    ax = plot_interactions(auto_fm, signed=True)
+    assert isinstance(ax, matplotlib.axes.Axes)
+    assert "3 of 15 kept" in ax.get_title()
+    assert len(ax.texts) == 30  # every off-diagonal cell annotated

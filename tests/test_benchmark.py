@@ -92,3 +92,11 @@ def test_markdown_table_and_argument_errors(tiny_split, capsys):
     with pytest.raises(SystemExit):
         main(["--data", "clicks.csv"])
     assert "--label is required" in capsys.readouterr().err
+
+
+def test_autofis_rows_report_the_kept_share_of_pairs(tiny_split):
+    runs = run_benchmark(tiny_split, ["fm", "autofm"], max_epochs=1, log=None)
+    assert np.isnan(runs.loc[0, "kept_pct"]) and 0 <= runs.loc[1, "kept_pct"] <= 100
+    lines = format_table(summarize(runs), markdown=True).splitlines()
+    assert lines[0].endswith("| best epoch | kept % |")
+    assert lines[2].endswith("| - |") and lines[3].startswith("| autofm | 0.")
