@@ -405,8 +405,9 @@ def summarize(runs):
     -------
     pandas.DataFrame
         Indexed by model (in run order): ``auc_mean, auc_std, logloss_mean, logloss_std,
-        train_seconds, auc_vs_lr_pct, epochs, best_epoch, kept_pct, n_runs, error``. ``auc_vs_lr_pct`` is
-        ``(auc - auc_lr) / auc_lr * 100`` on the mean AUCs, NaN without an ``lr`` row;
+        train_seconds, auc_vs_lr_pct, epochs, best_epoch, kept_pct, n_runs, error``.
+        ``auc_vs_lr_pct`` is ``(auc - auc_lr) / auc_lr * 100`` on the mean AUCs, NaN without
+        an ``lr`` row;
         ``epochs`` and ``best_epoch`` list the epochs run and the epoch early stopping kept in
         each run (``"7/9/6"``, ``"4/6/3"``; ``-`` where unknown); the standard deviations are
         NaN for a single run; ``kept_pct`` is the mean share of pairs an AutoFIS search kept

@@ -21,6 +21,7 @@ MODULES_WITH_EXAMPLES = [
     "sk_ctr.estimators.fnn",
     "sk_ctr.preprocessing.crosses",
     "sk_ctr.datasets",
+    "sk_ctr.datasets_behavior",
     "sk_ctr.datasets_interactions",
     "sk_ctr.estimators.autofis",
     "sk_ctr.training.optim",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -32,12 +33,23 @@ from skorch.callbacks import (
     ProgressBar,
 )
 from skorch.dataset import Dataset, ValidSplit
+from skorch.history import History
 from skorch.utils import to_tensor
 
 from sk_ctr.estimators.inputs import RawFrameInputMixin
 from sk_ctr.layers.mlp import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
 from sk_ctr.training.callbacks import StopOnNonFiniteLoss, validation_auc
+from sk_ctr.training.distributed import (
+    LR_SCALINGS,
+    STRATEGIES,
+    ShardedSliceLoader,
+    lr_multiplier,
+    plan_parallelism,
+    resolve_device,
+    spawn_fit,
+    unwrap,
+)
 from sk_ctr.training.loader import SliceLoader
 
 OPTIMIZERS = {
@@ -108,7 +120,31 @@ default="adam"
     threshold : float, default=0.5
         Probability above which ``predict`` returns the positive class.
     device : str, default="cpu"
-        Torch device, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``.
+        Torch device, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"`` (CUDA when a GPU
+        is available, else CPU; resolved at each call, the parameter keeps ``"auto"``).
+    devices : int or list of int, default=None
+        Data-parallel training (DeepFM journal section III-B-2, "Multi-GPU Architecture"):
+        a number of GPUs or a list of GPU ids with ``device="cuda"``; a number of worker
+        processes with ``device="cpu"`` (DDP over gloo: slower than one process on CPU, it
+        exists to test the multi-process path). ``batch_size`` is per device, so the global
+        batch is ``batch_size * devices``. ``None`` trains in one process. Inside a
+        ``torchrun`` job (a process group exists) the estimator joins the group instead,
+        whatever ``devices`` says: see docs/distributed.md.
+    strategy : {"auto", "ddp", "dp"}, default="auto"
+        ``"ddp"`` (and ``"auto"``): ``fit`` spawns one DistributedDataParallel process per
+        device; the estimator and its ``module`` class must be importable (not defined in a
+        notebook). ``"dp"``: ``nn.DataParallel`` inside this process (CUDA only; no spawn, so
+        it works with notebook-defined classes, but is slower than DDP).
+    lr_scaling : {"sqrt", "linear"} or None, default="sqrt"
+        Learning rate of a data-parallel fit: ``lr * sqrt(world_size)`` (the journal's
+        "4GPU-A": a global batch W times larger has W times less gradient variance, so lr may
+        grow by sqrt(W) and the learning curve matches one device's), ``lr * world_size``, or
+        ``lr`` unchanged. Ignored on one device.
+    sparse_embeddings : bool, default=False
+        Sparse gradients for the embedding tables, trained by ``torch.optim.SparseAdam`` (lazy
+        Adam: a row's moments change only when the row is used) next to ``optimizer`` for the
+        rest, one forward/backward per batch. Several times faster with large tables
+        (notes/skorch-study.md, section 8); use ``l2`` (not weight decay) to regularise them.
     n_threads : int, default=None
         Torch threads inside ``fit`` and ``predict``; the previous value is restored after.
         ``None`` leaves torch's setting alone (which respects joblib's limits under
@@ -144,6 +180,8 @@ default="adam"
 
     #: The network class (a ``CTRNetwork`` subclass); its keyword arguments are estimator params.
     _network = None
+    #: Whether the network takes sequence / multi-valued fields (``sequences``, ``lengths``).
+    _accepts_sequences = False
 
     _parameter_constraints = {
         "preprocessor": [HasMethods(["fit", "transform"]), None],
@@ -157,6 +195,10 @@ default="adam"
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "device": [str, torch.device, None],
+        "devices": [Interval(Integral, 1, None, closed="left"), list, tuple, None],
+        "strategy": [StrOptions(set(STRATEGIES))],
+        "lr_scaling": [StrOptions(set(LR_SCALINGS)), None],
+        "sparse_embeddings": ["boolean"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -177,6 +219,10 @@ default="adam"
         n_iter_no_change=3,
         threshold=0.5,
         device="cpu",
+        devices=None,
+        strategy="auto",
+        lr_scaling="sqrt",
+        sparse_embeddings=False,
         n_threads=None,
         random_state=None,
         verbose=0,
@@ -212,6 +258,10 @@ default="adam"
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.devices = devices
+        self.strategy = strategy
+        self.lr_scaling = lr_scaling
+        self.sparse_embeddings = sparse_embeddings
         self.n_threads = n_threads
         self.random_state = random_state
 
@@ -253,6 +303,7 @@ default="adam"
     def _train(self, X, y, sample_weight, refit):
         self._validate_params()
         X_encoded = self._encode(X, fit=refit)
+        self._check_sequence_support(X_encoded)
         y_encoded = self._encode_labels(y, fit=refit)
         if len(X_encoded) != len(y_encoded):
             raise ValueError(
@@ -267,12 +318,117 @@ default="adam"
                 raise ValueError("sample_weight sums to zero; at least one weight must be > 0.")
             X_encoded = FieldData({**X_encoded, "sample_weight": weights}, X_encoded.schema)
         self.__dict__.pop("_split", None)  # never a split left by a fit that failed
+        plan = plan_parallelism(self.device, self.devices, self.strategy)
         with self._runtime(seeded=True):
             if refit or not self.initialized_:
                 self.initialize()
                 self._pretrain(X_encoded, y_encoded)
-            NeuralNet.partial_fit(self, X_encoded, y_encoded)
+            if plan.kind == "single":
+                NeuralNet.partial_fit(self, X_encoded, y_encoded)
+            elif plan.kind == "dp":  # GPU-only branch
+                self._fit_data_parallel(X_encoded, y_encoded, plan)
+            elif plan.kind == "joined":
+                self._fit_in_process_group(X_encoded, y_encoded)
+            else:
+                self._fit_spawned(X_encoded, y_encoded, plan)
         return self
+
+    # ------------------------------------------------------ data parallel
+    def _fit_spawned(self, X_encoded, y_encoded, plan):
+        """DDP over ``plan.world_size`` spawned processes; rank 0's result is loaded here."""
+        if "_split" not in self.__dict__:  # one validation split for all ranks, made here
+            self._split = self.get_split_datasets(X_encoded, y_encoded)
+        try:
+            result = spawn_fit(self, X_encoded, y_encoded, plan, torch.get_rng_state())
+        finally:
+            self.__dict__.pop("_split", None)
+        unwrap(self.module_).load_state_dict(result["module"])
+        for name, state in result["optimizers"].items():
+            getattr(self, name + "_").load_state_dict(state)
+        self.history_ = History(result["history"])
+
+    def _fit_in_process_group(self, X_encoded, y_encoded):
+        """Join the process group ``torchrun`` made: the same split, weights and shuffles on
+        every rank (all from rank 0), then DDP training; every rank returns the same model."""
+        if "_split" not in self.__dict__:
+            self._split = self.get_split_datasets(X_encoded, y_encoded)
+        shared = [self._split, torch.get_rng_state()]
+        dist.broadcast_object_list(shared, src=0)
+        self._split = shared[0]
+        torch.set_rng_state(shared[1])
+        self._fit_distributed(X_encoded, y_encoded, dist.get_rank(), dist.get_world_size())
+
+    def _fit_distributed(self, X_encoded, y_encoded, rank, world_size):
+        """Train this rank: DDP-wrapped network, sharded batches, scaled learning rate."""
+        network = unwrap(self.module_).to(self.device)
+        device_ids = [torch.device(self.device).index] if _on_cuda(self.device) else None
+        self.module_ = torch.nn.parallel.DistributedDataParallel(network, device_ids=device_ids)
+        self._shard = (rank, world_size)
+        scale = lr_multiplier(self.lr_scaling, world_size)
+        self._scale_learning_rates(scale)
+        try:
+            NeuralNet.partial_fit(self, X_encoded, y_encoded)
+        finally:
+            self._scale_learning_rates(1 / scale)
+            self.module_ = unwrap(self.module_)
+            del self._shard
+
+    def _distributed_result(self):
+        """What rank 0 hands back to the parent process."""
+        return {
+            "module": unwrap(self.module_).state_dict(),
+            "optimizers": {name: getattr(self, name + "_").state_dict()
+                           for name in self._optimizers},
+            "history": self.history_.to_list(),
+        }
+
+    def _fit_data_parallel(self, X_encoded, y_encoded, plan):  # GPU-only branch
+        """``nn.DataParallel`` over ``plan.device_ids``: each batch is split across the GPUs."""
+        self.module_ = torch.nn.DataParallel(unwrap(self.module_), device_ids=plan.device_ids)
+        scale = lr_multiplier(self.lr_scaling, plan.world_size)
+        self.batch_size, per_device = self.batch_size * plan.world_size, self.batch_size
+        self._scale_learning_rates(scale)
+        try:
+            NeuralNet.partial_fit(self, X_encoded, y_encoded)
+        finally:
+            self._scale_learning_rates(1 / scale)
+            self.batch_size = per_device
+            self.module_ = unwrap(self.module_)
+
+    def _scale_learning_rates(self, factor):
+        for name in self._optimizers:
+            for group in getattr(self, name + "_").param_groups:
+                group["lr"] *= factor
+
+    def get_iterator(self, dataset, training=False):
+        """A rank's shard of every global batch while training distributed."""
+        shard = getattr(self, "_shard", None)
+        if training and shard is not None:
+            shuffle = self.get_params_for("iterator_train").get("shuffle", False)
+            return ShardedSliceLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
+                                      rank=shard[0], world_size=shard[1])
+        return super().get_iterator(dataset, training=training)
+
+    def train_step(self, batch, **fit_params):
+        """One step; under DDP the logged loss is the mean over ranks, so every rank's history
+        is the same."""
+        step = super().train_step(batch, **fit_params)
+        shard = getattr(self, "_shard", None)
+        if shard is not None:
+            loss = step["loss"].detach().clone()
+            dist.all_reduce(loss)
+            step["loss"] = loss / shard[1]
+        return step
+
+    def _check_sequence_support(self, X_encoded):
+        """A clear error, naming the columns, for multi-valued columns a network cannot take."""
+        columns = [f.name for f in X_encoded.schema if f.kind == "sequence"]
+        if columns and not self._accepts_sequences:
+            raise ValueError(
+                f"{type(self).__name__} takes one value per column, but {columns} hold several "
+                "per row (lists or delimited strings). Use DINClassifier or "
+                "EmbeddingMLPClassifier, which pool them, or drop those columns."
+            )
 
     def _pretrain(self, X_encoded, y_encoded):
         """Hook run once after the network is built and before training (FNN's FM stage)."""
@@ -340,9 +496,36 @@ default="adam"
         return self
 
     def initialize_optimizer(self, triggered_directly=None):
-        """Resolve the optimizer by name; ``optimizer__*`` parameters reach its constructor."""
-        self.optimizer_ = self._make_optimizer(self.get_all_learnable_params())
+        """Resolve the optimizer by name; ``optimizer__*`` parameters reach its constructor.
+        With ``sparse_embeddings``, SparseAdam takes the embedding tables."""
+        self._initialize_optimizers(list(self.get_all_learnable_params()))
         return self
+
+    def _initialize_optimizers(self, named_parameters):
+        """``optimizer_`` over the dense parameters, ``optimizer_sparse_`` over the sparse
+        embedding tables when ``sparse_embeddings`` is on."""
+        sparse = self._sparse_table_names()
+        self.optimizer_ = self._make_optimizer(
+            [(name, param) for name, param in named_parameters if name not in sparse]
+        )
+        tables = [param for name, param in named_parameters if name in sparse]
+        if tables:
+            lr = self.get_params_for_optimizer("optimizer", [])[1]["lr"]
+            self.optimizer_sparse_ = torch.optim.SparseAdam(tables, lr=lr)
+        elif "optimizer_sparse" in self._optimizers:
+            del self.optimizer_sparse_
+
+    def _sparse_table_names(self):
+        """Switch every ``nn.Embedding`` of the network to sparse gradients when
+        ``sparse_embeddings`` is on, and return the names of their weights."""
+        if not self.sparse_embeddings:
+            return set()
+        names = set()
+        for name, module in self.module_.named_modules():
+            if isinstance(module, torch.nn.Embedding):
+                module.sparse = True  # read by every forward, so no rebuild is needed
+                names.add(f"{name}.weight" if name else "weight")
+        return names
 
     def _make_optimizer(self, named_parameters):
         """The ``optimizer`` (by name or class) over the given parameters, with ``lr`` and
@@ -395,8 +578,8 @@ default="adam"
 
     def infer(self, x, **fit_params):
         """Forward a batch; the sample weights travel in ``x`` but are not network inputs."""
-        if isinstance(x, Mapping) and "sample_weight" in x:
-            x = {key: value for key, value in x.items() if key != "sample_weight"}
+        if isinstance(x, Mapping) and any(key in x for key in _NOT_NETWORK_INPUTS):
+            x = {key: value for key, value in x.items() if key not in _NOT_NETWORK_INPUTS}
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
@@ -411,7 +594,10 @@ default="adam"
             loss = (per_sample * weights).sum() / weights.sum()
         if training and self.l2 > 0:
             inputs = to_tensor({k: X[k] for k in ("ids", "values")}, self.device)
-            loss = loss + self.l2 * self.module_.penalty(**inputs).mean()
+            loss = loss + self.l2 * unwrap(self.module_).penalty(**inputs).mean()
+        scale = X.get("_loss_scale") if isinstance(X, Mapping) else None
+        if training and scale is not None:  # a DDP rank's share of an uneven global batch
+            loss = loss * to_tensor(scale, self.device)[0]
         return loss
 
     @property
@@ -458,9 +644,11 @@ default="adam"
         if device.startswith("cuda") and not torch.cuda.is_available():  # GPU-only branch
             raise ValueError(
                 f"device={self.device!r}, but this machine has no CUDA device available "
-                "(torch.cuda.is_available() is False); use device='cpu'."
+                "(torch.cuda.is_available() is False); use device='cpu' or 'auto'."
             )
-        super()._validate_params()
+        plan_parallelism(self.device, self.devices, self.strategy)  # raises naming the param
+        with self._resolved_device():  # skorch's own check needs a real torch device
+            super()._validate_params()
 
     def _get_param_names(self):
         # skorch lists every attribute without a trailing underscore; its private bookkeeping
@@ -468,19 +656,47 @@ default="adam"
         return [name for name in super()._get_param_names() if not name.startswith("_")]
 
     @contextmanager
+    def _resolved_device(self):
+        """``device="auto"`` as a real device for the duration of a call: skorch moves
+        tensors with ``self.device`` itself."""
+        if str(self.device) != "auto":
+            yield
+            return
+        self.device = resolve_device("auto")
+        try:
+            yield
+        finally:
+            self.device = "auto"
+
+    def __getstate__(self):
+        with self._resolved_device():  # skorch stores the device to map the tensors on load
+            state = super().__getstate__()
+        if str(self.device) == "auto":
+            state["_device_parameter"] = "auto"
+        return state
+
+    def __setstate__(self, state):
+        parameter = state.pop("_device_parameter", None)
+        super().__setstate__(state)
+        if parameter is not None:
+            self.device = parameter
+
+    @contextmanager
     def _runtime(self, seeded=False):
-        """Set torch's thread count (and seed its RNG) for one call, restoring both after."""
+        """Set torch's thread count (and seed its RNG) for one call, restoring both after;
+        resolve ``device="auto"``."""
         previous_threads = torch.get_num_threads()
         if self.n_threads is not None:
             torch.set_num_threads(self.n_threads)
         try:
-            if seeded and self.random_state is not None:
-                seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-                devices = [torch.device(self.device).index or 0] if _on_cuda(self.device) else []
-                with torch.random.fork_rng(devices=devices):
+            with ExitStack() as stack:
+                stack.enter_context(self._resolved_device())
+                if seeded and self.random_state is not None:
+                    seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+                    on_gpu = _on_cuda(self.device)
+                    devices = [torch.device(self.device).index or 0] if on_gpu else []
+                    stack.enter_context(torch.random.fork_rng(devices=devices))
                     torch.manual_seed(int(seed))
-                    yield
-            else:
                 yield
         finally:
             if self.n_threads is not None:
@@ -496,6 +712,10 @@ default="adam"
             if name not in defaults or repr(value) != repr(defaults[name])
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
+
+
+#: Keys of a batch that are not arguments of the network's forward.
+_NOT_NETWORK_INPUTS = ("sample_weight", "_loss_scale")
 
 
 def _on_cuda(device):

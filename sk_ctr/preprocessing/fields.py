@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Id of a missing value (NaN / None) in every categorical field; also the padding id.
+#: Id of a missing value (NaN / None) in every categorical field; also the padding id of
+#: sequence fields.
 MISSING_ID = 0
 #: Id of a value that was unseen at fit time or rarer than ``min_frequency`` ("other").
 OTHER_ID = 1
@@ -26,15 +27,25 @@ class Field:
     ----------
     name : str
         The column it came from.
-    kind : {"categorical", "numeric"}
+    kind : {"categorical", "numeric", "sequence"}
         ``"categorical"`` fields carry an id per row (bucketized numeric columns included);
-        ``"numeric"`` fields carry a standardized value that scales one embedding vector.
+        ``"numeric"`` fields carry a standardized value that scales one embedding vector;
+        ``"sequence"`` fields carry a padded list of ids per row (a user's behaviour history,
+        a multi-valued column).
     vocab_size : int
-        Number of ids of the field, reserved ids included (1 for a numeric field).
+        Number of ids of the field, reserved ids included (1 for a numeric field). A sequence
+        field that shares a vocabulary has the vocabulary's size.
     offset : int
-        Row of the field's first id in the table shared by all fields of the same kind.
-    source : {"categorical", "bucketized", "numeric"}
+        Row of the field's first id in the table shared by all fields of the same kind. The
+        categorical fields and the sequence fields with a vocabulary of their own share one
+        table (categorical fields first); a sequence field that shares a vocabulary has the
+        offset of the field it shares it with.
+    source : {"categorical", "bucketized", "numeric", "sequence"}
         How the column was encoded.
+    shares : str or None, default=None
+        For a behaviour history (DIN section 4.2): the candidate column whose vocabulary, and
+        therefore embedding rows, the history uses, so that the same item has the same vector
+        in the history and as the candidate.
     """
 
     name: str
@@ -42,6 +53,7 @@ class Field:
     vocab_size: int
     offset: int
     source: str
+    shares: str | None = None
 
 
 class FieldData(dict):
@@ -53,6 +65,12 @@ class FieldData(dict):
         Per-field local ids (0 = missing, 1 = other / unseen, 2.. = vocabulary).
     ``"values"`` : float32 array of shape (n_samples, n_numeric_fields)
         Standardized values of the numeric fields.
+    ``"sequences"`` : int64 array of shape (n_samples, n_sequence_fields, sequence_length)
+        Only when there are sequence fields. Per-item local ids (0 = padding / missing,
+        1 = other / unseen, 2.. = vocabulary), oldest first, right-padded with 0.
+    ``"lengths"`` : int64 array of shape (n_samples, n_sequence_fields)
+        Only when there are sequence fields. Number of real items of each row and field;
+        positions from ``lengths`` on are padding.
 
     Other keys (``"sample_weight"``) may be attached by an estimator. Indexing with a string
     returns that array; any other index (int array, slice, boolean mask) selects rows of every
@@ -62,7 +80,8 @@ class FieldData(dict):
     ----------
     arrays : dict of str to numpy.ndarray
     schema : tuple of Field
-        Categorical fields first, then numeric fields, in column order within each kind.
+        Categorical fields first, then numeric fields, then sequence fields, in column order
+        within each kind.
     """
 
     def __init__(self, arrays, schema):
@@ -105,3 +124,8 @@ class FieldData(dict):
     def numeric_fields(self):
         """The fields stored in ``self["values"]``, in column order."""
         return tuple(f for f in self.schema if f.kind == "numeric")
+
+    @property
+    def sequence_fields(self):
+        """The fields stored in ``self["sequences"]`` and ``self["lengths"]``, in that order."""
+        return tuple(f for f in self.schema if f.kind == "sequence")

@@ -1,22 +1,26 @@
 """CTRTransformer: raw DataFrame columns to per-field ids and values, fitted once, reused to serve.
 
 Every operation is vectorised per column (``value_counts``, ``Index.get_indexer``,
-``searchsorted``); nothing loops over rows.
+``searchsorted``); nothing loops over rows. Sequence columns are flattened once into one array
+of items per column (:mod:`sk_ctr.preprocessing.sequences`) and looked up like a categorical
+column.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable
-from numbers import Integral
+from itertools import combinations
+from numbers import Integral, Number
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, OTHER_ID, Field, FieldData
+from sk_ctr.preprocessing.sequences import holds_lists, keep_most_recent, pad, split_cells
 
 _NUMERIC_MODES = ("bucketize", "value")
 
@@ -36,6 +40,15 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     ``numeric="value"`` they are standardized and scale one embedding vector per field
     (DeepFM journal, section III: "the value itself"); NaN is then an error.
 
+    Sequence columns hold several values per row: a user's behaviour history, a multi-valued
+    attribute. Their cells are lists, tuples or numpy arrays, or ``sequence_delimiter``-separated
+    strings; NaN, None and ``""`` are empty sequences. Each row becomes a right-padded row of
+    ids (padding id 0) and a length, keeping the cell's order (oldest first); a longer cell keeps
+    its last ``max_sequence_length`` items, the most recent. A history named in ``behavior``
+    shares its candidate's vocabulary, fitted on the candidate's values and the history's items
+    together, so an item has one id (and one embedding row) wherever it appears: DIN's
+    attention compares the candidate ad with the behaviours (section 4.2, eq. 3).
+
     Parameters
     ----------
     categorical_features : list of str, default=None
@@ -50,22 +63,44 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         Columns with few distinct values get fewer buckets.
     min_frequency : int, default=1
         Categories seen fewer times than this in the training data share the "other" id.
-        The AutoFIS paper uses 20 on Avazu and Criteo.
+        The AutoFIS paper uses 20 on Avazu and Criteo. Items of sequence columns count once
+        per occurrence.
+    sequence_features : list of str, default=None
+        Columns holding several values per row. ``None`` detects object columns whose cells
+        are lists, tuples or arrays (``[]`` turns the detection off); columns of delimited
+        strings must be listed here to be split. Keys of ``behavior`` are sequence columns in
+        any case.
+    behavior : dict of str to str, default=None
+        ``{history_column: candidate_column}``: the history of the items (or categories, shops)
+        a user interacted with, and the categorical column of the candidate it is compared
+        with; the history uses the candidate's vocabulary and embedding table.
+    max_sequence_length : int or None, default=50
+        Items kept per row and sequence column (the most recent ones). ``None`` uses the
+        longest cell seen in fit (at least 1).
+    sequence_delimiter : str, default="|"
+        Separator of the items of string cells.
 
     Attributes
     ----------
     fields_ : tuple of Field
         The learned schema: categorical (and bucketized) fields first, then numeric-value
-        fields, each with its vocabulary size and its offset in the shared table.
+        fields, then sequence fields, each with its vocabulary size and its offset in the
+        shared table.
     vocabularies_ : dict of str to pandas.Index
-        The kept values of each categorical column, id ``i + 2`` for position ``i``.
+        The kept values of each categorical column and of each sequence column with a
+        vocabulary of its own, id ``i + 2`` for position ``i``. A history in ``behavior`` uses
+        its candidate's.
     bin_edges_ : dict of str to numpy.ndarray
         Inner bucket edges of each bucketized column.
     scaling_ : dict of str to tuple of float
         ``(mean, std)`` of each numeric-value column.
     frequencies_ : dict of str to numpy.ndarray
-        Training count of every id of each categorical field (used by adaptive
-        regularization and for inspection).
+        Training count of every id of each field with a vocabulary (used by adaptive
+        regularization, DIN eq. 10, and for inspection). A candidate's counts include the
+        items of the histories that share its vocabulary; a sequence field's id 0 counts
+        missing items, not padding.
+    sequence_length_ : int or None
+        Width of the ``"sequences"`` array; None when there are no sequence columns.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
@@ -81,6 +116,16 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     >>> enc.transform(pd.DataFrame({"site": ["a", "zzz"], "price": [0.5, 9.0]}))["ids"]
     array([[2, 2],
            [1, 3]])
+
+    A behaviour history shares the candidate's ids:
+
+    >>> X = pd.DataFrame({"item": ["x", "y", "x"], "history": [["y", "x"], [], ["x", "z", "y"]]})
+    >>> enc = CTRTransformer(behavior={"history": "item"}, max_sequence_length=2).fit(X)
+    >>> encoded = enc.transform(X)
+    >>> encoded["ids"][:, 0], encoded["sequences"][:, 0], encoded["lengths"][:, 0]
+    (array([2, 3, 2]), array([[3, 2],
+           [0, 0],
+           [4, 3]]), array([2, 0, 2]))
     """
 
     _parameter_constraints = {
@@ -89,6 +134,10 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         "numeric": [StrOptions(set(_NUMERIC_MODES))],
         "n_bins": [Interval(Integral, 1, None, closed="left")],
         "min_frequency": [Interval(Integral, 1, None, closed="left")],
+        "sequence_features": [list, tuple, None],
+        "behavior": [dict, None],
+        "max_sequence_length": [Interval(Integral, 1, None, closed="left"), None],
+        "sequence_delimiter": [str],
     }
 
     def __init__(
@@ -98,12 +147,20 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         numeric="bucketize",
         n_bins=16,
         min_frequency=1,
+        sequence_features=None,
+        behavior=None,
+        max_sequence_length=50,
+        sequence_delimiter="|",
     ):
         self.categorical_features = categorical_features
         self.numeric_features = numeric_features
         self.numeric = numeric
         self.n_bins = n_bins
         self.min_frequency = min_frequency
+        self.sequence_features = sequence_features
+        self.behavior = behavior
+        self.max_sequence_length = max_sequence_length
+        self.sequence_delimiter = sequence_delimiter
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None):
@@ -119,14 +176,24 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self : CTRTransformer
         """
         self._validate_params()
+        if self.sequence_delimiter == "":
+            raise InvalidParameterError(
+                "The 'sequence_delimiter' parameter of CTRTransformer must be a non-empty str."
+            )
         frame = self._as_frame(X, reset=True)
-        categorical, numeric = self._column_roles(frame)
+        categorical, numeric, sequence = self._column_roles(frame)
         self.vocabularies_, self.bin_edges_, self.scaling_, self.frequencies_ = {}, {}, {}, {}
+        sequences = self._fit_sequence_length(frame, sequence)
+        histories = self._histories_by_candidate(sequences)
         cat_fields, num_fields = [], []
         for name in frame.columns:
             column = frame[name]
+            if name in sequence:
+                continue
             if name in categorical:
-                vocab_size = self._fit_categorical(name, column)
+                vocab_size = self._fit_categorical(
+                    name, _with_history_items(name, column, histories.get(name))
+                )
                 source = "categorical"
             elif self.numeric == "bucketize":
                 vocab_size = self._fit_buckets(name, column)
@@ -137,8 +204,51 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 continue
             offset = sum(f.vocab_size for f in cat_fields)
             cat_fields.append(Field(name, "categorical", vocab_size, offset, source))
-        self.fields_ = tuple(cat_fields + num_fields)
+        seq_fields = self._fit_sequence_fields(sequences, cat_fields)
+        self.fields_ = tuple(cat_fields + num_fields + seq_fields)
         return self
+
+    def _fit_sequence_length(self, frame, sequence):
+        """Parse the sequence columns, fix ``sequence_length_`` and truncate to it."""
+        sequences = {
+            name: split_cells(name, frame[name], self.sequence_delimiter)
+            for name in frame.columns
+            if name in sequence
+        }
+        if not sequences:
+            self.sequence_length_ = None
+            return sequences
+        longest = max(int(lengths.max(initial=0)) for _, lengths in sequences.values())
+        # At least one position, so that an all-empty column still has a (padding) slot.
+        length = max(longest, 1) if self.max_sequence_length is None else self.max_sequence_length
+        self.sequence_length_ = int(length)
+        return {name: keep_most_recent(*cells, length) for name, cells in sequences.items()}
+
+    def _histories_by_candidate(self, sequences):
+        """The (truncated) items of each candidate's histories, to count with its values."""
+        histories = {}
+        for history, candidate in (self.behavior or {}).items():
+            histories.setdefault(candidate, []).append((history, sequences[history][0]))
+        return histories
+
+    def _fit_sequence_fields(self, sequences, cat_fields):
+        by_name = {f.name: f for f in cat_fields}
+        behavior = self.behavior or {}
+        # Own vocabularies continue after every categorical field: one table holds them all.
+        offset = sum(f.vocab_size for f in cat_fields)
+        fields = []
+        for name, (items, _) in sequences.items():
+            if name in behavior:
+                shared = by_name[behavior[name]]
+                fields.append(
+                    Field(name, "sequence", shared.vocab_size, shared.offset, "sequence",
+                          shares=shared.name)
+                )
+                continue
+            vocab_size = self._fit_categorical(name, pd.Series(items, dtype=object))
+            fields.append(Field(name, "sequence", vocab_size, offset, "sequence"))
+            offset += vocab_size
+        return fields
 
     def _fit_categorical(self, name, column):
         try:
@@ -163,8 +273,9 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         if counts is None or unhashable is not None:
             kind = type(unhashable).__name__ if unhashable is not None else "unhashable value"
             raise TypeError(
-                f"Column {name!r} holds {kind} cells; each cell of a categorical column must "
-                "be a single value (string, number or bool)."
+                f"Column {name!r} holds {kind} cells; each cell of a categorical column (each "
+                "item of a sequence column) must be a single value (string, number or bool). "
+                "List a column of lists or delimited strings in sequence_features."
             )
         kept = counts[counts >= self.min_frequency]
         vocabulary = pd.Index(kept.index.to_numpy(), tupleize_cols=False)
@@ -208,7 +319,9 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         -------
         FieldData
             ``"ids"`` int64 of shape (n_samples, n_categorical_fields) and ``"values"``
-            float32 of shape (n_samples, n_numeric_fields).
+            float32 of shape (n_samples, n_numeric_fields); with sequence columns also
+            ``"sequences"`` int64 of shape (n_samples, n_sequence_fields, sequence_length_)
+            and ``"lengths"`` int64 of shape (n_samples, n_sequence_fields).
         """
         check_is_fitted(self, "fields_")
         frame = self._as_frame(X, reset=False)
@@ -229,7 +342,30 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             _reject_nan(field.name, raw)
             mean, std = self.scaling_[field.name]
             values[:, j] = (raw - mean) / std
-        return FieldData({"ids": ids, "values": values}, self.fields_)
+        arrays = {"ids": ids, "values": values}
+        seq_fields = [f for f in self.fields_ if f.kind == "sequence"]
+        if seq_fields:
+            arrays["sequences"], arrays["lengths"] = self._sequence_ids(frame, seq_fields)
+        return FieldData(arrays, self.fields_)
+
+    def _sequence_ids(self, frame, seq_fields):
+        width = self.sequence_length_
+        sequences = np.empty((len(frame), len(seq_fields), width), dtype=np.int64)
+        lengths = np.empty((len(frame), len(seq_fields)), dtype=np.int64)
+        for j, field in enumerate(seq_fields):
+            cells = split_cells(field.name, frame[field.name], self.sequence_delimiter)
+            items, lengths[:, j] = keep_most_recent(*cells, width)
+            try:
+                codes, uniques = pd.factorize(items)
+            except TypeError as exc:
+                raise TypeError(
+                    f"Column {field.name!r} holds unhashable items (lists inside lists?); each "
+                    "item of a sequence must be a single value."
+                ) from exc
+            vocabulary = self.vocabularies_[field.shares or field.name]
+            ids = _ids_through_codes(vocabulary, codes, uniques)
+            sequences[:, j] = pad(ids, lengths[:, j], width)
+        return sequences, lengths
 
     def _category_ids(self, name, column):
         vocabulary = self.vocabularies_[name]
@@ -256,7 +392,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     # --------------------------------------------------------------- schema
     def get_feature_names_out(self, input_features=None):
-        """Names of the encoded fields, categorical fields first.
+        """Names of the encoded fields: categorical, then numeric, then sequence fields.
 
         Returns
         -------
@@ -334,14 +470,59 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         return X
 
     def _column_roles(self, frame):
+        """Split the columns into categorical, numeric and sequence ones (three sets)."""
         columns = list(frame.columns)
-        given_cat = _given(self.categorical_features, "categorical_features", columns)
-        given_num = _given(self.numeric_features, "numeric_features", columns)
-        both = sorted(set(given_cat or ()) & set(given_num or ()))
-        if both:
-            raise ValueError(
-                f"Columns {both} are in both categorical_features and numeric_features"
-            )
+        given = {
+            "categorical_features": _given(self.categorical_features, "categorical_features",
+                                           columns),
+            "numeric_features": _given(self.numeric_features, "numeric_features", columns),
+            "sequence_features": self._given_sequences(columns),
+        }
+        for (first, a), (second, b) in combinations(given.items(), 2):
+            both = sorted(set(a or ()) & set(b or ()))
+            if both:
+                raise ValueError(f"Columns {both} are in both {first} and {second}")
+        sequence = set(given["sequence_features"] or ())
+        if self.sequence_features is None:
+            # Lists are unambiguous; a string column is only split when it is named.
+            named = set(given["categorical_features"] or ()) | set(given["numeric_features"] or ())
+            sequence |= {c for c in columns if c not in named and holds_lists(frame[c])}
+        scalar = [c for c in columns if c not in sequence]
+        categorical, numeric = self._scalar_roles(
+            frame, scalar, given["categorical_features"], given["numeric_features"]
+        )
+        self._check_candidates(numeric, sequence)
+        return categorical, numeric, sequence
+
+    def _given_sequences(self, columns):
+        """``sequence_features`` plus the histories of ``behavior``; None if neither is given."""
+        behavior = self.behavior or {}
+        given = _given(self.sequence_features, "sequence_features", columns)
+        for what, names in (("histories (keys)", behavior), ("candidates", behavior.values())):
+            unknown = [c for c in names if c not in set(columns)]
+            if unknown:
+                raise ValueError(f"behavior names {what} that are not columns of X: {unknown}")
+        if given is None and not behavior:
+            return None
+        return list(given or ()) + [c for c in behavior if c not in set(given or ())]
+
+    def _check_candidates(self, numeric, sequence):
+        for history, candidate in (self.behavior or {}).items():
+            if candidate in sequence:
+                raise ValueError(
+                    f"behavior maps {history!r} to {candidate!r}, which is a sequence column; "
+                    "the candidate must be the single-valued categorical column of the item "
+                    "being scored."
+                )
+            if candidate in numeric:
+                raise ValueError(
+                    f"behavior maps {history!r} to {candidate!r}, which is a numeric column; "
+                    f"list {candidate!r} in categorical_features so that it has a vocabulary "
+                    "to share."
+                )
+
+    def _scalar_roles(self, frame, columns, given_cat, given_num):
+        """Categorical and numeric roles of the single-valued ``columns``."""
         if given_cat is not None and given_num is None:
             return set(given_cat), set(columns) - set(given_cat)
         if given_num is not None and given_cat is None:
@@ -376,6 +557,38 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                     "numeric columns must hold numbers."
                 )
         return categorical, numeric
+
+
+def _with_history_items(name, column, histories):
+    """The candidate's values followed by its histories' items: one vocabulary for both."""
+    if not histories:
+        return column
+    value = _first_present(column.iloc[:1000].to_numpy(dtype=object))
+    for history, items in histories:
+        item = _first_present(items)
+        if value is not None and item is not None and _kind(value) != _kind(item):
+            # Typically strings split from "12|7" against an integer candidate column read
+            # from a CSV: "12" != 12, so nothing would be shared, silently.
+            warnings.warn(
+                f"The history {history!r} holds {_kind(item)} items (e.g. {item!r}) but its "
+                f"candidate {name!r} holds {_kind(value)} values (e.g. {value!r}); they only "
+                "share ids where the values are equal and of the same type.",
+                UserWarning,
+                stacklevel=3,
+            )
+    parts = [pd.Series(items, dtype=object) for _, items in histories]
+    return pd.concat([column.astype(object), *parts], ignore_index=True)
+
+
+def _first_present(values):
+    present = np.flatnonzero(~pd.isna(values[:1000]))  # a prefix tells the type
+    return values[present[0]] if present.size else None
+
+
+def _kind(value):
+    if isinstance(value, str):
+        return "string"
+    return "numeric" if isinstance(value, Number) else type(value).__name__
 
 
 def _given(features, parameter, columns):

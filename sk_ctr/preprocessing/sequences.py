@@ -1,0 +1,174 @@
+"""Sequence cells (lists, arrays, delimited strings) to flat items and padded id matrices.
+
+A sequence column is held as two flat arrays for the whole column: every item in row order
+(``items``) and the number of items of each row (``lengths``). Parsing, truncation, the
+vocabulary look-up and the padding then run once over all items with numpy indexing, instead of
+once per row.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+
+import numpy as np
+import pandas as pd
+
+from sk_ctr.preprocessing.fields import MISSING_ID
+
+#: Cell types that hold several items. Sets are left out on purpose: they have no order, and a
+#: history's order (oldest first) decides which items are kept when it is truncated.
+LIST_TYPES = (list, tuple, np.ndarray)
+
+_MISSING, _LIST, _STRING, _OTHER = 0, 1, 2, 3
+
+
+def holds_lists(column):
+    """Whether ``column`` is an object column whose first non-missing cell is list-like."""
+    if not pd.api.types.is_object_dtype(column.dtype) or len(column) == 0:
+        return False
+    first = column.iloc[0]
+    if isinstance(first, LIST_TYPES):
+        return True
+    if not _is_missing(first):  # a scalar: decided without scanning the column
+        return False
+    present = column.notna().to_numpy()
+    return bool(present.any()) and isinstance(column.iloc[present.argmax()], LIST_TYPES)
+
+
+def _is_missing(value):
+    missing = pd.isna(value)
+    return isinstance(missing, (bool, np.bool_)) and bool(missing)
+
+
+def split_cells(name, column, delimiter):
+    """Flatten the cells of a sequence column.
+
+    Parameters
+    ----------
+    name : str
+        The column's name, for error messages.
+    column : pandas.Series
+        Cells that are lists, tuples, numpy arrays, ``delimiter``-separated strings or missing
+        (NaN / None; an empty string is an empty sequence too). Items inside a list may be
+        missing: they keep their position and get the missing id.
+    delimiter : str
+
+    Returns
+    -------
+    items : numpy.ndarray of shape (lengths.sum(),)
+        Every item, row after row, each row's items in the cell's order.
+    lengths : numpy.ndarray of shape (n_samples,), dtype int64
+
+    Raises
+    ------
+    TypeError
+        If a cell is neither list-like, a string nor missing; the message names the column.
+    """
+    cells = column.to_numpy(dtype=object)
+    kinds = _cell_kinds(name, cells, delimiter)
+    lengths = np.zeros(len(cells), dtype=np.int64)
+    parts = []  # (rows, items) of the list cells and of the string cells
+    list_rows = np.flatnonzero(kinds == _LIST)
+    if list_rows.size:
+        lists = cells[list_rows]
+        lengths[list_rows] = np.frompyfunc(len, 1, 1)(lists).astype(np.int64)
+        parts.append((list_rows, _concatenate(lists, int(lengths[list_rows].sum()))))
+    string_rows = np.flatnonzero(kinds == _STRING)
+    if string_rows.size:
+        texts = cells[string_rows]
+        lengths[string_rows] = np.frompyfunc(str.count, 2, 1)(texts, delimiter).astype(np.int64) + 1
+        # One split of the joined text is several times faster than splitting row by row.
+        items = np.array(delimiter.join(texts).split(delimiter), dtype=object)
+        parts.append((string_rows, items))
+    if not parts:
+        return np.empty(0, dtype=object), lengths
+    if len(parts) == 1:
+        return parts[0][1], lengths
+    # A column mixing lists and strings: put the items of both back in row order.
+    rows = np.concatenate([np.repeat(r, lengths[r]) for r, _ in parts])
+    items = np.concatenate([i.astype(object) for _, i in parts])
+    return items[np.argsort(rows, kind="stable")], lengths
+
+
+def _cell_kinds(name, cells, delimiter):
+    # type() is taken per cell in C (frompyfunc); each distinct type is then classified once.
+    kinds = np.full(len(cells), _MISSING, dtype=np.int8)
+    present = np.flatnonzero(~pd.isna(cells))
+    codes, types = pd.factorize(np.frompyfunc(type, 1, 1)(cells[present]))
+    kind_of_type = np.array(
+        [
+            _LIST if issubclass(t, LIST_TYPES) else _STRING if issubclass(t, str) else _OTHER
+            for t in types
+        ],
+        dtype=np.int8,
+    )
+    kinds[present] = kind_of_type[codes]
+    bad = np.flatnonzero(kinds == _OTHER)
+    if bad.size:
+        row = bad[0]
+        raise TypeError(
+            f"Column {name!r} is a sequence column, but row {row} holds "
+            f"{type(cells[row]).__name__} {cells[row]!r:.60}; each cell must be a list, tuple, "
+            f"numpy array, a {delimiter!r}-delimited string or missing."
+        )
+    strings = np.flatnonzero(kinds == _STRING)
+    kinds[strings[cells[strings] == ""]] = _MISSING  # "" is an empty sequence, as NaN is
+    return kinds
+
+
+def _concatenate(lists, n_items):
+    arrays = [cell for cell in lists if len(cell)]
+    if arrays and all(isinstance(cell, np.ndarray) and cell.ndim == 1 for cell in arrays):
+        try:
+            # Typed arrays stay typed (and concatenate 10x faster than they iterate).
+            return np.concatenate(arrays)
+        except (TypeError, ValueError):  # dtypes without a common type (numbers and strings)
+            pass
+    return np.fromiter(chain.from_iterable(lists), dtype=object, count=n_items)
+
+
+def keep_most_recent(items, lengths, max_length):
+    """Keep the last ``max_length`` items of every row (the most recent: cells are oldest first).
+
+    Parameters
+    ----------
+    items : numpy.ndarray of shape (lengths.sum(),)
+    lengths : numpy.ndarray of shape (n_samples,), dtype int64
+    max_length : int
+
+    Returns
+    -------
+    items : numpy.ndarray of shape (kept_lengths.sum(),)
+    kept_lengths : numpy.ndarray of shape (n_samples,), dtype int64
+    """
+    if lengths.max(initial=0) <= max_length:
+        return items, lengths
+    kept = np.minimum(lengths, max_length)
+    first_kept = np.cumsum(lengths) - kept  # position in ``items`` of each row's first kept item
+    return items[_flat_positions(kept, first_kept)], kept
+
+
+def pad(ids, lengths, width):
+    """Scatter the flat ``ids`` into a (n_samples, width) matrix, right-padded with 0.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray of shape (lengths.sum(),), dtype int64
+    lengths : numpy.ndarray of shape (n_samples,), dtype int64
+        Each at most ``width``.
+    width : int
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples, width), dtype int64
+    """
+    matrix = np.full((len(lengths), width), MISSING_ID, dtype=np.int64)
+    matrix.ravel()[_flat_positions(lengths, np.arange(len(lengths)) * width)] = ids
+    return matrix
+
+
+def _flat_positions(lengths, firsts):
+    """``firsts[i] + 0, .., firsts[i] + lengths[i] - 1`` for every row ``i``, concatenated
+    (one ``repeat``: the positions where a row's items go, or come from)."""
+    starts = np.cumsum(lengths) - lengths
+    return np.arange(int(lengths.sum())) + np.repeat(firsts - starts, lengths)

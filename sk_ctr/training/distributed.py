@@ -1,0 +1,199 @@
+"""Data-parallel training: which plan a (device, devices, strategy) triple means, the sharded
+batches of a distributed rank, and the worker processes ``fit`` spawns.
+
+DeepFM journal section III-B-2: "we split a batch of data records into Num_GPU pieces and feed
+each piece into different GPU cards simultaneously. Then, the gradient ... is collected and
+averaged." Here each of W ranks takes its slice of every global batch of ``batch_size * W`` rows
+(``batch_size`` is per device), DistributedDataParallel averages the gradients, and every rank
+scores the *whole* validation set, so early-stopping decisions are identical on all ranks and
+none waits forever in an all-reduce the others skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from sk_ctr.training.loader import SliceLoader, _as_tensor, _take
+
+STRATEGIES = ("auto", "ddp", "dp")
+LR_SCALINGS = ("sqrt", "linear")
+
+
+@dataclass(frozen=True)
+class ParallelPlan:
+    """How one ``fit`` trains.
+
+    Attributes
+    ----------
+    kind : {"single", "dp", "spawn", "joined"}
+        One process; ``nn.DataParallel`` over several GPUs of this process; DDP over worker
+        processes that ``fit`` spawns; DDP inside a process group that already exists
+        (``torchrun``).
+    world_size : int
+        Number of data-parallel replicas.
+    device_ids : tuple of int
+        GPU ids (empty on CPU).
+    """
+
+    kind: str
+    world_size: int = 1
+    device_ids: tuple = ()
+
+
+def resolve_device(device):
+    """``"auto"`` is CUDA when a GPU is available, else CPU; anything else is returned as is."""
+    if str(device) == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def plan_parallelism(device, devices, strategy):
+    """The :class:`ParallelPlan` of an estimator's ``device``, ``devices`` and ``strategy``.
+
+    Raises
+    ------
+    ValueError
+        For combinations that cannot run here, naming the parameter.
+    """
+    device = str(resolve_device(device))
+    on_cuda = device.startswith("cuda")
+    if dist.is_available() and dist.is_initialized():  # launched by torchrun: join its group
+        if strategy == "dp":
+            raise ValueError("strategy='dp' cannot run inside a torch.distributed process group "
+                             "(torchrun); use strategy='auto' or 'ddp'.")
+        return ParallelPlan("joined", dist.get_world_size())
+    if devices is None:
+        if strategy == "dp":
+            raise ValueError("strategy='dp' needs devices= (a GPU count or a list of GPU ids).")
+        return ParallelPlan("single")
+    if isinstance(devices, Integral) and not isinstance(devices, bool):
+        if devices < 1:
+            raise ValueError(f"devices must be >= 1; got {devices!r}.")
+        ids = tuple(range(devices)) if on_cuda else ()
+        count = int(devices)
+    else:
+        ids = tuple(devices)
+        if not ids or not all(isinstance(i, Integral) and i >= 0 for i in ids) or len(set(ids)) \
+                != len(ids):
+            raise ValueError(f"devices must be an int or a list of distinct GPU ids; got "
+                             f"{devices!r}.")
+        if not on_cuda:
+            raise ValueError(f"devices={list(ids)} names GPU ids, but device={device!r}; use "
+                             "device='cuda', or devices=<int> processes on CPU.")
+        count = len(ids)
+    if on_cuda and max(ids) >= torch.cuda.device_count():  # GPU-only branch
+        raise ValueError(f"devices={devices!r} asks for GPU {max(ids)}, but "
+                         f"{torch.cuda.device_count()} are visible.")
+    if strategy == "dp":
+        if not on_cuda:
+            raise ValueError("strategy='dp' (nn.DataParallel) needs device='cuda'; on CPU use "
+                             "strategy='ddp' with devices=<number of processes>.")
+        return ParallelPlan("dp", count, ids)
+    if count == 1:
+        return ParallelPlan("single", 1, ids)
+    return ParallelPlan("spawn", count, ids)
+
+
+def lr_multiplier(scaling, world_size):
+    """The journal's adjustment of the learning rate to a global batch ``world_size`` times
+    larger: gradient variance falls by that factor, so lr can grow by its square root
+    ("4GPU-A", Figure 6); ``"linear"`` is the linear scaling rule; None leaves lr alone."""
+    if world_size <= 1 or scaling is None:
+        return 1.0
+    return float(np.sqrt(world_size)) if scaling == "sqrt" else float(world_size)
+
+
+def unwrap(module):
+    """The network inside a DDP / DataParallel wrapper (or the module itself)."""
+    if isinstance(module, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        return module.module
+    return module
+
+
+class ShardedSliceLoader(SliceLoader):
+    """The batches of one rank: its slice of each global batch of ``batch_size * world_size``
+    rows, drawn from the same permutation on every rank (the same torch random state).
+
+    Every batch carries ``"_loss_scale"`` = n_rank * world_size / n_global, so that DDP's
+    average of the ranks' mean losses is the mean loss of the global batch even when the last
+    batch does not split evenly; a rank left without rows gets one row with scale 0.
+
+    Parameters
+    ----------
+    dataset, batch_size, shuffle, drop_last
+        As :class:`SliceLoader`; ``batch_size`` is per rank.
+    rank, world_size : int
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False, rank=0,
+                 world_size=1, **ignored):
+        super().__init__(dataset, batch_size * world_size, shuffle, drop_last, **ignored)
+        self.rank, self.world_size = rank, world_size
+
+    def __iter__(self):
+        for X, y in super().__iter__():
+            n_global = len(y)
+            bounds = np.linspace(0, n_global, self.world_size + 1).round().astype(int)
+            start, stop = bounds[self.rank], bounds[self.rank + 1]
+            rows = slice(start, stop) if stop > start else slice(0, 1)
+            scale = (stop - start) * self.world_size / n_global
+            X, y = _take(X, rows), y[rows]
+            if isinstance(X, dict):  # one value per row: skorch measures batches by length
+                X = {**X, "_loss_scale": torch.full((len(y),), scale)}
+            yield X, y
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state):
+    """Train ``estimator`` (initialised, not yet trained) on ``plan.world_size`` processes and
+    load rank 0's result into it.
+
+    The data travel as shared-memory tensors (no copy per worker); the estimator, with its
+    initial weights, is pickled once per worker. Workers start from the parent's torch random
+    state, so their shuffles equal a single process's.
+    """
+    shared = {key: _as_tensor(value).share_memory_() for key, value in X_encoded.items()}
+    labels = _as_tensor(y_encoded).share_memory_()
+    with tempfile.TemporaryDirectory() as folder:
+        result_path = os.path.join(folder, "rank0.pt")
+        payload = (estimator, shared, X_encoded.schema, labels, plan, rng_state, _free_port(),
+                   result_path)
+        mp.spawn(_worker, args=(payload,), nprocs=plan.world_size, join=True)
+        return torch.load(result_path, weights_only=False)
+
+
+def _worker(rank, payload):
+    """One rank of a spawned fit: join the group, train, and (rank 0) save the result."""
+    from sk_ctr.preprocessing import FieldData
+
+    estimator, shared, schema, labels, plan, rng_state, port, result_path = payload
+    on_cuda = bool(plan.device_ids)
+    if on_cuda:  # GPU-only branch: one GPU per rank, NCCL between them
+        torch.cuda.set_device(plan.device_ids[rank])
+        estimator.set_params(device=f"cuda:{plan.device_ids[rank]}")
+    dist.init_process_group("nccl" if on_cuda else "gloo", init_method=f"tcp://127.0.0.1:{port}",
+                            rank=rank, world_size=plan.world_size)
+    try:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // plan.world_size))
+        torch.set_rng_state(rng_state)
+        X_encoded = FieldData({key: value.numpy() for key, value in shared.items()}, schema)
+        estimator._fit_distributed(X_encoded, labels.numpy(), rank, plan.world_size)
+        if rank == 0:
+            torch.save(estimator._distributed_result(), result_path)
+    finally:
+        dist.destroy_process_group()
