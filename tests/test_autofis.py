@@ -37,12 +37,15 @@ def random_embeddings(batch=7, fields=5, dim=3, seed=0):
 # ----------------------------------------------------------------------------------------
 # Layers against brute force (explicit loops over fields, float64)
 # ----------------------------------------------------------------------------------------
-def test_field_products_match_a_loop_over_pairs_and_triples():
+@pytest.mark.parametrize("n_pairs", [3, 10])  # gathered below m = 5 pairs, Gram matrix from m
+def test_field_products_match_a_loop_over_pairs_and_triples(n_pairs):
     embeddings = random_embeddings()
-    interactions = [(3, 1), (0, 4), (0, 2, 4), (1, 2, 3), (0, 1)]
-    layer = FieldProducts(interactions, n_fields=5)
-    assert layer.interactions == ((0, 1), (0, 4), (1, 3), (0, 2, 4), (1, 2, 3))
-    expected = np.zeros((7, 5))
+    pairs = [(3, 1), (0, 4), (0, 1)] if n_pairs == 3 else all_interactions(5)
+    layer = FieldProducts([*pairs, (0, 2, 4), (1, 2, 3)], n_fields=5)
+    assert layer.use_gram == (n_pairs == 10)
+    assert layer.interactions[:n_pairs] == tuple(sorted(tuple(sorted(p)) for p in pairs))
+    assert layer.interactions[n_pairs:] == ((0, 2, 4), (1, 2, 3))
+    expected = np.zeros((7, n_pairs + 2))
     e = embeddings.numpy()
     for b in range(7):
         for column, fields in enumerate(layer.interactions):

@@ -15,8 +15,8 @@ from sk_ctr import DeepFMClassifier, FMClassifier
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.training.distributed import (
     ParallelPlan,
-    _free_port,
     ShardedSliceLoader,
+    _free_port,
     lr_multiplier,
     plan_parallelism,
 )

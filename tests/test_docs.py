@@ -22,6 +22,8 @@ MODULES_WITH_EXAMPLES = [
     "sk_ctr.preprocessing.crosses",
     "sk_ctr.datasets",
     "sk_ctr.datasets_behavior",
+    "sk_ctr.estimators.din",
+    "sk_ctr.metrics",
     "sk_ctr.datasets_interactions",
     "sk_ctr.estimators.autofis",
     "sk_ctr.training.optim",

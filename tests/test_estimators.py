@@ -23,7 +23,9 @@ from sk_ctr import (
     CTRTransformer,
     DCNClassifier,
     DeepFMClassifier,
+    DINClassifier,
     DNNClassifier,
+    EmbeddingMLPClassifier,
     FFMClassifier,
     FieldData,
     FMClassifier,
@@ -49,6 +51,8 @@ ESTIMATORS = [
     WideDeepClassifier,
     FNNClassifier,
     AutoFISClassifier,
+    EmbeddingMLPClassifier,
+    DINClassifier,
 ]
 
 

@@ -3,6 +3,7 @@
 from sk_ctr.estimators.autofis import AutoFISClassifier
 from sk_ctr.estimators.base import CTRClassifier
 from sk_ctr.estimators.dcn import DCNClassifier
+from sk_ctr.estimators.din import DINClassifier, EmbeddingMLPClassifier
 from sk_ctr.estimators.field_aware import AFMClassifier, FFMClassifier, FwFMClassifier
 from sk_ctr.estimators.fnn import FNNClassifier
 from sk_ctr.estimators.gbdt_lr import GBDTLRClassifier
@@ -16,8 +17,10 @@ __all__ = [
     "AFMClassifier",
     "CTRClassifier",
     "DCNClassifier",
+    "DINClassifier",
     "DNNClassifier",
     "DeepFMClassifier",
+    "EmbeddingMLPClassifier",
     "FFMClassifier",
     "FNNClassifier",
     "FMClassifier",

@@ -592,13 +592,20 @@ default="adam"
         else:
             weights = to_tensor(weights, self.device).to(per_sample.dtype)
             loss = (per_sample * weights).sum() / weights.sum()
-        if training and self.l2 > 0:
-            inputs = to_tensor({k: X[k] for k in ("ids", "values")}, self.device)
-            loss = loss + self.l2 * unwrap(self.module_).penalty(**inputs).mean()
+        if training:
+            inputs = {k: v for k, v in X.items() if k not in _NOT_NETWORK_INPUTS}
+            loss = loss + self._penalty(unwrap(self.module_), to_tensor(inputs, self.device))
         scale = X.get("_loss_scale") if isinstance(X, Mapping) else None
         if training and scale is not None:  # a DDP rank's share of an uneven global batch
             loss = loss * to_tensor(scale, self.device)[0]
         return loss
+
+    def _penalty(self, network, inputs):
+        """The regularisation added to a training batch's loss: ``l2`` times the mean squared
+        norm of the rows each sample uses. ``inputs`` are the batch's network inputs."""
+        if self.l2 == 0:
+            return 0.0
+        return self.l2 * network.penalty(**inputs).mean()
 
     @property
     def _default_callbacks(self):

@@ -22,7 +22,7 @@ class Tower(nn.Module):
         Width of each layer; the last one is the size d of the output vector. Must not be
         empty.
     activation : str
-        One of ``relu``, ``tanh``, ``sigmoid``, ``prelu``.
+        One of ``relu``, ``tanh``, ``sigmoid``, ``prelu``, ``dice``.
     dropout : float
         Probability of dropping a unit of a hidden layer.
     batch_norm : bool
@@ -35,7 +35,7 @@ class Tower(nn.Module):
     def __init__(self, input_dim, hidden_units, activation="relu", dropout=0.0,
                  batch_norm=False):
         super().__init__()
-        make_activation(activation)  # reject a misspelt name even with a single layer
+        make_activation(activation, 1)  # reject a misspelt name even with a single layer
         hidden_units = list(hidden_units)
         if not hidden_units:
             raise ValueError("A tower needs at least one layer: hidden_units is empty.")
@@ -44,7 +44,7 @@ class Tower(nn.Module):
             layers.append(nn.Linear(width, units))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(units))
-            layers += [make_activation(activation), nn.Dropout(dropout)]
+            layers += [make_activation(activation, units), nn.Dropout(dropout)]
             width = units
         self.hidden = nn.Sequential(*layers)
         self.output = nn.Linear(width, hidden_units[-1])

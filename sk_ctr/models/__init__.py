@@ -4,6 +4,7 @@ from sk_ctr.models.autofis import AutoFISNet
 from sk_ctr.models.base import CTRNetwork
 from sk_ctr.models.dcn import DCNNet
 from sk_ctr.models.deepfm import DeepFMNet
+from sk_ctr.models.din import DINNet, EmbeddingMLPNet
 from sk_ctr.models.dnn import DNNNet
 from sk_ctr.models.field_aware import AFMNet, FFMNet, FwFMNet
 from sk_ctr.models.fm import FactorizationMachineNet
@@ -18,9 +19,11 @@ __all__ = [
     "AutoFISNet",
     "CTRNetwork",
     "DCNNet",
+    "DINNet",
     "DNNNet",
     "DeepFMNet",
     "DeepFMPNet",
+    "EmbeddingMLPNet",
     "FFMNet",
     "FNNNet",
     "FactorizationMachineNet",

@@ -63,11 +63,12 @@ class CTRNetwork(nn.Module):
             resolved.append(tuple(fields))
         return resolved
 
-    def penalty(self, ids, values):
+    def penalty(self, ids, values, **sequence_inputs):
         """Per-sample squared L2 norm of every embedding row and order-1 weight the sample uses.
 
         Penalising only the looked-up rows keeps the cost O(batch) and, unlike weight decay
-        under Adam, does not shrink the rows of ids that are absent from the batch.
+        under Adam, does not shrink the rows of ids that are absent from the batch. Networks
+        with sequence fields also count the rows of ``sequences`` (``sequence_inputs``).
 
         Returns
         -------
