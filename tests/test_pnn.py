@@ -152,7 +152,8 @@ def test_product_layer_has_no_parameters_and_no_saved_state():
     layer = ProductLayer(5, 3, "both")
     assert list(layer.parameters()) == []
     assert layer.state_dict() == {}  # the pair indices are rebuilt, not saved
-    assert {name for name, _ in layer.named_buffers()} == {"inner.left", "inner.right"}
+    buffers = {name for name, _ in layer.named_buffers()}
+    assert buffers == {"inner.index2", "inner.index3", "inner.gram_index"}
 
 
 def test_product_layer_unknown_product_raises_naming_it():

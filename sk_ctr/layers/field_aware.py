@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sk_ctr.layers.embedding import FieldEmbedding
+from sk_ctr.layers.product import InnerProduct
 
 
 def _pair_indices(n_fields):
@@ -129,14 +130,12 @@ class FieldWeightedInteraction(nn.Module):
 
     def __init__(self, n_fields, initial_weight=0.7):
         super().__init__()
-        left, right = _pair_indices(n_fields)
-        self.register_buffer("left", left, persistent=False)
-        self.register_buffer("right", right, persistent=False)
-        self.pair_weights = nn.Parameter(torch.full((len(left),), float(initial_weight)))
+        self.inner = InnerProduct(n_fields)  # <e_i, e_j> in double-loop order
+        size = self.inner.output_dim
+        self.pair_weights = nn.Parameter(torch.full((size,), float(initial_weight)))
 
     def forward(self, embeddings):
-        inner_products = (embeddings[:, self.left] * embeddings[:, self.right]).sum(dim=-1)
-        return inner_products @ self.pair_weights
+        return self.inner(embeddings) @ self.pair_weights
 
 
 class AttentionalInteraction(nn.Module):
