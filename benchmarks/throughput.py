@@ -14,8 +14,24 @@ Adam (lr 1e-3) and batches of 2000 rows, for one epoch over the same tensors:
 * **plain**: ``randperm`` shuffle, index the tensors, forward, ``BCEWithLogitsLoss`` (mean),
   backward, Adam step. Nothing else.
 
+* **deepctr**: DeepCTR-Torch's ``DeepFM`` (same embedding size, MLP, dropout, Adam lr 1e-3;
+  its l2 defaults set to 0 like the estimator's), one ``model.fit(epochs=1)``, timed whole: its
+  data path (one array of all fields, a ``TensorDataset`` read one row per ``__getitem__``) is
+  what is being compared. Only when ``deepctr_torch`` is importable: it is no dependency of
+  sk_ctr and is never installed for this benchmark; without it its rows say so and are skipped.
+
 Prediction compares ``est.predict_proba(field_data)`` with a ``torch.no_grad()`` batched
-forward + sigmoid of the *same* fitted module (so the two outputs must agree, which is checked).
+forward + sigmoid of the *same* fitted module (so the two outputs must agree, which is checked),
+and DeepCTR-Torch's ``model.predict`` of its fitted model when present.
+
+**FLOP ceiling.** The MLP (390-400-400-400-1) is most of a step's arithmetic: 2 FLOPs per
+multiply-add, its products run once forward and twice backward (gradients of the input, which
+the embeddings need, and of the weights). Its GEMMs are timed alone on random tensors at the
+batch size and thread count of the run, which gives this CPU's GFLOP/s on exactly those shapes
+and the samples/s that arithmetic alone would allow; a 2048 x 2048 product gives the GFLOP/s
+the CPU reaches on large square matrices, for reference. The ceiling ignores the embedding
+gathers, the FM component, activations, dropout and Adam, so no contender can reach it. Peak
+RSS (``getrusage``) is printed after each stage: it is the process's maximum so far.
 
 Rounds are interleaved after a warm-up on a slice of the rows, the order flipping every round
 (estimator then plain, plain then estimator, ...), so drifting machine load and cache state hit
@@ -24,7 +40,7 @@ epoch, training is also rated from the *median time per batch* (time stamps afte
 optimizer step: a skorch callback for the estimator, the loop itself for plain), which a burst
 of load from another process barely moves. The transformer's fit is excluded from every
 timing. Both contenders run with torch's default thread count (printed), which the estimator
-leaves alone with ``n_threads=None``.
+leaves alone with ``n_threads=None``; ``--threads N`` sets it for all of them.
 
 Target: estimator / plain >= 0.9 for training throughput.
 
@@ -35,6 +51,7 @@ How to run
     python benchmarks/throughput.py                 # 500k rows, ~4 minutes on 2 idle cores
     python benchmarks/throughput.py --rows 20000    # smoke run
     python benchmarks/throughput.py --profile       # + cProfile of one estimator fit
+    python benchmarks/throughput.py --threads 1     # torch.set_num_threads(1) for every part
 
 Run it alone on the machine. With torch's 2 OpenMP threads on 2 cores, one other busy process
 makes every step wait for a descheduled thread: throughput then drops 5-8x, for both
@@ -44,12 +61,15 @@ contenders, and the rounds scatter. The load average is printed at start and end
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import os
 import pstats
+import resource
 import statistics
 import time
+from itertools import pairwise
 
 import numpy as np
 import skorch
@@ -189,6 +209,154 @@ def predict_plain(module, data, batch_size):
     return time.perf_counter() - start, proba
 
 
+# -------------------------------------------------------------------- DeepCTR-Torch (optional)
+def load_deepctr():
+    """DeepCTR-Torch's ``(DeepFM, SparseFeat, DenseFeat)``, or ``None`` and why not.
+
+    Optional by design: sk_ctr never depends on it, so its absence only skips its rows.
+    """
+    try:
+        from deepctr_torch.inputs import DenseFeat, SparseFeat
+        from deepctr_torch.models import DeepFM
+    except ImportError as error:
+        return None, f"deepctr_torch is not importable ({error})"
+    return (DeepFM, SparseFeat, DenseFeat), None
+
+
+def deepctr_inputs(data):
+    """The encoded tensors as DeepCTR-Torch's ``{feature name: column}`` input."""
+    inputs = {f.name: data["ids"][:, j] for j, f in enumerate(data.categorical_fields)}
+    inputs.update({f.name: data["values"][:, j] for j, f in enumerate(data.numeric_fields)})
+    return inputs
+
+
+def train_deepctr(deepctr, data, y, batch_size, seed):
+    """One epoch of DeepCTR-Torch's DeepFM: returns ((fit seconds,), train loss, model)."""
+    deep_fm, sparse_feat, dense_feat = deepctr
+    columns = [
+        sparse_feat(f.name, vocabulary_size=f.vocab_size, embedding_dim=NETWORK["embed_dim"])
+        for f in data.categorical_fields
+    ] + [dense_feat(f.name, 1) for f in data.numeric_fields]
+    # Its l2 defaults (1e-5, over the whole tables every step) are set to 0: the estimator's
+    # l2 is 0 too, and the comparison is of data paths, not of regularisers.
+    model = deep_fm(
+        columns,
+        columns,
+        dnn_hidden_units=NETWORK["hidden_units"],
+        dnn_dropout=NETWORK["dropout"],
+        l2_reg_linear=0.0,
+        l2_reg_embedding=0.0,
+        init_std=0.01,
+        seed=seed,
+        device="cpu",
+    )
+    model.compile(torch.optim.Adam(model.parameters(), lr=LR), "binary_crossentropy")
+    inputs = deepctr_inputs(data)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints its device and a summary
+        start = time.perf_counter()
+        history = model.fit(
+            inputs, y.astype(np.float32), batch_size=batch_size, epochs=1, verbose=0
+        )
+        seconds = time.perf_counter() - start
+    return (seconds,), history.history["loss"][-1], model
+
+
+def predict_deepctr(model, data, batch_size):
+    inputs = deepctr_inputs(data)
+    start = time.perf_counter()
+    proba = model.predict(inputs, batch_size=batch_size)
+    return time.perf_counter() - start, proba.ravel()
+
+
+# ------------------------------------------------------------------- FLOP ceiling of the MLP
+def mlp_widths(data):
+    """Widths of DeepFMNet's MLP: every field's embedding in, one logit out."""
+    return [len(data.schema) * NETWORK["embed_dim"], *NETWORK["hidden_units"], 1]
+
+
+def mlp_flops(widths):
+    """FLOPs per sample of the MLP's matrix products, (training, prediction).
+
+    2 FLOPs per multiply-add. Training runs each layer's product three times: forward, the
+    gradient of its input (needed down to the first layer, whose input is the trained
+    embeddings) and the gradient of its weights.
+    """
+    forward = 2 * sum(n_in * n_out for n_in, n_out in pairwise(widths))
+    return 3 * forward, forward
+
+
+def gemm_seconds(widths, batch_size, backward, repeats):
+    """Best time of one step's MLP products (``backward``: the two gradient products too) on
+    random tensors: matrix arithmetic and nothing else, through the calls autograd makes for
+    ``nn.Linear`` (the layout of the operands changes MKL's speed by up to 1.7x)."""
+    generator = torch.Generator().manual_seed(0)
+    layers = [
+        (
+            torch.randn(batch_size, n_in, generator=generator),
+            torch.randn(n_out, n_in, generator=generator),
+            torch.randn(batch_size, n_out, generator=generator),
+        )
+        for n_in, n_out in pairwise(widths)
+    ]
+
+    def step():
+        for x, w, dy in layers:
+            torch.nn.functional.linear(x, w)
+            if backward:
+                torch.mm(dy, w)  # gradient of the input
+                torch.mm(dy.t(), x)  # gradient of the weights
+
+    return best_time(step, repeats)
+
+
+def best_time(function, repeats):
+    """Shortest of ``repeats`` timed calls after one untimed call: load from other processes
+    only ever adds time."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def square_gflops(size=2048, repeats=10):
+    """GFLOP/s of a large square float32 product: what the CPU's GEMM reaches at best."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return 2 * size**3 / best_time(lambda: torch.mm(a, b), repeats) / 1e9
+
+
+def flop_ceiling(data, batch_size, repeats=30):
+    """The MLP's FLOPs per sample, the GFLOP/s measured on its own GEMMs, and the samples/s
+    they allow, for training and prediction; plus the large square product's GFLOP/s."""
+    widths = mlp_widths(data)
+    train_flops, predict_flops = mlp_flops(widths)
+    train_rate = train_flops * batch_size / gemm_seconds(widths, batch_size, True, repeats)
+    predict_rate = predict_flops * batch_size / gemm_seconds(widths, batch_size, False, repeats)
+    return {
+        "widths": widths,
+        "flops": (train_flops, predict_flops),
+        "gflops": (train_rate / 1e9, predict_rate / 1e9),
+        "samples": (train_rate / train_flops, predict_rate / predict_flops),
+        "square_gflops": square_gflops(),
+    }
+
+
+def best_ceiling(first, second):
+    """The two measurements' better rates, quantity by quantity (both are lower bounds)."""
+    best = dict(first)
+    for key in ("gflops", "samples"):
+        best[key] = tuple(map(max, first[key], second[key]))
+    best["square_gflops"] = max(first["square_gflops"], second["square_gflops"])
+    return best
+
+
+def peak_rss_mib():
+    """The process's peak resident set so far (``ru_maxrss`` is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 # ---------------------------------------------------------------------------------- report
 def rate(n_rows, seconds):
     return n_rows / seconds
@@ -204,10 +372,11 @@ def print_table(title, header, rows):
         print(line.format(*row))
 
 
-def in_turn(round_):
-    """The two contenders in an order that flips every round, so neither always inherits the
-    other's cache and allocator state."""
-    return ("estimator", "plain") if round_ % 2 == 0 else ("plain", "estimator")
+def in_turn(round_, names=("estimator", "plain")):
+    """The contenders in an order that rotates every round (two of them: flips), so none
+    always inherits another's cache and allocator state."""
+    shift = round_ % len(names)
+    return tuple(names[shift:]) + tuple(names[:shift])
 
 
 def summaries(timings):
@@ -220,10 +389,13 @@ def summaries(timings):
     }
 
 
-def report_training(n_rows, batch_size, est_times, plain_times, losses):
-    def row(label, est_timing, plain_timing, loss=("", "")):
+def report_training(n_rows, batch_size, est_times, plain_times, losses, deepctr_times=None):
+    """The training table; ``deepctr_times`` (fit seconds per round) adds DeepCTR-Torch's
+    columns, and ``losses`` then has its loss third in every round."""
+
+    def row(label, est_timing, plain_timing, deepctr_timing=None, loss=()):
         (epoch, wall, batch), (plain_epoch, plain_batch) = est_timing, plain_timing
-        return (
+        cells = [
             label,
             f"{rate(n_rows, epoch):,.0f}",
             f"{rate(n_rows, wall):,.0f}",
@@ -232,29 +404,46 @@ def report_training(n_rows, batch_size, est_times, plain_times, losses):
             f"{rate(batch_size, batch):,.0f}",
             f"{rate(batch_size, plain_batch):,.0f}",
             f"{plain_batch / batch:.3f}",
-            *(value if value == "" else f"{value:.4f}" for value in loss),
-        )
+        ]
+        if deepctr_timing is not None:
+            (deepctr_wall,) = deepctr_timing
+            cells += [f"{rate(n_rows, deepctr_wall):,.0f}", f"{deepctr_wall / wall:.3f}"]
+        return (*cells, *(f"{value:.4f}" for value in loss))
 
-    per_round = zip(est_times, plain_times, losses, strict=True)
+    header = [
+        "round",
+        "est epoch",
+        "est fit wall",
+        "plain epoch",
+        "ratio",
+        "est batch",
+        "plain batch",
+        "ratio",
+    ]
+    if deepctr_times is None:
+        deepctr_times = [None] * len(est_times)
+        summaries_deepctr = {"median": None, "best": None}
+        losses = [loss[:2] for loss in losses]
+        header += ["est loss", "plain loss"]
+    else:
+        summaries_deepctr = summaries(deepctr_times)
+        header += ["deepctr fit", "est/deepctr", "est loss", "plain loss", "deepctr loss"]
+    per_round = zip(est_times, plain_times, deepctr_times, losses, strict=True)
     rows = [row(i + 1, *timings) for i, timings in enumerate(per_round)]
     est_summary, plain_summary = summaries(est_times), summaries(plain_times)
-    rows += [row(label, est_summary[label], plain_summary[label]) for label in est_summary]
+    rows += [
+        row(label, est_summary[label], plain_summary[label], summaries_deepctr[label])
+        for label in est_summary
+    ]
+    # Blank loss cells in the summary rows keep the columns aligned.
+    width = len(header)
+    rows = [(*r, *[""] * (width - len(r))) for r in rows]
     print_table(
         "Training, one epoch, samples/s (ratio = estimator / plain, target >= 0.9).\n"
         "epoch: the whole epoch (skorch history 'dur' / the plain loop's clock); "
-        "batch: from the median time per batch, robust to load spikes.",
-        (
-            "round",
-            "est epoch",
-            "est fit wall",
-            "plain epoch",
-            "ratio",
-            "est batch",
-            "plain batch",
-            "ratio",
-            "est loss",
-            "plain loss",
-        ),
+        "batch: from the median time per batch, robust to load spikes; deepctr fit: the wall "
+        "time of DeepCTR-Torch's fit(epochs=1), est/deepctr against the estimator's fit wall.",
+        header,
         rows,
     )
     # Without outside load the rounds agree within a few per cent; a larger spread means some
@@ -274,26 +463,97 @@ def report_training(n_rows, batch_size, est_times, plain_times, losses):
     )
 
 
-def report_prediction(n_rows, est_seconds, plain_seconds, max_diff):
+def report_prediction(n_rows, est_seconds, plain_seconds, max_diff, deepctr_seconds=None):
     rows = []
     for label, summary in (("median", statistics.median), ("best", min)):
         est, plain = summary(est_seconds), summary(plain_seconds)
-        rows.append(
-            (
-                label,
-                f"{rate(n_rows, est):,.0f}",
-                f"{rate(n_rows, plain):,.0f}",
-                f"{plain / est:.3f}",
-                f"{max_diff:.1e}",
-            )
-        )
+        cells = [
+            label,
+            f"{rate(n_rows, est):,.0f}",
+            f"{rate(n_rows, plain):,.0f}",
+            f"{plain / est:.3f}",
+        ]
+        if deepctr_seconds is not None:
+            deepctr = summary(deepctr_seconds)
+            cells += [f"{rate(n_rows, deepctr):,.0f}", f"{deepctr / est:.3f}"]
+        rows.append((*cells, f"{max_diff:.1e}"))
+    header = ["", "est predict_proba", "plain no_grad + sigmoid", "ratio"]
+    if deepctr_seconds is not None:
+        header += ["deepctr predict", "est/deepctr"]
     print_table(
         f"Prediction, {len(est_seconds)} rounds, samples/s (ratio = estimator / plain)",
-        ("", "est predict_proba", "plain no_grad + sigmoid", "ratio", "max |diff|"),
+        (*header, "max |diff|"),
         rows,
     )
     if max_diff > 1e-5:
         print("WARNING: the estimator's probabilities differ from the module's own output")
+
+
+def report_summary(n_rows, train_seconds, predict_seconds, ceiling, skipped):
+    """One table: every contender's median samples/s, its share of the MLP's FLOP ceiling and
+    the estimator's rate over its rate.
+
+    ``train_seconds`` maps a row name to (its seconds, the estimator's comparable seconds:
+    epoch against an epoch, fit wall against a fit wall); ``predict_seconds`` maps the same
+    names to (seconds, the estimator's) or ``None``.
+    """
+    train_ceiling, predict_ceiling = ceiling["samples"]
+    rows = []
+    for name, (train, est_train) in train_seconds.items():
+        cells = [
+            name,
+            f"{rate(n_rows, train):,.0f}",
+            f"{rate(n_rows, train) / train_ceiling:.1%}",
+            f"{train / est_train:.3f}",
+        ]
+        if predict_seconds[name] is None:
+            cells += ["", "", ""]
+        else:
+            predict, est_predict = predict_seconds[name]
+            cells += [
+                f"{rate(n_rows, predict):,.0f}",
+                f"{rate(n_rows, predict) / predict_ceiling:.1%}",
+                f"{predict / est_predict:.3f}",
+            ]
+        rows.append(tuple(cells))
+    rows.append(
+        (
+            "MLP FLOP ceiling",
+            f"{train_ceiling:,.0f}",
+            "100%",
+            "",
+            f"{predict_ceiling:,.0f}",
+            "100%",
+            "",
+        )
+    )
+    print_table(
+        "Summary, medians, samples/s. of ceiling: share of the MLP's FLOP ceiling; est / x: the "
+        "estimator's samples/s over x's, like for like (epoch / epoch, fit wall / fit wall)",
+        ("", "train", "of ceiling", "est / x", "predict", "of ceiling", "est / x"),
+        rows,
+    )
+    if skipped:
+        print(f"deepctr: skipped, {skipped}")
+
+
+def report_ceiling(ceiling, batch_size, when):
+    (train_flops, predict_flops), (train_gflops, predict_gflops) = (
+        ceiling["flops"],
+        ceiling["gflops"],
+    )
+    train_samples, predict_samples = ceiling["samples"]
+    widths = "-".join(map(str, ceiling["widths"]))
+    print(
+        f"\nFLOP ceiling of the MLP {widths} ({torch.get_num_threads()} torch threads, {when}): "
+        f"{train_flops / 1e6:.2f} MFLOP per sample to train (forward + 2 backward products), "
+        f"{predict_flops / 1e6:.2f} to predict.\n"
+        f"GEMM GFLOP/s on its own shapes at batch {batch_size}: {train_gflops:.1f} (training "
+        f"products), {predict_gflops:.1f} (forward); on 2048 x 2048: "
+        f"{ceiling['square_gflops']:.1f}.\n"
+        f"Samples/s that arithmetic alone allows: {train_samples:,.0f} to train, "
+        f"{predict_samples:,.0f} to predict."
+    )
 
 
 def profile_fit(data, y, batch_size, seed, top):
@@ -325,63 +585,106 @@ def main(argv=None):
     )
     parser.add_argument("--predict-rounds", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads for every part (default: torch's)"
+    )
     parser.add_argument("--profile", action="store_true", help="also cProfile one estimator fit")
     args = parser.parse_args(argv)
     n_rows, batch_size, seed = args.rows, args.batch_size, args.seed
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    deepctr, skipped = load_deepctr()
 
     print(
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads, default), "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads, "
+        f"{'default' if args.threads is None else '--threads'}), "
         f"skorch {skorch.__version__}, {n_rows:,} rows, batch {batch_size}; "
         f"load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
+    print(f"deepctr: {'DeepCTR-Torch DeepFM' if deepctr else f'skipped, {skipped}'}")
     start = time.perf_counter()
     data, y = make_encoded(n_rows, seed)
     vocab = sum(f.vocab_size for f in data.schema)
     print(
         f"data: ids {data['ids'].shape} {data['ids'].dtype}, {len(data.schema)} fields, "
         f"{vocab:,} embedding rows, positive rate {y.mean():.3f} "
-        f"(generated + encoded in {time.perf_counter() - start:.1f} s, not timed)"
+        f"(generated + encoded in {time.perf_counter() - start:.1f} s, not timed); "
+        f"peak RSS {peak_rss_mib():,.0f} MiB"
     )
     n_params = sum(p.numel() for p in DeepFMNet(data.schema, **NETWORK).parameters())
     print(f"DeepFMNet parameters: {n_params:,}")
+    # Measured before training and again after prediction; the better of the two is kept, as
+    # another process running during one of them only lowers it.
+    ceiling = flop_ceiling(data, batch_size)
+    report_ceiling(ceiling, batch_size, "measured before training")
 
     # Warm-up: the first epoch in a process pays one-off costs (kernel selection, allocator
     # growth, lazy imports) that would otherwise be charged to whichever contender runs first.
     warm = data[: min(args.warmup_rows, n_rows)]
-    train_estimator(warm, y[: len(warm)], batch_size, seed)
-    train_plain(warm, y[: len(warm)], batch_size, seed)
-
     train = {
-        "estimator": lambda: train_estimator(data, y, batch_size, seed),
-        "plain": lambda: train_plain(data, y, batch_size, seed),
+        "estimator": lambda d, t: train_estimator(d, t, batch_size, seed),
+        "plain": lambda d, t: (*train_plain(d, t, batch_size, seed), None),
     }
-    est_times, plain_times, losses = [], [], []
+    if deepctr:
+        train["deepctr"] = lambda d, t: train_deepctr(deepctr, d, t, batch_size, seed)
+    for contender in train.values():
+        contender(warm, y[: len(warm)])
+
+    times = {name: [] for name in train}
+    losses, fitted = [], {}
     for round_ in range(args.rounds):
-        result = {name: train[name]() for name in in_turn(round_)}
-        est_timing, est_loss, est = result["estimator"]
-        plain_timing, plain_loss = result["plain"]
-        est_times.append(est_timing)
-        plain_times.append(plain_timing)
-        losses.append((est_loss, plain_loss))
-    report_training(n_rows, batch_size, est_times, plain_times, losses)
+        loss = {}
+        for name in in_turn(round_, tuple(train)):
+            timing, loss[name], fitted[name] = train[name](data, y)
+            times[name].append(timing)
+            if round_ == 0:
+                print(f"peak RSS after the first {name} epoch: {peak_rss_mib():,.0f} MiB")
+        losses.append(tuple(loss[name] for name in train))
+    report_training(
+        n_rows, batch_size, times["estimator"], times["plain"], losses, times.get("deepctr")
+    )
 
-    # Prediction: both read the last fitted estimator's module, so their outputs must match.
+    # Prediction: estimator and plain read the last fitted estimator's module, so their
+    # outputs must match; DeepCTR-Torch predicts with its own last fitted model.
+    est = fitted["estimator"]
     predict = {
-        "estimator": lambda: predict_estimator(est, data),
-        "plain": lambda: predict_plain(est.module_, data, batch_size),
+        "estimator": lambda d: predict_estimator(est, d),
+        "plain": lambda d: predict_plain(est.module_, d, batch_size),
     }
-    predict_estimator(est, warm)
-    predict_plain(est.module_, warm, batch_size)
-    est_seconds, plain_seconds = [], []
+    if deepctr:
+        predict["deepctr"] = lambda d: predict_deepctr(fitted["deepctr"], d, batch_size)
+    for contender in predict.values():
+        contender(warm)
+    seconds = {name: [] for name in predict}
     for round_ in range(args.predict_rounds):
-        result = {name: predict[name]() for name in in_turn(round_)}
-        (seconds, est_proba), (plain, plain_proba) = result["estimator"], result["plain"]
-        est_seconds.append(seconds)
-        plain_seconds.append(plain)
-    max_diff = float(np.abs(est_proba - plain_proba).max())
-    report_prediction(n_rows, est_seconds, plain_seconds, max_diff)
+        result = {name: predict[name](data) for name in in_turn(round_, tuple(predict))}
+        for name, (elapsed, _) in result.items():
+            seconds[name].append(elapsed)
+    max_diff = float(np.abs(result["estimator"][1] - result["plain"][1]).max())
+    report_prediction(
+        n_rows, seconds["estimator"], seconds["plain"], max_diff, seconds.get("deepctr")
+    )
 
-    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    ceiling = best_ceiling(ceiling, flop_ceiling(data, batch_size))
+    report_ceiling(ceiling, batch_size, "best of before training and after prediction")
+    epoch, wall, _ = summaries(times["estimator"])["median"]
+    median_predict = {name: statistics.median(values) for name, values in seconds.items()}
+    train_seconds = {
+        "estimator epoch": (epoch, epoch),
+        "estimator fit wall": (wall, wall),
+        "plain": (summaries(times["plain"])["median"][0], epoch),
+    }
+    predict_seconds = {
+        "estimator epoch": (median_predict["estimator"],) * 2,
+        "estimator fit wall": None,
+        "plain": (median_predict["plain"], median_predict["estimator"]),
+    }
+    if deepctr:
+        train_seconds["deepctr"] = (summaries(times["deepctr"])["median"][0], wall)
+        predict_seconds["deepctr"] = (median_predict["deepctr"], median_predict["estimator"])
+    report_summary(n_rows, train_seconds, predict_seconds, ceiling, skipped)
+
+    print(f"peak RSS {peak_rss_mib():,.0f} MiB; load average at end {os.getloadavg()[0]:.2f}")
     if args.profile:
         profile_fit(data, y, batch_size, seed, top=25)
 

@@ -88,7 +88,7 @@ class AutoFISClassifier(CTRClassifier):
     init_std : float, default=0.01
     hidden_units : tuple of int, default=(400, 400, 400)
         Hidden layers of the MLP (unused with ``base="fm"``).
-    activation : {{"relu", "tanh", "sigmoid", "prelu"}}, default="relu"
+    activation : {{"relu", "tanh", "sigmoid", "prelu", "dice"}}, default="relu"
     dropout : float, default=0.5
     mlp_batch_norm : bool, default=False
         Batch normalisation in the MLP (the paper's DeepFM on Criteo uses it).

@@ -36,7 +36,7 @@ INTERACTIONS_CONSTRAINTS = {"interactions": [list, tuple, None]}
 _MLP_PARAMS = """
     hidden_units : tuple of int, default=(400, 400, 400)
         Widths of the hidden layers (journal Table III on Criteo: 400-400-400).
-    activation : {"relu", "tanh", "sigmoid", "prelu"}, default="relu"
+    activation : {"relu", "tanh", "sigmoid", "prelu", "dice"}, default="relu"
     dropout : float, default=0.5
         Probability of dropping a hidden unit. The journal reports the keep probability
         (0.5 on Criteo-Random), i.e. ``1 - dropout``.

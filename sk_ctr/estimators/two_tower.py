@@ -27,7 +27,7 @@ _TWO_TOWER_PARAMS = """
     hidden_units : tuple of int, default=(128, 64)
         Widths of each tower's layers; the last is the size d of u and v. The last layer is
         linear (no activation), so <u, v> can be negative. Must not be empty.
-    activation : {"relu", "tanh", "sigmoid", "prelu"}, default="relu"
+    activation : {"relu", "tanh", "sigmoid", "prelu", "dice"}, default="relu"
         Activation of the hidden layers (all but the last).
     dropout : float, default=0.0
         Probability of dropping a unit of a hidden layer (not of u or v).
