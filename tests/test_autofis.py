@@ -12,10 +12,14 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 from sk_ctr import (
+    AFMClassifier,
     AutoFISClassifier,
     DeepFMClassifier,
+    FFMClassifier,
     FMClassifier,
+    FwFMClassifier,
     PNNClassifier,
+    WideDeepClassifier,
 )
 from sk_ctr.datasets import make_interaction_dataset
 from sk_ctr.layers import FactorizationMachine, GatedInteraction
@@ -352,3 +356,34 @@ def test_plot_interactions_draws_the_alpha_matrix(auto_fm):
     assert isinstance(ax, matplotlib.axes.Axes)
     assert "3 of 15 kept" in ax.get_title()
     assert len(ax.texts) == 30  # every off-diagonal cell annotated
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda i: FFMClassifier(interactions=i, max_epochs=3, **FAST),
+        lambda i: FwFMClassifier(interactions=i, max_epochs=3, **FAST),
+        lambda i: AFMClassifier(interactions=i, max_epochs=3, **FAST),
+        lambda i: WideDeepClassifier(wide="fm", interactions=i, hidden_units=(16,), dropout=0.0,
+                                     max_epochs=3, **FAST),
+    ],
+    ids=["ffm", "fwfm", "afm", "widedeep-fm"],
+)
+def test_every_order_two_model_takes_a_selection(make, planted):
+    X_train, X_test, y_train, y_test = planted
+    selected = [("x0", "x1"), ("x2", "x5"), ("x3", "x4")]
+    est = make(selected).fit(X_train, y_train)
+    restricted = roc_auc_score(y_test, est.predict_proba(X_test)[:, 1])
+    full = roc_auc_score(y_test, make(None).fit(X_train, y_train).predict_proba(X_test)[:, 1])
+    assert restricted > full  # the 12 empty pairs only add noise
+    if isinstance(est, AFMClassifier):
+        assert est.interaction_names_.tolist() == ["x0 x x1", "x2 x x5", "x3 x x4"]
+        assert est.attention_weights(X_test[:5]).shape == (5, 3)
+
+
+def test_pair_only_layers_reject_triples(planted):
+    X_train, _, y_train, _ = planted
+    with pytest.raises(ValueError, match="field pairs only"):
+        FwFMClassifier(interactions=[("x0", "x1", "x2")], max_epochs=1).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="use wide='fm'"):
+        WideDeepClassifier(interactions=[("x0", "x1")], max_epochs=1).fit(X_train, y_train)

@@ -1,7 +1,6 @@
 """The estimators of the AutoFIS paper's factorization-model baselines: FFM, FwFM and AFM
 (AutoFIS, KDD 2020, section 4.2.1; hyper-parameters from its Table 9)."""
 
-from itertools import combinations
 from numbers import Integral
 
 import numpy as np
@@ -11,14 +10,24 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
-from sk_ctr.estimators.models import _TRAINING_PARAMS
+from sk_ctr.estimators.models import (
+    _INTERACTIONS_PARAMS,
+    _TRAINING_PARAMS,
+    INTERACTIONS_CONSTRAINTS,
+)
 from sk_ctr.models.field_aware import AFMNet, FFMNet, FwFMNet
 
 _INIT_STD_PARAM = """
     init_std : float, default=0.01
         Standard deviation of the normal initialisation of the embeddings. Keep it small: the
         order-2 term sums m(m-1)/2 products and with N(0, 1) vectors swamps the rest.
-"""
+""" + _INTERACTIONS_PARAMS.replace("pairs (and triples, as AutoFIS eq. 4)", "pairs")
+
+_CONSTRAINTS = {
+    **CTRClassifier._parameter_constraints,
+    **EMBEDDING_CONSTRAINTS,
+    **INTERACTIONS_CONSTRAINTS,
+}
 
 
 class FFMClassifier(CTRClassifier):
@@ -54,12 +63,13 @@ class FFMClassifier(CTRClassifier):
     """
 
     _network = FFMNet
-    _parameter_constraints = {**CTRClassifier._parameter_constraints, **EMBEDDING_CONSTRAINTS}
+    _parameter_constraints = _CONSTRAINTS
 
-    def __init__(self, *, embed_dim=4, init_std=0.01, **kwargs):
+    def __init__(self, *, embed_dim=4, init_std=0.01, interactions=None, **kwargs):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.init_std = init_std
+        self.interactions = interactions
 
 
 class FwFMClassifier(CTRClassifier):
@@ -97,12 +107,13 @@ class FwFMClassifier(CTRClassifier):
     """
 
     _network = FwFMNet
-    _parameter_constraints = {**CTRClassifier._parameter_constraints, **EMBEDDING_CONSTRAINTS}
+    _parameter_constraints = _CONSTRAINTS
 
-    def __init__(self, *, embed_dim=20, init_std=0.01, **kwargs):
+    def __init__(self, *, embed_dim=20, init_std=0.01, interactions=None, **kwargs):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.init_std = init_std
+        self.interactions = interactions
 
 
 class AFMClassifier(CTRClassifier):
@@ -151,18 +162,19 @@ class AFMClassifier(CTRClassifier):
 
     _network = AFMNet
     _parameter_constraints = {
-        **CTRClassifier._parameter_constraints,
-        **EMBEDDING_CONSTRAINTS,
+        **_CONSTRAINTS,
         "attention_dim": [Interval(Integral, 1, None, closed="left")],
         "dropout": MLP_CONSTRAINTS["dropout"],
     }
 
-    def __init__(self, *, embed_dim=20, attention_dim=32, dropout=0.5, init_std=0.01, **kwargs):
+    def __init__(self, *, embed_dim=20, attention_dim=32, dropout=0.5, init_std=0.01,
+                 interactions=None, **kwargs):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.attention_dim = attention_dim
         self.dropout = dropout
         self.init_std = init_std
+        self.interactions = interactions
 
     def attention_weights(self, X):
         """Attention weight a_ij of every field pair for every sample.
@@ -173,8 +185,9 @@ class AFMClassifier(CTRClassifier):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_fields * (n_fields - 1) // 2)
-            Each row sums to 1; column names are in ``interaction_names_``.
+        ndarray of shape (n_samples, n_pairs)
+            Each row sums to 1; column names are in ``interaction_names_``
+            (n_fields * (n_fields - 1) // 2 pairs unless ``interactions`` restricts them).
         """
         X_encoded = self._encode_for_prediction(X)
         iterator = self.get_iterator(self.get_dataset(X_encoded), training=False)
@@ -191,6 +204,6 @@ class AFMClassifier(CTRClassifier):
     def interaction_names_(self):
         """ndarray of str: ``"<field> x <field>"`` for each column of :meth:`attention_weights`
         (the network's fields are the categorical ones, then the numeric ones)."""
-        fields = [f for f in self.schema_ if f.kind == "categorical"]
-        fields += [f for f in self.schema_ if f.kind == "numeric"]
-        return np.array([f"{a.name} x {b.name}" for a, b in combinations(fields, 2)])
+        names, afm = self.module_.field_names, self.module_.afm
+        return np.array([f"{names[i]} x {names[j]}"
+                         for i, j in zip(afm.left.tolist(), afm.right.tolist(), strict=True)])

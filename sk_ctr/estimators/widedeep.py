@@ -23,6 +23,9 @@ _WIDE_DEEP_PARAMS = """
     wide_fields : list of str, default=None
         Names of the fields that only the wide part sees. None means the fields whose name
         contains ``"_x_"``, i.e. the crosses.
+    interactions : list of tuple of str, default=None
+        With ``wide="fm"``: restrict the wide FM to these field pairs (and triples), e.g. an
+        AutoFIS selection (``selected_interactions_``); ``None`` keeps every pair.
     embed_dim : int, default=11
         Size of the embeddings of the deep part (and of the wide FM). The journal uses 11 for
         Wide & Deep, the FNN's k + 1 (section III-C-1 and Table III).
@@ -71,12 +74,14 @@ class WideDeepClassifier(CTRClassifier):
         "cross_features": [list, tuple, None],
         "n_buckets": [Interval(Integral, 1, None, closed="left")],
         "wide_fields": [list, tuple, None],
+        "interactions": [list, tuple, None],
     }
 
     def __init__(self, *, wide="lr", cross_features=None, n_buckets=2**20, wide_fields=None,
                  embed_dim=11, hidden_units=(400, 400, 400), activation="relu", dropout=0.5,
-                 batch_norm=False, init_std=0.01, **kwargs):
+                 batch_norm=False, init_std=0.01, interactions=None, **kwargs):
         super().__init__(**kwargs)
+        self.interactions = interactions
         self.wide = wide
         self.cross_features = cross_features
         self.n_buckets = n_buckets

@@ -16,12 +16,18 @@ import torch
 from torch import nn
 
 from sk_ctr.layers.embedding import FieldEmbedding
-from sk_ctr.layers.product import InnerProduct
+from sk_ctr.layers.gating import FieldProducts, all_interactions, canonical_interactions
 
 
-def _pair_indices(n_fields):
-    """Left and right field of every pair i < j, in double-loop order."""
-    return torch.triu_indices(n_fields, n_fields, offset=1)
+def _pair_indices(n_fields, pairs=None):
+    """Left and right field of every pair i < j, in double-loop order, or of the given pairs
+    (AutoFIS's transferred selection, section 4.4)."""
+    if pairs is None:
+        return torch.triu_indices(n_fields, n_fields, offset=1)
+    pairs = canonical_interactions(pairs, n_fields)
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError("This interaction layer takes field pairs only; drop the triples.")
+    return torch.tensor(pairs, dtype=torch.long).reshape(len(pairs), 2).T
 
 
 class FieldAwareEmbedding(nn.Module):
@@ -80,6 +86,8 @@ class FieldAwareInteraction(nn.Module):
     ----------
     n_fields : int
         Number of fields m.
+    pairs : sequence of tuple of int, default=None
+        Only these field pairs; ``None`` is every pair.
 
     Shapes
     ------
@@ -87,9 +95,9 @@ class FieldAwareInteraction(nn.Module):
     returns (batch_size,)
     """
 
-    def __init__(self, n_fields):
+    def __init__(self, n_fields, pairs=None):
         super().__init__()
-        left, right = _pair_indices(n_fields)
+        left, right = _pair_indices(n_fields, pairs)
         self.register_buffer("left", left, persistent=False)
         self.register_buffer("right", right, persistent=False)
 
@@ -111,6 +119,8 @@ class FieldWeightedInteraction(nn.Module):
     ----------
     n_fields : int
         Number of fields m.
+    pairs : sequence of tuple of int, default=None
+        Only these field pairs (in canonical order: sorted); ``None`` is every pair.
     initial_weight : float, default=0.7
         Starting value of every r: AutoFIS Table 9 (``wt_init=0.7`` for FwFM on Avazu and
         Criteo). A common constant starts the model as a rescaled FM. Zero or tiny values would
@@ -128,9 +138,11 @@ class FieldWeightedInteraction(nn.Module):
     returns (batch_size,)
     """
 
-    def __init__(self, n_fields, initial_weight=0.7):
+    def __init__(self, n_fields, initial_weight=0.7, pairs=None):
         super().__init__()
-        self.inner = InnerProduct(n_fields)  # <e_i, e_j> in double-loop order
+        pairs = all_interactions(n_fields) if pairs is None else pairs
+        _pair_indices(n_fields, pairs)  # pairs only, validated
+        self.inner = FieldProducts(pairs, n_fields)  # <e_i, e_j> in double-loop order
         size = self.inner.output_dim
         self.pair_weights = nn.Parameter(torch.full((size,), float(initial_weight)))
 
@@ -166,6 +178,8 @@ class AttentionalInteraction(nn.Module):
         AutoFIS Table 9's h: 32 on Criteo, 256 on Avazu).
     dropout : float, default=0.0
         Probability of dropping a unit of the pooled vector.
+    pairs : sequence of tuple of int, default=None
+        Only these field pairs; ``None`` is every pair.
 
     Attributes
     ----------
@@ -183,9 +197,9 @@ class AttentionalInteraction(nn.Module):
     (batch_size, n_fields * (n_fields - 1) // 2)
     """
 
-    def __init__(self, n_fields, embed_dim, attention_dim=32, dropout=0.0):
+    def __init__(self, n_fields, embed_dim, attention_dim=32, dropout=0.0, pairs=None):
         super().__init__()
-        left, right = _pair_indices(n_fields)
+        left, right = _pair_indices(n_fields, pairs)
         self.register_buffer("left", left, persistent=False)
         self.register_buffer("right", right, persistent=False)
         self.attention = nn.Linear(embed_dim, attention_dim)

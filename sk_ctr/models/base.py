@@ -63,6 +63,10 @@ class CTRNetwork(nn.Module):
             resolved.append(tuple(fields))
         return resolved
 
+    def _pairs(self, interactions):
+        """Positions of the named field tuples, or None (every pair) for None."""
+        return None if interactions is None else self.field_positions(interactions)
+
     def penalty(self, ids, values, **sequence_inputs):
         """Per-sample squared L2 norm of every embedding row and order-1 weight the sample uses.
 

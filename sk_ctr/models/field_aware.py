@@ -13,6 +13,9 @@ from sk_ctr.layers.field_aware import (
 )
 from sk_ctr.models.base import CTRNetwork
 
+# ``interactions`` (field names) restricts each order-2 term to those field pairs, e.g. an
+# AutoFIS selection (AutoFIS section 4.4); None keeps every pair.
+
 
 class FFMNet(CTRNetwork):
     """y_FFM = <w, x> + b + sum_{i<j} <v_{i,F(j)}, v_{j,F(i)}> x_i x_j (Juan et al. 2016).
@@ -21,11 +24,11 @@ class FFMNet(CTRNetwork):
     the table is n_fields times wider than FM's at the same k.
     """
 
-    def __init__(self, fields, embed_dim=4, init_std=0.01):
+    def __init__(self, fields, embed_dim=4, init_std=0.01, interactions=None):
         super().__init__(fields)
         self.linear = LinearTerm(self.vocab_sizes, self.n_numeric)
         self.embedding = FieldAwareEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
-        self.ffm = FieldAwareInteraction(self.n_fields)
+        self.ffm = FieldAwareInteraction(self.n_fields, self._pairs(interactions))
 
     def forward(self, ids, values):
         return self.linear(ids, values) + self.ffm(self.embedding(ids, values))
@@ -38,11 +41,11 @@ class FwFMNet(CTRNetwork):
     r starting at 0.7 by default (AutoFIS Table 9, Criteo).
     """
 
-    def __init__(self, fields, embed_dim=20, init_std=0.01):
+    def __init__(self, fields, embed_dim=20, init_std=0.01, interactions=None):
         super().__init__(fields)
         self.linear = LinearTerm(self.vocab_sizes, self.n_numeric)
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
-        self.fwfm = FieldWeightedInteraction(self.n_fields)
+        self.fwfm = FieldWeightedInteraction(self.n_fields, pairs=self._pairs(interactions))
 
     def forward(self, ids, values):
         return self.linear(ids, values) + self.fwfm(self.embedding(ids, values))
@@ -56,11 +59,13 @@ class AFMNet(CTRNetwork):
     pooled interaction vector, the AFM authors' code default.
     """
 
-    def __init__(self, fields, embed_dim=20, attention_dim=32, dropout=0.5, init_std=0.01):
+    def __init__(self, fields, embed_dim=20, attention_dim=32, dropout=0.5, init_std=0.01,
+                 interactions=None):
         super().__init__(fields)
         self.linear = LinearTerm(self.vocab_sizes, self.n_numeric)
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
-        self.afm = AttentionalInteraction(self.n_fields, embed_dim, attention_dim, dropout)
+        self.afm = AttentionalInteraction(self.n_fields, embed_dim, attention_dim, dropout,
+                                          self._pairs(interactions))
 
     def forward(self, ids, values):
         return self.linear(ids, values) + self.afm(self.embedding(ids, values))

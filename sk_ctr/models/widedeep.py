@@ -2,7 +2,8 @@
 
 import torch
 
-from sk_ctr.layers import MLP, FactorizationMachine, FieldEmbedding, LinearTerm
+from sk_ctr.layers import MLP, FieldEmbedding, LinearTerm
+from sk_ctr.layers.interaction import make_fm_interaction
 from sk_ctr.models.base import CTRNetwork
 
 #: Fields whose name contains this are cross products (``CrossProductFeatures`` names them so).
@@ -32,11 +33,13 @@ class WideDeepNet(CTRNetwork):
     wide : {"lr", "fm"}
     wide_fields : sequence of str or None
         Names of the fields only the wide part sees.
+    interactions : sequence of tuple of str, default=None
+        With ``wide="fm"``: the field pairs (and triples) the FM term is restricted to.
     """
 
     def __init__(self, fields, wide="lr", wide_fields=None, embed_dim=11,
                  hidden_units=(400, 400, 400), activation="relu", dropout=0.0,
-                 batch_norm=False, init_std=0.01):
+                 batch_norm=False, init_std=0.01, interactions=None):
         super().__init__(fields)
         if wide not in WIDE_PARTS:
             raise ValueError(f"Unknown wide part {wide!r}; choose from {list(WIDE_PARTS)}")
@@ -60,7 +63,9 @@ class WideDeepNet(CTRNetwork):
         if wide == "fm":
             self.wide_embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim,
                                                  init_std)
-            self.fm = FactorizationMachine()
+            self.fm = make_fm_interaction(self._pairs(interactions), self.n_fields)
+        elif interactions is not None:
+            raise ValueError("interactions restrict the FM of the wide part: use wide='fm'.")
         else:
             self.wide_embedding, self.fm = None, None
         self.deep_embedding = FieldEmbedding(
