@@ -40,8 +40,9 @@ class AutoFISClassifier(CTRClassifier):
     With ``order=3`` a second search follows over all field triples, with the selected pairs
     kept in the model (AutoFIS section 4.2.3), and the model is re-trained on the selected pairs
     and triples. The selection transfers to other models: pass ``selected_interactions_`` as
-    the ``interactions`` of :class:`~sk_ctr.FMClassifier`, :class:`~sk_ctr.DeepFMClassifier` or
-    :class:`~sk_ctr.PNNClassifier` (AutoIPNN, section 4.4).
+    the ``interactions`` of :class:`~sk_ctr.FMClassifier`, :class:`~sk_ctr.DeepFMClassifier`,
+    :class:`~sk_ctr.PNNClassifier` (AutoIPNN, section 4.4), or (pairs only) FFM, FwFM, AFM and
+    Wide & Deep with an FM wide part.
 
     Parameters
     ----------

@@ -175,11 +175,8 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         -------
         self : CTRTransformer
         """
-        self._validate_params()
-        if self.sequence_delimiter == "":
-            raise InvalidParameterError(
-                "The 'sequence_delimiter' parameter of CTRTransformer must be a non-empty str."
-            )
+        self._check_params()
+        self.__dict__.pop("_partial", None)  # a later partial_fit must not continue older chunks
         frame = self._as_frame(X, reset=True)
         categorical, numeric, sequence = self._column_roles(frame)
         self.vocabularies_, self.bin_edges_, self.scaling_, self.frequencies_ = {}, {}, {}, {}
@@ -204,9 +201,20 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 continue
             offset = sum(f.vocab_size for f in cat_fields)
             cat_fields.append(Field(name, "categorical", vocab_size, offset, source))
-        seq_fields = self._fit_sequence_fields(sequences, cat_fields)
+        seq_fields = self._fit_sequence_fields(
+            sequences,
+            cat_fields,
+            lambda name: self._fit_categorical(name, pd.Series(sequences[name][0], dtype=object)),
+        )
         self.fields_ = tuple(cat_fields + num_fields + seq_fields)
         return self
+
+    def _check_params(self):
+        self._validate_params()
+        if self.sequence_delimiter == "":
+            raise InvalidParameterError(
+                "The 'sequence_delimiter' parameter of CTRTransformer must be a non-empty str."
+            )
 
     def _fit_sequence_length(self, frame, sequence):
         """Parse the sequence columns, fix ``sequence_length_`` and truncate to it."""
@@ -231,13 +239,15 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             histories.setdefault(candidate, []).append((history, sequences[history][0]))
         return histories
 
-    def _fit_sequence_fields(self, sequences, cat_fields):
+    def _fit_sequence_fields(self, names, cat_fields, fit_vocabulary):
+        """The sequence fields of ``names``; ``fit_vocabulary(name)`` learns the vocabulary of
+        a column that has one of its own and returns its size."""
         by_name = {f.name: f for f in cat_fields}
         behavior = self.behavior or {}
         # Own vocabularies continue after every categorical field: one table holds them all.
         offset = sum(f.vocab_size for f in cat_fields)
         fields = []
-        for name, (items, _) in sequences.items():
+        for name in names:
             if name in behavior:
                 shared = by_name[behavior[name]]
                 fields.append(
@@ -245,38 +255,17 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                           shares=shared.name)
                 )
                 continue
-            vocab_size = self._fit_categorical(name, pd.Series(items, dtype=object))
+            vocab_size = fit_vocabulary(name)
             fields.append(Field(name, "sequence", vocab_size, offset, "sequence"))
             offset += vocab_size
         return fields
 
     def _fit_categorical(self, name, column):
-        try:
-            # One pass counts values and missing cells alike (dropna=True costs a second pass).
-            counts = column.value_counts(dropna=False, sort=True)
-        except TypeError:  # older pandas refuse unhashable cells outright
-            counts = None
-        missing = 0
-        if counts is not None:
-            is_missing = counts.index.isna()
-            missing, counts = int(counts[is_missing].sum()), counts[~is_missing]
-        # pandas 3 counts lists as values: check the distinct values (not every row) instead.
-        unhashable = (
-            None
-            if counts is not None and column.dtype != object
-            else next(
-                (v for v in (counts.index if counts is not None else column.dropna())
-                 if not isinstance(v, Hashable)),
-                None,
-            )
-        )
-        if counts is None or unhashable is not None:
-            kind = type(unhashable).__name__ if unhashable is not None else "unhashable value"
-            raise TypeError(
-                f"Column {name!r} holds {kind} cells; each cell of a categorical column (each "
-                "item of a sequence column) must be a single value (string, number or bool). "
-                "List a column of lists or delimited strings in sequence_features."
-            )
+        return self._set_vocabulary(name, *_count_values(name, column, sort=True))
+
+    def _set_vocabulary(self, name, counts, missing):
+        """Keep the values counted at least ``min_frequency`` times; ``counts`` are in
+        decreasing order, the order of the ids."""
         kept = counts[counts >= self.min_frequency]
         vocabulary = pd.Index(kept.index.to_numpy(), tupleize_cols=False)
         self.vocabularies_[name] = vocabulary
@@ -289,16 +278,18 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     def _fit_buckets(self, name, column):
         values = _numeric_values(name, column)
-        observed = values[~np.isnan(values)]
-        if observed.size:
-            quantiles = np.linspace(0.0, 1.0, self.n_bins + 1)[1:-1]
-            edges = np.unique(np.quantile(observed, quantiles))
-        else:
-            edges = np.empty(0)
+        edges = self._quantile_edges(values[~np.isnan(values)])
         self.bin_edges_[name] = edges
         ids = self._bucket_ids(values, edges)
         self.frequencies_[name] = np.bincount(ids, minlength=len(edges) + 1 + FIRST_VALUE_ID)
         return len(edges) + 1 + FIRST_VALUE_ID
+
+    def _quantile_edges(self, observed):
+        """Inner edges of at most ``n_bins`` buckets holding equal shares of ``observed``."""
+        if not observed.size:
+            return np.empty(0)
+        quantiles = np.linspace(0.0, 1.0, self.n_bins + 1)[1:-1]
+        return np.unique(np.quantile(observed, quantiles))
 
     def _fit_scaling(self, name, column):
         values = _numeric_values(name, column)
@@ -563,6 +554,13 @@ def _with_history_items(name, column, histories):
     """The candidate's values followed by its histories' items: one vocabulary for both."""
     if not histories:
         return column
+    _check_history_types(name, column, histories)
+    parts = [pd.Series(items, dtype=object) for _, items in histories]
+    return pd.concat([column.astype(object), *parts], ignore_index=True)
+
+
+def _check_history_types(name, column, histories):
+    """Warn when a candidate's values and its histories' items are of different types."""
     value = _first_present(column.iloc[:1000].to_numpy(dtype=object))
     for history, items in histories:
         item = _first_present(items)
@@ -574,10 +572,46 @@ def _with_history_items(name, column, histories):
                 f"candidate {name!r} holds {_kind(value)} values (e.g. {value!r}); they only "
                 "share ids where the values are equal and of the same type.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-    parts = [pd.Series(items, dtype=object) for _, items in histories]
-    return pd.concat([column.astype(object), *parts], ignore_index=True)
+
+
+def _count_values(name, column, sort):
+    """Counts of the values of ``column`` (decreasing with ``sort``, else in order of first
+    appearance) and the number of missing cells.
+
+    Raises
+    ------
+    TypeError
+        If a cell is unhashable (a list in a categorical column); the message names the column.
+    """
+    try:
+        # One pass counts values and missing cells alike (dropna=True costs a second pass).
+        counts = column.value_counts(dropna=False, sort=sort)
+    except TypeError:  # older pandas refuse unhashable cells outright
+        counts = None
+    missing = 0
+    if counts is not None:
+        is_missing = counts.index.isna()
+        missing, counts = int(counts[is_missing].sum()), counts[~is_missing]
+    # pandas 3 counts lists as values: check the distinct values (not every row) instead.
+    unhashable = (
+        None
+        if counts is not None and column.dtype != object
+        else next(
+            (v for v in (counts.index if counts is not None else column.dropna())
+             if not isinstance(v, Hashable)),
+            None,
+        )
+    )
+    if counts is None or unhashable is not None:
+        kind = type(unhashable).__name__ if unhashable is not None else "unhashable value"
+        raise TypeError(
+            f"Column {name!r} holds {kind} cells; each cell of a categorical column (each "
+            "item of a sequence column) must be a single value (string, number or bool). "
+            "List a column of lists or delimited strings in sequence_features."
+        )
+    return counts, missing
 
 
 def _first_present(values):
