@@ -119,6 +119,11 @@ default="adam"
         Patience of early stopping, in epochs.
     threshold : float, default=0.5
         Probability above which ``predict`` returns the positive class.
+    negative_sampling_rate : float, default=None
+        The share w of negatives kept when the training data was negatively down-sampled
+        (the AutoFIS paper's Criteo set keeps ~50 % positives). Predictions are corrected to
+        the original base rate, p' = p / (p + (1 - p) / w), i.e. the log-odds shift by log w
+        (``decision_function`` too); rankings and AUC are unchanged. ``None``: no correction.
     device : str, default="cpu"
         Torch device, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"`` (CUDA when a GPU
         is available, else CPU; resolved at each call, the parameter keeps ``"auto"``).
@@ -194,6 +199,7 @@ default="adam"
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "threshold": [Interval(Real, 0, 1, closed="both")],
+        "negative_sampling_rate": [Interval(Real, 0, 1, closed="right"), None],
         "device": [str, torch.device, None],
         "devices": [Interval(Integral, 1, None, closed="left"), list, tuple, None],
         "strategy": [StrOptions(set(STRATEGIES))],
@@ -218,6 +224,7 @@ default="adam"
         validation_fraction=0.1,
         n_iter_no_change=3,
         threshold=0.5,
+        negative_sampling_rate=None,
         device="cpu",
         devices=None,
         strategy="auto",
@@ -258,6 +265,7 @@ default="adam"
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.negative_sampling_rate = negative_sampling_rate
         self.devices = devices
         self.strategy = strategy
         self.lr_scaling = lr_scaling
@@ -448,7 +456,12 @@ default="adam"
         """
         X_encoded = self._encode_for_prediction(X)
         with self._runtime():
-            return super().predict_proba(X_encoded).astype(np.float64)
+            proba = super().predict_proba(X_encoded).astype(np.float64)
+        rate = self.negative_sampling_rate
+        if rate is not None and rate != 1:  # undo negative down-sampling: odds times w
+            positive = proba[:, 1] / (proba[:, 1] + proba[:, 0] / rate)
+            proba = np.stack((1 - positive, positive), axis=1)
+        return proba
 
     def decision_function(self, X):
         """Logits (log-odds of ``classes_[1]``).
@@ -459,7 +472,10 @@ default="adam"
         """
         X_encoded = self._encode_for_prediction(X)
         with self._runtime():
-            return self.forward(X_encoded, training=False).numpy().astype(np.float64)
+            logits = self.forward(X_encoded, training=False).numpy().astype(np.float64)
+        if self.negative_sampling_rate is not None:
+            logits = logits + np.log(self.negative_sampling_rate)
+        return logits
 
     def predict(self, X):
         """Labels: ``classes_[1]`` where its probability exceeds ``threshold``.

@@ -11,8 +11,9 @@ _TRAINING_PARAMS = """
         Training parameters of :class:`~sk_ctr.estimators.base.CTRClassifier`:
         ``preprocessor``, ``l2``, ``optimizer``, ``lr``, ``batch_size``, ``max_epochs``,
         ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``threshold``,
-        ``device``, ``n_threads``, ``random_state``, ``verbose``, ``warm_start`` and skorch's
-        own (``callbacks``, ``optimizer__*`` ...).
+        ``negative_sampling_rate``, ``device``, ``devices``, ``strategy``, ``lr_scaling``,
+        ``sparse_embeddings``, ``n_threads``, ``random_state``, ``verbose``, ``warm_start`` and
+        skorch's own (``callbacks``, ``optimizer__*`` ...).
 """
 
 _EMBEDDING_PARAMS = """
