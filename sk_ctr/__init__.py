@@ -13,6 +13,7 @@ from sk_ctr.estimators import (
     FMClassifier,
     FNNClassifier,
     FwFMClassifier,
+    GBDTFFMClassifier,
     GBDTLRClassifier,
     LRClassifier,
     PNNClassifier,
@@ -20,6 +21,7 @@ from sk_ctr.estimators import (
     WideDeepClassifier,
 )
 from sk_ctr.preprocessing import CrossProductFeatures, CTRTransformer, Field, FieldData
+from sk_ctr.training.streaming import ParquetSource
 
 __version__ = "0.1.0"
 
@@ -40,9 +42,11 @@ __all__ = [
     "FwFMClassifier",
     "Field",
     "FieldData",
+    "GBDTFFMClassifier",
     "GBDTLRClassifier",
     "LRClassifier",
     "PNNClassifier",
+    "ParquetSource",
     "TwoTowerClassifier",
     "WideDeepClassifier",
 ]

@@ -16,7 +16,7 @@ Data (``--data``)
 Models (``--models``, comma-separated; default all; quote the list in a shell because of
 ``&`` and ``*``)
     ``lr, fm, dnn, fnn, ipnn, opnn, pnn*, lr&dnn, fm&dnn, deepfm, deepfm-ip, deepfm-op,
-    deepfm-*p, dcn, ffm, fwfm, afm, gbdt+lr, autofm, autodeepfm``. ``deepfm`` is the
+    deepfm-*p, dcn, ffm, fwfm, afm, gbdt+lr, gbdt+ffm, autofm, autodeepfm``. ``deepfm`` is the
     journal's DeepFM-D, ``lr&dnn`` and ``fm&dnn`` are Wide & Deep with an LR or an FM wide
     part, ``autofm`` and ``autodeepfm`` AutoFIS on FM and DeepFM (the "kept %" column: share of
     the pairs the search kept; the training time includes the search).
@@ -27,7 +27,9 @@ Settings (DeepFM journal Table III, Criteo-Random, and section III-C-1)
     the others (DNN, PNNs, LR&DNN, DCN; FNN's MLP reads 10 + 1 from its pre-trained FM).
     LR is trained with Adam and ``l2`` where the journal uses FTRL. LR&DNN gets no hand-made
     crosses unless ``--crosses a:b,c:d`` names them (the journal's LR&DNN has some). FFM, FwFM
-    and AFM keep their estimators' AutoFIS Table 9 defaults; GBDT+LR all of its defaults.
+    and AFM keep their estimators' AutoFIS Table 9 defaults; GBDT+LR and GBDT+FFM all of
+    theirs (GBDT+FFM: Table 9's 20 trees, each capped at 8 leaves, then an FFM on the raw
+    fields plus the leaves).
 
 Training protocol, common to all neural models
     Early stopping on validation AUC over a stratified 10 % of the training part, patience 3,
@@ -66,6 +68,7 @@ from sk_ctr import (
     FMClassifier,
     FNNClassifier,
     FwFMClassifier,
+    GBDTFFMClassifier,
     GBDTLRClassifier,
     LRClassifier,
     PNNClassifier,
@@ -146,6 +149,7 @@ MODELS = {
     "fwfm": lambda p: FwFMClassifier(**p.training(SHALLOW_LR)),
     "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),
     "gbdt+lr": lambda p: GBDTLRClassifier(random_state=p.random_state),
+    "gbdt+ffm": lambda p: GBDTFFMClassifier(random_state=p.random_state),
     # AutoFIS: 2 search epochs, GRDA's c by its "auto" rule, the base model's settings.
     "autofm": lambda p: AutoFISClassifier(base="fm", embed_dim=FM_EMBED, search_epochs=2,
                                           **p.training(SHALLOW_LR)),
@@ -228,8 +232,8 @@ def _read_file(path, label):
 
 def _epochs(model):
     """Epochs run, and the epoch whose weights early stopping restored (NaN without it)."""
-    if not hasattr(model, "history_") and hasattr(model, "lr_"):  # GBDT+LR: its LR stage
-        model = model.lr_
+    if not hasattr(model, "history_") and hasattr(model, "final_estimator_"):
+        model = model.final_estimator_  # GBDT+LR, GBDT+FFM: their second stage
     if not hasattr(model, "history_"):
         return np.nan, np.nan
     # skorch's EarlyStopping, not the argmax of valid_auc: it ignores gains below its

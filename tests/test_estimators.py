@@ -31,6 +31,7 @@ from sk_ctr import (
     FMClassifier,
     FNNClassifier,
     FwFMClassifier,
+    GBDTFFMClassifier,
     GBDTLRClassifier,
     LRClassifier,
     PNNClassifier,
@@ -104,7 +105,8 @@ def test_sklearn_compatible_estimator(estimator, check):
         small(DeepFMClassifier, max_epochs=6, batch_size=64, lr=5e-2, deep=deep)
         for deep in ("inner", "outer", "both")
     ]
-    + [GBDTLRClassifier(n_estimators=10, random_state=0)],
+    + [GBDTLRClassifier(n_estimators=10, random_state=0),
+       GBDTFFMClassifier(n_estimators=10, random_state=0)],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible_variants(estimator, check):
@@ -122,6 +124,7 @@ ZOO = [small(cls) for cls in ESTIMATORS] + [
     small(TwoTowerClassifier, user_fields=["C1", "C2"], item_fields=["C3", "C4", "I1", "I2"],
           hidden_units=(8,)),
     GBDTLRClassifier(n_estimators=10, random_state=0),
+    GBDTFFMClassifier(n_estimators=10, random_state=0),
 ]
 
 
@@ -442,6 +445,14 @@ def test_misspelled_parameter_is_rejected(small_ctr_data):
     X, y = small_ctr_data
     with pytest.raises(ValueError, match="embed_dimm"):
         DeepFMClassifier(embed_dimm=4).fit(X, y)
+
+
+def test_skorch_prefixed_parameters_reach_the_optimizer(small_ctr_data):
+    X, y = small_ctr_data
+    est = small(DeepFMClassifier, optimizer__weight_decay=1e-5, max_epochs=1).fit(X, y)
+    assert est.optimizer_.param_groups[0]["weight_decay"] == 1e-5
+    with pytest.raises(ValueError, match="optimizer_weight_decay"):
+        small(DeepFMClassifier, optimizer_weight_decay=1e-5).fit(X, y)
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(small_ctr_data):

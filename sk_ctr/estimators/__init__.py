@@ -6,6 +6,7 @@ from sk_ctr.estimators.dcn import DCNClassifier
 from sk_ctr.estimators.din import DINClassifier, EmbeddingMLPClassifier
 from sk_ctr.estimators.field_aware import AFMClassifier, FFMClassifier, FwFMClassifier
 from sk_ctr.estimators.fnn import FNNClassifier
+from sk_ctr.estimators.gbdt_ffm import GBDTFFMClassifier
 from sk_ctr.estimators.gbdt_lr import GBDTLRClassifier
 from sk_ctr.estimators.models import DeepFMClassifier, DNNClassifier, FMClassifier, LRClassifier
 from sk_ctr.estimators.pnn import PNNClassifier
@@ -25,6 +26,7 @@ __all__ = [
     "FNNClassifier",
     "FMClassifier",
     "FwFMClassifier",
+    "GBDTFFMClassifier",
     "GBDTLRClassifier",
     "LRClassifier",
     "PNNClassifier",

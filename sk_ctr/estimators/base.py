@@ -47,10 +47,12 @@ from sk_ctr.training.distributed import (
     lr_multiplier,
     plan_parallelism,
     resolve_device,
+    share_random_state,
     spawn_fit,
     unwrap,
 )
 from sk_ctr.training.loader import SliceLoader
+from sk_ctr.training.streaming import ParquetSource, StreamingDataset, StreamLoader
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -274,14 +276,18 @@ default="adam"
         self.random_state = random_state
 
     # ------------------------------------------------------------ fitting
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the transformer (on raw input) and train the network.
 
         Parameters
         ----------
-        X : pandas.DataFrame, array-like of shape (n_samples, n_features) or FieldData
-        y : array-like of shape (n_samples,)
-            Two classes: 0/1, bool or two strings.
+        X : pandas.DataFrame, array-like of shape (n_samples, n_features), FieldData or \
+ParquetSource
+            A :class:`~sk_ctr.ParquetSource` streams Parquet files larger than memory through
+            the transformer (fitted on a sample or chunk by chunk) in shuffled batches.
+        y : array-like of shape (n_samples,), default=None
+            Two classes: 0/1, bool or two strings. ``None`` only for a ParquetSource, whose
+            ``label`` column holds them.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the samples in the loss.
 
@@ -292,7 +298,7 @@ default="adam"
         refit = not (self.warm_start and self.__sklearn_is_fitted__())
         return self._train(X, y, sample_weight, refit=refit)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y=None, classes=None, sample_weight=None):
         """Continue training for ``max_epochs`` epochs without re-initialising the network or
         refitting the transformer (a first call fits them).
 
@@ -309,6 +315,8 @@ default="adam"
         return self._train(X, y, sample_weight, refit=not self.__sklearn_is_fitted__())
 
     def _train(self, X, y, sample_weight, refit):
+        if isinstance(X, ParquetSource):
+            return self._fit_stream(X, y, sample_weight, refit)
         self._validate_params()
         X_encoded = self._encode(X, fit=refit)
         self._check_sequence_support(X_encoded)
@@ -340,6 +348,123 @@ default="adam"
             else:
                 self._fit_spawned(X_encoded, y_encoded, plan)
         return self
+
+    # ---- streaming from Parquet
+    def _fit_stream(self, source, y, sample_weight, refit):
+        """Train on a :class:`~sk_ctr.training.streaming.ParquetSource` without loading it.
+
+        The classes come from the label column alone, the transformer from a sample of rows
+        (or a ``partial_fit`` pass, ``transformer_rows=None``); then skorch's own loop runs
+        (callbacks, history, early stopping), :meth:`get_split_datasets` handing it the
+        stream and the source's ``validation``, :meth:`get_iterator` a
+        :class:`~sk_ctr.training.streaming.StreamLoader` over them.
+        """
+        self._validate_params()
+        if y is not None or sample_weight is not None:
+            raise ValueError(
+                f"The labels of a ParquetSource are its column {source.label!r}: call fit(source) "
+                "with y=None and without sample_weight."
+            )
+        if type(self)._pretrain is not CTRClassifier._pretrain:
+            raise ValueError(
+                f"{type(self).__name__} runs a first training stage on the rows in memory, so it "
+                "cannot train on a ParquetSource; load the rows (pandas.read_parquet) instead."
+            )
+        if self.early_stopping and source.validation is None:
+            raise ValueError(
+                "early_stopping=True scores held-out rows, and a ParquetSource is not split: "
+                "give them as ParquetSource(..., validation=ParquetSource(...)) or "
+                "ParquetSource(..., validation=(X_valid, y_valid))."
+            )
+        self.__dict__.pop("_split", None)
+        plan = plan_parallelism(self.device, self.devices, self.strategy)
+        self._encode_labels(source.label_values(), fit=refit)
+        if refit:
+            self._fit_stream_preprocessor(source, plan)
+        else:
+            self._encode(source.head(), fit=False)  # the fitted columns, or _encode's error
+        train = StreamingDataset(source, self.preprocessor_, self.le_)
+        valid = self._stream_validation(source.validation)
+        with self._runtime(seeded=True):
+            if refit or not self.initialized_:
+                self.initialize()
+            self._split = (train, valid)  # what get_split_datasets hands skorch's fit_loop
+            try:
+                if plan.kind == "single":
+                    NeuralNet.partial_fit(self, train, None)
+                elif plan.kind == "dp":  # GPU-only branch
+                    self._fit_data_parallel(train, None, plan)
+                elif plan.kind == "joined":
+                    self._fit_in_process_group(train, None)
+                else:  # the rows travel in _split (every rank reads the files), not as tensors
+                    self._fit_spawned(FieldData({}, self.schema_), np.empty(0, np.float32), plan)
+            finally:
+                self.__dict__.pop("_split", None)
+        return self
+
+    def _fit_stream_preprocessor(self, source, plan):
+        """``preprocessor_`` fitted on ``source.sample`` or, with ``transformer_rows=None``, by
+        ``partial_fit`` on every chunk; then the schema as :meth:`_encode` sets it."""
+        if source.transformer_rows is not None:
+            seed = check_random_state(source.random_state).randint(np.iinfo(np.int32).max)
+            if plan.kind == "joined":  # torchrun: every rank fits rank 0's sample
+                shared = [seed]
+                dist.broadcast_object_list(shared, src=0)
+                seed = shared[0]
+            encoded = self._encode(source.sample(source.transformer_rows, seed), fit=True)
+        else:
+            preprocessor = self._make_preprocessor()
+            if not hasattr(preprocessor, "partial_fit"):
+                raise TypeError(
+                    f"transformer_rows=None fits the preprocessor chunk by chunk, but "
+                    f"{type(preprocessor).__name__} has no partial_fit; give "
+                    "ParquetSource(..., transformer_rows=<rows>) to fit it on a sample."
+                )
+            for frame in source.iter_frames():
+                preprocessor.partial_fit(frame)
+            with self._adopting(preprocessor):
+                encoded = self._encode(source.head(), fit=True)
+        self._check_sequence_support(encoded)
+
+    @contextmanager
+    def _adopting(self, preprocessor):
+        """Make ``_encode(X, fit=True)`` take ``preprocessor``, already fitted, instead of
+        fitting a clone on ``X``, so that what subclasses do around it (DIN's id frequencies)
+        runs as after an in-memory fit."""
+        self._make_preprocessor = lambda: preprocessor
+        preprocessor.fit_transform = preprocessor.transform
+        try:
+            yield
+        finally:
+            del self._make_preprocessor
+            del preprocessor.fit_transform
+
+    def _stream_validation(self, validation):
+        """The dataset scored after each epoch: a ParquetSource streamed in full, or in-memory
+        ``(X, y)`` encoded once; None without validation rows."""
+        if validation is None:
+            return None
+        if isinstance(validation, ParquetSource):
+            self._encode_labels(validation.label_values(), fit=False)  # only the fit's classes
+            self._encode(validation.head(), fit=False)  # the fitted columns, or _encode's error
+            return StreamingDataset(validation, self.preprocessor_, self.le_)
+        X_encoded = self._encode(validation[0], fit=False)
+        y_encoded = self._encode_labels(validation[1], fit=False)
+        if len(X_encoded) != len(y_encoded):
+            raise ValueError(
+                f"The validation X and y have inconsistent numbers of samples: "
+                f"{len(X_encoded)} and {len(y_encoded)}."
+            )
+        return Dataset(X_encoded, y_encoded)
+
+    def _stream_iterator(self, dataset, training):
+        """Batches of a StreamingDataset: shuffled when training (``iterator_train__shuffle``),
+        under DDP a rank's share of every global batch."""
+        shuffle = training and self.get_params_for("iterator_train").get("shuffle", False)
+        shard = getattr(self, "_shard", None) if training else None
+        rank, world_size = shard if shard is not None else (0, 1)
+        return StreamLoader(dataset, self.batch_size, shuffle=shuffle, rank=rank,
+                            world_size=world_size)
 
     # ------------------------------------------------------ data parallel
     def _fit_spawned(self, X_encoded, y_encoded, plan):
@@ -410,12 +535,21 @@ default="adam"
 
     def get_iterator(self, dataset, training=False):
         """A rank's shard of every global batch while training distributed."""
+        if isinstance(dataset, StreamingDataset):
+            return self._stream_iterator(dataset, training)
         shard = getattr(self, "_shard", None)
         if training and shard is not None:
             shuffle = self.get_params_for("iterator_train").get("shuffle", False)
             return ShardedSliceLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
                                       rank=shard[0], world_size=shard[1])
         return super().get_iterator(dataset, training=training)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One pass over ``iterator``; under DDP every rank shuffles from the same state."""
+        shard = getattr(self, "_shard", None)
+        if training and shard is not None:
+            share_random_state(*shard)
+        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
 
     def train_step(self, batch, **fit_params):
         """One step; under DDP the logged loss is the mean over ranks, so every rank's history
@@ -670,8 +804,16 @@ default="adam"
                 "(torch.cuda.is_available() is False); use device='cpu' or 'auto'."
             )
         plan_parallelism(self.device, self.devices, self.strategy)  # raises naming the param
-        with self._resolved_device():  # skorch's own check needs a real torch device
-            super()._validate_params()
+        # skorch's own check of unknown arguments (it needs a real torch device, and knows the
+        # module / criterion / optimizer prefixes only once they are initialised: fit validates
+        # before, so ``optimizer__weight_decay=`` would look unknown)
+        known = self.prefixes_
+        self.prefixes_ = list(dict.fromkeys([*known, "module", "criterion", "optimizer"]))
+        try:
+            with self._resolved_device():
+                super()._validate_params()
+        finally:
+            self.prefixes_ = known
 
     def _get_param_names(self):
         # skorch lists every attribute without a trailing underscore; its private bookkeeping

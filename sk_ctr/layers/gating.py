@@ -102,7 +102,7 @@ class FieldProducts(nn.Module):
         if len(self.index3):
             parts.append(self._gathered(embeddings, self.index3))
         if not parts:
-            return embeddings.new_zeros(len(embeddings), 0)
+            return embeddings.new_zeros(embeddings.shape[0], 0)  # traceable batch size
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     @staticmethod

@@ -104,6 +104,8 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
+    n_samples_seen_ : int
+        Rows counted by :meth:`partial_fit` (not set by :meth:`fit`).
 
     Examples
     --------
@@ -178,36 +180,194 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self._check_params()
         self.__dict__.pop("_partial", None)  # a later partial_fit must not continue older chunks
         frame = self._as_frame(X, reset=True)
-        categorical, numeric, sequence = self._column_roles(frame)
+        roles = self._column_roles(frame)
         self.vocabularies_, self.bin_edges_, self.scaling_, self.frequencies_ = {}, {}, {}, {}
-        sequences = self._fit_sequence_length(frame, sequence)
+        sequences = self._fit_sequence_length(frame, roles[2])
         histories = self._histories_by_candidate(sequences)
-        cat_fields, num_fields = [], []
-        for name in frame.columns:
+
+        def fit_ids(name, source):
+            if source == "categorical":
+                column = _with_history_items(name, frame[name], histories.get(name))
+                return self._fit_categorical(name, column)
+            if source == "bucketized":
+                return self._fit_buckets(name, frame[name])
+            return self._fit_categorical(name, pd.Series(sequences[name][0], dtype=object))
+
+        self.fields_ = self._assemble_fields(
+            frame.columns, roles, fit_ids, lambda name: self._fit_scaling(name, frame[name])
+        )
+        return self
+
+    def partial_fit(self, X, y=None):
+        """Add one chunk of the training rows to the fit, for data that do not fit in memory.
+
+        The first call fixes the columns and their roles (inferred from its dtypes as in
+        :meth:`fit`); every call adds its chunk's counts and refits all the fitted
+        attributes, so the transformer can transform after any call. Over the chunks of a
+        frame it learns what :meth:`fit` learns from the whole frame (the same vocabularies,
+        ids and frequencies), except for numeric columns:
+
+        - bucket edges are quantiles of a uniform sample of at most ``QUANTILE_SAMPLE``
+          observed values per column (a reservoir, Vitter's algorithm R, drawn from a fixed
+          seed), so they are exact up to that many rows; beyond, a bucketized field's
+          ``frequencies_`` are the sample's counts scaled to the number of values seen;
+        - means and standard deviations (``numeric="value"``) are merged chunk by chunk
+          (Chan, Golub and LeVeque's pairwise update), equal to ``fit``'s up to rounding.
+
+        ``min_frequency`` applies to the counts over all chunks seen so far, so a value can
+        leave "other" as later chunks raise its count: fit the network after the last call.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            One chunk of rows, with the columns of the first chunk.
+        y : ignored
+
+        Returns
+        -------
+        self : CTRTransformer
+
+        Raises
+        ------
+        ValueError
+            After :meth:`fit`, which keeps no running counts to add a chunk to.
+
+        Notes
+        -----
+        A call costs the size of its chunk: the fitted attributes are computed from the
+        counts when they are next read (by :meth:`transform`, say), not after every chunk,
+        which would cost the size of the vocabularies per chunk. The counts of a column are
+        kept as runs merged like a binary counter, so a value is merged O(log chunks) times.
+        """
+        if "_partial" not in self.__dict__:
+            if hasattr(self, "fields_"):
+                raise ValueError(
+                    "This CTRTransformer was fitted by fit(), which keeps no running counts to "
+                    "add a chunk to; call partial_fit on every chunk, starting from an "
+                    "unfitted transformer (sklearn.base.clone)."
+                )
+            self._check_params()
+            frame = self._as_frame(X, reset=True)
+            state = _RunningCounts(list(frame.columns), *self._column_roles(frame),
+                                   bucketize=self.numeric == "bucketize")
+            self._add_chunk(state, frame, first=True)
+            self._partial = state  # only once the first chunk is in: a failed call leaves none
+        else:
+            self._add_chunk(self._partial, self._as_frame(X, reset=False), first=False)
+        for name in _FITTED_FROM_COUNTS:  # computed again when next read: see __getattr__
+            self.__dict__.pop(name, None)
+        self.n_samples_seen_ = self._partial.n_samples
+        return self
+
+    def __getattr__(self, name):
+        # Only reached for attributes not set: after partial_fit, the fitted ones, computed
+        # from the running counts on their first read.
+        state = self.__dict__.get("_partial")
+        if state is not None and name in _FITTED_FROM_COUNTS:
+            self._fit_from_counts(state)
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _add_chunk(self, state, frame, first):
+        """Count ``frame`` into ``state``; every check runs before ``state`` changes, so a
+        chunk that raises leaves the counts of the previous chunks intact."""
+        chunk, longest, items_of = {}, 0, {}
+        for name in state.columns:
             column = frame[name]
+            if name in state.sequence:
+                items, lengths = split_cells(name, column, self.sequence_delimiter)
+                if self.max_sequence_length is not None:  # None keeps all: L is the longest
+                    items, lengths = keep_most_recent(items, lengths, self.max_sequence_length)
+                longest = max(longest, int(lengths.max(initial=0)))
+                items_of[name] = items
+                chunk[name] = _count_values(name, pd.Series(items, dtype=object), sort=False)
+            elif name in state.categorical:
+                chunk[name] = _count_values(name, column, sort=False)
+            else:
+                values = _numeric_values(name, column)
+                if not state.bucketize:
+                    _reject_nan(name, values)
+                chunk[name] = values
+        if first:
+            for candidate, histories in self._histories_by_candidate(
+                {name: (items, None) for name, items in items_of.items()}
+            ).items():
+                _check_history_types(candidate, frame[candidate], histories)
+        state.add(chunk, longest, len(frame))
+
+    def _fit_from_counts(self, state):
+        """Every fitted attribute from the running counts of :meth:`partial_fit`."""
+        self.vocabularies_, self.bin_edges_, self.scaling_, self.frequencies_ = {}, {}, {}, {}
+        self.sequence_length_ = None
+        if state.sequence:
+            longest = max(state.longest, 1)
+            self.sequence_length_ = int(self.max_sequence_length or longest)
+        histories = {}
+        for history, candidate in (self.behavior or {}).items():
+            histories.setdefault(candidate, []).append(history)
+
+        def fit_ids(name, source):
+            if source == "bucketized":
+                return self._set_buckets_from_sample(name, state)
+            # A candidate counts its histories' items too, after its own values, as in fit.
+            sources = [name, *histories.get(name, [])] if source == "categorical" else [name]
+            counts = _merged_counts([runs for s in sources for runs in state.counts[s]])
+            missing = sum(state.missing[s] for s in sources)
+            return self._set_vocabulary(
+                name, counts.sort_values(ascending=False, kind="stable"), missing
+            )
+
+        def scaling(name):
+            n, mean, sum_of_squares = state.moments[name]
+            std = float(np.sqrt(sum_of_squares / n)) if n else 1.0
+            return (float(mean) if n else 0.0), (std if std > 0 else 1.0)
+
+        roles = (state.categorical, state.numeric, state.sequence)
+        self.fields_ = self._assemble_fields(state.columns, roles, fit_ids, scaling,
+                                             bucketize=state.bucketize)
+
+    def _set_buckets_from_sample(self, name, state):
+        sample = state.samples[name]
+        edges = self._quantile_edges(sample)
+        self.bin_edges_[name] = edges
+        counts = np.bincount(self._bucket_ids(sample, edges),
+                             minlength=len(edges) + 1 + FIRST_VALUE_ID)
+        if state.observed[name] > sample.size:  # a sample: scale its counts to all the values
+            counts = np.rint(counts * (state.observed[name] / sample.size)).astype(np.int64)
+        counts[MISSING_ID] = state.missing[name]
+        self.frequencies_[name] = counts
+        return len(counts)
+
+    def _assemble_fields(self, columns, roles, fit_ids, fit_scaling, bucketize=None):
+        """The schema: categorical and bucketized fields (in column order), numeric fields,
+        then sequence fields.
+
+        ``fit_ids(name, source)`` learns the ids of a column (a vocabulary or buckets; source
+        "categorical", "bucketized" or "sequence") and returns their number;
+        ``fit_scaling(name)`` returns the (mean, std) of a numeric-value column;
+        ``bucketize`` says whether numeric columns are bucketized (default: ``numeric``).
+        """
+        categorical, _, sequence = roles
+        bucketize = self.numeric == "bucketize" if bucketize is None else bucketize
+        cat_fields, num_fields = [], []
+        for name in columns:
             if name in sequence:
                 continue
-            if name in categorical:
-                vocab_size = self._fit_categorical(
-                    name, _with_history_items(name, column, histories.get(name))
+            if name in categorical or bucketize:
+                source = "categorical" if name in categorical else "bucketized"
+                offset = sum(f.vocab_size for f in cat_fields)
+                cat_fields.append(
+                    Field(name, "categorical", fit_ids(name, source), offset, source)
                 )
-                source = "categorical"
-            elif self.numeric == "bucketize":
-                vocab_size = self._fit_buckets(name, column)
-                source = "bucketized"
             else:
-                self.scaling_[name] = self._fit_scaling(name, column)
+                self.scaling_[name] = fit_scaling(name)
                 num_fields.append(Field(name, "numeric", 1, len(num_fields), "numeric"))
-                continue
-            offset = sum(f.vocab_size for f in cat_fields)
-            cat_fields.append(Field(name, "categorical", vocab_size, offset, source))
         seq_fields = self._fit_sequence_fields(
-            sequences,
+            [name for name in columns if name in sequence],
             cat_fields,
-            lambda name: self._fit_categorical(name, pd.Series(sequences[name][0], dtype=object)),
+            lambda name: fit_ids(name, "sequence"),
         )
-        self.fields_ = tuple(cat_fields + num_fields + seq_fields)
-        return self
+        return tuple(cat_fields + num_fields + seq_fields)
 
     def _check_params(self):
         self._validate_params()
@@ -574,6 +734,106 @@ def _check_history_types(name, column, histories):
                 UserWarning,
                 stacklevel=4,
             )
+
+
+#: Values per numeric column that :meth:`CTRTransformer.partial_fit` keeps to place the bucket
+#: edges: quantiles of a uniform sample of this size are within about 0.2% (in rank) of the
+#: data's (standard error sqrt(q (1 - q) / n) <= 0.0016).
+QUANTILE_SAMPLE = 100_000
+#: What :meth:`CTRTransformer.partial_fit` computes from its counts when next read.
+_FITTED_FROM_COUNTS = ("fields_", "vocabularies_", "bin_edges_", "scaling_", "frequencies_",
+                       "sequence_length_")
+
+
+class _RunningCounts:
+    """What :meth:`CTRTransformer.partial_fit` has counted so far.
+
+    ``counts[name]``: Series of the counts of each value (items for a sequence column), in
+    order of first appearance, as runs (older first) whose concatenation, summed per value,
+    keeps that order, so that a stable sort gives ``fit``'s order of ties;
+    ``missing[name]``: missing cells (items); ``samples[name]`` and ``observed[name]``: the
+    reservoir of a bucketized column and the number of non-missing values it was drawn from;
+    ``moments[name]``: (count, mean, sum of squared deviations) of a numeric-value column.
+    """
+
+    def __init__(self, columns, categorical, numeric, sequence, bucketize):
+        self.columns, self.bucketize = columns, bucketize
+        self.categorical, self.numeric, self.sequence = categorical, numeric, sequence
+        self.counts, self.missing, self.samples, self.observed, self.moments = {}, {}, {}, {}, {}
+        self.longest, self.n_samples = 0, 0
+
+    def add(self, chunk, longest, n_samples):
+        """Merge one chunk's statistics: (counts, missing) of the columns with a vocabulary,
+        the float values of the numeric ones."""
+        for name, stats in chunk.items():
+            if name in self.categorical or name in self.sequence:
+                counts, missing = stats
+                runs = self.counts.setdefault(name, [])
+                runs.append(counts)
+                # A binary counter: merge the newest runs while the older is at most twice
+                # the size of the newer, so that runs grow geometrically.
+                while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]):
+                    newer = runs.pop()
+                    runs[-1] = _merged_counts([runs[-1], newer])
+                self.missing[name] = self.missing.get(name, 0) + missing
+            elif self.bucketize:
+                observed = stats[~np.isnan(stats)]
+                self.missing[name] = self.missing.get(name, 0) + stats.size - observed.size
+                self.samples[name] = _reservoir_sample(
+                    self.samples.get(name, np.empty(0)), self.observed.get(name, 0), observed
+                )
+                self.observed[name] = self.observed.get(name, 0) + observed.size
+            else:
+                self.moments[name] = _merged_moments(self.moments.get(name, (0, 0.0, 0.0)),
+                                                     stats)
+        self.longest = max(self.longest, longest)
+        self.n_samples += n_samples
+
+
+def _merged_counts(parts):
+    """Sum of value counts, in order of first appearance (groupby keeps it with sort=False)."""
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts).groupby(level=0, sort=False).sum()
+
+
+def _reservoir_sample(sample, seen, values, size=QUANTILE_SAMPLE):
+    """Vitter's algorithm R over one chunk, vectorised: ``sample`` (a uniform sample of the
+    ``seen`` values before) becomes a uniform sample of at most ``size`` of all the values.
+
+    The draws are seeded by ``seen``: the same chunks give the same sample in every run.
+    """
+    free = max(size - sample.size, 0)
+    sample = np.concatenate([sample, values[:free]])
+    rest, first = values[free:], seen + min(free, values.size)
+    if not rest.size:
+        return sample
+    # The i-th value of the stream (0-based) replaces slot j, uniform in [0, i], if j < size.
+    positions = first + np.arange(rest.size)
+    slots = (np.random.default_rng(first).random(rest.size) * (positions + 1)).astype(np.int64)
+    replace = np.flatnonzero(slots < size)
+    # The last value drawn for a slot is the one left there, as in the sequential algorithm.
+    _, last = np.unique(slots[replace][::-1], return_index=True)
+    chosen = replace[::-1][last]
+    sample[slots[chosen]] = rest[chosen]
+    return sample
+
+
+def _merged_moments(moments, values):
+    """(count, mean, sum of squared deviations) of the values before and ``values``
+    (Chan, Golub and LeVeque 1979, the pairwise update)."""
+    n, mean, sum_of_squares = moments
+    if not values.size:
+        return moments
+    n_chunk, mean_chunk = values.size, float(values.mean())
+    chunk_squares = float(((values - mean_chunk) ** 2).sum())
+    total = n + n_chunk
+    delta = mean_chunk - mean
+    return (
+        total,
+        mean + delta * n_chunk / total,
+        sum_of_squares + chunk_squares + delta**2 * n * n_chunk / total,
+    )
 
 
 def _count_values(name, column, sort):

@@ -142,15 +142,49 @@ class ShardedSliceLoader(SliceLoader):
 
     def __iter__(self):
         for X, y in super().__iter__():
-            n_global = len(y)
-            bounds = np.linspace(0, n_global, self.world_size + 1).round().astype(int)
-            start, stop = bounds[self.rank], bounds[self.rank + 1]
-            rows = slice(start, stop) if stop > start else slice(0, 1)
-            scale = (stop - start) * self.world_size / n_global
-            X, y = _take(X, rows), y[rows]
-            if isinstance(X, dict):  # one value per row: skorch measures batches by length
-                X = {**X, "_loss_scale": torch.full((len(y),), scale)}
+            if isinstance(X, dict):
+                X, y = rank_share(X, y, self.rank, self.world_size)
             yield X, y
+
+
+def rank_share(X, y, rank, world_size):
+    """A rank's slice of a global batch, with the ``"_loss_scale"`` that makes DDP's average
+    of the ranks' mean losses the global batch's mean loss (a rank left without rows gets one
+    row with scale 0).
+
+    Parameters
+    ----------
+    X : dict of str to torch.Tensor
+    y : torch.Tensor
+    rank, world_size : int
+
+    Returns
+    -------
+    X : dict of str to torch.Tensor
+    y : torch.Tensor
+    """
+    n_global = len(y)
+    bounds = np.linspace(0, n_global, world_size + 1).round().astype(int)
+    start, stop = bounds[rank], bounds[rank + 1]
+    rows = slice(start, stop) if stop > start else slice(0, 1)
+    scale = (stop - start) * world_size / n_global
+    X, y = _take(X, rows), y[rows]
+    return {**X, "_loss_scale": torch.full((len(y),), scale)}, y
+
+
+def share_random_state(rank, world_size):
+    """Give every rank rank 0's torch random state, before an epoch draws its shuffle.
+
+    Ranks start from the same state, but dropout draws as many numbers as a rank has rows,
+    and the last global batch may split unevenly: without this, the next epoch's permutation
+    would differ between ranks and their shards would overlap. Rank 0 keeps its own state, so
+    without dropout a fit follows one process's exactly. Dropout masks are then drawn from the
+    same stream on every rank (correlated across ranks, independent across rows of a rank).
+    """
+    if world_size > 1 and dist.is_available() and dist.is_initialized():
+        state = [torch.get_rng_state() if rank == 0 else None]
+        dist.broadcast_object_list(state, src=0)
+        torch.set_rng_state(state[0])
 
 
 def _free_port():

@@ -1,0 +1,634 @@
+"""The ``sk-ctr`` command line: fit a model on a file, predict a file, export, compare, demo.
+
+::
+
+    sk-ctr fit --model deepfm --data train.parquet --label clicked --out model.joblib \\
+        [--param embed_dim=16 --param hidden_units="(200, 200)" ...] [--threads N]
+    sk-ctr predict --model model.joblib --data test.csv --out scores.csv [--keep id]
+    sk-ctr export --model model.joblib --out model.onnx          # or model.pt (TorchScript)
+    sk-ctr benchmark --data criteo --models "lr,fm,deepfm"       # python -m sk_ctr.benchmark
+    sk-ctr demo                                                  # python -m sk_ctr.demo
+
+Also ``python -m sk_ctr ...``. Data files are CSV (``.csv``, ``.tsv``, compressed ones too) or
+Parquet (``.parquet``, ``.pq``; needs pyarrow: ``pip install 'sk-ctr[parquet]'``). A problem
+with the input (an unreadable file, a missing column, an unknown model or parameter) exits with
+status 2 and one line naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import sys
+import textwrap
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PROG = "sk-ctr"
+PARQUET_SUFFIXES = (".parquet", ".pq")
+TAB_SUFFIXES = (".tsv", ".tab")
+#: Rows predicted per step of ``predict``'s progress bar.
+PREDICT_CHUNK = 100_000
+
+
+class UsageError(Exception):
+    """A problem with the command's input; ``main`` prints it and returns 2."""
+
+
+# --------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    """Run the ``sk-ctr`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for a usage or input problem (the message is
+        printed on stderr).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # benchmark and demo keep their own option parsers: everything after the word is theirs.
+    if argv and argv[0] in _DELEGATED:
+        return _delegate(argv[0], argv[1:])
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version or argparse's own usage error
+        return int(exit_.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except UsageError as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser():
+    from sk_ctr import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Fit, predict, export and compare click-through-rate models.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    fit = commands.add_parser(
+        "fit", help="fit a model on a CSV / Parquet file and save it with joblib",
+        description="Fit a model on a data file and save the fitted estimator (transformer and "
+        "network in one joblib file).", epilog=_format_models_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fit.add_argument("--model", required=True, help="model name (see below)")
+    fit.add_argument("--data", required=True, type=Path, help="training data: CSV or Parquet")
+    fit.add_argument("--label", required=True, help="the label column (two classes)")
+    fit.add_argument("--out", required=True, type=Path, help="where to save the fitted model")
+    fit.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="estimator parameter, the value a Python literal (embed_dim=16, "
+        "hidden_units='(200, 200)', behavior=\"{'hist_item': 'item'}\") or a bare word "
+        "(activation=relu); preprocessor__NAME=VALUE sets the CTRTransformer's "
+        "(preprocessor__min_frequency=10). Repeatable.",
+    )
+    fit.add_argument("--drop", action="append", default=[], metavar="COLUMN",
+                     help="a column not to use as a feature (an id, a timestamp). Repeatable.")
+    _add_common(fit)
+    fit.add_argument("--quiet", action="store_true",
+                     help="no progress bar and epoch table (default: verbose=1)")
+    fit.set_defaults(run=_fit)
+
+    predict = commands.add_parser(
+        "predict", help="write click probabilities of a data file",
+        description="Predict the probability of the positive class (the label's larger value) "
+        "for every row of a data file with a model saved by 'fit'.",
+    )
+    predict.add_argument("--model", required=True, type=Path, help="a model saved by 'fit'")
+    predict.add_argument("--data", required=True, type=Path, help="rows to score: CSV or Parquet")
+    predict.add_argument("--out", required=True,
+                         help="output file (.csv or .parquet), '-' for CSV on stdout")
+    predict.add_argument("--keep", action="append", default=[], metavar="COLUMN",
+                         help="copy this input column into the output (an id). Repeatable.")
+    predict.add_argument("--label", help="a label column in the data: dropped from the "
+                         "features, and the ROC AUC and log-loss are printed")
+    _add_common(predict)
+    predict.set_defaults(run=_predict)
+
+    export = commands.add_parser(
+        "export", help="export a fitted model's network to ONNX or TorchScript",
+        description="Export the network of a model saved by 'fit' (encoded inputs in, click "
+        "probabilities out; see sk_ctr.export).",
+    )
+    export.add_argument("--model", required=True, type=Path, help="a model saved by 'fit'")
+    export.add_argument("--out", required=True, type=Path, help="the file to write")
+    export.add_argument("--format", choices=("onnx", "torchscript"),
+                        help="default: from the suffix of --out (.onnx, else TorchScript)")
+    export.add_argument("--data", type=Path,
+                        help="a few rows to trace and check on (default: random valid inputs)")
+    export.add_argument("--sep", help="CSV separator of --data (default: from the suffix)")
+    export.set_defaults(run=_export)
+
+    for name, (module, what) in _DELEGATED.items():
+        commands.add_parser(name, help=f"{what} ('{PROG} {name} --help'; python -m {module})",
+                            add_help=False)
+    return parser
+
+
+def _add_common(parser):
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch threads (default: torch's; 1 is often fastest on a busy "
+                        "machine)")
+    parser.add_argument("--sep", help="CSV separator (default: tab for .tsv, else comma)")
+
+
+_MODELS_HELP = """models:
+  benchmark spellings (the settings of 'sk-ctr benchmark': the journal's Table III, early
+  stopping on 10 %, l2=1e-3; quote those with & or *):
+{benchmark}
+  estimator classes (their own defaults), with or without 'Classifier', any case:
+{classes}
+""".strip()
+
+_DELEGATED = {
+    "benchmark": ("sk_ctr.benchmark", "compare models in the manner of the DeepFM journal"),
+    "demo": ("sk_ctr.demo", "LR, FM, DNN and DeepFM side by side on synthetic data"),
+}
+
+
+def _delegate(command, argv):
+    import importlib
+
+    module = importlib.import_module(_DELEGATED[command][0])
+    try:
+        module.main(argv)
+    except SystemExit as exit_:  # their parsers' --help and usage errors
+        return int(exit_.code or 0)
+    except (FileNotFoundError, ValueError) as error:  # e.g. a --data file that is not there
+        print(f"{PROG} {command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------
+
+
+def _fit(args):
+    model = resolve_model(args.model)
+    params = parse_params(args.param)
+    build_estimator(model, params, n_rows=0)  # unknown parameters fail before reading data
+    frame = read_table(args.data, sep=args.sep)
+    if args.label not in frame.columns:
+        raise UsageError(f"{args.data} has no label column {args.label!r}; columns: "
+                         f"{_column_list(frame.columns)}.")
+    missing = [c for c in args.drop if c not in frame.columns]
+    if missing:
+        raise UsageError(f"--drop names column(s) {missing} that {args.data} does not have.")
+    y = frame.pop(args.label)
+    if y.isna().any():
+        raise UsageError(f"the label column {args.label!r} has {int(y.isna().sum())} missing "
+                         "value(s); drop those rows or fill them.")
+    X = frame.drop(columns=args.drop)
+    if X.shape[1] == 0:
+        raise UsageError(f"{args.data} has no feature column besides the label.")
+    estimator = build_estimator(model, params, n_rows=len(X))
+    if not args.quiet and "verbose" not in params and _is_network(estimator):
+        estimator.set_params(verbose=1)
+    start = time.perf_counter()
+    with _threads(args.threads):
+        try:
+            estimator.fit(X, y.to_numpy())
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"cannot fit {type(estimator).__name__} on {args.data}: "
+                             f"{error}") from error
+    seconds = time.perf_counter() - start
+    _dump(estimator, args.out)
+    print(f"{type(estimator).__name__} fitted on {len(X)} rows x {X.shape[1]} columns in "
+          f"{seconds:.1f} s{_training_summary(estimator)}; saved to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _predict(args):
+    estimator = load_model(args.model)
+    frame = read_table(args.data, sep=args.sep)
+    missing = [c for c in args.keep + ([args.label] if args.label else [])
+               if c not in frame.columns]
+    if missing:
+        raise UsageError(f"{args.data} has no column(s) {missing}; columns: "
+                         f"{_column_list(frame.columns)}.")
+    expected = getattr(estimator, "feature_names_in_", None)
+    if expected is not None:
+        absent = [c for c in expected if c not in frame.columns]
+        if absent:
+            raise UsageError(f"{args.data} lacks column(s) the model was fitted on: {absent}.")
+        X = frame[list(expected)]
+        unused = [c for c in frame.columns if c not in set(expected) | set(args.keep)
+                  and c != args.label]
+        if unused:
+            print(f"{PROG} predict: ignoring column(s) not seen in fit: "
+                  f"{_column_list(unused)}", file=sys.stderr)
+    else:
+        X = frame.drop(columns=[args.label] if args.label else [])
+    with _threads(args.threads):
+        try:
+            probability = predict_in_chunks(estimator, X)
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"cannot predict {args.data}: {error}") from error
+    out = frame[args.keep].copy() if args.keep else pd.DataFrame(index=frame.index)
+    out["probability"] = probability
+    write_table(out, args.out)
+    if args.label:
+        _print_scores(estimator, frame[args.label], probability)
+    if args.out != "-":
+        print(f"{len(out)} probabilities written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _export(args):
+    from sk_ctr.export import export_onnx, export_torchscript
+
+    estimator = load_model(args.model)
+    kind = args.format or ("onnx" if args.out.suffix.lower() == ".onnx" else "torchscript")
+    X = None
+    if args.data is not None:
+        X = read_table(args.data, sep=args.sep)
+        expected = getattr(estimator, "feature_names_in_", None)
+        if expected is not None:
+            absent = [c for c in expected if c not in X.columns]
+            if absent:
+                raise UsageError(f"{args.data} lacks column(s) the model was fitted on: "
+                                 f"{absent}.")
+            X = X[list(expected)]
+    exporter = export_onnx if kind == "onnx" else export_torchscript
+    try:
+        exporter(estimator, args.out, X=X)
+    except (ImportError, TypeError, ValueError) as error:
+        raise UsageError(str(error)) from error
+    print(f"{type(estimator).__name__} network exported to {args.out} ({kind}); inputs "
+          "as sk_ctr.export.export_inputs(model, rows) gives them", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# Building blocks (importable: the command line is a thin layer over them)
+# --------------------------------------------------------------------------------------
+
+
+def estimator_classes():
+    """The estimator classes of sk_ctr by name (``DeepFMClassifier`` ...)."""
+    import sk_ctr
+
+    return {name: getattr(sk_ctr, name) for name in sk_ctr.__all__
+            if name.endswith("Classifier") and name != "CTRClassifier"}
+
+
+def resolve_model(name):
+    """A model name to ``("benchmark", spelling)`` or ``("class", estimator_class)``.
+
+    Parameters
+    ----------
+    name : str
+        A spelling of :data:`sk_ctr.benchmark.MODELS` (``"deepfm"``, ``"ipnn"``,
+        ``"fm&dnn"`` ...), which takes precedence, or an estimator class name with or without
+        ``Classifier``, in any case (``"DINClassifier"``, ``"din"``, ``"AutoFIS"``).
+
+    Returns
+    -------
+    tuple
+
+    Raises
+    ------
+    UsageError
+        For an unknown name; the message lists the known ones.
+    """
+    from sk_ctr.benchmark import MODELS
+
+    key = name.strip().lower()
+    if key in MODELS:
+        return ("benchmark", key)
+    classes = {cls_name.lower(): cls for cls_name, cls in estimator_classes().items()}
+    for candidate in (key, key + "classifier"):
+        if candidate in classes:
+            return ("class", classes[candidate])
+    known = list(MODELS) + sorted(estimator_classes())
+    close = difflib.get_close_matches(key, [k.lower() for k in known], n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise UsageError(f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(MODELS)}; "
+                     f"estimators: {', '.join(sorted(estimator_classes()))}.")
+
+
+def parse_params(pairs):
+    """``NAME=VALUE`` strings to a dict, each value a Python literal or else a plain string.
+
+    Parameters
+    ----------
+    pairs : list of str
+        E.g. ``["embed_dim=16", "hidden_units=(200, 200)", "activation=relu"]``.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    UsageError
+        For an item without ``=``, an empty name or a name given twice.
+
+    Examples
+    --------
+    >>> parse_params(["embed_dim=16", "hidden_units=(200, 200)", "activation=relu"])
+    {'embed_dim': 16, 'hidden_units': (200, 200), 'activation': 'relu'}
+    """
+    params = {}
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        name = name.strip()
+        if not equals or not name:
+            raise UsageError(f"--param takes NAME=VALUE, got {pair!r}.")
+        if name in params:
+            raise UsageError(f"--param {name} is given twice.")
+        try:
+            params[name] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            params[name] = text.strip()  # a bare word: relu, adam, softmax
+    return params
+
+
+def build_estimator(model, params, n_rows):
+    """The unfitted estimator of a resolved model with ``params`` set, checked.
+
+    Parameters
+    ----------
+    model : tuple
+        From :func:`resolve_model`.
+    params : dict
+        Estimator parameters; ``preprocessor__NAME`` ones build a
+        :class:`~sk_ctr.CTRTransformer` as its ``preprocessor``.
+    n_rows : int
+        Training rows: a benchmark spelling takes the benchmark's batch size for them.
+
+    Returns
+    -------
+    estimator
+
+    Raises
+    ------
+    UsageError
+        For an unknown parameter (with the close matches) or a value the estimator rejects.
+    """
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sk_ctr.benchmark import LARGE_DATA_ROWS, MODELS, Protocol
+    from sk_ctr.preprocessing import CTRTransformer
+
+    kind, value = model
+    if kind == "benchmark":
+        estimator = MODELS[value](Protocol(batch_size=256 if n_rows < LARGE_DATA_ROWS else 2000))
+    else:
+        estimator = value()
+    name = type(estimator).__name__
+    own = {k: v for k, v in params.items() if not k.startswith("preprocessor__")}
+    transformer = {k.split("__", 1)[1]: v for k, v in params.items()
+                   if k.startswith("preprocessor__")}
+    valid = set(estimator.get_params(deep=False))
+    # skorch routes module__*, criterion__*, optimizer__* and its prefixes_ (iterator_train__*,
+    # callbacks__* ...) to the objects it builds at fit.
+    prefixes = {*getattr(estimator, "prefixes_", ()), "module", "criterion", "optimizer"} \
+        if _is_network(estimator) else set()
+    unknown = [k for k in own if k not in valid and k.split("__")[0] not in prefixes]
+    if unknown:
+        close = {k: difflib.get_close_matches(k, valid, n=2) for k in unknown}
+        hints = "; ".join(f"{k}: did you mean {', '.join(c)}?" for k, c in close.items() if c)
+        raise UsageError(f"{name} has no parameter(s) {unknown}."
+                         f"{' ' + hints if hints else ''} Its parameters: "
+                         f"{', '.join(sorted(valid))}.")
+    try:
+        if transformer:
+            if "preprocessor" in own:
+                raise UsageError("give either preprocessor= or preprocessor__NAME=, not both.")
+            valid_transformer = CTRTransformer().get_params()
+            bad = [k for k in transformer if k not in valid_transformer]
+            if bad:
+                raise UsageError(f"CTRTransformer has no parameter(s) {bad}; its parameters: "
+                                 f"{', '.join(sorted(valid_transformer))}.")
+            own["preprocessor"] = CTRTransformer(**transformer)
+        # A new instance rather than set_params: skorch accepts routed parameters
+        # (optimizer__weight_decay) as constructor arguments only, until it is initialized.
+        estimator = type(estimator)(**{**estimator.get_params(deep=False), **own})
+        if hasattr(estimator, "_validate_params"):
+            estimator._validate_params()
+    except (InvalidParameterError, ValueError, TypeError) as error:
+        raise UsageError(f"invalid parameter for {name}: {error}") from error
+    return estimator
+
+
+def read_table(path, sep=None):
+    """Read a CSV or Parquet file into a DataFrame, with errors that name the file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.parquet`` / ``.pq`` is Parquet (needs pyarrow); anything else is CSV (tab-separated
+        for ``.tsv``; pandas decompresses ``.gz``, ``.zip`` ...).
+    sep : str, default=None
+        CSV separator; ``None``: tab for ``.tsv`` / ``.tab``, else comma.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    UsageError
+        If the file is missing, unreadable, empty or pyarrow is needed and missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file.")
+    suffixes = [s.lower() for s in path.suffixes]
+    try:
+        if suffixes and suffixes[-1] in PARQUET_SUFFIXES:
+            frame = pd.read_parquet(path)
+        else:
+            if sep is None:
+                sep = "\t" if any(s in TAB_SUFFIXES for s in suffixes) else ","
+            frame = pd.read_csv(path, sep=sep)
+    except ImportError as error:
+        raise UsageError(f"reading Parquet ({path}) needs pyarrow: pip install "
+                         f"'sk-ctr[parquet]' (or pyarrow). ({error})") from error
+    except (OSError, ValueError, UnicodeDecodeError) as error:  # pandas' and pyarrow's errors
+        raise UsageError(f"cannot read {path}: {type(error).__name__}: {error}") from error
+    if len(frame) == 0:
+        raise UsageError(f"{path} has no rows.")
+    return frame
+
+
+def write_table(frame, path):
+    """Write ``frame`` as Parquet (``.parquet`` / ``.pq``) or CSV (else; ``"-"``: stdout)."""
+    if path == "-":
+        frame.to_csv(sys.stdout, index=False)
+        return
+    path = Path(path)
+    try:
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False, sep="\t" if path.suffix.lower() in TAB_SUFFIXES
+                         else ",")
+    except ImportError as error:
+        raise UsageError(f"writing Parquet ({path}) needs pyarrow: pip install "
+                         f"'sk-ctr[parquet]' (or pyarrow). ({error})") from error
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error}") from error
+
+
+def load_model(path):
+    """``joblib.load`` a fitted estimator, with errors that name the file.
+
+    Raises
+    ------
+    UsageError
+        If the file is missing, is not a joblib file or holds no classifier.
+    """
+    import joblib
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such model file.")
+    try:
+        estimator = joblib.load(path)
+    except Exception as error:  # unpickling raises anything: a joblib file or not, say which
+        raise UsageError(f"cannot load a model from {path}: {type(error).__name__}: "
+                         f"{error}") from error
+    if not hasattr(estimator, "predict_proba"):
+        raise UsageError(f"{path} holds a {type(estimator).__name__}, not a classifier saved "
+                         f"by '{PROG} fit'.")
+    return estimator
+
+
+def predict_in_chunks(estimator, X, chunk_size=PREDICT_CHUNK):
+    """``predict_proba(X)[:, 1]`` chunk by chunk, with a progress bar on a terminal.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+    X : pandas.DataFrame
+    chunk_size : int, default=100_000
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples,)
+    """
+    from tqdm.auto import tqdm
+
+    starts = range(0, len(X), chunk_size)
+    parts = []
+    # disable=None: the bar is shown on a terminal only, never in a log or a pipe.
+    with tqdm(total=len(X), unit="rows", desc="predict", disable=None, leave=False,
+              file=sys.stderr) as bar:
+        for start in starts:
+            chunk = X.iloc[start: start + chunk_size]
+            parts.append(estimator.predict_proba(chunk)[:, 1])
+            bar.update(len(chunk))
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _threads(n_threads):
+    """torch's thread count for the command (whatever the estimator), restored after."""
+    if n_threads is None:
+        yield
+        return
+    if n_threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {n_threads}.")
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _is_network(estimator):
+    from sk_ctr.estimators.base import CTRClassifier
+
+    return isinstance(estimator, CTRClassifier)
+
+
+def _dump(estimator, path):
+    import joblib
+
+    try:
+        joblib.dump(estimator, path)
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error}") from error
+
+
+def _training_summary(estimator):
+    history = getattr(estimator, "history_", None)
+    if not history:
+        return ""
+    text = f" ({len(history)} epoch{'s' if len(history) > 1 else ''}"
+    stopper = dict(getattr(estimator, "callbacks_", [])).get("early_stopping")
+    best = getattr(stopper, "best_epoch_", None)
+    if best and "valid_auc" in history[best - 1]:
+        text += f"; validation AUC {history[best - 1]['valid_auc']:.4f} at epoch {best}, kept"
+    return text + ")"
+
+
+def _print_scores(estimator, labels, probability):
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    positive = estimator.classes_[1]
+    positive = positive.item() if isinstance(positive, np.generic) else positive  # for printing
+    y = (labels.to_numpy() == positive).astype(np.int64)
+    if len(np.unique(y)) < 2:
+        print(f"{PROG} predict: the label column has one class only; no AUC.", file=sys.stderr)
+        return
+    print(f"ROC AUC {roc_auc_score(y, probability):.4f}  log-loss "
+          f"{log_loss(y, probability, labels=[0, 1]):.4f}  ({len(y)} rows, positive class "
+          f"{positive!r})", file=sys.stderr)
+
+
+def _column_list(columns, limit=20):
+    columns = list(columns)
+    shown = ", ".join(map(str, columns[:limit]))
+    return shown + (f" ... ({len(columns)} in all)" if len(columns) > limit else "")
+
+
+def _format_models_help():
+    from sk_ctr.benchmark import MODELS
+
+    def wrapped(names):
+        return textwrap.fill(", ".join(names), width=88, initial_indent="    ",
+                             subsequent_indent="    ")
+
+    return _MODELS_HELP.format(benchmark=wrapped(MODELS),
+                               classes=wrapped(sorted(estimator_classes())))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
