@@ -27,6 +27,7 @@ MODULES_WITH_EXAMPLES = [
     "sk_ctr.ranking",
     "sk_ctr.training.streaming",
     "sk_ctr.export",
+    "sk_ctr.training.prefetch",
     "sk_ctr.cli",
     "sk_ctr.estimators.gbdt_ffm",
     "sk_ctr.datasets_interactions",

@@ -52,6 +52,7 @@ from sk_ctr.training.distributed import (
     unwrap,
 )
 from sk_ctr.training.loader import SliceLoader
+from sk_ctr.training.prefetch import PrefetchLoader
 from sk_ctr.training.streaming import ParquetSource, StreamingDataset, StreamLoader
 
 OPTIMIZERS = {
@@ -147,6 +148,12 @@ default="adam"
         "4GPU-A": a global batch W times larger has W times less gradient variance, so lr may
         grow by sqrt(W) and the learning curve matches one device's), ``lr * world_size``, or
         ``lr`` unchanged. Ignored on one device.
+    prefetch : bool, default=False
+        Asynchronous reading (DeepFM journal section III-B-2, "Asyn"): the next batch is
+        sliced (and, on CUDA, pinned and copied to the device) in a background thread while
+        the current one trains. Measured on this 2-core CPU machine: no gain (0.99-1.01x,
+        reading is 0.4 % of an epoch; docs/benchmarks.md); the journal measured 1.12-1.19x on
+        GPUs. Applies to the default in-memory loader.
     sparse_embeddings : bool, default=False
         Sparse gradients for the embedding tables, trained by ``torch.optim.SparseAdam`` (lazy
         Adam: a row's moments change only when the row is used) next to ``optimizer`` for the
@@ -207,6 +214,7 @@ default="adam"
         "strategy": [StrOptions(set(STRATEGIES))],
         "lr_scaling": [StrOptions(set(LR_SCALINGS)), None],
         "sparse_embeddings": ["boolean"],
+        "prefetch": ["boolean"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -232,6 +240,7 @@ default="adam"
         strategy="auto",
         lr_scaling="sqrt",
         sparse_embeddings=False,
+        prefetch=False,
         n_threads=None,
         random_state=None,
         verbose=0,
@@ -272,6 +281,7 @@ default="adam"
         self.strategy = strategy
         self.lr_scaling = lr_scaling
         self.sparse_embeddings = sparse_embeddings
+        self.prefetch = prefetch
         self.n_threads = n_threads
         self.random_state = random_state
 
@@ -542,6 +552,11 @@ ParquetSource
             shuffle = self.get_params_for("iterator_train").get("shuffle", False)
             return ShardedSliceLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
                                       rank=shard[0], world_size=shard[1])
+        slot = "iterator_train" if training else "iterator_valid"
+        if self.prefetch and getattr(self, slot) is SliceLoader:
+            kwargs = {"batch_size": self.batch_size, **self.get_params_for(slot)}
+            device = self.device if _on_cuda(self.device) else None
+            return PrefetchLoader(dataset, device=device, **kwargs)
         return super().get_iterator(dataset, training=training)
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
