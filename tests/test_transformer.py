@@ -522,6 +522,7 @@ def test_get_params_returns_constructor_arguments():
         "numeric": "value",
         "n_bins": 8,
         "min_frequency": 3,
+        "hash_buckets": 16,
         "sequence_features": ["tags"],
         "behavior": {"history": "site"},
         "max_sequence_length": 20,

@@ -65,6 +65,14 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         Categories seen fewer times than this in the training data share the "other" id.
         The AutoFIS paper uses 20 on Avazu and Criteo. Items of sequence columns count once
         per occurrence.
+    hash_buckets : int, default=0
+        With ``hash_buckets=n > 0`` every categorical field gets n extra ids after its
+        vocabulary, and a value outside the vocabulary (unseen at fit, or rarer than
+        ``min_frequency``) takes the id of its hash bucket instead of the single "other" id:
+        the rare values train those buckets, and values that appear later (new items, a new
+        day of data under ``partial_fit`` / ``warm_start``) keep distinct ids (up to
+        collisions) without refitting the vocabulary. Hashes are stable across processes
+        (``pandas.util.hash_array``).
     sequence_features : list of str, default=None
         Columns holding several values per row. ``None`` detects object columns whose cells
         are lists, tuples or arrays (``[]`` turns the detection off); columns of delimited
@@ -136,6 +144,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         "numeric": [StrOptions(set(_NUMERIC_MODES))],
         "n_bins": [Interval(Integral, 1, None, closed="left")],
         "min_frequency": [Interval(Integral, 1, None, closed="left")],
+        "hash_buckets": [Interval(Integral, 0, None, closed="left")],
         "sequence_features": [list, tuple, None],
         "behavior": [dict, None],
         "max_sequence_length": [Interval(Integral, 1, None, closed="left"), None],
@@ -149,6 +158,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         numeric="bucketize",
         n_bins=16,
         min_frequency=1,
+        hash_buckets=0,
         sequence_features=None,
         behavior=None,
         max_sequence_length=50,
@@ -159,6 +169,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.numeric = numeric
         self.n_bins = n_bins
         self.min_frequency = min_frequency
+        self.hash_buckets = hash_buckets
         self.sequence_features = sequence_features
         self.behavior = behavior
         self.max_sequence_length = max_sequence_length
@@ -429,10 +440,16 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         kept = counts[counts >= self.min_frequency]
         vocabulary = pd.Index(kept.index.to_numpy(), tupleize_cols=False)
         self.vocabularies_[name] = vocabulary
-        frequencies = np.zeros(len(vocabulary) + FIRST_VALUE_ID, dtype=np.int64)
+        buckets = getattr(self, "hash_buckets", 0)  # absent in pickles of older versions
+        frequencies = np.zeros(len(vocabulary) + FIRST_VALUE_ID + buckets, dtype=np.int64)
         frequencies[MISSING_ID] = missing
-        frequencies[OTHER_ID] = int(counts.sum() - kept.sum())
-        frequencies[FIRST_VALUE_ID:] = kept.to_numpy()
+        frequencies[FIRST_VALUE_ID:FIRST_VALUE_ID + len(kept)] = kept.to_numpy()
+        rare = counts[counts < self.min_frequency]
+        if buckets:  # the rare values train the buckets that unseen values will share
+            np.add.at(frequencies, _hashed_ids(rare.index, len(vocabulary), buckets),
+                      rare.to_numpy())
+        else:
+            frequencies[OTHER_ID] = int(rare.sum())
         self.frequencies_[name] = frequencies
         return len(frequencies)
 
@@ -514,26 +531,28 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                     "item of a sequence must be a single value."
                 ) from exc
             vocabulary = self.vocabularies_[field.shares or field.name]
-            ids = _ids_through_codes(vocabulary, codes, uniques)
+            ids = _ids_through_codes(vocabulary, codes, uniques, self._buckets())
             sequences[:, j] = pad(ids, lengths[:, j], width)
         return sequences, lengths
 
     def _category_ids(self, name, column):
-        vocabulary = self.vocabularies_[name]
+        vocabulary, buckets = self.vocabularies_[name], self._buckets()
         if isinstance(column.dtype, pd.CategoricalDtype):
             return _ids_through_codes(vocabulary, column.cat.codes.to_numpy(),
-                                      column.cat.categories)
+                                      column.cat.categories, buckets)
         if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
             # pandas' (Arrow) string columns: looking every row up would first convert the whole
             # column to Python objects (measured 2x slower); factorize stays in Arrow.
-            return _ids_through_codes(vocabulary, *pd.factorize(column))
+            return _ids_through_codes(vocabulary, *pd.factorize(column), buckets)
         try:
-            positions = vocabulary.get_indexer(column)
+            ids = _lookup(vocabulary, column, buckets)
         except TypeError as exc:
             raise TypeError(f"Column {name!r} holds unhashable values") from exc
-        ids = _ids_from_positions(positions)
         ids[column.isna().to_numpy()] = MISSING_ID
         return ids
+
+    def _buckets(self):
+        return getattr(self, "hash_buckets", 0)  # absent in pickles of older versions
 
     @staticmethod
     def _bucket_ids(values, edges):
@@ -894,17 +913,32 @@ def _given(features, parameter, columns):
     return list(features)
 
 
-def _ids_through_codes(vocabulary, codes, uniques):
+def _ids_through_codes(vocabulary, codes, uniques, hash_buckets=0):
     """Ids of rows given as integer codes into ``uniques`` (code -1 = missing): each unique
     value is looked up once, then broadcast through the codes."""
-    unique_ids = _ids_from_positions(vocabulary.get_indexer(uniques))
+    unique_ids = _lookup(vocabulary, uniques, hash_buckets)
     # Appending the missing id makes code -1 index it.
     return np.append(unique_ids, MISSING_ID)[codes]
 
 
-def _ids_from_positions(positions):
-    # get_indexer gives -1 for values outside the vocabulary: those are "other".
-    return np.where(positions < 0, OTHER_ID, positions + FIRST_VALUE_ID).astype(np.int64)
+def _lookup(vocabulary, values, hash_buckets=0):
+    """Ids of ``values``: their vocabulary position + 2, and for values outside the vocabulary
+    "other" (1) or, with hash buckets, the id of their bucket."""
+    positions = vocabulary.get_indexer(values)
+    # get_indexer gives -1 for values outside the vocabulary
+    ids = np.where(positions < 0, OTHER_ID, positions + FIRST_VALUE_ID).astype(np.int64)
+    if hash_buckets:
+        outside = positions < 0
+        ids[outside] = _hashed_ids(np.asarray(values, dtype=object)[outside], len(vocabulary),
+                                   hash_buckets)
+    return ids
+
+
+def _hashed_ids(values, vocabulary_size, hash_buckets):
+    """The bucket ids after a vocabulary of ``vocabulary_size`` values: a stable hash of each
+    value (pandas' siphash with a fixed key, the same in every process) modulo the buckets."""
+    hashes = pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
+    return (FIRST_VALUE_ID + vocabulary_size + hashes % np.uint64(hash_buckets)).astype(np.int64)
 
 
 def _numeric_values(name, column):
