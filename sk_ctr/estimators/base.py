@@ -349,15 +349,21 @@ ParquetSource
             if refit or not self.initialized_:
                 self.initialize()
                 self._pretrain(X_encoded, y_encoded)
-            if plan.kind == "single":
-                NeuralNet.partial_fit(self, X_encoded, y_encoded)
-            elif plan.kind == "dp":  # GPU-only branch
-                self._fit_data_parallel(X_encoded, y_encoded, plan)
-            elif plan.kind == "joined":
-                self._fit_in_process_group(X_encoded, y_encoded)
-            else:
-                self._fit_spawned(X_encoded, y_encoded, plan)
+            self._train_network(X_encoded, y_encoded, plan)
         return self
+
+    def _train_network(self, X, y, plan):
+        """skorch's training loop in this process, or data-parallel as ``plan`` says."""
+        if plan.kind == "single":
+            NeuralNet.partial_fit(self, X, y)
+        elif plan.kind == "dp":  # GPU-only branch
+            self._fit_data_parallel(X, y, plan)
+        elif plan.kind == "joined":
+            self._fit_in_process_group(X, y)
+        elif isinstance(X, StreamingDataset):  # the rows travel in _split: every rank reads
+            self._fit_spawned(FieldData({}, self.schema_), np.empty(0, np.float32), plan)
+        else:
+            self._fit_spawned(X, y, plan)
 
     # ---- streaming from Parquet
     def _fit_stream(self, source, y, sample_weight, refit):
@@ -400,14 +406,7 @@ ParquetSource
                 self.initialize()
             self._split = (train, valid)  # what get_split_datasets hands skorch's fit_loop
             try:
-                if plan.kind == "single":
-                    NeuralNet.partial_fit(self, train, None)
-                elif plan.kind == "dp":  # GPU-only branch
-                    self._fit_data_parallel(train, None, plan)
-                elif plan.kind == "joined":
-                    self._fit_in_process_group(train, None)
-                else:  # the rows travel in _split (every rank reads the files), not as tensors
-                    self._fit_spawned(FieldData({}, self.schema_), np.empty(0, np.float32), plan)
+                self._train_network(train, None, plan)
             finally:
                 self.__dict__.pop("_split", None)
         return self
