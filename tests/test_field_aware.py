@@ -10,7 +10,6 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
-from torch import nn
 
 from sk_ctr import CTRTransformer, LRClassifier
 from sk_ctr.datasets import make_ctr_classification
@@ -21,6 +20,7 @@ from sk_ctr.layers.field_aware import (
     FieldAwareInteraction,
     FieldWeightedInteraction,
 )
+from sk_ctr.layers.mlp import Dropout
 from sk_ctr.models.field_aware import AFMNet, FFMNet, FwFMNet
 
 VOCAB_SIZES = [3, 5, 2]
@@ -211,7 +211,7 @@ def test_afm_attention_weights_sum_to_one_per_sample_and_differ_across_pairs():
 
 def test_afm_dropout_is_a_module_switched_off_by_eval():
     layer = make_afm(5, 8, attention_dim=4, dropout=0.5)
-    assert [m.p for m in layer.modules() if isinstance(m, nn.Dropout)] == [0.5]
+    assert [m.p for m in layer.modules() if isinstance(m, Dropout)] == [0.5]
     emb = torch.randn(16, 5, 8, dtype=torch.float64)
     layer.eval()
     first, second = layer(emb), layer(emb)

@@ -7,6 +7,7 @@ from torch import nn
 
 from sk_ctr import CTRTransformer
 from sk_ctr.layers import MLP, FactorizationMachine, FieldEmbedding, LinearTerm
+from sk_ctr.layers.mlp import Dropout
 from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
 
 VOCAB_SIZES = [3, 5, 2]
@@ -215,7 +216,7 @@ def test_mlp_output_shape_is_batch_size_even_for_one_sample():
 
 def test_mlp_dropout_is_a_module_switched_off_by_eval():
     mlp = MLP(10, (64, 64), dropout=0.5).double()
-    assert [m.p for m in mlp.modules() if isinstance(m, nn.Dropout)] == [0.5, 0.5]
+    assert [m.p for m in mlp.modules() if isinstance(m, Dropout)] == [0.5, 0.5]
     x = torch.randn(16, 10, dtype=torch.float64)
     mlp.eval()
     first, second = mlp(x), mlp(x)
@@ -389,3 +390,16 @@ def test_penalty_includes_numeric_vectors():
         for m in (net.embedding, net.linear.weights)
     )
     torch.testing.assert_close(net.penalty(ids, values), expected)
+
+
+def test_dropout_drops_a_share_p_and_rescales_only_in_training():
+    torch.manual_seed(0)
+    layer, x = Dropout(0.3), torch.ones(2000, 400, dtype=torch.float64)
+    out = layer(x)
+    dropped = (out == 0).double().mean().item()
+    assert abs(dropped - 0.3) < 0.005  # 800k Bernoulli(0.3) draws: std 0.0005
+    torch.testing.assert_close(out[out != 0], torch.full_like(out[out != 0], 1 / 0.7))
+    assert abs(out.mean().item() - 1.0) < 0.01  # inverted dropout keeps the expectation
+    assert layer.eval()(x) is x and Dropout(0.0)(x) is x
+    with pytest.raises(ValueError, match="dropout must be in"):
+        Dropout(1.0)

@@ -17,6 +17,7 @@ from sk_ctr import CTRTransformer
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.models import DeepFMClassifier, LRClassifier
 from sk_ctr.estimators.pnn import PNNClassifier
+from sk_ctr.layers.mlp import Dropout
 from sk_ctr.layers.product import InnerProduct, OuterProduct, ProductLayer
 from sk_ctr.models import DeepFMNet
 from sk_ctr.models.pnn import DeepFMPNet, PNNNet
@@ -211,7 +212,7 @@ def test_pnn_net_defaults_follow_the_journal():
     net = PNNNet(fields)
     assert net.embedding.embed_dim == 11  # k + 1, section III-C-1
     assert [m.out_features for m in net.mlp.hidden if isinstance(m, nn.Linear)] == [400] * 3
-    assert [m.p for m in net.mlp.modules() if isinstance(m, nn.Dropout)] == [0.5] * 3
+    assert [m.p for m in net.mlp.modules() if isinstance(m, Dropout)] == [0.5] * 3
 
 
 @pytest.mark.parametrize("deep", ["inner", "outer", "both"])

@@ -17,6 +17,7 @@ from torch import nn
 
 from sk_ctr.layers.embedding import FieldEmbedding
 from sk_ctr.layers.gating import FieldProducts, all_interactions, canonical_interactions
+from sk_ctr.layers.mlp import Dropout
 
 
 def _pair_indices(n_fields, pairs=None):
@@ -159,13 +160,13 @@ class AttentionalInteraction(nn.Module):
     scores, so the a_ij of a sample sum to 1; the weighted sum of the products is projected to
     a scalar by p.
 
-    Dropout (an ``nn.Dropout`` module, so ``eval()`` turns it off) acts on the attention-pooled
-    vector sum_{i<j} a_ij (e_i ⊙ e_j) before p, i.e. on the output of the pair-wise interaction
-    layer after pooling. That is where the AFM authors' code drops (its second keep probability;
-    the first, on the attention weights, defaults to 1 = off): the AFM paper regularises the
-    interaction layer with dropout and the attention network with L2 only, reporting that
-    dropout in both was unstable. Dropping the attention weights would also break the property
-    that they sum to 1 during training.
+    Dropout (a :class:`~sk_ctr.layers.mlp.Dropout` module, so ``eval()`` turns it off) acts on
+    the attention-pooled vector sum_{i<j} a_ij (e_i ⊙ e_j) before p, i.e. on the output of the
+    pair-wise interaction layer after pooling. That is where the AFM authors' code drops (its
+    second keep probability; the first, on the attention weights, defaults to 1 = off): the AFM
+    paper regularises the interaction layer with dropout and the attention network with L2 only,
+    reporting that dropout in both was unstable. Dropping the attention weights would also break
+    the property that they sum to 1 during training.
 
     Parameters
     ----------
@@ -205,7 +206,7 @@ class AttentionalInteraction(nn.Module):
         self.attention = nn.Linear(embed_dim, attention_dim)
         self.score = nn.Linear(attention_dim, 1, bias=False)
         self.projection = nn.Linear(embed_dim, 1, bias=False)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         # The AFM authors' initialisation: W and b Glorot-normal, h standard normal, p = 1
         # (p = 1 with uniform attention is FM averaged over the pairs).
         glorot = math.sqrt(2.0 / (embed_dim + attention_dim))

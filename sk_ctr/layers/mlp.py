@@ -75,6 +75,36 @@ ACTIVATIONS = {
 _NEEDS_WIDTH = {"dice"}
 
 
+class Dropout(nn.Module):
+    """Inverted dropout, ``x * mask / (1 - p)`` with ``mask = rand >= p``, only in training.
+
+    The same distribution as :class:`torch.nn.Dropout`, but the mask comes from
+    ``torch.rand``: on CPU, ``nn.Dropout``'s ``bernoulli_`` took 20 % of a DeepFM training step
+    (three 2000 x 400 masks per batch; 12.7 ms per mask against 5.0 ms, measured with 2
+    threads).
+
+    Parameters
+    ----------
+    p : float
+        Probability of dropping an element, in [0, 1).
+    """
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout must be in [0, 1); got {p!r}.")
+        self.p = float(p)
+
+    def forward(self, inputs):
+        if not self.training or self.p == 0:
+            return inputs
+        keep = torch.rand_like(inputs) >= self.p
+        return inputs * keep * (1.0 / (1.0 - self.p))
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
 def make_activation(name, num_features=None):
     """Return a fresh activation module for ``name`` (one of :data:`ACTIVATIONS`).
 
@@ -134,7 +164,7 @@ class MLP(nn.Module):
             layers.append(nn.Linear(width, units))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(units))
-            layers += [make_activation(activation, units), nn.Dropout(dropout)]
+            layers += [make_activation(activation, units), Dropout(dropout)]
             width = units
         self.hidden = nn.Sequential(*layers)
         self.output = nn.Linear(width, 1, bias=output_bias)

@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from sk_ctr.layers.mlp import make_activation
+from sk_ctr.layers.mlp import Dropout, make_activation
 
 
 class Tower(nn.Module):
@@ -44,7 +44,7 @@ class Tower(nn.Module):
             layers.append(nn.Linear(width, units))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(units))
-            layers += [make_activation(activation, units), nn.Dropout(dropout)]
+            layers += [make_activation(activation, units), Dropout(dropout)]
             width = units
         self.hidden = nn.Sequential(*layers)
         self.output = nn.Linear(width, hidden_units[-1])
