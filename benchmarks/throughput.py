@@ -170,7 +170,7 @@ def train_plain(data, y, batch_size, seed):
     values = torch.from_numpy(data["values"])
     target = torch.from_numpy(y.astype(np.float32))
     module = DeepFMNet(data.schema, **NETWORK)
-    optimizer = torch.optim.Adam(module.parameters(), lr=LR)
+    optimizer = torch.optim.Adam(module.parameters(), lr=LR, fused=True)  # as the estimator's
     criterion = torch.nn.BCEWithLogitsLoss()
     n_rows = len(target)
 
