@@ -431,22 +431,8 @@ ParquetSource
                 )
             for frame in source.iter_frames():
                 preprocessor.partial_fit(frame)
-            with self._adopting(preprocessor):
-                encoded = self._encode(source.head(), fit=True)
+            encoded = self._encode(source.head(), fit=True, fitted_preprocessor=preprocessor)
         self._check_sequence_support(encoded)
-
-    @contextmanager
-    def _adopting(self, preprocessor):
-        """Make ``_encode(X, fit=True)`` take ``preprocessor``, already fitted, instead of
-        fitting a clone on ``X``, so that what subclasses do around it (DIN's id frequencies)
-        runs as after an in-memory fit."""
-        self._make_preprocessor = lambda: preprocessor
-        preprocessor.fit_transform = preprocessor.transform
-        try:
-            yield
-        finally:
-            del self._make_preprocessor
-            del preprocessor.fit_transform
 
     def _stream_validation(self, validation):
         """The dataset scored after each epoch: a ParquetSource streamed in full, or in-memory

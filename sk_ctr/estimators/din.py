@@ -139,8 +139,8 @@ class _BehaviorClassifier(CTRClassifier):
             sequence_delimiter=self.sequence_delimiter,
         )
 
-    def _encode(self, X, fit):
-        encoded = super()._encode(X, fit)
+    def _encode(self, X, fit, fitted_preprocessor=None):
+        encoded = super()._encode(X, fit, fitted_preprocessor)
         if fit:
             # The counts n_i of eq. 10, per local id of every field with a vocabulary.
             self._frequencies = (
@@ -245,8 +245,8 @@ class DINClassifier(_BehaviorClassifier):
 
     _network = DINNet
 
-    def _encode(self, X, fit):
-        encoded = super()._encode(X, fit)
+    def _encode(self, X, fit, fitted_preprocessor=None):
+        encoded = super()._encode(X, fit, fitted_preprocessor)
         if self.behavior_grouping == "concat":
             check_aligned_histories(encoded)
         return encoded

@@ -18,8 +18,12 @@ class RawFrameInputMixin:
     for FieldData input), ``schema_``, ``n_features_in_``, ``feature_names_in_`` and ``le_``.
     """
 
-    def _encode(self, X, fit):
-        """Raw input -> FieldData with the fitted transformer; FieldData passes through."""
+    def _encode(self, X, fit, fitted_preprocessor=None):
+        """Raw input -> FieldData with the fitted transformer; FieldData passes through.
+
+        With ``fit`` the transformer is fitted on ``X``, unless ``fitted_preprocessor`` (already
+        fitted elsewhere, e.g. chunk by chunk on a ParquetSource) is given to adopt instead.
+        """
         if isinstance(X, FieldData):
             if fit:
                 self.__dict__.pop("preprocessor_", None)
@@ -28,8 +32,12 @@ class RawFrameInputMixin:
                 raise ValueError("X was encoded with a different schema than the one seen in fit.")
             return X
         if fit:
-            self.preprocessor_ = self._make_preprocessor()
-            encoded = self.preprocessor_.fit_transform(X)
+            if fitted_preprocessor is None:
+                self.preprocessor_ = self._make_preprocessor()
+                encoded = self.preprocessor_.fit_transform(X)
+            else:
+                self.preprocessor_ = fitted_preprocessor
+                encoded = fitted_preprocessor.transform(X)
             self.schema_ = encoded.schema
             self.n_features_in_ = self.preprocessor_.n_features_in_
             if hasattr(self.preprocessor_, "feature_names_in_"):

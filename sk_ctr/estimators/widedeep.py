@@ -93,14 +93,14 @@ class WideDeepClassifier(CTRClassifier):
         self.batch_norm = batch_norm
         self.init_std = init_std
 
-    def _encode(self, X, fit):
+    def _encode(self, X, fit, fitted_preprocessor=None):
         if fit and self.cross_features and isinstance(X, FieldData):
             raise ValueError(
                 "cross_features needs the raw DataFrame, but X is already encoded FieldData; "
                 "put CrossProductFeatures before the CTRTransformer of your pipeline and leave "
                 "cross_features=None."
             )
-        return super()._encode(X, fit)
+        return super()._encode(X, fit, fitted_preprocessor)
 
     def _make_preprocessor(self):
         """With ``cross_features``, the crosses are added before the transformer, as one
