@@ -173,6 +173,7 @@ def test_joining_a_torchrun_process_group(odd_data, tmp_path):
         est = DeepFMClassifier(batch_size=64, max_epochs=2, **{DDP!r}).fit(X, y)
         rank = dist.get_rank()
         np.save(os.path.join({str(tmp_path)!r}, f"proba{{rank}}.npy"), est.predict_proba(X))
+        dist.barrier()
         dist.destroy_process_group()
     """))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -207,6 +208,7 @@ def _shard_rows(rank, folder, world_size, port, share):
         epochs.append(torch.cat([X["ids"][:, 0] for X, _ in loader]).tolist())
         torch.rand(7 * rank + 1)  # dropout draws as many numbers as the rank has rows
     torch.save(epochs, os.path.join(folder, f"rank{rank}.pt"))
+    dist.barrier()
     dist.destroy_process_group()
 
 
