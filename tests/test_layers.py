@@ -394,12 +394,44 @@ def test_penalty_includes_numeric_vectors():
 
 def test_dropout_drops_a_share_p_and_rescales_only_in_training():
     torch.manual_seed(0)
-    layer, x = Dropout(0.3), torch.ones(2000, 400, dtype=torch.float64)
+    layer = Dropout(0.3)
+    x = torch.ones(2000, 400, dtype=torch.float64, requires_grad=True)
     out = layer(x)
-    dropped = (out == 0).double().mean().item()
-    assert abs(dropped - 0.3) < 0.005  # 800k Bernoulli(0.3) draws: std 0.0005
-    torch.testing.assert_close(out[out != 0], torch.full_like(out[out != 0], 1 / 0.7))
-    assert abs(out.mean().item() - 1.0) < 0.01  # inverted dropout keeps the expectation
+    dropped = (out == 0).double()
+    assert abs(dropped.mean().item() - 0.3) < 0.005  # 800k Bernoulli(0.3) draws: std 0.0005
+    # Each 64-bit word gives four consecutive draws; every one of the four lanes is uniform
+    # (a word drawn over [0, 2^63) only would leave the fourth lane's sign bit at 0: never dropped).
+    lanes = dropped.flatten().view(-1, 4).mean(dim=0)
+    assert torch.all((lanes - 0.3).abs() < 0.01), lanes
+    # The kept share is 1 - p rounded to 16 bits; scaling by its inverse keeps the expectation.
+    dropped_levels = round(0.3 * 2**16)
+    kept = out[out != 0]
+    torch.testing.assert_close(kept, torch.full_like(kept, 2**16 / (2**16 - dropped_levels)))
+    assert abs(kept[0].item() - 1 / 0.7) < 1e-5
+    assert abs(out.mean().item() - 1.0) < 0.01
+    # The backward multiplies by the same mask.
+    out.sum().backward()
+    torch.testing.assert_close(x.grad, out.detach())
+    x = x.detach()
     assert layer.eval()(x) is x and Dropout(0.0)(x) is x
     with pytest.raises(ValueError, match="dropout must be in"):
         Dropout(1.0)
+
+
+def test_dropout_masks_follow_torch_manual_seed_and_extreme_p_keeps_the_expectation():
+    x = torch.ones(300, 7)
+    torch.manual_seed(3)
+    first = Dropout(0.5)(x)
+    torch.manual_seed(3)
+    assert torch.equal(Dropout(0.5)(x), first)
+    assert not torch.equal(Dropout(0.5)(x), first)
+    # p close to 1: at least one level of 2^16 is kept, and kept elements carry its inverse.
+    out = Dropout(1 - 1e-9)(torch.ones(2**18))
+    assert set(out.unique().tolist()) <= {0.0, 2.0**16}
+
+
+def test_dropout_off_cpu_uses_the_native_kernel():
+    # The 16-bit CPU mask is drawn on the CPU; any other device takes F.dropout (fused on GPUs).
+    # "meta" stands in for a GPU here: a CPU mask times a meta tensor would raise.
+    out = Dropout(0.5)(torch.ones(4, 3, device="meta"))
+    assert out.device.type == "meta" and out.shape == (4, 3)
