@@ -77,6 +77,25 @@ def test_sharded_batches_partition_each_global_batch():
         np.testing.assert_allclose(scales, [n * 3 / len(batch["ids"]) for n in lengths])
 
 
+def test_ranks_draw_dropout_from_their_own_streams_after_the_shared_shuffle():
+    n_rows = 40
+    dataset = _dataset({"ids": torch.arange(n_rows).reshape(n_rows, 1)}, torch.zeros(n_rows))
+    shards, draws = [], []
+    for rank in (0, 1):
+        torch.manual_seed(0)  # what share_random_state gives every rank before an epoch
+        batches = iter(ShardedSliceLoader(dataset, batch_size=4, shuffle=True, rank=rank,
+                                          world_size=2))
+        first, _ = next(batches)
+        draws.append(torch.rand(8))  # the first batch's dropout mask
+        shards.append([first["ids"]] + [X["ids"] for X, _ in batches])
+    # the permutation is shared: the ranks' shards partition every global batch
+    assert sorted(torch.cat(shards[0] + shards[1])[:, 0].tolist()) == list(range(n_rows))
+    assert not torch.equal(draws[0], draws[1])
+    torch.manual_seed(0)
+    torch.randperm(n_rows)
+    assert torch.equal(draws[0], torch.rand(8))  # rank 0 keeps one process's stream
+
+
 def test_a_rank_without_rows_gets_one_row_with_weight_zero():
     dataset = _dataset({"ids": torch.arange(3).reshape(3, 1)}, torch.zeros(3))
     batches = list(ShardedSliceLoader(dataset, batch_size=1, rank=2, world_size=4))

@@ -141,10 +141,26 @@ class ShardedSliceLoader(SliceLoader):
         self.rank, self.world_size = rank, world_size
 
     def __iter__(self):
-        for X, y in super().__iter__():
+        for X, y in own_stream_after_shuffle(super().__iter__(), self.rank):
             if isinstance(X, dict):
                 X, y = rank_share(X, y, self.rank, self.world_size)
             yield X, y
+
+
+def own_stream_after_shuffle(batches, rank):
+    """Yield ``batches``; a rank other than 0 first moves torch's generator to a stream of its
+    own, once the epoch's shared shuffle is drawn (with the first batch).
+
+    Every rank starts an epoch from rank 0's random state (:func:`share_random_state`), so the
+    global permutation, and with it the partition of the rows, is the same on every rank. What
+    is drawn after it, the dropout masks, must not be: on a shared stream rank r's batch would
+    get rank 0's masks, a correlation one process training on the global batch never has.
+    Rank 0 keeps the shared stream, so its draws remain those of one process.
+    """
+    for index, batch in enumerate(batches):
+        if index == 0 and rank > 0:
+            torch.manual_seed(int(torch.randint(2**62, (1,))) + rank)
+        yield batch
 
 
 def rank_share(X, y, rank, world_size):
@@ -178,8 +194,9 @@ def share_random_state(rank, world_size):
     Ranks start from the same state, but dropout draws as many numbers as a rank has rows,
     and the last global batch may split unevenly: without this, the next epoch's permutation
     would differ between ranks and their shards would overlap. Rank 0 keeps its own state, so
-    without dropout a fit follows one process's exactly. Dropout masks are then drawn from the
-    same stream on every rank (correlated across ranks, independent across rows of a rank).
+    without dropout a fit follows one process's exactly. Once the shuffle is drawn, the other
+    ranks move to streams of their own (:func:`own_stream_after_shuffle`), so their dropout
+    masks are independent of rank 0's.
     """
     if world_size > 1 and dist.is_available() and dist.is_initialized():
         state = [torch.get_rng_state() if rank == 0 else None]

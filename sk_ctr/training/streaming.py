@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from sk_ctr.training.distributed import rank_share
+from sk_ctr.training.distributed import own_stream_after_shuffle, rank_share
 from sk_ctr.training.loader import _as_tensor, _take
 
 #: File name endings of the Parquet files found in a directory.
@@ -458,7 +458,8 @@ class StreamLoader:
         batches = _cut(self._pieces(), self.batch_size * self.world_size)
         if self.world_size == 1:
             return batches
-        return (rank_share(X, y, self.rank, self.world_size) for X, y in batches)
+        return (rank_share(X, y, self.rank, self.world_size)
+                for X, y in own_stream_after_shuffle(batches, self.rank))
 
     def _pieces(self):
         source = self.dataset.source
