@@ -540,6 +540,23 @@ def report_summary(n_rows, train_seconds, predict_seconds, ceiling, skipped):
     )
     if skipped:
         print(f"deepctr: skipped, {skipped}")
+    report_targets(train_seconds, predict_seconds)
+
+
+#: The issue's targets: (row of the summary, training or prediction, least estimator / row).
+TARGETS = (("plain", "training", 0.9), ("plain", "prediction", 0.9), ("deepctr", "training", 2.0))
+
+
+def report_targets(train_seconds, predict_seconds):
+    """One line per target: the median ratio and whether it is met."""
+    for name, stage, least in TARGETS:
+        seconds = (train_seconds if stage == "training" else predict_seconds).get(name)
+        if seconds is None:
+            print(f"target {stage} estimator / {name} >= {least}: not measured")
+            continue
+        ratio = seconds[0] / seconds[1]
+        verdict = "met" if ratio >= least else "NOT met"
+        print(f"target {stage} estimator / {name} >= {least}: {ratio:.2f}, {verdict}")
 
 
 def report_ceiling(ceiling, batch_size, when):
