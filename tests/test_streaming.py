@@ -373,6 +373,41 @@ def test_unsupported_stream_fits_raise(ctr_parquet, estimator, source_params, er
         estimator.set_params(n_threads=1).fit(source, y)
 
 
+# ------------------------------------------------------------------------ prediction
+@needs_pyarrow
+def test_predicting_a_source_equals_predicting_its_rows_in_memory(ctr_parquet, tmp_path):
+    X, y = read(ctr_parquet)
+    est = DeepFMClassifier(**PARAMS).fit(X, y)
+    # labelled or not, 7 chunks of 300 rows read over 8 row groups: rows in file order
+    unlabelled = tmp_path / "score.parquet"
+    X.assign(user=np.arange(len(X))).to_parquet(unlabelled, row_group_size=250)
+    labelled = ParquetSource(ctr_parquet, label="click", batch_rows=300)
+    for source in (labelled, ParquetSource(unlabelled, columns=list(X.columns), batch_rows=300)):
+        # float32 products of chunks of 300 rows against one pass: rounding of ~1e-7 only
+        np.testing.assert_allclose(est.predict_proba(source), est.predict_proba(X), atol=1e-6)
+        np.testing.assert_array_equal(est.predict(source), est.predict(X))
+        np.testing.assert_allclose(est.decision_function(source), est.decision_function(X),
+                                   atol=1e-5)
+
+
+@needs_pyarrow
+def test_a_source_without_labels_predicts_but_does_not_train(ctr_parquet, tmp_path):
+    X, y = read(ctr_parquet)
+    path = tmp_path / "features.parquet"
+    X.to_parquet(path)
+    source = ParquetSource(path)
+    assert source.label is None and source.feature_names == tuple(X.columns)
+    with pytest.raises(ValueError, match="FMClassifier.fit needs labels.*label=<the label"):
+        FMClassifier(n_threads=1).fit(source)
+    with pytest.raises(ValueError, match="needs labels"):
+        source.label_values()
+    est = FMClassifier(n_threads=1, max_epochs=1, random_state=0).fit(X, y)
+    assert est.predict_proba(source).shape == (len(X), 2)
+    with pytest.raises(ValueError, match="needs labels"):
+        FMClassifier(n_threads=1, early_stopping=True).fit(
+            ParquetSource(ctr_parquet, label="click", validation=source))
+
+
 # -------------------------------------------------------------------- ParquetSource
 @needs_pyarrow
 def test_a_directory_or_a_list_of_files_is_read_in_order(ctr_parquet, tmp_path):

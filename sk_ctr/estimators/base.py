@@ -376,6 +376,7 @@ ParquetSource
         :class:`~sk_ctr.training.streaming.StreamLoader` over them.
         """
         self._validate_params()
+        source.require_label(f"{type(self).__name__}.fit")
         if y is not None or sample_weight is not None:
             raise ValueError(
                 f"The labels of a ParquetSource are its column {source.label!r}: call fit(source) "
@@ -581,13 +582,17 @@ ParquetSource
 
         Parameters
         ----------
-        X : pandas.DataFrame, array-like or FieldData
+        X : pandas.DataFrame, array-like, FieldData or ParquetSource
+            A :class:`~sk_ctr.ParquetSource` is read and predicted chunk by chunk
+            (``batch_rows`` rows at a time), in file order; only the output is held in memory.
 
         Returns
         -------
         ndarray of shape (n_samples, 2)
             Column 1 is the probability of ``classes_[1]``.
         """
+        if isinstance(X, ParquetSource):
+            return self._predict_stream(self.predict_proba, X)
         X_encoded = self._encode_for_prediction(X)
         with self._runtime():
             proba = super().predict_proba(X_encoded).astype(np.float64)
@@ -600,10 +605,16 @@ ParquetSource
     def decision_function(self, X):
         """Logits (log-odds of ``classes_[1]``).
 
+        Parameters
+        ----------
+        X : pandas.DataFrame, array-like, FieldData or ParquetSource
+
         Returns
         -------
         ndarray of shape (n_samples,)
         """
+        if isinstance(X, ParquetSource):
+            return self._predict_stream(self.decision_function, X)
         X_encoded = self._encode_for_prediction(X)
         with self._runtime():
             logits = self.forward(X_encoded, training=False).numpy().astype(np.float64)
@@ -620,6 +631,11 @@ ParquetSource
         """
         positive = self.predict_proba(X)[:, 1] > self.threshold
         return self.classes_[positive.astype(np.int64)]
+
+    @staticmethod
+    def _predict_stream(method, source):
+        """``method`` applied to every chunk of ``source`` in file order, concatenated."""
+        return np.concatenate([method(frame) for frame in source.iter_frames()])
 
     def _encode_for_prediction(self, X):
         if isinstance(X, torch.utils.data.Dataset) and self.__sklearn_is_fitted__():

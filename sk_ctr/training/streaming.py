@@ -68,8 +68,10 @@ class ParquetSource:
         A Parquet file, a directory (its ``.parquet``, ``.parq`` and ``.pq`` files, searched
         recursively and taken in sorted order; partition values encoded in directory names
         are not read) or a list of files.
-    label : str
+    label : str or None, default=None
         The label column: two classes, as ``y`` of an in-memory fit. It may not hold nulls.
+        ``None`` for files without labels, which can be predicted on
+        (``est.predict_proba(source)``) but not trained on.
     columns : list of str, default=None
         The feature columns. ``None``: every column but ``label`` (and an index pandas stored
         in the file).
@@ -124,7 +126,7 @@ class ParquetSource:
     (2000, 2)
     """
 
-    def __init__(self, paths, label, columns=None, batch_rows=65536, shuffle_buffer=262144,
+    def __init__(self, paths, label=None, columns=None, batch_rows=65536, shuffle_buffer=262144,
                  transformer_rows=100000, random_state=None, validation=None):
         self.paths = paths
         self.label = label
@@ -139,8 +141,8 @@ class ParquetSource:
         _check_count("shuffle_buffer", shuffle_buffer)
         if transformer_rows is not None:
             _check_count("transformer_rows", transformer_rows)
-        if not isinstance(label, str):
-            raise TypeError(f"label must be the name of a column (a str); got {label!r}.")
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"label must be the name of a column (a str) or None; got {label!r}.")
         if validation is not None and not isinstance(validation, ParquetSource) and not (
             isinstance(validation, tuple) and len(validation) == 2
         ):
@@ -162,7 +164,8 @@ class ParquetSource:
             if schema is None:
                 schema = file_schema
                 self.feature_names = self._features(file_schema)
-            missing = [c for c in (self.label, *self.feature_names) if c not in file_schema.names]
+            missing = [c for c in (*self._label_columns(), *self.feature_names)
+                       if c not in file_schema.names]
             if missing:
                 raise ValueError(f"{path} has no column(s) {missing}; its columns are "
                                  f"{file_schema.names}.")
@@ -187,11 +190,20 @@ class ParquetSource:
                 raise ValueError(f"columns must name distinct columns; got {columns!r}.")
             return tuple(columns)
         index = (schema.pandas_metadata or {}).get("index_columns", [])
-        skipped = {self.label, *[c for c in index if isinstance(c, str)]}
+        skipped = {*self._label_columns(), *[c for c in index if isinstance(c, str)]}
         columns = tuple(name for name in schema.names if name not in skipped)
         if not columns:
             raise ValueError(f"The Parquet files hold no feature column besides {self.label!r}.")
         return columns
+
+    def _label_columns(self):
+        return () if self.label is None else (self.label,)
+
+    def require_label(self, purpose):
+        """Raise a ValueError saying ``purpose`` needs labels when this source has none."""
+        if self.label is None:
+            raise ValueError(f"{purpose} needs labels, and {self!r} has none: give "
+                             "ParquetSource(..., label=<the label column>).")
 
     def __repr__(self):
         shown = self.paths if isinstance(self.paths, str | os.PathLike) else (
@@ -218,6 +230,8 @@ class ParquetSource:
         labels : numpy.ndarray
             Only with ``with_label``.
         """
+        if with_label:
+            self.require_label("Reading rows with their labels")
         columns = [*self.feature_names, self.label] if with_label else list(self.feature_names)
         pending, n_pending = [], 0
         for batch in self._record_batches(groups, columns):
@@ -287,6 +301,7 @@ class ParquetSource:
         """
         import pandas as pd
 
+        self.require_label("Reading the labels")
         uniques, missing = [], 0
         for batch in self._record_batches(None, [self.label]):
             column = batch.column(0)
