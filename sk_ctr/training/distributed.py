@@ -12,6 +12,7 @@ none waits forever in an all-reduce the others skipped.
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import tempfile
 from dataclasses import dataclass
@@ -215,15 +216,22 @@ def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state):
     load rank 0's result into it.
 
     The data travel as shared-memory tensors (no copy per worker); the estimator, with its
-    initial weights, is pickled once per worker. Workers start from the parent's torch random
-    state, so their shuffles equal a single process's.
+    initial weights, is pickled once to a file every worker reads. Workers start from the
+    parent's torch random state, so their shuffles equal a single process's.
     """
     shared = {key: _as_tensor(value).share_memory_() for key, value in X_encoded.items()}
     labels = _as_tensor(y_encoded).share_memory_()
     with tempfile.TemporaryDirectory() as folder:
+        # The estimator goes through a file, not the spawn pipe: a worker reads its pipe only
+        # while unpickling, which imports torch and sk_ctr (~3 s), and a payload larger than
+        # the pipe's buffer (the weights: megabytes) blocks the parent until the worker has read
+        # it, so the workers started one after another. Measured: 3.6 s of a DDP fit's start.
+        estimator_path = os.path.join(folder, "estimator.pkl")
+        with open(estimator_path, "wb") as file:
+            pickle.dump(estimator, file, protocol=pickle.HIGHEST_PROTOCOL)
         result_path = os.path.join(folder, "rank0.pt")
-        payload = (estimator, shared, X_encoded.schema, labels, plan, rng_state, _free_port(),
-                   result_path)
+        payload = (estimator_path, shared, X_encoded.schema, labels, plan, rng_state,
+                   _free_port(), result_path)
         try:
             mp.spawn(_worker, args=(payload,), nprocs=plan.world_size, join=True)
         except mp.ProcessExitedException:
@@ -239,7 +247,9 @@ def _worker(rank, payload):
     """One rank of a spawned fit: join the group, train, and (rank 0) save the result."""
     from sk_ctr.preprocessing import FieldData
 
-    estimator, shared, schema, labels, plan, rng_state, port, result_path = payload
+    estimator_path, shared, schema, labels, plan, rng_state, port, result_path = payload
+    with open(estimator_path, "rb") as file:
+        estimator = pickle.load(file)
     on_cuda = bool(plan.device_ids)
     if on_cuda:  # GPU-only branch: one GPU per rank, NCCL between them
         torch.cuda.set_device(plan.device_ids[rank])
