@@ -29,7 +29,7 @@ from sk_ctr.layers.sequence_embedding import SequenceEmbedding
 from sk_ctr.layers.tower import Tower
 from sk_ctr.metrics import gauc_score, make_gauc_scorer
 from sk_ctr.models.din import DINNet, EmbeddingMLPNet
-from sk_ctr.preprocessing import CTRTransformer
+from sk_ctr.preprocessing import CTRTransformer, FieldData
 from sk_ctr.preprocessing.fields import Field
 
 
@@ -724,6 +724,17 @@ def test_pipeline_with_encoded_input():
     np.testing.assert_array_equal(pipe.predict_proba(X), pipe[-1].predict_proba(encoded))
     assert pipe[-1].attention_weights(encoded).shape == (len(X), 4)
     assert pipe[-1].module_.behavior_groups == [("hist_item_id", "hist_cate_id")]
+
+
+def test_encoded_histories_with_ids_outside_the_vocabulary_are_named():
+    X, y = tiny_frame()
+    encoded = CTRTransformer(behavior=BEHAVIOR, max_sequence_length=4).fit_transform(X)
+    est = tiny(DINClassifier, behavior=None).fit(encoded, y)
+    history = encoded.sequence_fields[0]
+    arrays = {k: v.copy() for k, v in encoded.items()}
+    arrays["sequences"][7, 0, 2] = history.vocab_size  # the next vocabulary's first row
+    with pytest.raises(ValueError, match=rf"Field '{history.name}' has id {history.vocab_size}"):
+        est.predict_proba(FieldData(arrays, encoded.schema))
 
 
 # --------------------------------------------------------------------------------------

@@ -484,6 +484,36 @@ def test_fielddata_schema_mismatch_is_rejected(small_ctr_data):
         est.predict_proba(other)
 
 
+def _edited(data, key, row, column, value):
+    arrays = {k: v.copy() for k, v in data.items()}
+    arrays[key][row, column] = value
+    return FieldData(arrays, data.schema)
+
+
+def test_fielddata_ids_outside_a_field_vocabulary_are_named():
+    from sk_ctr.datasets import make_ctr_classification
+
+    X, y = make_ctr_classification(n_samples=300, n_fields=3, cardinality=10, n_numeric=1,
+                                   random_state=0)
+    data = CTRTransformer(numeric="value").fit_transform(X)
+    est = small(DeepFMClassifier).fit(data, y)
+    first, second = data.categorical_fields[:2]
+    # one past the first field's vocabulary is the second field's first row of the shared
+    # table: it would be read silently, not fail
+    for value, shown in [(first.vocab_size, first.vocab_size), (-1, -1)]:
+        bad = _edited(data, "ids", 5, 0, value)
+        for call in (est.predict_proba, lambda d: small(DeepFMClassifier).fit(d, y)):
+            with pytest.raises(ValueError, match=rf"Field '{first.name}' has id {shown}, outside "
+                               rf"its vocabulary of {first.vocab_size} ids"):
+                call(bad)
+    with pytest.raises(ValueError, match=f"Field '{second.name}' has id 99999"):
+        est.predict_proba(_edited(data, "ids", 0, 1, 99999))
+    numeric = data.numeric_fields[0]
+    with pytest.raises(ValueError, match=f"Numeric field '{numeric.name}' holds NaN"):
+        est.predict_proba(_edited(data, "values", 2, 0, np.inf))
+    assert data.check() is data  # the transformer's own output passes
+
+
 def test_no_warnings_in_a_plain_fit_and_predict(small_ctr_data):
     X, y = small_ctr_data
     with warnings.catch_warnings():

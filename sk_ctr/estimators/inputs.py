@@ -30,7 +30,7 @@ class RawFrameInputMixin:
                 self.schema_ = X.schema
             elif X.schema != self.schema_:
                 raise ValueError("X was encoded with a different schema than the one seen in fit.")
-            return X
+            return X.check()
         if fit:
             if fitted_preprocessor is None:
                 self.preprocessor_ = self._make_preprocessor()

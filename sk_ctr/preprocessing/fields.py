@@ -115,6 +115,47 @@ class FieldData(dict):
         parts = ", ".join(f"{k}: {v.dtype}{v.shape}" for k, v in self.items())
         return f"FieldData(n_samples={len(self)}, n_fields={len(self.schema)}, {parts})"
 
+    def check(self):
+        """Raise a ValueError naming the field if an id lies outside its field's vocabulary or
+        a numeric value is not finite.
+
+        A transformer's output always passes; hand-built or hand-edited data may not. An id
+        beyond its field's ``vocab_size`` would read the embedding row of the next field (all
+        fields share one table), silently, or fail deep inside torch (and may not fail at all
+        on a GPU). One vectorised pass per array.
+
+        Returns
+        -------
+        self
+        """
+        self._check_ids("ids", self.categorical_fields)
+        self._check_ids("sequences", self.sequence_fields)
+        values = self.get("values")
+        if values is not None and values.size:
+            finite = np.isfinite(values).all(axis=0)
+            if not finite.all():
+                field = self.numeric_fields[int(np.argmin(finite))]
+                raise ValueError(f"Numeric field {field.name!r} holds NaN or infinite values; "
+                                 "encode missing values before building FieldData.")
+        return self
+
+    def _check_ids(self, key, fields):
+        ids = self.get(key)
+        if ids is None or not ids.size or not fields:
+            return
+        if ids.dtype.kind not in "iu":
+            raise ValueError(f"FieldData[{key!r}] must hold integer ids; got {ids.dtype}.")
+        per_field = ids.reshape(len(ids), len(fields), -1)
+        lows, highs = per_field.min(axis=(0, 2)), per_field.max(axis=(0, 2))
+        for field, low, high in zip(fields, lows, highs, strict=True):
+            if low < 0 or high >= field.vocab_size:
+                bad = low if low < 0 else high
+                raise ValueError(
+                    f"Field {field.name!r} has id {int(bad)}, outside its vocabulary of "
+                    f"{field.vocab_size} ids (0 to {field.vocab_size - 1}): the data were not "
+                    "encoded with this schema."
+                )
+
     @property
     def categorical_fields(self):
         """The fields stored in ``self["ids"]``, in column order."""
