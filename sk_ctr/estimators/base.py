@@ -44,6 +44,7 @@ from sk_ctr.training.distributed import (
     LR_SCALINGS,
     STRATEGIES,
     ShardedSliceLoader,
+    check_sparse_gradients,
     lr_multiplier,
     plan_parallelism,
     resolve_device,
@@ -354,6 +355,7 @@ ParquetSource
 
     def _train_network(self, X, y, plan):
         """skorch's training loop in this process, or data-parallel as ``plan`` says."""
+        check_sparse_gradients(plan, self.sparse_embeddings)
         if plan.kind == "single":
             NeuralNet.partial_fit(self, X, y)
         elif plan.kind == "dp":  # GPU-only branch

@@ -105,6 +105,25 @@ def plan_parallelism(device, devices, strategy):
     return ParallelPlan("spawn", count, ids)
 
 
+def check_sparse_gradients(plan, sparse_embeddings):
+    """Refuse ``sparse_embeddings`` where DDP would all-reduce sparse gradients over NCCL.
+
+    DDP all-reduces sparse gradients over gloo (tested on CPU); NCCL has no sparse
+    all-reduce (pytorch/pytorch#22400), and the failure would come from inside the first
+    backward pass. ``nn.DataParallel`` sums replica gradients itself, sparse ones included.
+    """
+    if not sparse_embeddings:
+        return
+    nccl = (plan.kind == "spawn" and bool(plan.device_ids)) or (
+        plan.kind == "joined" and dist.get_backend() == "nccl")
+    if nccl:  # GPU-only branch
+        raise ValueError(
+            "sparse_embeddings=True gives the embedding tables sparse gradients, which DDP "
+            "cannot all-reduce over NCCL (several GPUs). Use sparse_embeddings=False, or "
+            "strategy='dp' on one machine."
+        )
+
+
 def lr_multiplier(scaling, world_size):
     """The journal's adjustment of the learning rate to a global batch ``world_size`` times
     larger: gradient variance falls by that factor, so lr can grow by its square root
