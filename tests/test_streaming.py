@@ -391,6 +391,25 @@ def test_predicting_a_source_equals_predicting_its_rows_in_memory(ctr_parquet, t
 
 
 @needs_pyarrow
+def test_a_path_is_shorthand_for_a_source_with_default_settings(ctr_parquet):
+    X, y = read(ctr_parquet)
+    params = {**PARAMS, "dropout": 0.0}
+    by_path = DeepFMClassifier(**params).fit(str(ctr_parquet), y="click")
+    by_source = DeepFMClassifier(**params).fit(ParquetSource(ctr_parquet, label="click"))
+    assert weights_gap(by_path, by_source) == 0.0
+    np.testing.assert_array_equal(by_path.predict_proba([ctr_parquet]),
+                                  by_source.predict_proba(X))
+    np.testing.assert_array_equal(by_path.decision_function(ctr_parquet),
+                                  by_source.decision_function(X))
+    with pytest.raises(ValueError, match="needs y, the name of their label column"):
+        FMClassifier(n_threads=1).fit(ctr_parquet)
+    with pytest.raises(TypeError, match="y is the name of their label column"):
+        FMClassifier(n_threads=1).fit(ctr_parquet, y)
+    with pytest.raises(FileNotFoundError, match="absent.parquet"):
+        by_path.predict_proba("absent.parquet")
+
+
+@needs_pyarrow
 def test_a_source_without_labels_predicts_but_does_not_train(ctr_parquet, tmp_path):
     X, y = read(ctr_parquet)
     path = tmp_path / "features.parquet"

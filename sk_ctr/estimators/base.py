@@ -54,7 +54,13 @@ from sk_ctr.training.distributed import (
 )
 from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.prefetch import PrefetchLoader
-from sk_ctr.training.streaming import ParquetSource, StreamingDataset, StreamLoader
+from sk_ctr.training.streaming import (
+    ParquetSource,
+    StreamingDataset,
+    StreamLoader,
+    as_source,
+    is_paths,
+)
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -292,13 +298,15 @@ default="adam"
 
         Parameters
         ----------
-        X : pandas.DataFrame, array-like of shape (n_samples, n_features), FieldData or \
-ParquetSource
+        X : pandas.DataFrame, array-like of shape (n_samples, n_features), FieldData, \
+ParquetSource or path
             A :class:`~sk_ctr.ParquetSource` streams Parquet files larger than memory through
-            the transformer (fitted on a sample or chunk by chunk) in shuffled batches.
-        y : array-like of shape (n_samples,), default=None
-            Two classes: 0/1, bool or two strings. ``None`` only for a ParquetSource, whose
-            ``label`` column holds them.
+            the transformer (fitted on a sample or chunk by chunk) in shuffled batches. A path
+            (a file or a directory) or a list of paths is ``ParquetSource(X, label=y)`` with
+            the default settings.
+        y : array-like of shape (n_samples,) or str, default=None
+            Two classes: 0/1, bool or two strings. ``None`` for a ParquetSource, whose
+            ``label`` column holds them; the name of that column when ``X`` is a path.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the samples in the loss.
 
@@ -326,6 +334,11 @@ ParquetSource
         return self._train(X, y, sample_weight, refit=not self.__sklearn_is_fitted__())
 
     def _train(self, X, y, sample_weight, refit):
+        if is_paths(X):  # fit("days/", y="clicked"): the files' label column names y
+            X, y = as_source(X, label=y), None
+            if X.label is None:
+                raise ValueError("fit(X, y) with X naming Parquet files needs y, the name of "
+                                 "their label column: fit(path, y='click').")
         if isinstance(X, ParquetSource):
             return self._fit_stream(X, y, sample_weight, refit)
         self._validate_params()
@@ -584,17 +597,19 @@ ParquetSource
 
         Parameters
         ----------
-        X : pandas.DataFrame, array-like, FieldData or ParquetSource
-            A :class:`~sk_ctr.ParquetSource` is read and predicted chunk by chunk
-            (``batch_rows`` rows at a time), in file order; only the output is held in memory.
+        X : pandas.DataFrame, array-like, FieldData, ParquetSource or path
+            A :class:`~sk_ctr.ParquetSource`, a Parquet file or directory, or a list of them,
+            is read and predicted chunk by chunk (``batch_rows`` rows at a time), in file
+            order; only the output is held in memory.
 
         Returns
         -------
         ndarray of shape (n_samples, 2)
             Column 1 is the probability of ``classes_[1]``.
         """
-        if isinstance(X, ParquetSource):
-            return self._predict_stream(self.predict_proba, X)
+        source = self._prediction_source(X)
+        if source is not None:
+            return self._predict_stream(self.predict_proba, source)
         X_encoded = self._encode_for_prediction(X)
         with self._runtime():
             proba = super().predict_proba(X_encoded).astype(np.float64)
@@ -609,14 +624,15 @@ ParquetSource
 
         Parameters
         ----------
-        X : pandas.DataFrame, array-like, FieldData or ParquetSource
+        X : pandas.DataFrame, array-like, FieldData, ParquetSource or path
 
         Returns
         -------
         ndarray of shape (n_samples,)
         """
-        if isinstance(X, ParquetSource):
-            return self._predict_stream(self.decision_function, X)
+        source = self._prediction_source(X)
+        if source is not None:
+            return self._predict_stream(self.decision_function, source)
         X_encoded = self._encode_for_prediction(X)
         with self._runtime():
             logits = self.forward(X_encoded, training=False).numpy().astype(np.float64)
@@ -633,6 +649,12 @@ ParquetSource
         """
         positive = self.predict_proba(X)[:, 1] > self.threshold
         return self.classes_[positive.astype(np.int64)]
+
+    def _prediction_source(self, X):
+        """The ParquetSource to predict from when ``X`` is one or names files (reading the
+        columns ``fit`` saw, when it saw named ones), else ``None``."""
+        columns = getattr(self, "feature_names_in_", None)
+        return as_source(X, columns=None if columns is None else list(columns))
 
     @staticmethod
     def _predict_stream(method, source):

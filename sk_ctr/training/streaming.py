@@ -346,6 +346,40 @@ class ParquetSource:
         return frame[list(self.feature_names)], frame[self.label].to_numpy()
 
 
+def is_paths(X):
+    """Whether ``X`` names files: a path (str or path-like) or a non-empty list or tuple of them.
+
+    What ``fit(X, y="label")`` and ``predict_proba(X)`` take as shorthand for a
+    :class:`ParquetSource`; no array-like scikit-learn accepts as ``X`` looks like this.
+    """
+    if isinstance(X, str | os.PathLike):
+        return True
+    return isinstance(X, list | tuple) and bool(X) and all(
+        isinstance(path, str | os.PathLike) for path in X)
+
+
+def as_source(X, label=None, columns=None):
+    """``X`` itself when it is a :class:`ParquetSource`, ``ParquetSource(X, label, columns)``
+    (default settings otherwise) when it names files, else ``None``.
+
+    Raises
+    ------
+    TypeError
+        When ``X`` names files and ``label`` is neither a column name nor ``None``.
+    """
+    if isinstance(X, ParquetSource):
+        return X
+    if not is_paths(X):
+        return None
+    if label is not None and not isinstance(label, str):
+        raise TypeError(
+            "With X naming Parquet files, y is the name of their label column (fit(path, "
+            f"y='click')); got {type(label).__name__}. For other source settings pass "
+            "ParquetSource(path, label=...)."
+        )
+    return ParquetSource(X, label=label, columns=columns)
+
+
 def _check_count(name, value):
     if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
