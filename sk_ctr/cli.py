@@ -4,6 +4,8 @@
 
     sk-ctr fit --model deepfm --data train.parquet --label clicked --out model.joblib \\
         [--param embed_dim=16 --param hidden_units="(200, 200)" ...] [--threads N]
+    sk-ctr fit --model deepfm --data days/ --label clicked --out model.joblib \
+        --stream --valid last_day.parquet           # Parquet larger than memory, streamed
     sk-ctr predict --model model.joblib --data test.csv --out scores.csv [--keep id]
     sk-ctr export --model model.joblib --out model.onnx          # or model.pt (TorchScript)
     sk-ctr benchmark --data criteo --models "lr,fm,deepfm"       # python -m sk_ctr.benchmark
@@ -111,6 +113,13 @@ def _parser():
     _add_common(fit)
     fit.add_argument("--quiet", action="store_true",
                      help="no progress bar and epoch table (default: verbose=1)")
+    fit.add_argument("--stream", action="store_true",
+                     help="read the Parquet data (a file or a directory of them) in row groups "
+                     "instead of loading it: data larger than memory (sk_ctr.ParquetSource "
+                     "with its default buffers; neural models only)")
+    fit.add_argument("--valid", type=Path, metavar="PARQUET",
+                     help="with --stream: held-out Parquet rows (same columns) scored after "
+                     "every epoch, needed by models that stop early")
     fit.set_defaults(run=_fit)
 
     predict = commands.add_parser(
@@ -193,6 +202,11 @@ def _fit(args):
     model = resolve_model(args.model)
     params = parse_params(args.param)
     build_estimator(model, params, n_rows=0)  # unknown parameters fail before reading data
+    if args.stream:
+        return _fit_streaming(args, model, params)
+    if args.valid is not None:
+        raise UsageError("--valid goes with --stream; without it the model holds out its own "
+                         "validation rows (validation_fraction).")
     frame = read_table(args.data, sep=args.sep)
     if args.label not in frame.columns:
         raise UsageError(f"{args.data} has no label column {args.label!r}; columns: "
@@ -222,6 +236,62 @@ def _fit(args):
     print(f"{type(estimator).__name__} fitted on {len(X)} rows x {X.shape[1]} columns in "
           f"{seconds:.1f} s{_training_summary(estimator)}; saved to {args.out}", file=sys.stderr)
     return 0
+
+
+def _fit_streaming(args, model, params):
+    """``fit --stream``: train on a ParquetSource (and score a --valid one), never loading the
+    data whole."""
+    valid = None
+    if args.valid is not None:
+        valid = _parquet_source(args.valid, args.label, args.drop, "--valid")
+    source = _parquet_source(args.data, args.label, args.drop, "--data", validation=valid)
+    if valid is not None and valid.feature_names != source.feature_names:
+        raise UsageError(f"--valid {args.valid} has feature columns "
+                         f"{_column_list(valid.feature_names)}, --data "
+                         f"{_column_list(source.feature_names)}.")
+    estimator = build_estimator(model, params, n_rows=source.n_rows)
+    if not _is_network(estimator):
+        raise UsageError(f"--stream trains the neural models; {type(estimator).__name__} needs "
+                         "its rows in memory (leave --stream out).")
+    if getattr(estimator, "early_stopping", False) and args.valid is None:
+        raise UsageError(f"{type(estimator).__name__} here stops early on validation rows: give "
+                         "them with --valid PARQUET, or --param early_stopping=False.")
+    if not args.quiet and "verbose" not in params:
+        estimator.set_params(verbose=1)
+    start = time.perf_counter()
+    with _threads(args.threads):
+        try:
+            estimator.fit(source)
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"cannot fit {type(estimator).__name__} on {args.data}: "
+                             f"{error}") from error
+    seconds = time.perf_counter() - start
+    _dump(estimator, args.out)
+    print(f"{type(estimator).__name__} fitted on {source.n_rows} rows x "
+          f"{len(source.feature_names)} columns (streamed) in {seconds:.1f} s"
+          f"{_training_summary(estimator)}; saved to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _parquet_source(path, label, drop, option, validation=None):
+    """``ParquetSource(path, label, validation=validation)`` without the ``drop`` columns,
+    errors naming ``option``."""
+    from sk_ctr.training.streaming import ParquetSource
+
+    try:
+        source = ParquetSource(path, label=label, validation=validation)
+        if drop:
+            missing = [c for c in drop if c not in source.feature_names]
+            if missing:
+                raise UsageError(f"--drop names column(s) {missing} that {path} does not have.")
+            columns = [c for c in source.feature_names if c not in set(drop)]
+            source = ParquetSource(path, label=label, columns=columns, validation=validation)
+    except ImportError as error:
+        raise UsageError(f"--stream reads Parquet with pyarrow: pip install 'sk-ctr[parquet]' "
+                         f"(or pyarrow). ({error})") from error
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{option} {path}: {error}") from error
+    return source
 
 
 def _predict(args):

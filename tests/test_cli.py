@@ -83,6 +83,38 @@ def test_fit_reads_parquet_and_predict_writes_parquet(files, tmp_path, capsys):
     assert "ignoring column(s) not seen in fit: clicked" in capsys.readouterr().err
 
 
+def test_fit_stream_trains_on_parquet_without_loading_it(files, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    valid = tmp_path / "valid.parquet"
+    pd.read_csv(files / "test.csv").to_parquet(valid, index=False)
+    argv = ["fit", "--model", "deepfm", "--data", str(files / "train.parquet"), "--label",
+            "clicked", "--drop", "row_id", "--param", "hidden_units=(8,)", *FAST]
+    out = tmp_path / "streamed.joblib"
+    assert main([*argv, "--out", str(out), "--stream", "--valid", str(valid)]) == 0
+    assert "400 rows x 4 columns (streamed)" in capsys.readouterr().err
+    streamed = joblib.load(out)
+    assert list(streamed.feature_names_in_) == ["I1", "C1", "C2", "C3"]
+    assert len(streamed.history_) >= 1 and "valid_auc" in streamed.history_[-1]
+    # "deepfm" is the benchmark's DeepFM, which stops early: without --valid it says so
+    err = error_of(capsys, [*argv, "--out", str(out), "--stream"])
+    assert "--valid PARQUET" in err
+    # the stream equals the in-memory fit when its buffers hold the data (400 rows)
+    no_stop = ["--param", "early_stopping=False"]
+    assert main([*argv, *no_stop, "--out", str(tmp_path / "s.joblib"), "--stream"]) == 0
+    assert main([*argv, *no_stop, "--out", str(tmp_path / "m.joblib")]) == 0
+    features = pd.read_csv(files / "test.csv").drop(columns=["row_id", "clicked"])
+    np.testing.assert_allclose(joblib.load(tmp_path / "s.joblib").predict_proba(features),
+                               joblib.load(tmp_path / "m.joblib").predict_proba(features),
+                               atol=1e-6)
+    assert "not a readable Parquet" in error_of(
+        capsys, [*argv, "--out", str(out), "--stream", "--data", str(files / "train.csv")])
+    assert "--valid goes with --stream" in error_of(capsys, [*argv, "--out", str(out), "--valid",
+                                                            str(valid)])
+    assert "needs its rows in memory" in error_of(
+        capsys, ["fit", "--model", "gbdt+lr", "--data", str(files / "train.parquet"),
+                 "--label", "clicked", "--out", str(out), "--stream", *FAST[4:]])
+
+
 def test_fit_is_verbose_by_default_and_reports_early_stopping(files, tmp_path, capsys):
     out = tmp_path / "model.joblib"
     assert main(["fit", "--model", "lr", "--data", str(files / "train.csv"), "--label",
