@@ -6,7 +6,7 @@
         [--param embed_dim=16 --param hidden_units="(200, 200)" ...] [--threads N]
     sk-ctr fit --model deepfm --data days/ --label clicked --out model.joblib \
         --stream --valid last_day.parquet           # Parquet larger than memory, streamed
-    sk-ctr predict --model model.joblib --data test.csv --out scores.csv [--keep id]
+    sk-ctr predict --model model.joblib --data test.csv --out scores.csv [--keep id] [--stream]
     sk-ctr export --model model.joblib --out model.onnx          # or model.pt (TorchScript)
     sk-ctr benchmark --data criteo --models "lr,fm,deepfm"       # python -m sk_ctr.benchmark
     sk-ctr demo                                                  # python -m sk_ctr.demo
@@ -135,6 +135,9 @@ def _parser():
                          help="copy this input column into the output (an id). Repeatable.")
     predict.add_argument("--label", help="a label column in the data: dropped from the "
                          "features, and the ROC AUC and log-loss are printed")
+    predict.add_argument("--stream", action="store_true",
+                         help="read the Parquet data (a file or a directory of them) and write "
+                         "the output chunk by chunk: data larger than memory")
     _add_common(predict)
     predict.set_defaults(run=_predict)
 
@@ -273,19 +276,20 @@ def _fit_streaming(args, model, params):
     return 0
 
 
-def _parquet_source(path, label, drop, option, validation=None):
-    """``ParquetSource(path, label, validation=validation)`` without the ``drop`` columns,
-    errors naming ``option``."""
+def _parquet_source(path, label, drop, option, validation=None, **source_params):
+    """``ParquetSource(path, label, validation=validation, **source_params)`` without the
+    ``drop`` columns, errors naming ``option``."""
     from sk_ctr.training.streaming import ParquetSource
 
     try:
-        source = ParquetSource(path, label=label, validation=validation)
+        source = ParquetSource(path, label=label, validation=validation, **source_params)
         if drop:
             missing = [c for c in drop if c not in source.feature_names]
             if missing:
                 raise UsageError(f"--drop names column(s) {missing} that {path} does not have.")
             columns = [c for c in source.feature_names if c not in set(drop)]
-            source = ParquetSource(path, label=label, columns=columns, validation=validation)
+            source = ParquetSource(path, label=label, validation=validation,
+                                   **{**source_params, "columns": columns})
     except ImportError as error:
         raise UsageError(f"--stream reads Parquet with pyarrow: pip install 'sk-ctr[parquet]' "
                          f"(or pyarrow). ({error})") from error
@@ -296,6 +300,8 @@ def _parquet_source(path, label, drop, option, validation=None):
 
 def _predict(args):
     estimator = load_model(args.model)
+    if args.stream:
+        return _predict_streaming(args, estimator)
     frame = read_table(args.data, sep=args.sep)
     missing = [c for c in args.keep + ([args.label] if args.label else [])
                if c not in frame.columns]
@@ -590,6 +596,79 @@ def load_model(path):
         raise UsageError(f"{path} holds a {type(estimator).__name__}, not a classifier saved "
                          f"by '{PROG} fit'.")
     return estimator
+
+
+def _predict_streaming(args, estimator):
+    """``predict --stream``: read the fitted columns (and --keep / --label) chunk by chunk,
+    write each chunk's output as it is predicted."""
+    expected = getattr(estimator, "feature_names_in_", None)
+    if expected is None:
+        raise UsageError(f"--stream reads the columns the model was fitted on, but {args.model} "
+                         "was fitted on unnamed columns; leave --stream out.")
+    expected = list(expected)
+    extra = [c for c in dict.fromkeys([*args.keep, *([args.label] if args.label else [])])
+             if c not in expected]
+    source = _parquet_source(args.data, None, (), "--data", columns=[*expected, *extra],
+                             batch_rows=PREDICT_CHUNK)
+    labels, probabilities = [], []
+    with _threads(args.threads), ChunkWriter(args.out) as writer:
+        for frame in source.iter_frames():
+            try:
+                probability = estimator.predict_proba(frame[expected])[:, 1]
+            except (ValueError, TypeError) as error:
+                raise UsageError(f"cannot predict {args.data}: {error}") from error
+            out = frame[args.keep].copy() if args.keep else pd.DataFrame(index=frame.index)
+            out["probability"] = probability
+            writer.write(out)
+            if args.label:
+                labels.append(frame[args.label])
+                probabilities.append(probability)
+    if args.label:
+        _print_scores(estimator, pd.concat(labels), np.concatenate(probabilities))
+    if args.out != "-":
+        print(f"{source.n_rows} probabilities written to {args.out}", file=sys.stderr)
+    return 0
+
+
+class ChunkWriter:
+    """Write DataFrames one after another to one CSV (``"-"``: stdout) or Parquet file, as
+    :func:`write_table` writes one."""
+
+    def __init__(self, path):
+        self.path, self.parquet, self.chunks = path, None, 0
+
+    def __enter__(self):
+        return self
+
+    def write(self, frame):
+        if self.path == "-":
+            frame.to_csv(sys.stdout, index=False, header=not self.chunks)
+        elif Path(self.path).suffix.lower() in PARQUET_SUFFIXES:
+            self._write_parquet(frame)
+        else:
+            separator = "\t" if Path(self.path).suffix.lower() in TAB_SUFFIXES else ","
+            try:
+                frame.to_csv(self.path, index=False, sep=separator,
+                             mode="a" if self.chunks else "w", header=not self.chunks)
+            except OSError as error:
+                raise UsageError(f"cannot write {self.path}: {error}") from error
+        self.chunks += 1
+
+    def _write_parquet(self, frame):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.parquet is None:
+            try:
+                self.parquet = pq.ParquetWriter(self.path, table.schema)
+            except OSError as error:
+                raise UsageError(f"cannot write {self.path}: {error}") from error
+        self.parquet.write_table(table)
+
+    def __exit__(self, *exc_info):
+        if self.parquet is not None:
+            self.parquet.close()
 
 
 def predict_in_chunks(estimator, X, chunk_size=PREDICT_CHUNK):

@@ -115,6 +115,30 @@ def test_fit_stream_trains_on_parquet_without_loading_it(files, tmp_path, capsys
                  "--label", "clicked", "--out", str(out), "--stream", *FAST[4:]])
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_predict_stream_writes_what_predict_writes(files, model_file, tmp_path, capsys, suffix,
+                                                  monkeypatch):
+    pytest.importorskip("pyarrow")
+    monkeypatch.setattr("sk_ctr.cli.PREDICT_CHUNK", 120)
+    data = tmp_path / "many_groups.parquet"
+    pd.read_csv(files / "train.csv").to_parquet(data, index=False, row_group_size=50)
+    argv = ["predict", "--model", str(model_file), "--data", str(data), "--keep", "row_id",
+            "--label", "clicked"]
+    whole, streamed = tmp_path / f"whole{suffix}", tmp_path / f"streamed{suffix}"
+    assert main([*argv, "--out", str(whole)]) == 0
+    whole_err = capsys.readouterr().err
+    # 8 row groups of 50 rows, read and written in 3 chunks (150, 150, 100: whole row groups
+    # until at least PREDICT_CHUNK rows)
+    assert main([*argv, "--out", str(streamed), "--stream"]) == 0
+    streamed_err = capsys.readouterr().err
+    read = pd.read_csv if suffix == ".csv" else pd.read_parquet
+    pd.testing.assert_frame_equal(read(streamed), read(whole), atol=1e-6)
+    assert whole_err.splitlines()[-2] == streamed_err.splitlines()[-2]  # the AUC line
+    assert "400 probabilities written" in streamed_err
+    err = error_of(capsys, [*argv[:-4], "--keep", "nope", "--out", str(streamed), "--stream"])
+    assert "no column(s) ['nope']" in err
+
+
 def test_fit_is_verbose_by_default_and_reports_early_stopping(files, tmp_path, capsys):
     out = tmp_path / "model.joblib"
     assert main(["fit", "--model", "lr", "--data", str(files / "train.csv"), "--label",
