@@ -225,19 +225,25 @@ def _fit(args):
     if X.shape[1] == 0:
         raise UsageError(f"{args.data} has no feature column besides the label.")
     estimator = build_estimator(model, params, n_rows=len(X))
+    return _fit_and_save(args, params, estimator, (X, y.to_numpy()),
+                         f"{len(X)} rows x {X.shape[1]} columns")
+
+
+def _fit_and_save(args, params, estimator, fit_args, data_description):
+    """Fit (verbose unless --quiet or a verbose parameter), save, and report on stderr."""
     if not args.quiet and "verbose" not in params and _is_network(estimator):
         estimator.set_params(verbose=1)
     start = time.perf_counter()
     with _threads(args.threads):
         try:
-            estimator.fit(X, y.to_numpy())
+            estimator.fit(*fit_args)
         except (ValueError, TypeError) as error:
             raise UsageError(f"cannot fit {type(estimator).__name__} on {args.data}: "
                              f"{error}") from error
     seconds = time.perf_counter() - start
     _dump(estimator, args.out)
-    print(f"{type(estimator).__name__} fitted on {len(X)} rows x {X.shape[1]} columns in "
-          f"{seconds:.1f} s{_training_summary(estimator)}; saved to {args.out}", file=sys.stderr)
+    print(f"{type(estimator).__name__} fitted on {data_description} in {seconds:.1f} s"
+          f"{_training_summary(estimator)}; saved to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -259,21 +265,8 @@ def _fit_streaming(args, model, params):
     if getattr(estimator, "early_stopping", False) and args.valid is None:
         raise UsageError(f"{type(estimator).__name__} here stops early on validation rows: give "
                          "them with --valid PARQUET, or --param early_stopping=False.")
-    if not args.quiet and "verbose" not in params:
-        estimator.set_params(verbose=1)
-    start = time.perf_counter()
-    with _threads(args.threads):
-        try:
-            estimator.fit(source)
-        except (ValueError, TypeError) as error:
-            raise UsageError(f"cannot fit {type(estimator).__name__} on {args.data}: "
-                             f"{error}") from error
-    seconds = time.perf_counter() - start
-    _dump(estimator, args.out)
-    print(f"{type(estimator).__name__} fitted on {source.n_rows} rows x "
-          f"{len(source.feature_names)} columns (streamed) in {seconds:.1f} s"
-          f"{_training_summary(estimator)}; saved to {args.out}", file=sys.stderr)
-    return 0
+    return _fit_and_save(args, params, estimator, (source,),
+                         f"{source.n_rows} rows x {len(source.feature_names)} columns (streamed)")
 
 
 def _parquet_source(path, label, drop, option, validation=None, **source_params):
