@@ -275,6 +275,10 @@ def _worker(rank, payload):
     if on_cuda:  # GPU-only branch: one GPU per rank, NCCL between them
         torch.cuda.set_device(plan.device_ids[rank])
         estimator.set_params(device=f"cuda:{plan.device_ids[rank]}")
+        # A fresh process's CUDA generator has a fixed default seed; derive it from the
+        # parent's (random_state-seeded) state instead, without drawing from that state.
+        seed = torch.randint(2**62, (1,), generator=torch.Generator().set_state(rng_state))
+        torch.cuda.manual_seed(int(seed) + rank)
     dist.init_process_group("nccl" if on_cuda else "gloo", init_method=f"tcp://127.0.0.1:{port}",
                             rank=rank, world_size=plan.world_size)
     try:
