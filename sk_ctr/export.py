@@ -259,20 +259,24 @@ def export_onnx(estimator, path, X=None, opset_version=None):
 class _Probability(torch.nn.Module):
     """The network followed by the sigmoid: the estimator's ``predict_proba[:, 1]``.
 
-    ``log_odds_shift`` is log w for an estimator trained on negatively down-sampled data
-    (``negative_sampling_rate=w``): p' = p / (p + (1 - p) / w) = sigmoid(logit + log w), the
-    correction ``predict_proba`` applies.
+    ``temperature`` divides the logits (the estimator's ``temperature_``, post-hoc
+    calibration); ``log_odds_shift`` is log w for an estimator trained on negatively
+    down-sampled data (``negative_sampling_rate=w``): p' = p / (p + (1 - p) / w) =
+    sigmoid(logit + log w), the correction ``predict_proba`` applies.
     """
 
-    def __init__(self, network, log_odds_shift=0.0):
+    def __init__(self, network, log_odds_shift=0.0, temperature=1.0):
         super().__init__()
         self.network = network
         self.log_odds_shift = float(log_odds_shift)
+        self.temperature = float(temperature)
 
     def forward(self, ids, values):
         return self._probability(self.network(ids, values))
 
     def _probability(self, logits):
+        if self.temperature != 1.0:  # a constant of the traced graph
+            logits = logits / self.temperature
         if self.log_odds_shift:  # a constant of the traced graph
             logits = logits + self.log_odds_shift
         return torch.sigmoid(logits)
@@ -299,7 +303,10 @@ def _prepare(estimator, X):
     names = input_names(estimator)
     rate = getattr(estimator, "negative_sampling_rate", None)
     shift = 0.0 if rate is None else float(np.log(rate))
-    wrapper = (_SequenceProbability if len(names) == 4 else _Probability)(network, shift).eval()
+    temperature = getattr(estimator, "temperature_", 1.0)
+    wrapper = (_SequenceProbability if len(names) == 4 else _Probability)(
+        network, shift, temperature
+    ).eval()
     if X is None:
         arrays = _random_inputs(estimator, TRACE_ROWS + CHECK_ROWS)
     else:
