@@ -1,5 +1,6 @@
 """The Deep Interest Network estimator and the base model it is compared with (DIN paper)."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -247,6 +248,14 @@ class DINClassifier(_BehaviorClassifier):
 
     def _encode(self, X, fit, fitted_preprocessor=None):
         encoded = super()._encode(X, fit, fitted_preprocessor)
+        if fit and not self.behavior:
+            warnings.warn(
+                f"{type(self).__name__} was fitted without behavior=: no history is paired with "
+                "a candidate column, so there is nothing for the attention (eq. 3) to compare; "
+                "pass behavior={'<history column>': '<candidate column>'}.",
+                UserWarning,
+                stacklevel=4,
+            )
         if self.behavior_grouping == "concat":
             check_aligned_histories(encoded)
         return encoded
