@@ -22,14 +22,19 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import os
+import signal
 import sys
 import textwrap
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from sk_ctr._atomic import atomic_path
 
 PROG = "sk-ctr"
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -59,7 +64,8 @@ def main(argv=None):
     -------
     int
         The exit status: 0 on success, 2 for a usage or input problem (the message is
-        printed on stderr).
+        printed on stderr), 130 after Ctrl-C (SIGINT) and 143 after SIGTERM, with no output
+        file written.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     # benchmark and demo keep their own option parsers: everything after the word is theirs.
@@ -73,11 +79,18 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    try:
-        return args.run(args)
-    except UsageError as error:
-        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    with stop_signals_raise_interrupt() as received:
+        try:
+            return args.run(args)
+        except UsageError as error:
+            print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            # Every file is written whole or not at all (sk_ctr._atomic): nothing to clean up.
+            signum = received[-1] if received else signal.SIGINT
+            print(f"{PROG} {args.command}: stopped by {signal.Signals(signum).name}; "
+                  "no output file written.", file=sys.stderr)
+            return 128 + signum  # the shell's status for a command killed by that signal
 
 
 def _parser():
@@ -101,6 +114,7 @@ def _parser():
     fit.add_argument("--data", required=True, type=Path, help="training data: CSV or Parquet")
     fit.add_argument("--label", required=True, help="the label column (two classes)")
     fit.add_argument("--out", required=True, type=Path, help="where to save the fitted model")
+    _add_force(fit)
     fit.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE",
         help="estimator parameter, the value a Python literal (embed_dim=16, "
@@ -131,6 +145,7 @@ def _parser():
     predict.add_argument("--data", required=True, type=Path, help="rows to score: CSV or Parquet")
     predict.add_argument("--out", required=True,
                          help="output file (.csv or .parquet), '-' for CSV on stdout")
+    _add_force(predict)
     predict.add_argument("--keep", action="append", default=[], metavar="COLUMN",
                          help="copy this input column into the output (an id). Repeatable.")
     predict.add_argument("--label", help="a label column in the data: dropped from the "
@@ -148,6 +163,7 @@ def _parser():
     )
     export.add_argument("--model", required=True, type=Path, help="a model saved by 'fit'")
     export.add_argument("--out", required=True, type=Path, help="the file to write")
+    _add_force(export)
     export.add_argument("--format", choices=("onnx", "torchscript"),
                         help="default: from the suffix of --out (.onnx, else TorchScript)")
     export.add_argument("--data", type=Path,
@@ -159,6 +175,12 @@ def _parser():
         commands.add_parser(name, help=f"{what} ('{PROG} {name} --help'; python -m {module})",
                             add_help=False)
     return parser
+
+
+def _add_force(parser):
+    parser.add_argument("--force", "--overwrite", action="store_true", dest="force",
+                        help="replace --out if it exists (it is replaced only once the new "
+                        "file is complete)")
 
 
 def _add_common(parser):
@@ -202,6 +224,7 @@ def _delegate(command, argv):
 
 
 def _fit(args):
+    check_output(args.out, {"--data": args.data, "--valid": args.valid}, args.force)
     model = resolve_model(args.model)
     params = parse_params(args.param)
     build_estimator(model, params, n_rows=0)  # unknown parameters fail before reading data
@@ -231,15 +254,25 @@ def _fit(args):
 
 def _fit_and_save(args, params, estimator, fit_args, data_description):
     """Fit (verbose unless --quiet or a verbose parameter), save, and report on stderr."""
-    if not args.quiet and "verbose" not in params and _is_network(estimator):
-        estimator.set_params(verbose=1)
+    if _is_network(estimator):
+        if not args.quiet and "verbose" not in params:
+            estimator.set_params(verbose=1)
+        if estimator.verbose:
+            from sk_ctr.training.plain_log import log_callback_settings
+
+            settings = log_callback_settings(_is_terminal(sys.stdout), _is_terminal(sys.stderr))
+            estimator.set_params(**{k: v for k, v in settings.items() if k not in params})
     start = time.perf_counter()
-    with _threads(args.threads):
+    with _threads(args.threads), stop_signals_raise_interrupt() as received:
         try:
             estimator.fit(*fit_args)
         except (ValueError, TypeError) as error:
             raise UsageError(f"cannot fit {type(estimator).__name__} on {args.data}: "
                              f"{error}") from error
+    if received:
+        # skorch's fit catches the KeyboardInterrupt and returns the model trained so far;
+        # an interrupted command must not save it as if it had finished.
+        raise KeyboardInterrupt
     seconds = time.perf_counter() - start
     _dump(estimator, args.out)
     print(f"{type(estimator).__name__} fitted on {data_description} in {seconds:.1f} s"
@@ -292,6 +325,8 @@ def _parquet_source(path, label, drop, option, validation=None, **source_params)
 
 
 def _predict(args):
+    if args.out != "-":
+        check_output(args.out, {"--data": args.data, "--model": args.model}, args.force)
     estimator = load_model(args.model)
     if args.stream:
         return _predict_streaming(args, estimator)
@@ -332,6 +367,7 @@ def _predict(args):
 def _export(args):
     from sk_ctr.export import export_onnx, export_torchscript
 
+    check_output(args.out, {"--model": args.model, "--data": args.data}, args.force)
     estimator = load_model(args.model)
     kind = args.format or ("onnx" if args.out.suffix.lower() == ".onnx" else "torchscript")
     X = None
@@ -555,16 +591,56 @@ def write_table(frame, path):
         return
     path = Path(path)
     try:
-        if path.suffix.lower() in PARQUET_SUFFIXES:
-            frame.to_parquet(path, index=False)
-        else:
-            frame.to_csv(path, index=False, sep="\t" if path.suffix.lower() in TAB_SUFFIXES
-                         else ",")
+        with atomic_path(path) as temporary:
+            if path.suffix.lower() in PARQUET_SUFFIXES:
+                frame.to_parquet(temporary, index=False)
+            else:
+                frame.to_csv(temporary, index=False, sep=_csv_separator(path.suffix))
     except ImportError as error:
         raise UsageError(f"writing Parquet ({path}) needs pyarrow: pip install "
                          f"'sk-ctr[parquet]' (or pyarrow). ({error})") from error
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error}") from error
+
+
+def check_output(out, inputs, force):
+    """Refuse an output path that would destroy an input or, without ``force``, a file.
+
+    Parameters
+    ----------
+    out : path-like
+        The ``--out`` of the command.
+    inputs : dict
+        Option name (``"--data"``) to the path it gives, or ``None`` when not given. A path
+        that is the same file as ``out`` (through symlinks, hard links or a relative
+        spelling) or a directory holding it is refused.
+    force : bool
+        ``--force`` / ``--overwrite``: an existing ``out`` may be replaced.
+
+    Raises
+    ------
+    UsageError
+        Naming the option whose file ``out`` would overwrite, or saying to give ``--force``.
+    """
+    out = Path(out)
+    target = Path(os.path.realpath(out))
+    for option, given in inputs.items():
+        if given is None:
+            continue
+        source = Path(os.path.realpath(given))
+        if target == source or (out.exists() and Path(given).exists()
+                                and os.path.samefile(out, given)):
+            raise UsageError(f"--out {out} is the {option} file {given}: writing it would "
+                             "destroy the input. Choose another --out.")
+        if source.is_dir() and source in target.parents:
+            raise UsageError(f"--out {out} is inside the {option} directory {given}: it would "
+                             "be read as data next time. Choose another --out.")
+    if target.is_dir():
+        raise UsageError(f"--out {out} is a directory; give a file name.")
+    if out.exists() and not force:
+        raise UsageError(f"--out {out} exists; give --force (or --overwrite) to replace it.")
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {out}: no such directory {out.parent}.")
 
 
 def load_model(path):
@@ -604,7 +680,7 @@ def _predict_streaming(args, estimator):
     source = _parquet_source(args.data, None, (), "--data", columns=[*expected, *extra],
                              batch_rows=PREDICT_CHUNK)
     labels, probabilities = [], []
-    with _threads(args.threads), ChunkWriter(args.out) as writer:
+    with _threads(args.threads), chunk_writer(args.out) as writer:
         for frame in source.iter_frames():
             try:
                 probability = estimator.predict_proba(frame[expected])[:, 1]
@@ -623,28 +699,40 @@ def _predict_streaming(args, estimator):
     return 0
 
 
+@contextmanager
+def chunk_writer(path):
+    """A :class:`ChunkWriter` of ``path`` (``"-"``: stdout) whose file appears, whole, only
+    when the block succeeds: chunks go to a temporary file beside it (see
+    :func:`sk_ctr._atomic.atomic_path`), so a failure or an interrupt part-way leaves the
+    previous file untouched and no partial one."""
+    if path == "-":
+        yield ChunkWriter("-")
+        return
+    with atomic_path(path) as temporary:
+        writer = ChunkWriter(temporary, suffix=Path(path).suffix)
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+
 class ChunkWriter:
     """Write DataFrames one after another to one CSV (``"-"``: stdout) or Parquet file, as
-    :func:`write_table` writes one."""
+    :func:`write_table` writes one; the format comes from ``suffix`` (default: ``path``'s).
+    Use it through :func:`chunk_writer`, which makes the file appear whole or not at all."""
 
-    def __init__(self, path):
+    def __init__(self, path, suffix=None):
         self.path, self.parquet, self.chunks = path, None, 0
-
-    def __enter__(self):
-        return self
+        self.suffix = (Path(path).suffix if suffix is None else suffix).lower()
 
     def write(self, frame):
         if self.path == "-":
             frame.to_csv(sys.stdout, index=False, header=not self.chunks)
-        elif Path(self.path).suffix.lower() in PARQUET_SUFFIXES:
+        elif self.suffix in PARQUET_SUFFIXES:
             self._write_parquet(frame)
         else:
-            separator = "\t" if Path(self.path).suffix.lower() in TAB_SUFFIXES else ","
-            try:
-                frame.to_csv(self.path, index=False, sep=separator,
-                             mode="a" if self.chunks else "w", header=not self.chunks)
-            except OSError as error:
-                raise UsageError(f"cannot write {self.path}: {error}") from error
+            frame.to_csv(self.path, index=False, sep=_csv_separator(self.suffix),
+                         mode="a" if self.chunks else "w", header=not self.chunks)
         self.chunks += 1
 
     def _write_parquet(self, frame):
@@ -653,13 +741,10 @@ class ChunkWriter:
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self.parquet is None:
-            try:
-                self.parquet = pq.ParquetWriter(self.path, table.schema)
-            except OSError as error:
-                raise UsageError(f"cannot write {self.path}: {error}") from error
+            self.parquet = pq.ParquetWriter(self.path, table.schema)
         self.parquet.write_table(table)
 
-    def __exit__(self, *exc_info):
+    def close(self):
         if self.parquet is not None:
             self.parquet.close()
 
@@ -697,6 +782,41 @@ def predict_in_chunks(estimator, X, chunk_size=PREDICT_CHUNK):
 
 
 @contextmanager
+def stop_signals_raise_interrupt(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Turn SIGINT and SIGTERM into ``KeyboardInterrupt`` and record them, within the block.
+
+    SIGTERM's default action would kill the process at once, leaving temporary files behind;
+    raised as ``KeyboardInterrupt`` it unwinds the command like Ctrl-C. Code that catches
+    ``KeyboardInterrupt`` and carries on (skorch's ``fit`` stops training and returns) can no
+    longer hide the interrupt: the block's caller reads the record. In a thread other than the
+    main one (where Python allows no handler) nothing changes.
+
+    Yields
+    ------
+    list of int
+        The numbers of the signals received so far, in order.
+    """
+    received = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum, frame):
+        received.append(signum)
+        enclosing = previous[signum]
+        if callable(enclosing):  # an enclosing block's handler records it too (and raises)
+            enclosing(signum, frame)
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield received
+    finally:
+        for signum, action in previous.items():
+            signal.signal(signum, action)
+
+
+@contextmanager
 def _threads(n_threads):
     """torch's thread count for the command (whatever the estimator), restored after."""
     if n_threads is None:
@@ -714,6 +834,13 @@ def _threads(n_threads):
         torch.set_num_threads(previous)
 
 
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
 def _is_network(estimator):
     from sk_ctr.estimators.base import CTRClassifier
 
@@ -724,9 +851,14 @@ def _dump(estimator, path):
     import joblib
 
     try:
-        joblib.dump(estimator, path)
+        with atomic_path(path) as temporary:
+            joblib.dump(estimator, temporary)
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error}") from error
+
+
+def _csv_separator(suffix):
+    return "\t" if suffix.lower() in TAB_SUFFIXES else ","
 
 
 def _training_summary(estimator):

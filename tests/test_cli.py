@@ -96,7 +96,7 @@ def test_fit_stream_trains_on_parquet_without_loading_it(files, tmp_path, capsys
     assert list(streamed.feature_names_in_) == ["I1", "C1", "C2", "C3"]
     assert len(streamed.history_) >= 1 and "valid_auc" in streamed.history_[-1]
     # "deepfm" is the benchmark's DeepFM, which stops early: without --valid it says so
-    err = error_of(capsys, [*argv, "--out", str(out), "--stream"])
+    err = error_of(capsys, [*argv, "--out", str(out), "--stream", "--force"])
     assert "--valid PARQUET" in err
     # the stream equals the in-memory fit when its buffers hold the data (400 rows)
     no_stop = ["--param", "early_stopping=False"]
@@ -106,13 +106,15 @@ def test_fit_stream_trains_on_parquet_without_loading_it(files, tmp_path, capsys
     np.testing.assert_allclose(joblib.load(tmp_path / "s.joblib").predict_proba(features),
                                joblib.load(tmp_path / "m.joblib").predict_proba(features),
                                atol=1e-6)
+    unwritten = str(tmp_path / "unwritten.joblib")
     assert "not a readable Parquet" in error_of(
-        capsys, [*argv, "--out", str(out), "--stream", "--data", str(files / "train.csv")])
-    assert "--valid goes with --stream" in error_of(capsys, [*argv, "--out", str(out), "--valid",
-                                                            str(valid)])
+        capsys, [*argv, "--out", unwritten, "--stream", "--data", str(files / "train.csv")])
+    assert "--valid goes with --stream" in error_of(capsys, [*argv, "--out", unwritten,
+                                                            "--valid", str(valid)])
     assert "needs its rows in memory" in error_of(
         capsys, ["fit", "--model", "gbdt+lr", "--data", str(files / "train.parquet"),
-                 "--label", "clicked", "--out", str(out), "--stream", *FAST[4:]])
+                 "--label", "clicked", "--out", unwritten, "--stream", *FAST[4:]])
+    assert not (tmp_path / "unwritten.joblib").exists()
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -135,7 +137,8 @@ def test_predict_stream_writes_what_predict_writes(files, model_file, tmp_path, 
     pd.testing.assert_frame_equal(read(streamed), read(whole), atol=1e-6)
     assert whole_err.splitlines()[-2] == streamed_err.splitlines()[-2]  # the AUC line
     assert "400 probabilities written" in streamed_err
-    err = error_of(capsys, [*argv[:-4], "--keep", "nope", "--out", str(streamed), "--stream"])
+    err = error_of(capsys, [*argv[:-4], "--keep", "nope", "--out", str(streamed), "--stream",
+                            "--force"])
     assert "no column(s) ['nope']" in err
 
 
