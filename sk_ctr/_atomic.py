@@ -52,8 +52,9 @@ def atomic_path(path):
     path = Path(os.path.realpath(path))
     # The temporary name ends with the target's, so that writers which pick a compression from
     # the suffix (pandas' to_csv, joblib.dump) pick the same one.
-    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX,
-                                        suffix=f"-{path.name}")
+    descriptor, name = tempfile.mkstemp(
+        dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=f"-{path.name}"
+    )
     os.close(descriptor)
     temporary = Path(name)
     try:

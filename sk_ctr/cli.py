@@ -88,8 +88,11 @@ def main(argv=None):
         except KeyboardInterrupt:
             # Every file is written whole or not at all (sk_ctr._atomic): nothing to clean up.
             signum = received[-1] if received else signal.SIGINT
-            print(f"{PROG} {args.command}: stopped by {signal.Signals(signum).name}; "
-                  "no output file written.", file=sys.stderr)
+            print(
+                f"{PROG} {args.command}: stopped by {signal.Signals(signum).name}; "
+                "no output file written.",
+                file=sys.stderr,
+            )
             return 128 + signum  # the shell's status for a command killed by that signal
 
 
@@ -97,7 +100,8 @@ def _parser():
     from sk_ctr import __version__
 
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Fit, predict, export and compare click-through-rate models.",
+        prog=PROG,
+        description="Fit, predict, export and compare click-through-rate models.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
     )
@@ -105,9 +109,11 @@ def _parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     fit = commands.add_parser(
-        "fit", help="fit a model on a CSV / Parquet file and save it with joblib",
+        "fit",
+        help="fit a model on a CSV / Parquet file and save it with joblib",
         description="Fit a model on a data file and save the fitted estimator (transformer and "
-        "network in one joblib file).", epilog=_format_models_help(),
+        "network in one joblib file).",
+        epilog=_format_models_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fit.add_argument("--model", required=True, help="model name (see below)")
@@ -116,77 +122,120 @@ def _parser():
     fit.add_argument("--out", required=True, type=Path, help="where to save the fitted model")
     _add_force(fit)
     fit.add_argument(
-        "--param", action="append", default=[], metavar="NAME=VALUE",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="estimator parameter, the value a Python literal (embed_dim=16, "
         "hidden_units='(200, 200)', behavior=\"{'hist_item': 'item'}\") or a bare word "
         "(activation=relu); preprocessor__NAME=VALUE sets the CTRTransformer's "
         "(preprocessor__min_frequency=10). Repeatable.",
     )
-    fit.add_argument("--drop", action="append", default=[], metavar="COLUMN",
-                     help="a column not to use as a feature (an id, a timestamp). Repeatable.")
+    fit.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a column not to use as a feature (an id, a timestamp). Repeatable.",
+    )
     _add_common(fit)
-    fit.add_argument("--quiet", action="store_true",
-                     help="no progress bar and epoch table (default: verbose=1)")
-    fit.add_argument("--stream", action="store_true",
-                     help="read the Parquet data (a file or a directory of them) in row groups "
-                     "instead of loading it: data larger than memory (sk_ctr.ParquetSource "
-                     "with its default buffers; neural models only)")
-    fit.add_argument("--valid", type=Path, metavar="PARQUET",
-                     help="with --stream: held-out Parquet rows (same columns) scored after "
-                     "every epoch, needed by models that stop early")
+    fit.add_argument(
+        "--quiet", action="store_true", help="no progress bar and epoch table (default: verbose=1)"
+    )
+    fit.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the Parquet data (a file or a directory of them) in row groups "
+        "instead of loading it: data larger than memory (sk_ctr.ParquetSource "
+        "with its default buffers; neural models only)",
+    )
+    fit.add_argument(
+        "--valid",
+        type=Path,
+        metavar="PARQUET",
+        help="with --stream: held-out Parquet rows (same columns) scored after "
+        "every epoch, needed by models that stop early",
+    )
     fit.set_defaults(run=_fit)
 
     predict = commands.add_parser(
-        "predict", help="write click probabilities of a data file",
+        "predict",
+        help="write click probabilities of a data file",
         description="Predict the probability of the positive class (the label's larger value) "
         "for every row of a data file with a model saved by 'fit'.",
     )
     predict.add_argument("--model", required=True, type=Path, help="a model saved by 'fit'")
     predict.add_argument("--data", required=True, type=Path, help="rows to score: CSV or Parquet")
-    predict.add_argument("--out", required=True,
-                         help="output file (.csv or .parquet), '-' for CSV on stdout")
+    predict.add_argument(
+        "--out", required=True, help="output file (.csv or .parquet), '-' for CSV on stdout"
+    )
     _add_force(predict)
-    predict.add_argument("--keep", action="append", default=[], metavar="COLUMN",
-                         help="copy this input column into the output (an id). Repeatable.")
-    predict.add_argument("--label", help="a label column in the data: dropped from the "
-                         "features, and the ROC AUC and log-loss are printed")
-    predict.add_argument("--stream", action="store_true",
-                         help="read the Parquet data (a file or a directory of them) and write "
-                         "the output chunk by chunk: data larger than memory")
+    predict.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="copy this input column into the output (an id). Repeatable.",
+    )
+    predict.add_argument(
+        "--label",
+        help="a label column in the data: dropped from the "
+        "features, and the ROC AUC and log-loss are printed",
+    )
+    predict.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the Parquet data (a file or a directory of them) and write "
+        "the output chunk by chunk: data larger than memory",
+    )
     _add_common(predict)
     predict.set_defaults(run=_predict)
 
     export = commands.add_parser(
-        "export", help="export a fitted model's network to ONNX or TorchScript",
+        "export",
+        help="export a fitted model's network to ONNX or TorchScript",
         description="Export the network of a model saved by 'fit' (encoded inputs in, click "
         "probabilities out; see sk_ctr.export).",
     )
     export.add_argument("--model", required=True, type=Path, help="a model saved by 'fit'")
     export.add_argument("--out", required=True, type=Path, help="the file to write")
     _add_force(export)
-    export.add_argument("--format", choices=("onnx", "torchscript"),
-                        help="default: from the suffix of --out (.onnx, else TorchScript)")
-    export.add_argument("--data", type=Path,
-                        help="a few rows to trace and check on (default: random valid inputs)")
+    export.add_argument(
+        "--format",
+        choices=("onnx", "torchscript"),
+        help="default: from the suffix of --out (.onnx, else TorchScript)",
+    )
+    export.add_argument(
+        "--data", type=Path, help="a few rows to trace and check on (default: random valid inputs)"
+    )
     export.add_argument("--sep", help="CSV separator of --data (default: from the suffix)")
     export.set_defaults(run=_export)
 
     for name, (module, what) in _DELEGATED.items():
-        commands.add_parser(name, help=f"{what} ('{PROG} {name} --help'; python -m {module})",
-                            add_help=False)
+        commands.add_parser(
+            name, help=f"{what} ('{PROG} {name} --help'; python -m {module})", add_help=False
+        )
     return parser
 
 
 def _add_force(parser):
-    parser.add_argument("--force", "--overwrite", action="store_true", dest="force",
-                        help="replace --out if it exists (it is replaced only once the new "
-                        "file is complete)")
+    parser.add_argument(
+        "--force",
+        "--overwrite",
+        action="store_true",
+        dest="force",
+        help="replace --out if it exists (it is replaced only once the new file is complete)",
+    )
 
 
 def _add_common(parser):
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="torch threads (default: torch's; 1 is often fastest on a busy "
-                        "machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch threads (default: torch's; 1 is often fastest on a busy machine)",
+    )
     parser.add_argument("--sep", help="CSV separator (default: tab for .tsv, else comma)")
 
 
@@ -231,25 +280,32 @@ def _fit(args):
     if args.stream:
         return _fit_streaming(args, model, params)
     if args.valid is not None:
-        raise UsageError("--valid goes with --stream; without it the model holds out its own "
-                         "validation rows (validation_fraction).")
+        raise UsageError(
+            "--valid goes with --stream; without it the model holds out its own "
+            "validation rows (validation_fraction)."
+        )
     frame = read_table(args.data, sep=args.sep)
     if args.label not in frame.columns:
-        raise UsageError(f"{args.data} has no label column {args.label!r}; columns: "
-                         f"{_column_list(frame.columns)}.")
+        raise UsageError(
+            f"{args.data} has no label column {args.label!r}; columns: "
+            f"{_column_list(frame.columns)}."
+        )
     missing = [c for c in args.drop if c not in frame.columns]
     if missing:
         raise UsageError(f"--drop names column(s) {missing} that {args.data} does not have.")
     y = frame.pop(args.label)
     if y.isna().any():
-        raise UsageError(f"the label column {args.label!r} has {int(y.isna().sum())} missing "
-                         "value(s); drop those rows or fill them.")
+        raise UsageError(
+            f"the label column {args.label!r} has {int(y.isna().sum())} missing "
+            "value(s); drop those rows or fill them."
+        )
     X = frame.drop(columns=args.drop)
     if X.shape[1] == 0:
         raise UsageError(f"{args.data} has no feature column besides the label.")
     estimator = build_estimator(model, params, n_rows=len(X))
-    return _fit_and_save(args, params, estimator, (X, y.to_numpy()),
-                         f"{len(X)} rows x {X.shape[1]} columns")
+    return _fit_and_save(
+        args, params, estimator, (X, y.to_numpy()), f"{len(X)} rows x {X.shape[1]} columns"
+    )
 
 
 def _fit_and_save(args, params, estimator, fit_args, data_description):
@@ -267,16 +323,20 @@ def _fit_and_save(args, params, estimator, fit_args, data_description):
         try:
             estimator.fit(*fit_args)
         except (ValueError, TypeError) as error:
-            raise UsageError(f"cannot fit {type(estimator).__name__} on {args.data}: "
-                             f"{error}") from error
+            raise UsageError(
+                f"cannot fit {type(estimator).__name__} on {args.data}: {error}"
+            ) from error
     if received:
         # skorch's fit catches the KeyboardInterrupt and returns the model trained so far;
         # an interrupted command must not save it as if it had finished.
         raise KeyboardInterrupt
     seconds = time.perf_counter() - start
     _dump(estimator, args.out)
-    print(f"{type(estimator).__name__} fitted on {data_description} in {seconds:.1f} s"
-          f"{_training_summary(estimator)}; saved to {args.out}", file=sys.stderr)
+    print(
+        f"{type(estimator).__name__} fitted on {data_description} in {seconds:.1f} s"
+        f"{_training_summary(estimator)}; saved to {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -288,18 +348,29 @@ def _fit_streaming(args, model, params):
         valid = _parquet_source(args.valid, args.label, args.drop, "--valid")
     source = _parquet_source(args.data, args.label, args.drop, "--data", validation=valid)
     if valid is not None and valid.feature_names != source.feature_names:
-        raise UsageError(f"--valid {args.valid} has feature columns "
-                         f"{_column_list(valid.feature_names)}, --data "
-                         f"{_column_list(source.feature_names)}.")
+        raise UsageError(
+            f"--valid {args.valid} has feature columns "
+            f"{_column_list(valid.feature_names)}, --data "
+            f"{_column_list(source.feature_names)}."
+        )
     estimator = build_estimator(model, params, n_rows=source.n_rows)
     if not _is_network(estimator):
-        raise UsageError(f"--stream trains the neural models; {type(estimator).__name__} needs "
-                         "its rows in memory (leave --stream out).")
+        raise UsageError(
+            f"--stream trains the neural models; {type(estimator).__name__} needs "
+            "its rows in memory (leave --stream out)."
+        )
     if getattr(estimator, "early_stopping", False) and args.valid is None:
-        raise UsageError(f"{type(estimator).__name__} here stops early on validation rows: give "
-                         "them with --valid PARQUET, or --param early_stopping=False.")
-    return _fit_and_save(args, params, estimator, (source,),
-                         f"{source.n_rows} rows x {len(source.feature_names)} columns (streamed)")
+        raise UsageError(
+            f"{type(estimator).__name__} here stops early on validation rows: give "
+            "them with --valid PARQUET, or --param early_stopping=False."
+        )
+    return _fit_and_save(
+        args,
+        params,
+        estimator,
+        (source,),
+        f"{source.n_rows} rows x {len(source.feature_names)} columns (streamed)",
+    )
 
 
 def _parquet_source(path, label, drop, option, validation=None, **source_params):
@@ -314,11 +385,14 @@ def _parquet_source(path, label, drop, option, validation=None, **source_params)
             if missing:
                 raise UsageError(f"--drop names column(s) {missing} that {path} does not have.")
             columns = [c for c in source.feature_names if c not in set(drop)]
-            source = ParquetSource(path, label=label, validation=validation,
-                                   **{**source_params, "columns": columns})
+            source = ParquetSource(
+                path, label=label, validation=validation, **{**source_params, "columns": columns}
+            )
     except ImportError as error:
-        raise UsageError(f"--stream reads Parquet with pyarrow: pip install 'sk-ctr[parquet]' "
-                         f"(or pyarrow). ({error})") from error
+        raise UsageError(
+            f"--stream reads Parquet with pyarrow: pip install 'sk-ctr[parquet]' "
+            f"(or pyarrow). ({error})"
+        ) from error
     except (OSError, ValueError) as error:
         raise UsageError(f"{option} {path}: {error}") from error
     return source
@@ -331,22 +405,27 @@ def _predict(args):
     if args.stream:
         return _predict_streaming(args, estimator)
     frame = read_table(args.data, sep=args.sep)
-    missing = [c for c in args.keep + ([args.label] if args.label else [])
-               if c not in frame.columns]
+    missing = [
+        c for c in args.keep + ([args.label] if args.label else []) if c not in frame.columns
+    ]
     if missing:
-        raise UsageError(f"{args.data} has no column(s) {missing}; columns: "
-                         f"{_column_list(frame.columns)}.")
+        raise UsageError(
+            f"{args.data} has no column(s) {missing}; columns: {_column_list(frame.columns)}."
+        )
     expected = getattr(estimator, "feature_names_in_", None)
     if expected is not None:
         absent = [c for c in expected if c not in frame.columns]
         if absent:
             raise UsageError(f"{args.data} lacks column(s) the model was fitted on: {absent}.")
         X = frame[list(expected)]
-        unused = [c for c in frame.columns if c not in set(expected) | set(args.keep)
-                  and c != args.label]
+        unused = [
+            c for c in frame.columns if c not in set(expected) | set(args.keep) and c != args.label
+        ]
         if unused:
-            print(f"{PROG} predict: ignoring column(s) not seen in fit: "
-                  f"{_column_list(unused)}", file=sys.stderr)
+            print(
+                f"{PROG} predict: ignoring column(s) not seen in fit: {_column_list(unused)}",
+                file=sys.stderr,
+            )
     else:
         X = frame.drop(columns=[args.label] if args.label else [])
     with _threads(args.threads):
@@ -377,16 +456,18 @@ def _export(args):
         if expected is not None:
             absent = [c for c in expected if c not in X.columns]
             if absent:
-                raise UsageError(f"{args.data} lacks column(s) the model was fitted on: "
-                                 f"{absent}.")
+                raise UsageError(f"{args.data} lacks column(s) the model was fitted on: {absent}.")
             X = X[list(expected)]
     exporter = export_onnx if kind == "onnx" else export_torchscript
     try:
         exporter(estimator, args.out, X=X)
     except (ImportError, TypeError, ValueError) as error:
         raise UsageError(str(error)) from error
-    print(f"{type(estimator).__name__} network exported to {args.out} ({kind}); inputs "
-          "as sk_ctr.export.export_inputs(model, rows) gives them", file=sys.stderr)
+    print(
+        f"{type(estimator).__name__} network exported to {args.out} ({kind}); inputs "
+        "as sk_ctr.export.export_inputs(model, rows) gives them",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -399,8 +480,11 @@ def estimator_classes():
     """The estimator classes of sk_ctr by name (``DeepFMClassifier`` ...)."""
     import sk_ctr
 
-    return {name: getattr(sk_ctr, name) for name in sk_ctr.__all__
-            if name.endswith("Classifier") and name != "CTRClassifier"}
+    return {
+        name: getattr(sk_ctr, name)
+        for name in sk_ctr.__all__
+        if name.endswith("Classifier") and name != "CTRClassifier"
+    }
 
 
 def resolve_model(name):
@@ -434,8 +518,10 @@ def resolve_model(name):
     known = list(MODELS) + sorted(estimator_classes())
     close = difflib.get_close_matches(key, [k.lower() for k in known], n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise UsageError(f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(MODELS)}; "
-                     f"estimators: {', '.join(sorted(estimator_classes()))}.")
+    raise UsageError(
+        f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(MODELS)}; "
+        f"estimators: {', '.join(sorted(estimator_classes()))}."
+    )
 
 
 def parse_params(pairs):
@@ -509,20 +595,26 @@ def build_estimator(model, params, n_rows):
         estimator = value()
     name = type(estimator).__name__
     own = {k: v for k, v in params.items() if not k.startswith("preprocessor__")}
-    transformer = {k.split("__", 1)[1]: v for k, v in params.items()
-                   if k.startswith("preprocessor__")}
+    transformer = {
+        k.split("__", 1)[1]: v for k, v in params.items() if k.startswith("preprocessor__")
+    }
     valid = set(estimator.get_params(deep=False))
     # skorch routes module__*, criterion__*, optimizer__* and its prefixes_ (iterator_train__*,
     # callbacks__* ...) to the objects it builds at fit.
-    prefixes = {*getattr(estimator, "prefixes_", ()), "module", "criterion", "optimizer"} \
-        if _is_network(estimator) else set()
+    prefixes = (
+        {*getattr(estimator, "prefixes_", ()), "module", "criterion", "optimizer"}
+        if _is_network(estimator)
+        else set()
+    )
     unknown = [k for k in own if k not in valid and k.split("__")[0] not in prefixes]
     if unknown:
         close = {k: difflib.get_close_matches(k, valid, n=2) for k in unknown}
         hints = "; ".join(f"{k}: did you mean {', '.join(c)}?" for k, c in close.items() if c)
-        raise UsageError(f"{name} has no parameter(s) {unknown}."
-                         f"{' ' + hints if hints else ''} Its parameters: "
-                         f"{', '.join(sorted(valid))}.")
+        raise UsageError(
+            f"{name} has no parameter(s) {unknown}."
+            f"{' ' + hints if hints else ''} Its parameters: "
+            f"{', '.join(sorted(valid))}."
+        )
     try:
         if transformer:
             if "preprocessor" in own:
@@ -530,8 +622,10 @@ def build_estimator(model, params, n_rows):
             valid_transformer = CTRTransformer().get_params()
             bad = [k for k in transformer if k not in valid_transformer]
             if bad:
-                raise UsageError(f"CTRTransformer has no parameter(s) {bad}; its parameters: "
-                                 f"{', '.join(sorted(valid_transformer))}.")
+                raise UsageError(
+                    f"CTRTransformer has no parameter(s) {bad}; its parameters: "
+                    f"{', '.join(sorted(valid_transformer))}."
+                )
             own["preprocessor"] = CTRTransformer(**transformer)
         # A new instance rather than set_params: skorch accepts routed parameters
         # (optimizer__weight_decay) as constructor arguments only, until it is initialized.
@@ -575,8 +669,10 @@ def read_table(path, sep=None):
                 sep = "\t" if any(s in TAB_SUFFIXES for s in suffixes) else ","
             frame = pd.read_csv(path, sep=sep)
     except ImportError as error:
-        raise UsageError(f"reading Parquet ({path}) needs pyarrow: pip install "
-                         f"'sk-ctr[parquet]' (or pyarrow). ({error})") from error
+        raise UsageError(
+            f"reading Parquet ({path}) needs pyarrow: pip install "
+            f"'sk-ctr[parquet]' (or pyarrow). ({error})"
+        ) from error
     except (OSError, ValueError, UnicodeDecodeError) as error:  # pandas' and pyarrow's errors
         raise UsageError(f"cannot read {path}: {type(error).__name__}: {error}") from error
     if len(frame) == 0:
@@ -597,8 +693,10 @@ def write_table(frame, path):
             else:
                 frame.to_csv(temporary, index=False, sep=_csv_separator(path.suffix))
     except ImportError as error:
-        raise UsageError(f"writing Parquet ({path}) needs pyarrow: pip install "
-                         f"'sk-ctr[parquet]' (or pyarrow). ({error})") from error
+        raise UsageError(
+            f"writing Parquet ({path}) needs pyarrow: pip install "
+            f"'sk-ctr[parquet]' (or pyarrow). ({error})"
+        ) from error
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error}") from error
 
@@ -628,13 +726,18 @@ def check_output(out, inputs, force):
         if given is None:
             continue
         source = Path(os.path.realpath(given))
-        if target == source or (out.exists() and Path(given).exists()
-                                and os.path.samefile(out, given)):
-            raise UsageError(f"--out {out} is the {option} file {given}: writing it would "
-                             "destroy the input. Choose another --out.")
+        if target == source or (
+            out.exists() and Path(given).exists() and os.path.samefile(out, given)
+        ):
+            raise UsageError(
+                f"--out {out} is the {option} file {given}: writing it would "
+                "destroy the input. Choose another --out."
+            )
         if source.is_dir() and source in target.parents:
-            raise UsageError(f"--out {out} is inside the {option} directory {given}: it would "
-                             "be read as data next time. Choose another --out.")
+            raise UsageError(
+                f"--out {out} is inside the {option} directory {given}: it would "
+                "be read as data next time. Choose another --out."
+            )
     if target.is_dir():
         raise UsageError(f"--out {out} is a directory; give a file name.")
     if out.exists() and not force:
@@ -659,11 +762,13 @@ def load_model(path):
     try:
         estimator = joblib.load(path)
     except Exception as error:  # unpickling raises anything: a joblib file or not, say which
-        raise UsageError(f"cannot load a model from {path}: {type(error).__name__}: "
-                         f"{error}") from error
+        raise UsageError(
+            f"cannot load a model from {path}: {type(error).__name__}: {error}"
+        ) from error
     if not hasattr(estimator, "predict_proba"):
-        raise UsageError(f"{path} holds a {type(estimator).__name__}, not a classifier saved "
-                         f"by '{PROG} fit'.")
+        raise UsageError(
+            f"{path} holds a {type(estimator).__name__}, not a classifier saved by '{PROG} fit'."
+        )
     return estimator
 
 
@@ -672,13 +777,19 @@ def _predict_streaming(args, estimator):
     write each chunk's output as it is predicted."""
     expected = getattr(estimator, "feature_names_in_", None)
     if expected is None:
-        raise UsageError(f"--stream reads the columns the model was fitted on, but {args.model} "
-                         "was fitted on unnamed columns; leave --stream out.")
+        raise UsageError(
+            f"--stream reads the columns the model was fitted on, but {args.model} "
+            "was fitted on unnamed columns; leave --stream out."
+        )
     expected = list(expected)
-    extra = [c for c in dict.fromkeys([*args.keep, *([args.label] if args.label else [])])
-             if c not in expected]
-    source = _parquet_source(args.data, None, (), "--data", columns=[*expected, *extra],
-                             batch_rows=PREDICT_CHUNK)
+    extra = [
+        c
+        for c in dict.fromkeys([*args.keep, *([args.label] if args.label else [])])
+        if c not in expected
+    ]
+    source = _parquet_source(
+        args.data, None, (), "--data", columns=[*expected, *extra], batch_rows=PREDICT_CHUNK
+    )
     labels, probabilities = [], []
     with _threads(args.threads), chunk_writer(args.out) as writer:
         for frame in source.iter_frames():
@@ -731,8 +842,13 @@ class ChunkWriter:
         elif self.suffix in PARQUET_SUFFIXES:
             self._write_parquet(frame)
         else:
-            frame.to_csv(self.path, index=False, sep=_csv_separator(self.suffix),
-                         mode="a" if self.chunks else "w", header=not self.chunks)
+            frame.to_csv(
+                self.path,
+                index=False,
+                sep=_csv_separator(self.suffix),
+                mode="a" if self.chunks else "w",
+                header=not self.chunks,
+            )
         self.chunks += 1
 
     def _write_parquet(self, frame):
@@ -767,10 +883,11 @@ def predict_in_chunks(estimator, X, chunk_size=PREDICT_CHUNK):
     starts = range(0, len(X), chunk_size)
     parts = []
     # disable=None: the bar is shown on a terminal only, never in a log or a pipe.
-    with tqdm(total=len(X), unit="rows", desc="predict", disable=None, leave=False,
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=len(X), unit="rows", desc="predict", disable=None, leave=False, file=sys.stderr
+    ) as bar:
         for start in starts:
-            chunk = X.iloc[start: start + chunk_size]
+            chunk = X.iloc[start : start + chunk_size]
             parts.append(estimator.predict_proba(chunk)[:, 1])
             bar.update(len(chunk))
     return np.concatenate(parts) if parts else np.empty(0)
@@ -882,9 +999,12 @@ def _print_scores(estimator, labels, probability):
     if len(np.unique(y)) < 2:
         print(f"{PROG} predict: the label column has one class only; no AUC.", file=sys.stderr)
         return
-    print(f"ROC AUC {roc_auc_score(y, probability):.4f}  log-loss "
-          f"{log_loss(y, probability, labels=[0, 1]):.4f}  ({len(y)} rows, positive class "
-          f"{positive!r})", file=sys.stderr)
+    print(
+        f"ROC AUC {roc_auc_score(y, probability):.4f}  log-loss "
+        f"{log_loss(y, probability, labels=[0, 1]):.4f}  ({len(y)} rows, positive class "
+        f"{positive!r})",
+        file=sys.stderr,
+    )
 
 
 def _column_list(columns, limit=20):
@@ -897,11 +1017,13 @@ def _format_models_help():
     from sk_ctr.benchmark import MODELS
 
     def wrapped(names):
-        return textwrap.fill(", ".join(names), width=88, initial_indent="    ",
-                             subsequent_indent="    ")
+        return textwrap.fill(
+            ", ".join(names), width=88, initial_indent="    ", subsequent_indent="    "
+        )
 
-    return _MODELS_HELP.format(benchmark=wrapped(MODELS),
-                               classes=wrapped(sorted(estimator_classes())))
+    return _MODELS_HELP.format(
+        benchmark=wrapped(MODELS), classes=wrapped(sorted(estimator_classes()))
+    )
 
 
 if __name__ == "__main__":

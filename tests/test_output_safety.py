@@ -33,8 +33,23 @@ def files(tmp_path_factory):
     frame.iloc[200:].to_csv(folder / "test.csv", index=False)
     pytest.importorskip("pyarrow")
     frame.iloc[200:].to_parquet(folder / "test.parquet", index=False, row_group_size=25)
-    assert main(["fit", "--model", "FMClassifier", "--data", str(folder / "train.csv"),
-                 "--label", "clicked", "--out", str(folder / "fm.joblib"), *FAST]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--model",
+                "FMClassifier",
+                "--data",
+                str(folder / "train.csv"),
+                "--label",
+                "clicked",
+                "--out",
+                str(folder / "fm.joblib"),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     return folder
 
 
@@ -50,20 +65,37 @@ def error_of(capsys, argv):
 # ------------------------------------------------------------------ outputs that are inputs
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("spelling", ["same", "relative", "symlink", "hardlink"])
-def test_predict_refuses_to_write_over_its_data(files, tmp_path, capsys, monkeypatch, stream,
-                                                spelling):
+def test_predict_refuses_to_write_over_its_data(
+    files, tmp_path, capsys, monkeypatch, stream, spelling
+):
     name = "test.parquet" if stream else "test.csv"
     data = tmp_path / name
     data.write_bytes((files / name).read_bytes())
     before = data.read_bytes()
-    out = {"same": str(data), "relative": f"./sub/../{name}", "symlink": str(tmp_path / "link"),
-           "hardlink": str(tmp_path / "hard")}[spelling]
+    out = {
+        "same": str(data),
+        "relative": f"./sub/../{name}",
+        "symlink": str(tmp_path / "link"),
+        "hardlink": str(tmp_path / "hard"),
+    }[spelling]
     (tmp_path / "sub").mkdir()
     (tmp_path / "link").symlink_to(data)
     os.link(data, tmp_path / "hard")
     monkeypatch.chdir(tmp_path)
-    err = error_of(capsys, ["predict", "--model", str(files / "fm.joblib"), "--data", str(data),
-                            "--out", out, *(["--stream"] if stream else []), "--force"])
+    err = error_of(
+        capsys,
+        [
+            "predict",
+            "--model",
+            str(files / "fm.joblib"),
+            "--data",
+            str(data),
+            "--out",
+            out,
+            *(["--stream"] if stream else []),
+            "--force",
+        ],
+    )
     assert f"--out {Path(out)} is the --data file" in err and "destroy the input" in err
     assert data.read_bytes() == before
 
@@ -74,25 +106,68 @@ def test_fit_and_export_refuse_to_write_over_their_inputs(files, tmp_path, capsy
     err = error_of(capsys, [*fit, "--out", str(data)])
     assert "is the --data file" in err
     valid = files / "test.parquet"
-    err = error_of(capsys, [*fit[:4], str(files / "test.parquet"), *fit[5:], "--stream",
-                            "--valid", str(valid), "--out", str(valid.parent / "." / valid.name)])
+    err = error_of(
+        capsys,
+        [
+            *fit[:4],
+            str(files / "test.parquet"),
+            *fit[5:],
+            "--stream",
+            "--valid",
+            str(valid),
+            "--out",
+            str(valid.parent / "." / valid.name),
+        ],
+    )
     assert "is the --data file" in err  # --data and --valid are the same file here
-    err = error_of(capsys, ["predict", "--model", str(files / "fm.joblib"), "--data",
-                            str(files / "test.csv"), "--out", str(files / "fm.joblib"), "--force"])
+    err = error_of(
+        capsys,
+        [
+            "predict",
+            "--model",
+            str(files / "fm.joblib"),
+            "--data",
+            str(files / "test.csv"),
+            "--out",
+            str(files / "fm.joblib"),
+            "--force",
+        ],
+    )
     assert "is the --model file" in err
-    err = error_of(capsys, ["export", "--model", str(files / "fm.joblib"), "--out",
-                            str(files / "fm.joblib"), "--force"])
+    err = error_of(
+        capsys,
+        [
+            "export",
+            "--model",
+            str(files / "fm.joblib"),
+            "--out",
+            str(files / "fm.joblib"),
+            "--force",
+        ],
+    )
     assert "is the --model file" in err
     assert joblib.load(files / "fm.joblib").predict_proba(
-        pd.read_csv(files / "test.csv").drop(columns="clicked")).shape == (200, 2)
+        pd.read_csv(files / "test.csv").drop(columns="clicked")
+    ).shape == (200, 2)
 
 
 def test_output_inside_a_streamed_data_directory_is_refused(files, tmp_path, capsys):
     folder = tmp_path / "days"
     folder.mkdir()
     (folder / "part-0.parquet").write_bytes((files / "test.parquet").read_bytes())
-    err = error_of(capsys, ["predict", "--model", str(files / "fm.joblib"), "--data",
-                            str(folder), "--stream", "--out", str(folder / "scores.parquet")])
+    err = error_of(
+        capsys,
+        [
+            "predict",
+            "--model",
+            str(files / "fm.joblib"),
+            "--data",
+            str(folder),
+            "--stream",
+            "--out",
+            str(folder / "scores.parquet"),
+        ],
+    )
     assert "inside the --data directory" in err
     assert sorted(p.name for p in folder.iterdir()) == ["part-0.parquet"]
 
@@ -100,8 +175,15 @@ def test_output_inside_a_streamed_data_directory_is_refused(files, tmp_path, cap
 def test_an_existing_output_is_replaced_only_with_force(files, tmp_path, capsys):
     out = tmp_path / "scores.csv"
     out.write_text("precious\n")
-    argv = ["predict", "--model", str(files / "fm.joblib"), "--data", str(files / "test.csv"),
-            "--out", str(out)]
+    argv = [
+        "predict",
+        "--model",
+        str(files / "fm.joblib"),
+        "--data",
+        str(files / "test.csv"),
+        "--out",
+        str(out),
+    ]
     err = error_of(capsys, argv)
     assert f"--out {out} exists; give --force (or --overwrite)" in err
     assert out.read_text() == "precious\n"
@@ -109,8 +191,21 @@ def test_an_existing_output_is_replaced_only_with_force(files, tmp_path, capsys)
     assert len(pd.read_csv(out)) == 200
     model = tmp_path / "model.joblib"
     model.write_text("precious\n")
-    err = error_of(capsys, ["fit", "--model", "fm", "--data", str(files / "train.csv"),
-                            "--label", "clicked", "--out", str(model), *FAST])
+    err = error_of(
+        capsys,
+        [
+            "fit",
+            "--model",
+            "fm",
+            "--data",
+            str(files / "train.csv"),
+            "--label",
+            "clicked",
+            "--out",
+            str(model),
+            *FAST,
+        ],
+    )
     assert "exists; give --force" in err and model.read_text() == "precious\n"
 
 
@@ -148,8 +243,9 @@ def test_atomic_path_gives_a_new_file_the_usual_mode_and_writes_through_symlinks
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 @pytest.mark.parametrize("failure", [RuntimeError, KeyboardInterrupt])
-def test_predict_stream_failing_part_way_leaves_the_previous_file(files, tmp_path, capsys,
-                                                                  monkeypatch, suffix, failure):
+def test_predict_stream_failing_part_way_leaves_the_previous_file(
+    files, tmp_path, capsys, monkeypatch, suffix, failure
+):
     out = tmp_path / f"scores{suffix}"
     out.write_bytes(b"the previous scores")
     monkeypatch.setattr("sk_ctr.cli.PREDICT_CHUNK", 50)  # 4 chunks of 2 row groups
@@ -162,8 +258,17 @@ def test_predict_stream_failing_part_way_leaves_the_previous_file(files, tmp_pat
         return predict_proba(self, X)
 
     monkeypatch.setattr(FMClassifier, "predict_proba", fails_on_third_chunk)
-    argv = ["predict", "--model", str(files / "fm.joblib"), "--data",
-            str(files / "test.parquet"), "--stream", "--out", str(out), "--force"]
+    argv = [
+        "predict",
+        "--model",
+        str(files / "fm.joblib"),
+        "--data",
+        str(files / "test.parquet"),
+        "--stream",
+        "--out",
+        str(out),
+        "--force",
+    ]
     if failure is KeyboardInterrupt:
         assert main(argv) == 130
         assert "stopped by SIGINT; no output file written" in capsys.readouterr().err
@@ -186,8 +291,22 @@ def test_a_failed_model_save_leaves_the_previous_model(files, tmp_path, capsys, 
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(joblib, "dump", disk_full_half_way)
-    err = error_of(capsys, ["fit", "--model", "fm", "--data", str(files / "train.csv"),
-                            "--label", "clicked", "--out", str(good), *FAST, "--force"])
+    err = error_of(
+        capsys,
+        [
+            "fit",
+            "--model",
+            "fm",
+            "--data",
+            str(files / "train.csv"),
+            "--label",
+            "clicked",
+            "--out",
+            str(good),
+            *FAST,
+            "--force",
+        ],
+    )
     assert f"cannot write {good}" in err and "No space left" in err
     assert good.read_bytes() == before and leftovers(tmp_path) == []
 
@@ -233,10 +352,28 @@ def test_an_interrupted_fit_exits_with_the_signal_and_saves_nothing(files, tmp_p
     out = tmp_path / "model.joblib"
     out.write_bytes(b"the previous model")
     process = subprocess.Popen(
-        [sys.executable, "-m", "sk_ctr", "fit", "--model", "FMClassifier", "--data",
-         str(files / "train.csv"), "--label", "clicked", "--out", str(out), "--force",
-         "--param", "max_epochs=1000000", "--threads", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sk_ctr",
+            "fit",
+            "--model",
+            "FMClassifier",
+            "--data",
+            str(files / "train.csv"),
+            "--label",
+            "clicked",
+            "--out",
+            str(out),
+            "--force",
+            "--param",
+            "max_epochs=1000000",
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -251,12 +388,29 @@ def test_an_interrupted_fit_exits_with_the_signal_and_saves_nothing(files, tmp_p
     assert out.read_bytes() == b"the previous model" and leftovers(tmp_path) == []
 
 
-def test_epoch_table_in_a_redirected_log_has_no_colour_or_progress_bar(files, tmp_path,
-                                                                       capsys):
+def test_epoch_table_in_a_redirected_log_has_no_colour_or_progress_bar(files, tmp_path, capsys):
     out = tmp_path / "model.joblib"
     # "lr", the benchmark's LR, scores a validation split: best scores skorch would colour
-    assert main(["fit", "--model", "lr", "--data", str(files / "train.csv"), "--label",
-                 "clicked", "--out", str(out), "--param", "max_epochs=3", "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--model",
+                "lr",
+                "--data",
+                str(files / "train.csv"),
+                "--label",
+                "clicked",
+                "--out",
+                str(out),
+                "--param",
+                "max_epochs=3",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "valid_auc" in captured.out
     for stream in (captured.out, captured.err):
