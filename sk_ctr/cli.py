@@ -31,9 +31,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from sk_ctr._atomic import atomic_path
 
 PROG = "sk-ctr"
@@ -106,14 +103,16 @@ def _parser():
         epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_LazyEpilogParser
+    )
 
     fit = commands.add_parser(
         "fit",
         help="fit a model on a CSV / Parquet file and save it with joblib",
         description="Fit a model on a data file and save the fitted estimator (transformer and "
         "network in one joblib file).",
-        epilog=_format_models_help(),
+        epilog=_format_models_help,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fit.add_argument("--model", required=True, help="model name (see below)")
@@ -216,6 +215,19 @@ def _parser():
             name, help=f"{what} ('{PROG} {name} --help'; python -m {module})", add_help=False
         )
     return parser
+
+
+class _LazyEpilogParser(argparse.ArgumentParser):
+    """An ArgumentParser whose epilog may be a function, called only when the help is shown.
+
+    The model list of ``fit --help`` comes from the estimators and the benchmark, which import
+    torch (2 s): building the parser for any other command or error must not pay for it.
+    """
+
+    def format_help(self):
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
 
 
 def _add_force(parser):
@@ -399,6 +411,8 @@ def _parquet_source(path, label, drop, option, validation=None, **source_params)
 
 
 def _predict(args):
+    import pandas as pd
+
     if args.out != "-":
         check_output(args.out, {"--data": args.data, "--model": args.model}, args.force)
     estimator = load_model(args.model)
@@ -657,6 +671,8 @@ def read_table(path, sep=None):
     UsageError
         If the file is missing, unreadable, empty or pyarrow is needed and missing.
     """
+    import pandas as pd
+
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file.")
@@ -775,6 +791,9 @@ def load_model(path):
 def _predict_streaming(args, estimator):
     """``predict --stream``: read the fitted columns (and --keep / --label) chunk by chunk,
     write each chunk's output as it is predicted."""
+    import numpy as np
+    import pandas as pd
+
     expected = getattr(estimator, "feature_names_in_", None)
     if expected is None:
         raise UsageError(
@@ -878,6 +897,7 @@ def predict_in_chunks(estimator, X, chunk_size=PREDICT_CHUNK):
     -------
     numpy.ndarray of shape (n_samples,)
     """
+    import numpy as np
     from tqdm.auto import tqdm
 
     starts = range(0, len(X), chunk_size)
@@ -991,6 +1011,7 @@ def _training_summary(estimator):
 
 
 def _print_scores(estimator, labels, probability):
+    import numpy as np
     from sklearn.metrics import log_loss, roc_auc_score
 
     positive = estimator.classes_[1]
