@@ -15,6 +15,16 @@ Also ``python -m sk_ctr ...``. Data files are CSV (``.csv``, ``.tsv``, compresse
 Parquet (``.parquet``, ``.pq``; needs pyarrow: ``pip install 'sk-ctr[parquet]'``). A problem
 with the input (an unreadable file, a missing column, an unknown model or parameter) exits with
 status 2 and one line naming it.
+
+Outputs are safe to retry: ``--out`` may not be an input (``--data``, ``--valid``, ``--model``,
+however spelled) and replaces an existing file only with ``--force`` / ``--overwrite``; every
+file is written to a temporary name beside it and renamed once complete, so a failure or
+Ctrl-C leaves the previous file and no partial one. Ctrl-C (SIGINT) exits with status 130 and
+SIGTERM with 143, saving nothing (an interrupted ``fit`` does not save the model trained so far).
+
+Models are pickles (joblib): loading one runs code its author chose, so give ``predict`` and
+``export`` only model files you trust. A model records the sk_ctr version and artifact format
+it was saved with (:mod:`sk_ctr.artifact`).
 """
 
 from __future__ import annotations
@@ -38,6 +48,13 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 TAB_SUFFIXES = (".tsv", ".tab")
 #: Rows predicted per step of ``predict``'s progress bar.
 PREDICT_CHUNK = 100_000
+
+
+#: Help of --model: a saved model is a pickle, and loading a pickle runs code (issue 14.4).
+MODEL_FILE_HELP = (
+    "a model saved by 'fit'. Models are pickles: loading one runs code its author chose, so "
+    "load only files you trust."
+)
 
 
 class UsageError(Exception):
@@ -163,7 +180,7 @@ def _parser():
         description="Predict the probability of the positive class (the label's larger value) "
         "for every row of a data file with a model saved by 'fit'.",
     )
-    predict.add_argument("--model", required=True, type=Path, help="a model saved by 'fit'")
+    predict.add_argument("--model", required=True, type=Path, help=MODEL_FILE_HELP)
     predict.add_argument("--data", required=True, type=Path, help="rows to score: CSV or Parquet")
     predict.add_argument(
         "--out", required=True, help="output file (.csv or .parquet), '-' for CSV on stdout"
@@ -196,7 +213,7 @@ def _parser():
         description="Export the network of a model saved by 'fit' (encoded inputs in, click "
         "probabilities out; see sk_ctr.export).",
     )
-    export.add_argument("--model", required=True, type=Path, help="a model saved by 'fit'")
+    export.add_argument("--model", required=True, type=Path, help=MODEL_FILE_HELP)
     export.add_argument("--out", required=True, type=Path, help="the file to write")
     _add_force(export)
     export.add_argument(

@@ -36,6 +36,7 @@ from skorch.dataset import Dataset, ValidSplit
 from skorch.history import History
 from skorch.utils import to_tensor
 
+from sk_ctr.artifact import SavedVersionMixin
 from sk_ctr.estimators.inputs import RawFrameInputMixin
 from sk_ctr.layers.mlp import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
@@ -94,7 +95,7 @@ def sigmoid_then_2d(logits):
     return torch.stack((1 - positive, positive), dim=1)
 
 
-class CTRClassifier(RawFrameInputMixin, NeuralNetBinaryClassifier):
+class CTRClassifier(SavedVersionMixin, RawFrameInputMixin, NeuralNetBinaryClassifier):
     """Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that takes a raw
     DataFrame.
 
