@@ -293,6 +293,9 @@ def _delegate(command, argv):
     except (FileNotFoundError, ValueError) as error:  # e.g. a --data file that is not there
         print(f"{PROG} {command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG} {command}: stopped by SIGINT.", file=sys.stderr)
+        return 128 + signal.SIGINT
     return 0
 
 
@@ -777,6 +780,8 @@ def check_output(out, inputs, force):
         raise UsageError(f"--out {out} exists; give --force (or --overwrite) to replace it.")
     if not target.parent.is_dir():
         raise UsageError(f"--out {out}: no such directory {out.parent}.")
+    if not os.access(target.parent, os.W_OK):  # the temporary file is created there
+        raise UsageError(f"--out {out}: cannot write in the directory {out.parent}.")
 
 
 def load_model(path):
