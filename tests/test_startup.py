@@ -2,6 +2,7 @@
 sk_ctr``, import no heavy dependency until a name that needs it is used. Checked on the modules
 imported, in a fresh interpreter, not on time."""
 
+import ast
 import pickle
 import subprocess
 import sys
@@ -11,14 +12,14 @@ import sk_ctr
 HEAVY = ("torch", "skorch", "sklearn", "pandas", "pyarrow", "matplotlib", "onnx", "scipy")
 
 
-def modules_after(code):
-    """The heavy modules imported by ``code`` run in a fresh interpreter."""
-    probe = f"{code}\nimport sys\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+def modules_after(code, candidates=HEAVY):
+    """Which of ``candidates`` are imported after ``code`` runs in a fresh interpreter."""
+    probe = f"{code}\nimport sys\nprint(sorted(m for m in {candidates!r} if m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    return eval(result.stdout.splitlines()[-1])
+    return ast.literal_eval(result.stdout.splitlines()[-1])
 
 
 def test_help_and_argument_errors_import_no_heavy_dependency():
@@ -41,7 +42,16 @@ def test_import_sk_ctr_imports_no_heavy_dependency():
 def test_public_names_load_on_first_use():
     transformer_only = modules_after("import sk_ctr; sk_ctr.CTRTransformer")
     assert "sklearn" in transformer_only and "torch" not in transformer_only
-    assert "torch" in modules_after("from sk_ctr import DeepFMClassifier")
+    deepfm = modules_after("from sk_ctr import DeepFMClassifier")
+    assert "torch" in deepfm and "matplotlib" not in deepfm and "onnx" not in deepfm
+    others = (
+        "sk_ctr.benchmark",
+        "sk_ctr.plotting",
+        "sk_ctr.export",
+        "sk_ctr.estimators.autofis",
+        "sk_ctr.estimators.din",
+    )
+    assert modules_after("from sk_ctr import DeepFMClassifier", others) == []
 
 
 def test_lazy_names_are_the_classes_and_pickle():
