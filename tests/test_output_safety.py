@@ -241,6 +241,28 @@ def test_atomic_path_gives_a_new_file_the_usual_mode_and_writes_through_symlinks
     assert (tmp_path / "latest.csv").is_symlink() and (tmp_path / "new.csv").read_text() == "y"
 
 
+def test_outputs_keep_the_compression_their_name_asks_for(files, tmp_path):
+    """The temporary file ends with the target's name, so pandas and joblib, which choose a
+    compression from the suffix, compress it as they would the target."""
+    out = tmp_path / "scores.csv.gz"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(files / "fm.joblib"),
+                "--data",
+                str(files / "test.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.read_bytes()[:2] == b"\x1f\x8b"  # gzip's magic number
+    assert len(pd.read_csv(out)) == 200
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 @pytest.mark.parametrize("failure", [RuntimeError, KeyboardInterrupt])
 def test_predict_stream_failing_part_way_leaves_the_previous_file(
