@@ -36,6 +36,7 @@ from skorch.dataset import Dataset, ValidSplit
 from skorch.history import History
 from skorch.utils import to_tensor
 
+from sk_ctr.artifact import SavedVersionMixin
 from sk_ctr.estimators.calibration import TEMPERATURE_KEY, ValidationTemperature
 from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE, auto_batch_size
 from sk_ctr.estimators.early_stopping import (
@@ -104,7 +105,7 @@ def sigmoid_then_2d(logits):
     return torch.stack((1 - positive, positive), dim=1)
 
 
-class CTRClassifier(RawFrameInputMixin, NeuralNetBinaryClassifier):
+class CTRClassifier(SavedVersionMixin, RawFrameInputMixin, NeuralNetBinaryClassifier):
     """Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that takes a raw
     DataFrame.
 

@@ -1,31 +1,34 @@
 """skorch callbacks around the training loop."""
 
 import math
-import re
 import sys
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from skorch.callbacks import Callback, PrintLog
 
-_ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
-
 
 def is_interactive(stream):
     """Whether ``stream`` shows live output: a terminal, or a Jupyter kernel (which renders
     colours and progress bars). A redirected log is neither."""
-    return "ipykernel" in sys.modules or bool(getattr(stream, "isatty", lambda: False)())
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 class EpochTable(PrintLog):
     """skorch's per-epoch table, without colour codes where stdout is not interactive, so that
-    a redirected log holds plain text."""
+    a redirected log (``sk-ctr fit ... > train.log``, a batch job's output) holds plain text."""
 
     def format_row(self, row, key, color):
-        text = super().format_row(row, key, color)
-        if isinstance(text, str) and not is_interactive(sys.stdout):
-            text = _ANSI_CODE.sub("", text)
-        return text
+        if not is_interactive(sys.stdout):
+            # PrintLog colours the value of ``key`` when the row flags it ("<key>_best");
+            # without the flag it formats the value plainly.
+            row = {name: value for name, value in row.items() if name != f"{key}_best"}
+        return super().format_row(row, key, color)
 
 
 #: A training epoch whose mean loss exceeds this has diverged: ten times the log-loss of a
