@@ -29,9 +29,12 @@ import sk_ctr
 from sk_ctr.benchmark import load_benchmark_data
 
 
-def validation_split(data, split_seed):
-    """The 80/20 split of a data set's training part: (X_fit, y_fit, X_val, y_val)."""
-    X, y, _, _ = load_benchmark_data(data)
+def validation_split(data, split_seed, test=False):
+    """The 80/20 split of a data set's training part: (X_fit, y_fit, X_val, y_val); with
+    ``test``, the training part and the test part (for the final report only)."""
+    X, y, X_test, y_test = load_benchmark_data(data)
+    if test:
+        return X.reset_index(drop=True), y, X_test.reset_index(drop=True), y_test
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=0.2, random_state=split_seed, stratify=y
     )
@@ -60,6 +63,29 @@ def lightgbm_row(X_fit, y_fit, X_val, y_val, seed):
     return model.predict_proba(X_val_c)[:, 1]
 
 
+def catboost_row(X_fit, y_fit, X_val, y_val, seed):
+    """CatBoost with ``cat_features`` (its ordered target statistics) and its early stopping
+    on 10 % of the fitting rows."""
+    import catboost
+
+    def as_strings(frame):
+        frame = frame.copy()
+        for name in frame.columns:
+            if not pd.api.types.is_float_dtype(frame[name]):
+                frame[name] = frame[name].astype("string").fillna("NA").astype(str)
+        return frame
+
+    X_fit, X_val = as_strings(X_fit), as_strings(X_val)
+    categorical = [c for c in X_fit.columns if not pd.api.types.is_float_dtype(X_fit[c])]
+    X_tr, X_es, y_tr, y_es = train_test_split(
+        X_fit, y_fit, test_size=0.1, random_state=seed, stratify=y_fit
+    )
+    model = catboost.CatBoostClassifier(random_seed=seed, verbose=False, thread_count=1,
+                                        allow_writing_files=False, early_stopping_rounds=50)
+    model.fit(X_tr, y_tr, cat_features=categorical, eval_set=(X_es, y_es))
+    return model.predict_proba(X_val)[:, 1]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="criteo")
@@ -69,18 +95,24 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--split-seed", type=int, default=1)
     parser.add_argument("--lightgbm", action="store_true", help="add the LightGBM row")
+    parser.add_argument("--catboost", action="store_true", help="add the CatBoost row")
+    parser.add_argument("--test", action="store_true",
+                        help="fit on the training part, score the test part: for the report of "
+                             "settings already chosen, never for choosing them")
     args = parser.parse_args(argv)
     grid = json.loads(args.grid)
     names = sorted(grid)
     seeds = [int(s) for s in args.seeds.split(",")]
     estimator = _estimator_class(args.model)
     for data in args.data.split(","):
-        X_fit, y_fit, X_val, y_val = validation_split(data, args.split_seed)
-        if args.lightgbm:
+        X_fit, y_fit, X_val, y_val = validation_split(data, args.split_seed, args.test)
+        references = [("lightgbm", lightgbm_row)] if args.lightgbm else []
+        references += [("catboost", catboost_row)] if args.catboost else []
+        for name, row in references:
             for seed in seeds:
                 start = time.perf_counter()
-                p = lightgbm_row(X_fit, y_fit, X_val, y_val, seed)
-                _emit(data, "lightgbm", {}, seed, y_val, p, time.perf_counter() - start, None)
+                p = row(X_fit, y_fit, X_val, y_val, seed)
+                _emit(data, name, {}, seed, y_val, p, time.perf_counter() - start, None)
         for values in itertools.product(*(grid[n] for n in names)):
             params = dict(zip(names, values, strict=True))
             for seed in seeds:

@@ -40,7 +40,7 @@ class RaiseInEpoch(Callback):
 # ------------------------------------------------------------------ early stopping
 def test_default_holds_out_a_split_and_restores_the_best_epoch_on_validation_loss(data):
     X, y, X_val, y_val = data
-    est = FMClassifier(lr=0.05, max_epochs=30, random_state=0)
+    est = FMClassifier(lr=0.05, max_epochs=30, scoring="loss", calibration=None, random_state=0)
     est.fit(X, y, X_val=X_val, y_val=y_val)
     losses = est.history_[:, "valid_loss"]
     assert len(losses) < 30  # stopped: lr=0.05 over-fits 1,000 rows within a few epochs
@@ -120,7 +120,7 @@ def test_a_one_class_validation_set_is_named(data):
 
 def test_verbose_log_says_why_it_stopped_and_which_epoch_it_kept(data, capsys):
     X, y, X_val, y_val = data
-    FMClassifier(lr=0.05, max_epochs=30, verbose=1, random_state=0).fit(
+    FMClassifier(lr=0.05, max_epochs=30, scoring="loss", verbose=1, random_state=0).fit(
         X, y, X_val=X_val, y_val=y_val
     )
     out = capsys.readouterr()
@@ -136,7 +136,7 @@ def test_auto_batch_size_gives_every_data_size_several_steps(data):
     X, y, _, _ = data
     est = LRClassifier(max_epochs=1, early_stopping=False, random_state=0).fit(X, y)
     assert est.batch_size == "auto" and est.batch_size_ == auto_batch_size(1000)
-    assert len(est.history_[-1, "batches"]) >= 20
+    assert len(est.history_[-1, "batches"]) == -(-1000 // est.batch_size_) >= 10
     assert LRClassifier(batch_size=100, max_epochs=1).fit(X, y).batch_size_ == 100
 
 
