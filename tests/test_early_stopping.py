@@ -208,3 +208,33 @@ def test_the_divergence_threshold_leaves_normal_training_alone():
     y = rng.integers(0, 2, 500)
     est = FMClassifier(max_epochs=3, early_stopping=False, random_state=0).fit(X, y)
     assert max(est.history_[:, "train_loss"]) < 1.0
+
+
+# ------------------------------------------------------------------ messages
+def test_a_label_column_name_as_y(data):
+    X, y, X_val, _ = data
+    est = LRClassifier(max_epochs=1, random_state=0).fit(X.assign(clicked=y), y="clicked")
+    assert list(est.feature_names_in_) == list(X.columns)
+    expected = LRClassifier(max_epochs=1, random_state=0).fit(X, y).predict_proba(X_val)
+    np.testing.assert_array_equal(est.predict_proba(X_val), expected)
+    with pytest.raises(ValueError, match="y='clicks' names a label column.*C1"):
+        LRClassifier().fit(X, y="clicks")
+
+
+def test_skorch_train_split_points_to_x_val(data):
+    from skorch.helper import predefined_split
+
+    X, y, _, _ = data
+    with pytest.raises(ValueError, match="X_val"):
+        LRClassifier(train_split=predefined_split(None)).fit(X, y)
+
+
+def test_a_tied_best_score_keeps_the_later_epoch(data):
+    # a validation AUC of 1.0 after one epoch of barely trained probabilities: the epochs
+    # that tie it are better trained, and the last of them is the one restored
+    X, y, X_val, y_val = data
+    est = LRClassifier(max_epochs=10, n_iter_no_change=3, scoring=lambda est, X, y: 1.0,
+                       calibration=None, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    assert len(est.history_) == 4 and est.best_epoch_ == 4
+    last = log_loss(y_val, est.predict_proba(X_val)[:, 1])
+    assert last == pytest.approx(est.history_[-1, "valid_loss"], rel=1e-5)

@@ -392,6 +392,7 @@ ParquetSource or path
 
     def _train(self, X, y, sample_weight, refit, validation=None):
         with self._fit_transaction(refit):
+            X, y = _label_column(X, y)
             if is_paths(X):  # fit("days/", y="clicked"): the files' label column names y
                 X, y = as_source(X, label=y), None
                 if X.label is None:
@@ -985,6 +986,11 @@ ParquetSource or path
             self.get_params(deep=False),
             caller_name=type(self).__name__,
         )
+        if self.train_split is not None:
+            raise ValueError(
+                f"{type(self).__name__} does not use skorch's train_split: give validation rows "
+                "as fit(X, y, X_val=..., y_val=...), or set validation_fraction."
+            )
         hidden_units = getattr(self, "hidden_units", ())
         if not all(isinstance(u, Integral) and u > 0 for u in hidden_units):
             raise ValueError(
@@ -1091,6 +1097,19 @@ ParquetSource or path
             if name not in defaults or repr(value) != repr(defaults[name])
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
+
+
+def _label_column(X, y):
+    """``fit(frame, y="clicked")``: the frame's column named by ``y`` is the label, as it is
+    for Parquet paths; a name that is not a column is an error naming the columns."""
+    if not isinstance(y, str) or is_paths(X) or isinstance(X, ParquetSource):
+        return X, y
+    columns = getattr(X, "columns", None)
+    if columns is None or y not in columns:
+        shown = [] if columns is None else list(columns)[:20]
+        raise ValueError(f"y={y!r} names a label column, but X has no such column (its "
+                         f"columns: {shown}); pass the labels as an array, or name a column.")
+    return X.drop(columns=y), X[y].to_numpy()
 
 
 def _validation_set(X_val, y_val, sample_weight_val):

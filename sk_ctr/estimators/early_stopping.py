@@ -9,6 +9,8 @@ epochs, and restore the weights of the best epoch.
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import numpy as np
 from skorch.callbacks import EarlyStopping, EpochScoring
 
@@ -36,11 +38,22 @@ BEST_EPOCH_KEY = "improved"
 class BestEpochStopping(EarlyStopping):
     """skorch's ``EarlyStopping`` (absolute ``tol``, best weights restored) ending training
     with :class:`StopTraining` instead of ``KeyboardInterrupt``, idle in a fit without
-    validation rows."""
+    validation rows.
+
+    An epoch that ties the best score (without beating it by ``tol``) does not reset the
+    patience but becomes the epoch restored: a small validation split reaches an AUC of 1.0
+    after one epoch of barely separated probabilities, and the later, better trained epochs
+    with the same AUC are the ones to keep.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.best_score_ = None
 
     def on_epoch_end(self, net, dataset_valid=None, **kwargs):
         if dataset_valid is None:
             return
+        score = net.history[-1, self.monitor]
         try:
             super().on_epoch_end(net, **kwargs)
         except KeyboardInterrupt:
@@ -48,7 +61,13 @@ class BestEpochStopping(EarlyStopping):
                 raise
             raise StopTraining from None
         finally:
-            net.history.record(BEST_EPOCH_KEY, self.misses_ == 0)
+            tied = self.misses_ > 0 and self.best_score_ is not None and score == self.best_score_
+            if self.misses_ == 0 or tied:
+                self.best_score_ = score
+                self.best_epoch_ = net.history[-1, "epoch"]
+                if tied and self.load_best:
+                    self.best_model_weights_ = deepcopy(net.module_.state_dict())
+            net.history.record(BEST_EPOCH_KEY, self.misses_ == 0 or tied)
 
 
 def wants_early_stopping(early_stopping, y, validation_fraction, explicit_validation):
