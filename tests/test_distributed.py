@@ -5,12 +5,14 @@ import pickle
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+import sk_ctr
 from sk_ctr import DeepFMClassifier, FMClassifier
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.training.distributed import (
@@ -32,6 +34,14 @@ def odd_data():
     # 2,011 rows: the last global batch of 128 has 91 rows, split 45 / 46 between two ranks
     return make_ctr_classification(n_samples=2011, n_fields=4, cardinality=20, n_numeric=2,
                                    random_state=0)
+
+
+def child_env(**variables):
+    """The environment of a Python child process that imports this checkout's sk_ctr (not an
+    installed one), with one torch thread."""
+    repository = str(Path(sk_ctr.__file__).resolve().parents[1])
+    path = os.pathsep.join([repository, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, **variables}
 
 
 def weights_gap(a, b):
@@ -214,10 +224,9 @@ def test_joining_a_torchrun_process_group(odd_data, tmp_path):
         dist.barrier()
         dist.destroy_process_group()
     """))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     port = str(_free_port())  # torchrun's --master_port 0 waits forever for its rendezvous
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                    "--master_port", port, str(script)], check=True, env=env, timeout=300,
+                    "--master_port", port, str(script)], check=True, env=child_env(), timeout=300,
                    capture_output=True)
     ranks = [np.load(tmp_path / f"proba{r}.npy") for r in (0, 1)]
     np.testing.assert_array_equal(ranks[0], ranks[1])
