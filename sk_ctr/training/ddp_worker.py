@@ -93,14 +93,18 @@ def train(rank, payload, arrays, status, result_fd):
         generator = torch.Generator().set_state(payload["rng_state"])
         torch.cuda.manual_seed(int(torch.randint(2**62, (1,), generator=generator)) + rank)
     dist.init_process_group(
-        "nccl" if on_cuda else "gloo", init_method=f"tcp://127.0.0.1:{payload['port']}",
-        rank=rank, world_size=plan.world_size,
-        timeout=datetime.timedelta(seconds=payload["timeout"]))
+        "nccl" if on_cuda else "gloo",
+        init_method=f"tcp://127.0.0.1:{payload['port']}",
+        rank=rank,
+        world_size=plan.world_size,
+        timeout=datetime.timedelta(seconds=payload["timeout"]),
+    )
     try:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // plan.world_size))
         torch.set_rng_state(payload["rng_state"])
-        X_encoded = FieldData({key[1]: value for key, value in arrays.items() if key != "y"},
-                              payload["schema"])
+        X_encoded = FieldData(
+            {key[1]: value for key, value in arrays.items() if key != "y"}, payload["schema"]
+        )
         estimator.callbacks_.append(("ddp_heartbeat", Heartbeat(status)))
         estimator._fit_distributed(X_encoded, arrays["y"], rank, plan.world_size)
         # Every rank has finished training before rank 0 writes the result, and none tears its
@@ -128,8 +132,10 @@ def main(config):
         payload = _PayloadUnpickler(view, arrays).load()
         train(config["rank"], payload, arrays, status, config.get("result"))
     except BaseException as exc:  # reported to the parent, which stops the other ranks
-        report = {"error": f"{type(exc).__name__}: {exc}",
-                  "distributed": isinstance(exc, dist.DistError)}
+        report = {
+            "error": f"{type(exc).__name__}: {exc}",
+            "distributed": isinstance(exc, dist.DistError),
+        }
         traceback.print_exc()
         status.write(ERROR + json.dumps(report).encode())
         sys.stderr.flush()

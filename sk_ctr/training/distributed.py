@@ -78,8 +78,10 @@ def plan_parallelism(device, devices, strategy):
     on_cuda = device.startswith("cuda")
     if dist.is_available() and dist.is_initialized():  # launched by torchrun: join its group
         if strategy == "dp":
-            raise ValueError("strategy='dp' cannot run inside a torch.distributed process group "
-                             "(torchrun); use strategy='auto' or 'ddp'.")
+            raise ValueError(
+                "strategy='dp' cannot run inside a torch.distributed process group "
+                "(torchrun); use strategy='auto' or 'ddp'."
+            )
         return ParallelPlan("joined", dist.get_world_size())
     if devices is None:
         if strategy == "dp":
@@ -92,21 +94,31 @@ def plan_parallelism(device, devices, strategy):
         count = int(devices)
     else:
         ids = tuple(devices)
-        if not ids or not all(isinstance(i, Integral) and i >= 0 for i in ids) or len(set(ids)) \
-                != len(ids):
-            raise ValueError(f"devices must be an int or a list of distinct GPU ids; got "
-                             f"{devices!r}.")
+        if (
+            not ids
+            or not all(isinstance(i, Integral) and i >= 0 for i in ids)
+            or len(set(ids)) != len(ids)
+        ):
+            raise ValueError(
+                f"devices must be an int or a list of distinct GPU ids; got {devices!r}."
+            )
         if not on_cuda:
-            raise ValueError(f"devices={list(ids)} names GPU ids, but device={device!r}; use "
-                             "device='cuda', or devices=<int> processes on CPU.")
+            raise ValueError(
+                f"devices={list(ids)} names GPU ids, but device={device!r}; use "
+                "device='cuda', or devices=<int> processes on CPU."
+            )
         count = len(ids)
     if on_cuda and max(ids) >= torch.cuda.device_count():  # GPU-only branch
-        raise ValueError(f"devices={devices!r} asks for GPU {max(ids)}, but "
-                         f"{torch.cuda.device_count()} are visible.")
+        raise ValueError(
+            f"devices={devices!r} asks for GPU {max(ids)}, but "
+            f"{torch.cuda.device_count()} are visible."
+        )
     if strategy == "dp":
         if not on_cuda:
-            raise ValueError("strategy='dp' (nn.DataParallel) needs device='cuda'; on CPU use "
-                             "strategy='ddp' with devices=<number of processes>.")
+            raise ValueError(
+                "strategy='dp' (nn.DataParallel) needs device='cuda'; on CPU use "
+                "strategy='ddp' with devices=<number of processes>."
+            )
         return ParallelPlan("dp", count, ids)
     if count == 1:
         return ParallelPlan("single", 1, ids)
@@ -123,7 +135,8 @@ def check_sparse_gradients(plan, sparse_embeddings):
     if not sparse_embeddings:
         return
     nccl = (plan.kind == "spawn" and bool(plan.device_ids)) or (
-        plan.kind == "joined" and dist.get_backend() == "nccl")
+        plan.kind == "joined" and dist.get_backend() == "nccl"
+    )
     if nccl:  # GPU-only branch
         raise ValueError(
             "sparse_embeddings=True gives the embedding tables sparse gradients, which DDP "
@@ -163,8 +176,16 @@ class ShardedSliceLoader(SliceLoader):
     rank, world_size : int
     """
 
-    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False, rank=0,
-                 world_size=1, **ignored):
+    def __init__(
+        self,
+        dataset,
+        batch_size=128,
+        shuffle=False,
+        drop_last=False,
+        rank=0,
+        world_size=1,
+        **ignored,
+    ):
         super().__init__(dataset, batch_size * world_size, shuffle, drop_last, **ignored)
         self.rank, self.world_size = rank, world_size
 
@@ -289,8 +310,14 @@ def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state, timeout):
         arrays["y"] = y_encoded
         layout = _write_arrays(arrays_file, arrays)
         payload_file = stack.enter_context(tempfile.TemporaryFile())
-        config = {"estimator": estimator, "schema": X_encoded.schema, "plan": plan,
-                  "rng_state": rng_state, "port": _free_port(), "timeout": timeout}
+        config = {
+            "estimator": estimator,
+            "schema": X_encoded.schema,
+            "plan": plan,
+            "rng_state": rng_state,
+            "port": _free_port(),
+            "timeout": timeout,
+        }
         pickle.dump(layout, payload_file)  # first: the worker needs it to load the rest
         _WorkerPickler(payload_file, arrays).dump(config)
         payload_file.flush()
@@ -298,8 +325,9 @@ def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state, timeout):
         workers = []
         try:
             for rank in range(plan.world_size):
-                workers.append(_Worker(rank, payload_file, arrays_file,
-                                       result_file if rank == 0 else None))
+                workers.append(
+                    _Worker(rank, payload_file, arrays_file, result_file if rank == 0 else None)
+                )
             _supervise(workers, timeout)
         finally:
             _stop(workers)
@@ -373,8 +401,13 @@ class _Worker:
         self.rank, self.last_seen, self.done, self.report = rank, time.monotonic(), False, None
         self.stderr_tail = deque(maxlen=20)
         status_read, status_write = os.pipe()
-        fds = {"payload": payload_file.fileno(), "arrays": arrays_file.fileno(),
-               "status": status_write, "parent": os.getpid(), "rank": rank}
+        fds = {
+            "payload": payload_file.fileno(),
+            "arrays": arrays_file.fileno(),
+            "status": status_write,
+            "parent": os.getpid(),
+            "rank": rank,
+        }
         if result_file is not None:
             fds["result"] = result_file.fileno()
         passed = [v for k, v in fds.items() if k not in ("parent", "rank")]
@@ -386,16 +419,23 @@ class _Worker:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "sk_ctr.training.ddp_worker", json.dumps(fds)],
-                pass_fds=passed, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, env=env, start_new_session=True)
+                pass_fds=passed,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
         finally:
             os.close(status_write)
         self._threads = [
             threading.Thread(target=self._read_status, args=(status_read,), daemon=True),
-            threading.Thread(target=self._forward, args=(self.process.stdout, sys.stdout),
-                             daemon=True),
-            threading.Thread(target=self._forward, args=(self.process.stderr, sys.stderr, True),
-                             daemon=True),
+            threading.Thread(
+                target=self._forward, args=(self.process.stdout, sys.stdout), daemon=True
+            ),
+            threading.Thread(
+                target=self._forward, args=(self.process.stderr, sys.stderr, True), daemon=True
+            ),
         ]
         for thread in self._threads:
             thread.start()
@@ -439,15 +479,18 @@ class _Worker:
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
         if self.report is None:
             tail = "\n".join(self.stderr_tail)
-            return RuntimeError(f"The data-parallel worker of rank {self.rank} {how}."
-                                + (f" Its last output:\n{tail}" if tail else ""))
+            return RuntimeError(
+                f"The data-parallel worker of rank {self.rank} {how}."
+                + (f" Its last output:\n{tail}" if tail else "")
+            )
         message = f"The data-parallel worker of rank {self.rank} failed: {self.report['error']}"
         if self.report["distributed"]:  # a collective operation failed or timed out
             return TimeoutError(
                 f"{message}\nA rank waits at most ddp_timeout seconds for the others in a "
                 "collective operation; another rank may have stalled or died. Raise "
                 "ddp_timeout if the ranks legitimately wait that long (e.g. slow first "
-                "batches).")
+                "batches)."
+            )
         return RuntimeError(message)
 
 
@@ -476,7 +519,8 @@ def _supervise(workers, timeout):
                     f"(no batch) for {now - worker.last_seen:.0f} s, more than "
                     f"ddp_timeout={timeout!r} seconds; the workers were stopped. Raise "
                     "ddp_timeout if a step, a validation pass or the workers' start "
-                    "legitimately takes that long.")
+                    "legitimately takes that long."
+                )
         time.sleep(0.1)
 
 
