@@ -14,7 +14,8 @@ from sklearn.metrics import roc_auc_score
 
 import sk_ctr
 from sk_ctr import DeepFMClassifier, FMClassifier
-from sk_ctr.datasets import make_ctr_classification
+from sk_ctr.datasets import make_behavior_dataset, make_ctr_classification
+from sk_ctr.estimators.din import DINClassifier
 from sk_ctr.training.distributed import (
     ParallelPlan,
     ShardedSliceLoader,
@@ -70,6 +71,33 @@ def test_ddp_on_two_cpu_processes_equals_one_process_with_the_global_batch(odd_d
         ddp.history_[:, "train_loss"], single.history_[:, "train_loss"], rtol=1e-4
     )
     assert ddp.get_params()["batch_size"] == 64 and ddp.optimizer_.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.slow
+def test_din_adaptive_regularisation_under_ddp_equals_one_process():
+    """DIN's penalty on the distinct rows of a mini-batch (eq. 9-10) is not a per-sample mean:
+    each rank weighs a row's term by its share among the ranks using it. Before, a row used by
+    one rank got half its gradient (weights 0.035 apart after 2 epochs here). 1,025 rows: the
+    last global batch has one row, so rank 1 gets a row of weight 0 and no rows of its own."""
+    X, y = make_behavior_dataset(
+        n_samples=1025, n_users=50, n_items=300, n_categories=20, max_history=10, random_state=0
+    )
+    params = {
+        **DDP,
+        "behavior": {"hist_item_id": "item_id", "hist_cate_id": "cate_id"},
+        "activation": "prelu",  # Dice normalises by per-rank batch statistics
+        "adaptive_l2": 1.0,
+        "init_std": 0.1,
+        "max_sequence_length": 10,
+        "max_epochs": 2,
+    }
+    single = DINClassifier(batch_size=128, **params).fit(X, y)
+    ddp = DINClassifier(batch_size=64, devices=2, **params).fit(X, y)
+    assert weights_gap(single, ddp) < 1e-5  # measured 1.5e-8
+    # the logged loss, penalty included, is the global batch's (last batch: see above)
+    np.testing.assert_allclose(
+        ddp.history_[:, "train_loss"], single.history_[:, "train_loss"], rtol=1e-4
+    )
 
 
 def test_ddp_early_stopping_scores_the_same_validation_set(odd_data):
@@ -234,7 +262,8 @@ def test_joining_a_torchrun_process_group(odd_data, tmp_path):
         textwrap.dedent(f"""
         import os, numpy as np, torch.distributed as dist
         from sk_ctr import DeepFMClassifier
-        from sk_ctr.datasets import make_ctr_classification
+        from sk_ctr.datasets import make_behavior_dataset, make_ctr_classification
+from sk_ctr.estimators.din import DINClassifier
         dist.init_process_group("gloo")
         X, y = make_ctr_classification(n_samples=2011, n_fields=4, cardinality=20, n_numeric=2,
                                        random_state=0)

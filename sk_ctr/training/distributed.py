@@ -253,6 +253,37 @@ def share_random_state(rank, world_size):
         torch.set_rng_state(state[0])
 
 
+def ranks_using(rows, world_size):
+    """How many ranks of the process group use each of this rank's ``rows``.
+
+    A penalty on the distinct embedding rows of a mini-batch (DIN eq. 9-10) is a sum over the
+    rows of the *global* batch, each once. A rank that weighs its rows' terms by
+    ``world_size / ranks_using(rows)`` makes DDP's average of the ranks' gradients that sum's
+    gradient: a row used by c ranks gets c shares of 1/c. Every rank must call it for every
+    batch (it gathers the rows of all ranks), also with no rows.
+
+    Parameters
+    ----------
+    rows : torch.Tensor of shape (n_rows,), int64
+        The distinct rows this rank uses (sorted or not).
+    world_size : int
+
+    Returns
+    -------
+    torch.Tensor of shape (n_rows,), int64
+    """
+    counts = [torch.zeros(1, dtype=torch.int64, device=rows.device) for _ in range(world_size)]
+    dist.all_gather(counts, torch.tensor([len(rows)], device=rows.device))
+    longest = max(1, int(max(counts)))  # never an empty message
+    padded = torch.full((longest,), -1, dtype=torch.int64, device=rows.device)
+    padded[: len(rows)] = rows
+    gathered = [torch.empty_like(padded) for _ in range(world_size)]
+    dist.all_gather(gathered, padded)
+    every = torch.cat(gathered)
+    distinct, users = torch.unique(every[every >= 0], return_counts=True)
+    return users[torch.searchsorted(distinct, rows)]
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
