@@ -335,6 +335,12 @@ def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state, timeout):
     TimeoutError, RuntimeError
         When a worker is silent for ``timeout`` seconds, or fails (its message included).
     """
+    if os.name != "posix":
+        raise NotImplementedError(
+            "fit spawns data-parallel workers (devices=...) that inherit file descriptors, "
+            "which needs a POSIX system (Linux, macOS). On Windows, launch the ranks with "
+            "torchrun (docs/distributed.md) or train in one process (devices=None)."
+        )
     with ExitStack() as stack:
         arrays_file = stack.enter_context(tempfile.TemporaryFile())
         arrays = {("X", key): value for key, value in X_encoded.items()}
@@ -457,6 +463,9 @@ class _Worker:
                 env=env,
                 start_new_session=True,
             )
+        except BaseException:
+            os.close(status_read)
+            raise
         finally:
             os.close(status_write)
         self._threads = [
@@ -484,7 +493,10 @@ class _Worker:
                 if error:
                     report = rest
         if report is not None:
-            self.report = json.loads(report.decode())
+            try:
+                self.report = json.loads(report.decode())
+            except ValueError:  # cut short: the worker was killed while writing it
+                self.report = {"error": report.decode(errors="replace"), "distributed": False}
 
     def _forward(self, pipe, stream, keep_tail=False):
         for line in iter(pipe.readline, b""):
@@ -530,15 +542,19 @@ def _supervise(workers, timeout):
     sign of life for ``timeout`` seconds."""
     while True:
         codes = [worker.process.poll() for worker in workers]
-        failed = [w for w, code in zip(workers, codes, strict=True) if code not in (None, 0)]
-        # A rank killed by a signal after every rank had finished (gloo's threads aborted
-        # "terminate called without an active exception" while exiting) left rank 0's
-        # complete result: only a failure before that point counts.
-        failed = [w for w in failed if not (w.done and workers[0].process.returncode == 0)]
+        # A rank other than 0 that dies after every rank has finished training (gloo's
+        # threads sometimes abort while a process exits: "terminate called without an
+        # active exception") leaves rank 0 to write a complete result: only a failure before
+        # that point, or any failure of rank 0, counts.
+        failed = [
+            worker
+            for worker, code in zip(workers, codes, strict=True)
+            if code not in (None, 0) and (worker.rank == 0 or not worker.done)
+        ]
         if failed:
             failed.sort(key=lambda w: (w.report is None, w.rank))  # a reported error first
             raise failed[0].failure()
-        if all(code == 0 for code in codes):
+        if None not in codes:
             for worker in workers:
                 worker.join_output()
             return
