@@ -258,8 +258,7 @@ def test_joining_a_torchrun_process_group(odd_data, tmp_path):
         textwrap.dedent(f"""
         import os, numpy as np, torch.distributed as dist
         from sk_ctr import DeepFMClassifier
-        from sk_ctr.datasets import make_behavior_dataset, make_ctr_classification
-from sk_ctr.estimators.din import DINClassifier
+        from sk_ctr.datasets import make_ctr_classification
         dist.init_process_group("gloo")
         X, y = make_ctr_classification(n_samples=2011, n_fields=4, cardinality=20, n_numeric=2,
                                        random_state=0)
@@ -271,22 +270,15 @@ from sk_ctr.estimators.din import DINClassifier
     """)
     )
     port = str(_free_port())  # torchrun's --master_port 0 waits forever for its rendezvous
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_port",
-            port,
-            str(script),
-        ],
-        check=True,
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    done = subprocess.run(
+        [*launcher, "--master_port", port, str(script)],
         env=child_env(),
         timeout=300,
         capture_output=True,
+        text=True,
     )
+    assert done.returncode == 0, done.stdout + done.stderr
     ranks = [np.load(tmp_path / f"proba{r}.npy") for r in (0, 1)]
     np.testing.assert_array_equal(ranks[0], ranks[1])
     X, y = odd_data
