@@ -135,6 +135,7 @@ def main(config):
         report = {
             "error": f"{type(exc).__name__}: {exc}",
             "distributed": isinstance(exc, dist.DistError),
+            "at": time.time(),  # the parent names the rank that failed first
         }
         traceback.print_exc()
         status.write(ERROR + json.dumps(report).encode())

@@ -552,7 +552,11 @@ def _supervise(workers, timeout):
             if code not in (None, 0) and (worker.rank == 0 or not worker.done)
         ]
         if failed:
-            failed.sort(key=lambda w: (w.report is None, w.rank))  # a reported error first
+            for worker in failed:
+                worker.join_output()  # its error report, read to the pipe's end
+            # The cause first: the error that happened first (a rank that raised makes the
+            # others fail later, in a collective operation, when its connections close).
+            failed.sort(key=lambda w: (w.report is None, (w.report or {}).get("at", 0.0), w.rank))
             raise failed[0].failure()
         if None not in codes:
             for worker in workers:
