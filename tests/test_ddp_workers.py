@@ -25,8 +25,6 @@ LINUX_ONLY = pytest.mark.skipif(
 #: Seconds any wait for a process may take before the test fails.
 PATIENCE = 300
 
-pytestmark = pytest.mark.slow
-
 #: A script without an ``if __name__ == "__main__":`` guard; it counts its runs in a file.
 UNGUARDED = """
 import sys
@@ -69,6 +67,7 @@ def run_python(arguments, tmpdir, **kwargs):
     )
 
 
+@pytest.mark.slow
 def test_workers_never_run_the_callers_main_module(tmp_path):
     """From a script without a main guard, from ``python -c`` and from stdin: the fit runs,
     the caller's code runs once, and nothing is left in $TMPDIR."""
@@ -111,6 +110,7 @@ def worker_pids(folder):
     return [int(p.name.split("-")[1]) for p in folder.glob("training-*")]
 
 
+@pytest.mark.slow
 @LINUX_ONLY
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGKILL])
 def test_workers_stop_with_an_interrupted_or_killed_parent(tmp_path, signal_number):
@@ -169,6 +169,7 @@ def fit_in_tmpdir(tmp_path, monkeypatch):
     return fit
 
 
+@pytest.mark.slow
 @LINUX_ONLY
 def test_a_silent_worker_stops_the_fit_after_ddp_timeout(tmp_path, fit_in_tmpdir):
     """Every rank hangs in epoch 2 (no collective operation waits, so gloo cannot notice):
@@ -181,6 +182,7 @@ def test_a_silent_worker_stops_the_fit_after_ddp_timeout(tmp_path, fit_in_tmpdir
     assert not leftovers(fit_in_tmpdir.tmpdir)
 
 
+@pytest.mark.slow
 @LINUX_ONLY
 def test_a_failing_worker_is_reported_and_the_others_stopped(tmp_path, fit_in_tmpdir):
     callbacks = [MarkTraining(str(tmp_path)), FailOnRank(1)]
@@ -189,3 +191,23 @@ def test_a_failing_worker_is_reported_and_the_others_stopped(tmp_path, fit_in_tm
     workers = worker_pids(tmp_path)
     assert len(workers) == 2 and not any(map(alive, workers))
     assert not leftovers(fit_in_tmpdir.tmpdir)
+
+
+def test_the_error_raised_is_the_cause_not_its_consequences():
+    """When several workers failed, fit names the one that raised (earliest first), then one
+    killed without a report, and last a rank whose collective operation failed because of
+    them (gloo's RuntimeError names gloo)."""
+    from types import SimpleNamespace
+
+    from sk_ctr.training.ddp_worker import from_process_group
+    from sk_ctr.training.distributed import _cause_first
+
+    gloo = RuntimeError("[third_party/gloo/transport/tcp/pair.cc:537] Connection reset by peer")
+    assert from_process_group(gloo) and not from_process_group(ValueError("bad batch"))
+
+    def worker(rank, distributed=None, at=0.0):
+        report = None if distributed is None else {"distributed": distributed, "at": at}
+        return SimpleNamespace(rank=rank, report=report)
+
+    failed = [worker(0, True, 1.0), worker(1), worker(2, False, 3.0), worker(3, False, 2.0)]
+    assert [w.rank for w in sorted(failed, key=_cause_first)] == [3, 2, 1, 0]

@@ -118,6 +118,15 @@ def train(rank, payload, arrays, status, result_fd):
         dist.destroy_process_group()
 
 
+def from_process_group(exc):
+    """Whether ``exc`` comes from the process group's communication (a collective operation
+    that timed out, or lost another rank): torch's ``DistError``, or the plain RuntimeError
+    gloo and NCCL raise, whose message names them ("[.../third_party/gloo/...] Timed out
+    waiting 3000ms for recv operation", measured with torch 2.13)."""
+    message = str(exc).lower()
+    return isinstance(exc, dist.DistError) or "gloo" in message or "nccl" in message
+
+
 def main(config):
     die_with_parent(config["parent"])
     status = open(config["status"], "wb", buffering=0)
@@ -134,7 +143,7 @@ def main(config):
     except BaseException as exc:  # reported to the parent, which stops the other ranks
         report = {
             "error": f"{type(exc).__name__}: {exc}",
-            "distributed": isinstance(exc, dist.DistError),
+            "distributed": from_process_group(exc),
             "at": time.time(),  # the parent names the rank that failed first
         }
         traceback.print_exc()

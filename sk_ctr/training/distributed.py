@@ -554,9 +554,10 @@ def _supervise(workers, timeout):
         if failed:
             for worker in failed:
                 worker.join_output()  # its error report, read to the pipe's end
-            # The cause first: the error that happened first (a rank that raised makes the
-            # others fail later, in a collective operation, when its connections close).
-            failed.sort(key=lambda w: (w.report is None, (w.report or {}).get("at", 0.0), w.rank))
+            # The cause first: an error a rank raised, then a rank killed without a word (by
+            # a signal, the OOM killer ...), then the failures of collective operations that
+            # these cause on the other ranks; among equals the first to fail.
+            failed.sort(key=_cause_first)
             raise failed[0].failure()
         if None not in codes:
             for worker in workers:
@@ -573,6 +574,13 @@ def _supervise(workers, timeout):
                     "legitimately takes that long."
                 )
         time.sleep(0.1)
+
+
+def _cause_first(worker):
+    """Sort key of failed workers: the likely cause of the failure first."""
+    if worker.report is None:
+        return (1, 0.0, worker.rank)
+    return (2 if worker.report["distributed"] else 0, worker.report.get("at", 0.0), worker.rank)
 
 
 def _stop(workers):
