@@ -191,6 +191,12 @@ default="adam"
         "4GPU-A": a global batch W times larger has W times less gradient variance, so lr may
         grow by sqrt(W) and the learning curve matches one device's), ``lr * world_size``, or
         ``lr`` unchanged. Ignored on one device.
+    ddp_timeout : float, default=600
+        Seconds a worker of a spawned data-parallel fit (``devices=`` with
+        ``strategy="ddp"``) may wait for the other ranks in a collective operation (the
+        process group's timeout) or go without finishing a batch (checked by ``fit``, also
+        while the workers start) before ``fit`` stops every worker and raises a
+        ``TimeoutError``. See docs/distributed.md.
     prefetch : bool, default=False
         Asynchronous reading (DeepFM journal section III-B-2, "Asyn"): the next batch is
         sliced (and, on CUDA, pinned and copied to the device) in a background thread while
@@ -259,6 +265,7 @@ default="adam"
         "devices": [Interval(Integral, 1, None, closed="left"), list, tuple, None],
         "strategy": [StrOptions(set(STRATEGIES))],
         "lr_scaling": [StrOptions(set(LR_SCALINGS)), None],
+        "ddp_timeout": [Interval(Real, 0, None, closed="neither")],
         "sparse_embeddings": ["boolean"],
         "prefetch": ["boolean"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
@@ -288,6 +295,7 @@ default="adam"
         devices=None,
         strategy="auto",
         lr_scaling="sqrt",
+        ddp_timeout=600,
         sparse_embeddings=False,
         prefetch=False,
         n_threads=None,
@@ -332,6 +340,7 @@ default="adam"
         self.devices = devices
         self.strategy = strategy
         self.lr_scaling = lr_scaling
+        self.ddp_timeout = ddp_timeout
         self.sparse_embeddings = sparse_embeddings
         self.prefetch = prefetch
         self.n_threads = n_threads
@@ -631,7 +640,8 @@ ParquetSource or path
         if "_split" not in self.__dict__:  # one validation split for all ranks, made here
             self._split = self.get_split_datasets(X_encoded, y_encoded)
         try:
-            result = spawn_fit(self, X_encoded, y_encoded, plan, torch.get_rng_state())
+            result = spawn_fit(self, X_encoded, y_encoded, plan, torch.get_rng_state(),
+                               self.ddp_timeout)
         finally:
             self.__dict__.pop("_split", None)
         unwrap(self.module_).load_state_dict(result["module"])

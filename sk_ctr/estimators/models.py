@@ -13,6 +13,7 @@ _TRAINING_PARAMS = """
         ``preprocessor``, ``l2``, ``optimizer``, ``lr``, ``batch_size``, ``max_epochs``,
         ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``threshold``,
         ``negative_sampling_rate``, ``device``, ``devices``, ``strategy``, ``lr_scaling``,
+        ``ddp_timeout``,
         ``sparse_embeddings``, ``prefetch``, ``n_threads``, ``random_state``, ``verbose``,
         ``warm_start`` and skorch's own (``callbacks``, ``optimizer__*`` ...).
 """
