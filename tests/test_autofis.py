@@ -144,6 +144,21 @@ def test_grda_threshold_accumulates_with_a_changing_step_size():
     np.testing.assert_allclose(alpha.item(), 1.0 - 0.1 - 0.4 * (2**0.5 - 1))
 
 
+def test_grda_random_walk_scale_is_the_step_size_times_the_gradient_norm():
+    alpha = torch.nn.Parameter(torch.tensor([0.6, -0.2], dtype=torch.float64))
+    optimizer = GRDA([alpha], lr=0.5, c=0.0, mu=0.8)
+    with pytest.raises(ValueError, match="has taken a step"):
+        optimizer.random_walk_scale(alpha)
+    gradients = np.array([[0.3, -0.1], [-0.4, 0.0], [0.1, 0.2]])
+    for gradient in gradients:
+        alpha.grad = torch.tensor(gradient)
+        optimizer.step()
+    expected = 0.5 * np.sqrt((gradients**2).sum(axis=0))  # [0.2550, 0.1118]
+    np.testing.assert_allclose(optimizer.random_walk_scale(alpha).numpy(), expected, rtol=1e-12)
+    # c = 0: alpha is the accumulator alpha_0 - gamma sum grad, never thresholded
+    np.testing.assert_allclose(alpha.detach().numpy(), [0.6, -0.2] - 0.5 * gradients.sum(0))
+
+
 @pytest.mark.parametrize("kwargs", [{"lr": 0}, {"c": -1}, {"mu": 1.0}])
 def test_grda_rejects_invalid_settings(kwargs):
     with pytest.raises(ValueError, match="GRDA needs"):
@@ -197,6 +212,20 @@ def test_autofm_finds_exactly_the_planted_pairs_and_beats_fm(planted, auto_fm):
     auc_fm = roc_auc_score(y_test, fm.predict_proba(X_test)[:, 1])
     auc_auto = roc_auc_score(y_test, auto_fm.predict_proba(X_test)[:, 1])
     assert auc_auto > auc_fm + 0.05  # Figure 4 (measured: 0.963 vs 0.823)
+
+
+@pytest.mark.parametrize("base", ["fm", "deepfm"])
+def test_default_search_closes_the_noise_gates_and_keeps_the_planted_ones(base):
+    # Nothing set but the base (and a small MLP, for speed): grda_c="auto",
+    # search_epochs="auto". The old "auto" rule (threshold alpha_0 at the end of a one-epoch
+    # search) kept all 15 pairs here.
+    X, y = make_interaction_dataset(n_samples=20000, random_state=1)
+    est = AutoFISClassifier(base=base, hidden_units=(32,), search_only=True, n_threads=1,
+                            random_state=0).fit(X, y)
+    assert set(est.selected_interactions_) == {("x0", "x1"), ("x2", "x5"), ("x3", "x4")}
+    assert (est.interaction_alphas_.drop(est.selected_interactions_) == 0).all()
+    assert est.search_history_[-1]["n_open"] == 3
+    assert len(est.search_history_) == 8  # "auto": 150 steps of batches of 1024 out of 20,000
 
 
 def test_fitted_attributes(auto_fm):
