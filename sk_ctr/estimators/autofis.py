@@ -156,11 +156,29 @@ class AutoFISClassifier(CTRClassifier):
         "mlp_batch_norm": ["boolean"],
     }
 
-    def __init__(self, *, base="deepfm", order=2, grda_c="auto", grda_mu=0.8, grda_lr=1.0,
-                 search_epochs="auto", search_only=False, bilevel=False, batch_norm=True,
-                 keep_alpha=True, alpha_init=0.6, interactions=None, embed_dim=10,
-                 init_std=0.01, hidden_units=(400, 400, 400), activation="relu", dropout=0.5,
-                 mlp_batch_norm=False, **kwargs):
+    def __init__(
+        self,
+        *,
+        base="deepfm",
+        order=2,
+        grda_c="auto",
+        grda_mu=0.8,
+        grda_lr=1.0,
+        search_epochs="auto",
+        search_only=False,
+        bilevel=False,
+        batch_norm=True,
+        keep_alpha=True,
+        alpha_init=0.6,
+        interactions=None,
+        embed_dim=10,
+        init_std=0.01,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.5,
+        mlp_batch_norm=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.base = base
         self.order = order
@@ -195,10 +213,12 @@ class AutoFISClassifier(CTRClassifier):
         self.search_history_ = []
         start = time.perf_counter()
         for order in range(2, self.order + 1):
-            self._stage = {"interactions": kept, "alpha": kept_alpha,
-                           "search": self._candidates(order)}
-            self._initialize_module(reason=f"AutoFIS: search stage over order-{order} "
-                                    "interactions")
+            self._stage = {
+                "interactions": kept,
+                "alpha": kept_alpha,
+                "search": self._candidates(order),
+            }
+            self._initialize_module(reason=f"AutoFIS: search stage over order-{order} interactions")
             self._initialize_optimizer()
             self._search(X_search, y_search, order)
             if self.grda_c == "auto":
@@ -227,8 +247,10 @@ class AutoFISClassifier(CTRClassifier):
             "batch_norm": self.batch_norm,
             "learn_alpha": self.keep_alpha,
         }
-        self._initialize_module(reason=f"AutoFIS: re-train stage on {len(kept)} of "
-                                f"{len(self.interaction_alphas_)} interactions")
+        self._initialize_module(
+            reason=f"AutoFIS: re-train stage on {len(kept)} of "
+            f"{len(self.interaction_alphas_)} interactions"
+        )
         self._initialize_optimizer()
 
     def _candidates(self, order):
@@ -269,10 +291,15 @@ class AutoFISClassifier(CTRClassifier):
                     f"over order-{order} interactions; lower lr / grda_lr or raise l2."
                 )
             alpha = self.module_.search_gates.alpha
-            self.search_history_.append({
-                "stage": order, "epoch": epoch, "train_loss": loss,
-                "n_open": int((alpha != 0).sum()), "dur": time.perf_counter() - start,
-            })
+            self.search_history_.append(
+                {
+                    "stage": order,
+                    "epoch": epoch,
+                    "train_loss": loss,
+                    "n_open": int((alpha != 0).sum()),
+                    "dur": time.perf_counter() - start,
+                }
+            )
 
     def _search_epochs(self, n_rows):
         """``search_epochs``, or for ``"auto"`` the epochs that make ``AUTO_SEARCH_STEPS``."""
@@ -304,13 +331,22 @@ class AutoFISClassifier(CTRClassifier):
     def initialize_module(self):
         """Build the AutoFISNet of the current stage (the first search before any stage)."""
         stage = getattr(self, "_stage", None) or {
-            "interactions": [], "alpha": [], "search": self._candidates(2)
+            "interactions": [],
+            "alpha": [],
+            "search": self._candidates(2),
         }
         self.module_ = AutoFISNet(
-            self.schema_, base=self.base, embed_dim=self.embed_dim,
-            hidden_units=self.hidden_units, activation=self.activation, dropout=self.dropout,
-            mlp_batch_norm=self.mlp_batch_norm, init_std=self.init_std,
-            alpha_init=self.alpha_init, **stage, **self.get_params_for("module"),
+            self.schema_,
+            base=self.base,
+            embed_dim=self.embed_dim,
+            hidden_units=self.hidden_units,
+            activation=self.activation,
+            dropout=self.dropout,
+            mlp_batch_norm=self.mlp_batch_norm,
+            init_std=self.init_std,
+            alpha_init=self.alpha_init,
+            **stage,
+            **self.get_params_for("module"),
         )
         return self
 
@@ -343,8 +379,10 @@ class AutoFISClassifier(CTRClassifier):
 
     def _validate_params(self):
         super()._validate_params()
-        if self.interactions is not None and self.order == 2 and any(
-            len(t) == 3 for t in self.interactions
+        if (
+            self.interactions is not None
+            and self.order == 2
+            and any(len(t) == 3 for t in self.interactions)
         ):
             raise ValueError(
                 "The 'interactions' parameter of AutoFISClassifier holds triples but order=2; "

@@ -106,6 +106,7 @@ class GRDA(torch.optim.Optimizer):
         state = self.state.get(param)
         if not state:
             raise ValueError("GRDA.random_walk_scale needs a parameter that has taken a step.")
-        lr = next(group["lr"] for group in self.param_groups
-                  if any(p is param for p in group["params"]))
+        lr = next(
+            group["lr"] for group in self.param_groups if any(p is param for p in group["params"])
+        )
         return lr * state["squared_gradient_sum"].sqrt()
