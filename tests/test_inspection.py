@@ -115,3 +115,22 @@ def test_bad_input_is_named(fitted):
         field_permutation_importance(est, encoded, y, max_rows=0)
     with pytest.raises(ValueError, match="y has 3 rows"):
         field_permutation_importance(est, encoded, y[:3])
+
+
+def test_plot_feature_importances_draws_bars_largest_first(fitted):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from sk_ctr.plotting import plot_feature_importances
+
+    est, X, y = fitted
+    result = permutation_importance(est, X, y, n_repeats=2, random_state=0)
+    ax = plot_feature_importances(result, max_features=3)
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert labels == list(result.importances_mean.nlargest(3).index)
+    widths = [bar.get_width() for bar in ax.patches]
+    np.testing.assert_allclose(widths, result.importances_mean.nlargest(3))
+    series_ax = plot_feature_importances(result.importances_mean)
+    assert len(series_ax.patches) == 4
+    with pytest.raises(TypeError, match="needs a Bunch"):
+        plot_feature_importances([0.1, 0.2])
+    matplotlib.pyplot.close("all")
