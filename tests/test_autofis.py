@@ -228,6 +228,12 @@ def test_default_search_closes_the_noise_gates_and_keeps_the_planted_ones(base):
     assert (est.interaction_alphas_.drop(est.selected_interactions_) == 0).all()
     assert est.search_history_[-1]["n_open"] == 3
     assert len(est.search_history_) == 8  # "auto": 150 steps of batches of 1024 out of 20,000
+    # GRDA's soft threshold S(a, g) at the end, g = alpha_0 + 2 random-walk spreads
+    alpha = est.module_.search_gates.alpha.detach()
+    accumulator = est.optimizer_alpha_.state[est.module_.search_gates.alpha]["accumulator"]
+    threshold = 0.6 + 2 * est.optimizer_alpha_.random_walk_scale(est.module_.search_gates.alpha)
+    expected = accumulator.sign() * (accumulator.abs() - threshold).clamp(min=0)
+    torch.testing.assert_close(alpha, expected)
 
 
 def test_fitted_attributes(auto_fm):
@@ -282,7 +288,9 @@ class CountingAutoFIS(AutoFISClassifier):
 
 def test_one_forward_and_backward_per_batch_with_two_optimizers(small_ctr_data):
     X, y = small_ctr_data
-    est = CountingAutoFIS(base="fm", search_only=True, **{**FAST, "batch_size": 100}).fit(X, y)
+    est = CountingAutoFIS(
+        base="fm", search_only=True, search_epochs=1, **{**FAST, "batch_size": 100}
+    ).fit(X, y)
     assert est._optimizers == ["optimizer", "optimizer_alpha"]
     assert est.forward_calls == 10  # 1,000 rows in batches of 100: ten forwards, not twenty
 
@@ -300,7 +308,14 @@ def test_search_only_predicts_with_the_searched_model(small_ctr_data):
 def test_bilevel_search_and_order_three(small_ctr_data):
     X, y = small_ctr_data
     est = AutoFISClassifier(
-        base="ipnn", order=3, bilevel=True, hidden_units=(8,), grda_c=0.02, max_epochs=1, **FAST
+        base="ipnn",
+        order=3,
+        bilevel=True,
+        hidden_units=(8,),
+        grda_c=0.02,
+        search_epochs=1,
+        max_epochs=1,
+        **FAST,
     ).fit(X, y)
     assert [h["stage"] for h in est.search_history_] == [2, 3]
     importances = est.interaction_importances_

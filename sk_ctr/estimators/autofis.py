@@ -64,8 +64,9 @@ class AutoFISClassifier(CTRClassifier):
         interactions matter) and applies one threshold at its end: a gate stays open only if
         its accumulator a_T = alpha_0 - gamma sum_t grad_t moved away from zero by more than
         ``AUTO_NOISE_MULTIPLE`` times the spread gamma (sum_t grad_t^2)^(1/2) a zero-mean
-        gradient would give it, |a_T| > |alpha_0| + 2 gamma (sum_t grad_t^2)^(1/2). The
-        multiple was chosen on validation splits of the training parts (docs/autofis.md).
+        gradient would give it: alpha = S(a_T, g) with g = |alpha_0| + 2 gamma (sum_t
+        grad_t^2)^(1/2), GRDA's soft threshold. The multiple was chosen on validation splits
+        of the training parts (docs/autofis.md).
     grda_mu : float, default=0.8
         GRDA's threshold growth exponent mu, in (0.5, 1) (Table 9: 0.8).
     grda_lr : float, default=1.0
@@ -365,16 +366,17 @@ class AutoFISClassifier(CTRClassifier):
         return self
 
     def _close_noise_gates(self):
-        """``grda_c="auto"``: close every gate whose accumulator ends within alpha_0 plus
-        ``AUTO_NOISE_MULTIPLE`` random-walk spreads of zero (GRDA's soft threshold, applied once
-        at the end of the search; with c = 0 during the search alpha is the accumulator)."""
+        """``grda_c="auto"``: GRDA's soft threshold alpha = sign(a) max(|a| - g, 0), applied
+        once at the end of the search with g = |alpha_0| + ``AUTO_NOISE_MULTIPLE`` random-walk
+        spreads (with c = 0 during the search, alpha is the accumulator a). The kept gates
+        start the re-train stage at their shrunk alpha, as a GRDA search would leave them."""
         alpha = self.module_.search_gates.alpha
         if not alpha.numel():
             return
         spread = self.optimizer_alpha_.random_walk_scale(alpha)
         threshold = abs(self.alpha_init) + AUTO_NOISE_MULTIPLE * spread
         with torch.no_grad():
-            alpha.masked_fill_(alpha.abs() <= threshold, 0.0)
+            alpha.copy_(alpha.sign() * (alpha.abs() - threshold).clamp(min=0))
         self.search_history_[-1]["n_open"] = int((alpha != 0).sum())
 
     def _validate_params(self):
