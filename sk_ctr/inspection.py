@@ -90,6 +90,8 @@ def field_permutation_importance(
     X_encoded : FieldData
         Rows encoded by ``estimator.preprocessor_`` (e.g. the early-stopping validation split).
     y : array-like of shape (n_samples,)
+        Labels as ``fit`` took them (values of ``estimator.classes_``), which scorers such as
+        ``"neg_log_loss"`` match against ``classes_``.
     scoring : str or callable, default="roc_auc"
         A scikit-learn scorer name or callable; ``"roc_auc"`` needs both classes in ``y``.
     n_repeats : int, default=5
