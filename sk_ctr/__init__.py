@@ -1,52 +1,21 @@
-"""sk_ctr: click-through-rate models as scikit-learn estimators on skorch / PyTorch."""
+"""sk_ctr: click-through-rate models as scikit-learn estimators on skorch / PyTorch.
 
-from sk_ctr.estimators import (
-    AFMClassifier,
-    AutoFISClassifier,
-    CTRClassifier,
-    DCNClassifier,
-    DeepFMClassifier,
-    DINClassifier,
-    DNNClassifier,
-    EmbeddingMLPClassifier,
-    FFMClassifier,
-    FMClassifier,
-    FNNClassifier,
-    FwFMClassifier,
-    GBDTFFMClassifier,
-    GBDTLRClassifier,
-    LRClassifier,
-    PNNClassifier,
-    TwoTowerClassifier,
-    WideDeepClassifier,
-)
-from sk_ctr.preprocessing import CrossProductFeatures, CTRTransformer, Field, FieldData
-from sk_ctr.training.streaming import ParquetSource
+The public names are imported on first use (:mod:`sk_ctr._lazy`): ``import sk_ctr`` does not
+import torch; ``sk_ctr.DeepFMClassifier`` or ``from sk_ctr import DeepFMClassifier`` does.
+"""
 
-__version__ = "0.1.0"
+from sk_ctr._lazy import attach
+from sk_ctr.estimators import ESTIMATOR_MODULES
 
-__all__ = [
-    "AFMClassifier",
-    "AutoFISClassifier",
-    "CTRClassifier",
-    "CrossProductFeatures",
-    "DCNClassifier",
-    "DINClassifier",
-    "CTRTransformer",
-    "DNNClassifier",
-    "DeepFMClassifier",
-    "EmbeddingMLPClassifier",
-    "FFMClassifier",
-    "FNNClassifier",
-    "FMClassifier",
-    "FwFMClassifier",
-    "Field",
-    "FieldData",
-    "GBDTFFMClassifier",
-    "GBDTLRClassifier",
-    "LRClassifier",
-    "PNNClassifier",
-    "ParquetSource",
-    "TwoTowerClassifier",
-    "WideDeepClassifier",
-]
+_PUBLIC_MODULES = {
+    **ESTIMATOR_MODULES,
+    "CrossProductFeatures": "sk_ctr.preprocessing.crosses",
+    "CTRTransformer": "sk_ctr.preprocessing.transformer",
+    "Field": "sk_ctr.preprocessing.fields",
+    "FieldData": "sk_ctr.preprocessing.fields",
+    "ParquetSource": "sk_ctr.training.streaming",
+}
+
+__all__ = sorted(_PUBLIC_MODULES)
+
+__getattr__, __dir__ = attach(__name__, {**_PUBLIC_MODULES, "__version__": "sk_ctr._version"})

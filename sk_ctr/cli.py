@@ -15,6 +15,16 @@ Also ``python -m sk_ctr ...``. Data files are CSV (``.csv``, ``.tsv``, compresse
 Parquet (``.parquet``, ``.pq``; needs pyarrow: ``pip install 'sk-ctr[parquet]'``). A problem
 with the input (an unreadable file, a missing column, an unknown model or parameter) exits with
 status 2 and one line naming it.
+
+Outputs are safe to retry: ``--out`` may not be an input (``--data``, ``--valid``, ``--model``,
+however spelled) and replaces an existing file only with ``--force`` / ``--overwrite``; every
+file is written to a temporary name beside it and renamed once complete, so a failure or
+Ctrl-C leaves the previous file and no partial one. Ctrl-C (SIGINT) exits with status 130 and
+SIGTERM with 143, saving nothing (an interrupted ``fit`` does not save the model trained so far).
+
+Models are pickles (joblib): loading one runs code its author chose, so give ``predict`` and
+``export`` only model files you trust. A model records the sk_ctr version and artifact format
+it was saved with (:mod:`sk_ctr.artifact`).
 """
 
 from __future__ import annotations
@@ -22,20 +32,29 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import os
+import signal
 import sys
 import textwrap
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from sk_ctr._atomic import atomic_path
 
 PROG = "sk-ctr"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 TAB_SUFFIXES = (".tsv", ".tab")
 #: Rows predicted per step of ``predict``'s progress bar.
 PREDICT_CHUNK = 100_000
+
+
+#: Help of --model: a saved model is a pickle, and loading a pickle runs code (issue 14.4).
+MODEL_FILE_HELP = (
+    "a model saved by 'fit'. Models are pickles: loading one runs code its author chose, so "
+    "load only files you trust."
+)
 
 
 class UsageError(Exception):
@@ -59,7 +78,8 @@ def main(argv=None):
     -------
     int
         The exit status: 0 on success, 2 for a usage or input problem (the message is
-        printed on stderr).
+        printed on stderr), 130 after Ctrl-C (SIGINT) and 143 after SIGTERM, with no output
+        file written.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     # benchmark and demo keep their own option parsers: everything after the word is theirs.
@@ -73,98 +93,178 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    try:
-        return args.run(args)
-    except UsageError as error:
-        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    with stop_signals_raise_interrupt() as received:
+        try:
+            return args.run(args)
+        except UsageError as error:
+            print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            # Every file is written whole or not at all (sk_ctr._atomic): nothing to clean up.
+            signum = received[-1] if received else signal.SIGINT
+            print(
+                f"{PROG} {args.command}: stopped by {signal.Signals(signum).name}; "
+                "no output file written.",
+                file=sys.stderr,
+            )
+            return 128 + signum  # the shell's status for a command killed by that signal
 
 
 def _parser():
     from sk_ctr import __version__
 
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Fit, predict, export and compare click-through-rate models.",
+        prog=PROG,
+        description="Fit, predict, export and compare click-through-rate models.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_LazyEpilogParser
+    )
 
     fit = commands.add_parser(
-        "fit", help="fit a model on a CSV / Parquet file and save it with joblib",
+        "fit",
+        help="fit a model on a CSV / Parquet file and save it with joblib",
         description="Fit a model on a data file and save the fitted estimator (transformer and "
-        "network in one joblib file).", epilog=_format_models_help(),
+        "network in one joblib file).",
+        epilog=_format_models_help,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fit.add_argument("--model", required=True, help="model name (see below)")
     fit.add_argument("--data", required=True, type=Path, help="training data: CSV or Parquet")
     fit.add_argument("--label", required=True, help="the label column (two classes)")
     fit.add_argument("--out", required=True, type=Path, help="where to save the fitted model")
+    _add_force(fit)
     fit.add_argument(
-        "--param", action="append", default=[], metavar="NAME=VALUE",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="estimator parameter, the value a Python literal (embed_dim=16, "
         "hidden_units='(200, 200)', behavior=\"{'hist_item': 'item'}\") or a bare word "
         "(activation=relu); preprocessor__NAME=VALUE sets the CTRTransformer's "
         "(preprocessor__min_frequency=10). Repeatable.",
     )
-    fit.add_argument("--drop", action="append", default=[], metavar="COLUMN",
-                     help="a column not to use as a feature (an id, a timestamp). Repeatable.")
+    fit.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a column not to use as a feature (an id, a timestamp). Repeatable.",
+    )
     _add_common(fit)
-    fit.add_argument("--quiet", action="store_true",
-                     help="no progress bar and epoch table (default: verbose=1)")
-    fit.add_argument("--stream", action="store_true",
-                     help="read the Parquet data (a file or a directory of them) in row groups "
-                     "instead of loading it: data larger than memory (sk_ctr.ParquetSource "
-                     "with its default buffers; neural models only)")
-    fit.add_argument("--valid", type=Path, metavar="PARQUET",
-                     help="with --stream: held-out Parquet rows (same columns) scored after "
-                     "every epoch, needed by models that stop early")
+    fit.add_argument(
+        "--quiet", action="store_true", help="no progress bar and epoch table (default: verbose=1)"
+    )
+    fit.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the Parquet data (a file or a directory of them) in row groups "
+        "instead of loading it: data larger than memory (sk_ctr.ParquetSource "
+        "with its default buffers; neural models only)",
+    )
+    fit.add_argument(
+        "--valid",
+        type=Path,
+        metavar="PARQUET",
+        help="with --stream: held-out Parquet rows (same columns) scored after "
+        "every epoch, needed by models that stop early",
+    )
     fit.set_defaults(run=_fit)
 
     predict = commands.add_parser(
-        "predict", help="write click probabilities of a data file",
+        "predict",
+        help="write click probabilities of a data file",
         description="Predict the probability of the positive class (the label's larger value) "
         "for every row of a data file with a model saved by 'fit'.",
     )
-    predict.add_argument("--model", required=True, type=Path, help="a model saved by 'fit'")
+    predict.add_argument("--model", required=True, type=Path, help=MODEL_FILE_HELP)
     predict.add_argument("--data", required=True, type=Path, help="rows to score: CSV or Parquet")
-    predict.add_argument("--out", required=True,
-                         help="output file (.csv or .parquet), '-' for CSV on stdout")
-    predict.add_argument("--keep", action="append", default=[], metavar="COLUMN",
-                         help="copy this input column into the output (an id). Repeatable.")
-    predict.add_argument("--label", help="a label column in the data: dropped from the "
-                         "features, and the ROC AUC and log-loss are printed")
-    predict.add_argument("--stream", action="store_true",
-                         help="read the Parquet data (a file or a directory of them) and write "
-                         "the output chunk by chunk: data larger than memory")
+    predict.add_argument(
+        "--out", required=True, help="output file (.csv or .parquet), '-' for CSV on stdout"
+    )
+    _add_force(predict)
+    predict.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="copy this input column into the output (an id). Repeatable.",
+    )
+    predict.add_argument(
+        "--label",
+        help="a label column in the data: dropped from the "
+        "features, and the ROC AUC and log-loss are printed",
+    )
+    predict.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the Parquet data (a file or a directory of them) and write "
+        "the output chunk by chunk: data larger than memory",
+    )
     _add_common(predict)
     predict.set_defaults(run=_predict)
 
     export = commands.add_parser(
-        "export", help="export a fitted model's network to ONNX or TorchScript",
+        "export",
+        help="export a fitted model's network to ONNX or TorchScript",
         description="Export the network of a model saved by 'fit' (encoded inputs in, click "
         "probabilities out; see sk_ctr.export).",
     )
-    export.add_argument("--model", required=True, type=Path, help="a model saved by 'fit'")
+    export.add_argument("--model", required=True, type=Path, help=MODEL_FILE_HELP)
     export.add_argument("--out", required=True, type=Path, help="the file to write")
-    export.add_argument("--format", choices=("onnx", "torchscript"),
-                        help="default: from the suffix of --out (.onnx, else TorchScript)")
-    export.add_argument("--data", type=Path,
-                        help="a few rows to trace and check on (default: random valid inputs)")
+    _add_force(export)
+    export.add_argument(
+        "--format",
+        choices=("onnx", "torchscript"),
+        help="default: from the suffix of --out (.onnx, else TorchScript)",
+    )
+    export.add_argument(
+        "--data", type=Path, help="a few rows to trace and check on (default: random valid inputs)"
+    )
     export.add_argument("--sep", help="CSV separator of --data (default: from the suffix)")
     export.set_defaults(run=_export)
 
     for name, (module, what) in _DELEGATED.items():
-        commands.add_parser(name, help=f"{what} ('{PROG} {name} --help'; python -m {module})",
-                            add_help=False)
+        commands.add_parser(
+            name, help=f"{what} ('{PROG} {name} --help'; python -m {module})", add_help=False
+        )
     return parser
 
 
+class _LazyEpilogParser(argparse.ArgumentParser):
+    """An ArgumentParser whose epilog may be a function, called only when the help is shown.
+
+    The model list of ``fit --help`` comes from the estimators and the benchmark, which import
+    torch (2 s): building the parser for any other command or error must not pay for it.
+    """
+
+    def format_help(self):
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
+
+
+def _add_force(parser):
+    parser.add_argument(
+        "--force",
+        "--overwrite",
+        action="store_true",
+        dest="force",
+        help="replace --out if it exists (it is replaced only once the new file is complete)",
+    )
+
+
 def _add_common(parser):
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="torch threads (default: torch's; 1 is often fastest on a busy "
-                        "machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch threads (default: torch's; 1 is often fastest on a busy machine)",
+    )
     parser.add_argument("--sep", help="CSV separator (default: tab for .tsv, else comma)")
 
 
@@ -193,6 +293,9 @@ def _delegate(command, argv):
     except (FileNotFoundError, ValueError) as error:  # e.g. a --data file that is not there
         print(f"{PROG} {command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG} {command}: stopped by SIGINT.", file=sys.stderr)
+        return 128 + signal.SIGINT
     return 0
 
 
@@ -202,48 +305,66 @@ def _delegate(command, argv):
 
 
 def _fit(args):
+    check_output(args.out, {"--data": args.data, "--valid": args.valid}, args.force)
     model = resolve_model(args.model)
     params = parse_params(args.param)
     build_estimator(model, params, n_rows=0)  # unknown parameters fail before reading data
     if args.stream:
         return _fit_streaming(args, model, params)
     if args.valid is not None:
-        raise UsageError("--valid goes with --stream; without it the model holds out its own "
-                         "validation rows (validation_fraction).")
+        raise UsageError(
+            "--valid goes with --stream; without it the model holds out its own "
+            "validation rows (validation_fraction)."
+        )
     frame = read_table(args.data, sep=args.sep)
     if args.label not in frame.columns:
-        raise UsageError(f"{args.data} has no label column {args.label!r}; columns: "
-                         f"{_column_list(frame.columns)}.")
+        raise UsageError(
+            f"{args.data} has no label column {args.label!r}; columns: "
+            f"{_column_list(frame.columns)}."
+        )
     missing = [c for c in args.drop if c not in frame.columns]
     if missing:
         raise UsageError(f"--drop names column(s) {missing} that {args.data} does not have.")
     y = frame.pop(args.label)
     if y.isna().any():
-        raise UsageError(f"the label column {args.label!r} has {int(y.isna().sum())} missing "
-                         "value(s); drop those rows or fill them.")
+        raise UsageError(
+            f"the label column {args.label!r} has {int(y.isna().sum())} missing "
+            "value(s); drop those rows or fill them."
+        )
     X = frame.drop(columns=args.drop)
     if X.shape[1] == 0:
         raise UsageError(f"{args.data} has no feature column besides the label.")
     estimator = build_estimator(model, params, n_rows=len(X))
-    return _fit_and_save(args, params, estimator, (X, y.to_numpy()),
-                         f"{len(X)} rows x {X.shape[1]} columns")
+    return _fit_and_save(
+        args, params, estimator, (X, y.to_numpy()), f"{len(X)} rows x {X.shape[1]} columns"
+    )
 
 
 def _fit_and_save(args, params, estimator, fit_args, data_description):
     """Fit (verbose unless --quiet or a verbose parameter), save, and report on stderr."""
-    if not args.quiet and "verbose" not in params and _is_network(estimator):
-        estimator.set_params(verbose=1)
+    if _is_network(estimator):
+        if not args.quiet and "verbose" not in params:
+            # the estimator itself prints a plain table and no progress bar into a log file
+            estimator.set_params(verbose=1)
     start = time.perf_counter()
-    with _threads(args.threads):
+    with _threads(args.threads), stop_signals_raise_interrupt() as received:
         try:
             estimator.fit(*fit_args)
         except (ValueError, TypeError) as error:
-            raise UsageError(f"cannot fit {type(estimator).__name__} on {args.data}: "
-                             f"{error}") from error
+            raise UsageError(
+                f"cannot fit {type(estimator).__name__} on {args.data}: {error}"
+            ) from error
+    if received:
+        # skorch's fit catches the KeyboardInterrupt and returns the model trained so far;
+        # an interrupted command must not save it as if it had finished.
+        raise KeyboardInterrupt
     seconds = time.perf_counter() - start
     _dump(estimator, args.out)
-    print(f"{type(estimator).__name__} fitted on {data_description} in {seconds:.1f} s"
-          f"{_training_summary(estimator)}; saved to {args.out}", file=sys.stderr)
+    print(
+        f"{type(estimator).__name__} fitted on {data_description} in {seconds:.1f} s"
+        f"{_training_summary(estimator)}; saved to {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -255,18 +376,29 @@ def _fit_streaming(args, model, params):
         valid = _parquet_source(args.valid, args.label, args.drop, "--valid")
     source = _parquet_source(args.data, args.label, args.drop, "--data", validation=valid)
     if valid is not None and valid.feature_names != source.feature_names:
-        raise UsageError(f"--valid {args.valid} has feature columns "
-                         f"{_column_list(valid.feature_names)}, --data "
-                         f"{_column_list(source.feature_names)}.")
+        raise UsageError(
+            f"--valid {args.valid} has feature columns "
+            f"{_column_list(valid.feature_names)}, --data "
+            f"{_column_list(source.feature_names)}."
+        )
     estimator = build_estimator(model, params, n_rows=source.n_rows)
     if not _is_network(estimator):
-        raise UsageError(f"--stream trains the neural models; {type(estimator).__name__} needs "
-                         "its rows in memory (leave --stream out).")
+        raise UsageError(
+            f"--stream trains the neural models; {type(estimator).__name__} needs "
+            "its rows in memory (leave --stream out)."
+        )
     if getattr(estimator, "early_stopping", False) and args.valid is None:
-        raise UsageError(f"{type(estimator).__name__} here stops early on validation rows: give "
-                         "them with --valid PARQUET, or --param early_stopping=False.")
-    return _fit_and_save(args, params, estimator, (source,),
-                         f"{source.n_rows} rows x {len(source.feature_names)} columns (streamed)")
+        raise UsageError(
+            f"{type(estimator).__name__} here stops early on validation rows: give "
+            "them with --valid PARQUET, or --param early_stopping=False."
+        )
+    return _fit_and_save(
+        args,
+        params,
+        estimator,
+        (source,),
+        f"{source.n_rows} rows x {len(source.feature_names)} columns (streamed)",
+    )
 
 
 def _parquet_source(path, label, drop, option, validation=None, **source_params):
@@ -281,37 +413,49 @@ def _parquet_source(path, label, drop, option, validation=None, **source_params)
             if missing:
                 raise UsageError(f"--drop names column(s) {missing} that {path} does not have.")
             columns = [c for c in source.feature_names if c not in set(drop)]
-            source = ParquetSource(path, label=label, validation=validation,
-                                   **{**source_params, "columns": columns})
+            source = ParquetSource(
+                path, label=label, validation=validation, **{**source_params, "columns": columns}
+            )
     except ImportError as error:
-        raise UsageError(f"--stream reads Parquet with pyarrow: pip install 'sk-ctr[parquet]' "
-                         f"(or pyarrow). ({error})") from error
+        raise UsageError(
+            f"--stream reads Parquet with pyarrow: pip install 'sk-ctr[parquet]' "
+            f"(or pyarrow). ({error})"
+        ) from error
     except (OSError, ValueError) as error:
         raise UsageError(f"{option} {path}: {error}") from error
     return source
 
 
 def _predict(args):
+    import pandas as pd
+
+    if args.out != "-":
+        check_output(args.out, {"--data": args.data, "--model": args.model}, args.force)
     estimator = load_model(args.model)
     if args.stream:
         return _predict_streaming(args, estimator)
     frame = read_table(args.data, sep=args.sep)
-    missing = [c for c in args.keep + ([args.label] if args.label else [])
-               if c not in frame.columns]
+    missing = [
+        c for c in args.keep + ([args.label] if args.label else []) if c not in frame.columns
+    ]
     if missing:
-        raise UsageError(f"{args.data} has no column(s) {missing}; columns: "
-                         f"{_column_list(frame.columns)}.")
+        raise UsageError(
+            f"{args.data} has no column(s) {missing}; columns: {_column_list(frame.columns)}."
+        )
     expected = getattr(estimator, "feature_names_in_", None)
     if expected is not None:
         absent = [c for c in expected if c not in frame.columns]
         if absent:
             raise UsageError(f"{args.data} lacks column(s) the model was fitted on: {absent}.")
         X = frame[list(expected)]
-        unused = [c for c in frame.columns if c not in set(expected) | set(args.keep)
-                  and c != args.label]
+        unused = [
+            c for c in frame.columns if c not in set(expected) | set(args.keep) and c != args.label
+        ]
         if unused:
-            print(f"{PROG} predict: ignoring column(s) not seen in fit: "
-                  f"{_column_list(unused)}", file=sys.stderr)
+            print(
+                f"{PROG} predict: ignoring column(s) not seen in fit: {_column_list(unused)}",
+                file=sys.stderr,
+            )
     else:
         X = frame.drop(columns=[args.label] if args.label else [])
     with _threads(args.threads):
@@ -332,6 +476,7 @@ def _predict(args):
 def _export(args):
     from sk_ctr.export import export_onnx, export_torchscript
 
+    check_output(args.out, {"--model": args.model, "--data": args.data}, args.force)
     estimator = load_model(args.model)
     kind = args.format or ("onnx" if args.out.suffix.lower() == ".onnx" else "torchscript")
     X = None
@@ -341,16 +486,18 @@ def _export(args):
         if expected is not None:
             absent = [c for c in expected if c not in X.columns]
             if absent:
-                raise UsageError(f"{args.data} lacks column(s) the model was fitted on: "
-                                 f"{absent}.")
+                raise UsageError(f"{args.data} lacks column(s) the model was fitted on: {absent}.")
             X = X[list(expected)]
     exporter = export_onnx if kind == "onnx" else export_torchscript
     try:
         exporter(estimator, args.out, X=X)
     except (ImportError, TypeError, ValueError) as error:
         raise UsageError(str(error)) from error
-    print(f"{type(estimator).__name__} network exported to {args.out} ({kind}); inputs "
-          "as sk_ctr.export.export_inputs(model, rows) gives them", file=sys.stderr)
+    print(
+        f"{type(estimator).__name__} network exported to {args.out} ({kind}); inputs "
+        "as sk_ctr.export.export_inputs(model, rows) gives them",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -363,8 +510,11 @@ def estimator_classes():
     """The estimator classes of sk_ctr by name (``DeepFMClassifier`` ...)."""
     import sk_ctr
 
-    return {name: getattr(sk_ctr, name) for name in sk_ctr.__all__
-            if name.endswith("Classifier") and name != "CTRClassifier"}
+    return {
+        name: getattr(sk_ctr, name)
+        for name in sk_ctr.__all__
+        if name.endswith("Classifier") and name != "CTRClassifier"
+    }
 
 
 def resolve_model(name):
@@ -398,8 +548,10 @@ def resolve_model(name):
     known = list(MODELS) + sorted(estimator_classes())
     close = difflib.get_close_matches(key, [k.lower() for k in known], n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise UsageError(f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(MODELS)}; "
-                     f"estimators: {', '.join(sorted(estimator_classes()))}.")
+    raise UsageError(
+        f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(MODELS)}; "
+        f"estimators: {', '.join(sorted(estimator_classes()))}."
+    )
 
 
 def parse_params(pairs):
@@ -473,20 +625,26 @@ def build_estimator(model, params, n_rows):
         estimator = value()
     name = type(estimator).__name__
     own = {k: v for k, v in params.items() if not k.startswith("preprocessor__")}
-    transformer = {k.split("__", 1)[1]: v for k, v in params.items()
-                   if k.startswith("preprocessor__")}
+    transformer = {
+        k.split("__", 1)[1]: v for k, v in params.items() if k.startswith("preprocessor__")
+    }
     valid = set(estimator.get_params(deep=False))
     # skorch routes module__*, criterion__*, optimizer__* and its prefixes_ (iterator_train__*,
     # callbacks__* ...) to the objects it builds at fit.
-    prefixes = {*getattr(estimator, "prefixes_", ()), "module", "criterion", "optimizer"} \
-        if _is_network(estimator) else set()
+    prefixes = (
+        {*getattr(estimator, "prefixes_", ()), "module", "criterion", "optimizer"}
+        if _is_network(estimator)
+        else set()
+    )
     unknown = [k for k in own if k not in valid and k.split("__")[0] not in prefixes]
     if unknown:
         close = {k: difflib.get_close_matches(k, valid, n=2) for k in unknown}
         hints = "; ".join(f"{k}: did you mean {', '.join(c)}?" for k, c in close.items() if c)
-        raise UsageError(f"{name} has no parameter(s) {unknown}."
-                         f"{' ' + hints if hints else ''} Its parameters: "
-                         f"{', '.join(sorted(valid))}.")
+        raise UsageError(
+            f"{name} has no parameter(s) {unknown}."
+            f"{' ' + hints if hints else ''} Its parameters: "
+            f"{', '.join(sorted(valid))}."
+        )
     try:
         if transformer:
             if "preprocessor" in own:
@@ -494,8 +652,10 @@ def build_estimator(model, params, n_rows):
             valid_transformer = CTRTransformer().get_params()
             bad = [k for k in transformer if k not in valid_transformer]
             if bad:
-                raise UsageError(f"CTRTransformer has no parameter(s) {bad}; its parameters: "
-                                 f"{', '.join(sorted(valid_transformer))}.")
+                raise UsageError(
+                    f"CTRTransformer has no parameter(s) {bad}; its parameters: "
+                    f"{', '.join(sorted(valid_transformer))}."
+                )
             own["preprocessor"] = CTRTransformer(**transformer)
         # A new instance rather than set_params: skorch accepts routed parameters
         # (optimizer__weight_decay) as constructor arguments only, until it is initialized.
@@ -527,6 +687,8 @@ def read_table(path, sep=None):
     UsageError
         If the file is missing, unreadable, empty or pyarrow is needed and missing.
     """
+    import pandas as pd
+
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file.")
@@ -539,8 +701,10 @@ def read_table(path, sep=None):
                 sep = "\t" if any(s in TAB_SUFFIXES for s in suffixes) else ","
             frame = pd.read_csv(path, sep=sep)
     except ImportError as error:
-        raise UsageError(f"reading Parquet ({path}) needs pyarrow: pip install "
-                         f"'sk-ctr[parquet]' (or pyarrow). ({error})") from error
+        raise UsageError(
+            f"reading Parquet ({path}) needs pyarrow: pip install "
+            f"'sk-ctr[parquet]' (or pyarrow). ({error})"
+        ) from error
     except (OSError, ValueError, UnicodeDecodeError) as error:  # pandas' and pyarrow's errors
         raise UsageError(f"cannot read {path}: {type(error).__name__}: {error}") from error
     if len(frame) == 0:
@@ -555,16 +719,65 @@ def write_table(frame, path):
         return
     path = Path(path)
     try:
-        if path.suffix.lower() in PARQUET_SUFFIXES:
-            frame.to_parquet(path, index=False)
-        else:
-            frame.to_csv(path, index=False, sep="\t" if path.suffix.lower() in TAB_SUFFIXES
-                         else ",")
+        with atomic_path(path) as temporary:
+            if path.suffix.lower() in PARQUET_SUFFIXES:
+                frame.to_parquet(temporary, index=False)
+            else:
+                frame.to_csv(temporary, index=False, sep=_csv_separator(path.suffix))
     except ImportError as error:
-        raise UsageError(f"writing Parquet ({path}) needs pyarrow: pip install "
-                         f"'sk-ctr[parquet]' (or pyarrow). ({error})") from error
+        raise UsageError(
+            f"writing Parquet ({path}) needs pyarrow: pip install "
+            f"'sk-ctr[parquet]' (or pyarrow). ({error})"
+        ) from error
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error}") from error
+
+
+def check_output(out, inputs, force):
+    """Refuse an output path that would destroy an input or, without ``force``, a file.
+
+    Parameters
+    ----------
+    out : path-like
+        The ``--out`` of the command.
+    inputs : dict
+        Option name (``"--data"``) to the path it gives, or ``None`` when not given. A path
+        that is the same file as ``out`` (through symlinks, hard links or a relative
+        spelling) or a directory holding it is refused.
+    force : bool
+        ``--force`` / ``--overwrite``: an existing ``out`` may be replaced.
+
+    Raises
+    ------
+    UsageError
+        Naming the option whose file ``out`` would overwrite, or saying to give ``--force``.
+    """
+    out = Path(out)
+    target = Path(os.path.realpath(out))
+    for option, given in inputs.items():
+        if given is None:
+            continue
+        source = Path(os.path.realpath(given))
+        if target == source or (
+            out.exists() and Path(given).exists() and os.path.samefile(out, given)
+        ):
+            raise UsageError(
+                f"--out {out} is the {option} file {given}: writing it would "
+                "destroy the input. Choose another --out."
+            )
+        if source.is_dir() and source in target.parents:
+            raise UsageError(
+                f"--out {out} is inside the {option} directory {given}: it would "
+                "be read as data next time. Choose another --out."
+            )
+    if target.is_dir():
+        raise UsageError(f"--out {out} is a directory; give a file name.")
+    if out.exists() and not force:
+        raise UsageError(f"--out {out} exists; give --force (or --overwrite) to replace it.")
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {out}: no such directory {out.parent}.")
+    if not os.access(target.parent, os.W_OK):  # the temporary file is created there
+        raise UsageError(f"--out {out}: cannot write in the directory {out.parent}.")
 
 
 def load_model(path):
@@ -583,28 +796,39 @@ def load_model(path):
     try:
         estimator = joblib.load(path)
     except Exception as error:  # unpickling raises anything: a joblib file or not, say which
-        raise UsageError(f"cannot load a model from {path}: {type(error).__name__}: "
-                         f"{error}") from error
+        raise UsageError(
+            f"cannot load a model from {path}: {type(error).__name__}: {error}"
+        ) from error
     if not hasattr(estimator, "predict_proba"):
-        raise UsageError(f"{path} holds a {type(estimator).__name__}, not a classifier saved "
-                         f"by '{PROG} fit'.")
+        raise UsageError(
+            f"{path} holds a {type(estimator).__name__}, not a classifier saved by '{PROG} fit'."
+        )
     return estimator
 
 
 def _predict_streaming(args, estimator):
     """``predict --stream``: read the fitted columns (and --keep / --label) chunk by chunk,
     write each chunk's output as it is predicted."""
+    import numpy as np
+    import pandas as pd
+
     expected = getattr(estimator, "feature_names_in_", None)
     if expected is None:
-        raise UsageError(f"--stream reads the columns the model was fitted on, but {args.model} "
-                         "was fitted on unnamed columns; leave --stream out.")
+        raise UsageError(
+            f"--stream reads the columns the model was fitted on, but {args.model} "
+            "was fitted on unnamed columns; leave --stream out."
+        )
     expected = list(expected)
-    extra = [c for c in dict.fromkeys([*args.keep, *([args.label] if args.label else [])])
-             if c not in expected]
-    source = _parquet_source(args.data, None, (), "--data", columns=[*expected, *extra],
-                             batch_rows=PREDICT_CHUNK)
+    extra = [
+        c
+        for c in dict.fromkeys([*args.keep, *([args.label] if args.label else [])])
+        if c not in expected
+    ]
+    source = _parquet_source(
+        args.data, None, (), "--data", columns=[*expected, *extra], batch_rows=PREDICT_CHUNK
+    )
     labels, probabilities = [], []
-    with _threads(args.threads), ChunkWriter(args.out) as writer:
+    with _threads(args.threads), chunk_writer(args.out) as writer:
         for frame in source.iter_frames():
             try:
                 probability = estimator.predict_proba(frame[expected])[:, 1]
@@ -623,28 +847,45 @@ def _predict_streaming(args, estimator):
     return 0
 
 
+@contextmanager
+def chunk_writer(path):
+    """A :class:`ChunkWriter` of ``path`` (``"-"``: stdout) whose file appears, whole, only
+    when the block succeeds: chunks go to a temporary file beside it (see
+    :func:`sk_ctr._atomic.atomic_path`), so a failure or an interrupt part-way leaves the
+    previous file untouched and no partial one."""
+    if path == "-":
+        yield ChunkWriter("-")
+        return
+    with atomic_path(path) as temporary:
+        writer = ChunkWriter(temporary, suffix=Path(path).suffix)
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+
 class ChunkWriter:
     """Write DataFrames one after another to one CSV (``"-"``: stdout) or Parquet file, as
-    :func:`write_table` writes one."""
+    :func:`write_table` writes one; the format comes from ``suffix`` (default: ``path``'s).
+    Use it through :func:`chunk_writer`, which makes the file appear whole or not at all."""
 
-    def __init__(self, path):
+    def __init__(self, path, suffix=None):
         self.path, self.parquet, self.chunks = path, None, 0
-
-    def __enter__(self):
-        return self
+        self.suffix = (Path(path).suffix if suffix is None else suffix).lower()
 
     def write(self, frame):
         if self.path == "-":
             frame.to_csv(sys.stdout, index=False, header=not self.chunks)
-        elif Path(self.path).suffix.lower() in PARQUET_SUFFIXES:
+        elif self.suffix in PARQUET_SUFFIXES:
             self._write_parquet(frame)
         else:
-            separator = "\t" if Path(self.path).suffix.lower() in TAB_SUFFIXES else ","
-            try:
-                frame.to_csv(self.path, index=False, sep=separator,
-                             mode="a" if self.chunks else "w", header=not self.chunks)
-            except OSError as error:
-                raise UsageError(f"cannot write {self.path}: {error}") from error
+            frame.to_csv(
+                self.path,
+                index=False,
+                sep=_csv_separator(self.suffix),
+                mode="a" if self.chunks else "w",
+                header=not self.chunks,
+            )
         self.chunks += 1
 
     def _write_parquet(self, frame):
@@ -653,13 +894,10 @@ class ChunkWriter:
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self.parquet is None:
-            try:
-                self.parquet = pq.ParquetWriter(self.path, table.schema)
-            except OSError as error:
-                raise UsageError(f"cannot write {self.path}: {error}") from error
+            self.parquet = pq.ParquetWriter(self.path, table.schema)
         self.parquet.write_table(table)
 
-    def __exit__(self, *exc_info):
+    def close(self):
         if self.parquet is not None:
             self.parquet.close()
 
@@ -677,15 +915,17 @@ def predict_in_chunks(estimator, X, chunk_size=PREDICT_CHUNK):
     -------
     numpy.ndarray of shape (n_samples,)
     """
+    import numpy as np
     from tqdm.auto import tqdm
 
     starts = range(0, len(X), chunk_size)
     parts = []
     # disable=None: the bar is shown on a terminal only, never in a log or a pipe.
-    with tqdm(total=len(X), unit="rows", desc="predict", disable=None, leave=False,
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=len(X), unit="rows", desc="predict", disable=None, leave=False, file=sys.stderr
+    ) as bar:
         for start in starts:
-            chunk = X.iloc[start: start + chunk_size]
+            chunk = X.iloc[start : start + chunk_size]
             parts.append(estimator.predict_proba(chunk)[:, 1])
             bar.update(len(chunk))
     return np.concatenate(parts) if parts else np.empty(0)
@@ -694,6 +934,41 @@ def predict_in_chunks(estimator, X, chunk_size=PREDICT_CHUNK):
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def stop_signals_raise_interrupt(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Turn SIGINT and SIGTERM into ``KeyboardInterrupt`` and record them, within the block.
+
+    SIGTERM's default action would kill the process at once, leaving temporary files behind;
+    raised as ``KeyboardInterrupt`` it unwinds the command like Ctrl-C. Code that catches
+    ``KeyboardInterrupt`` and carries on (skorch's ``fit`` stops training and returns) can no
+    longer hide the interrupt: the block's caller reads the record. In a thread other than the
+    main one (where Python allows no handler) nothing changes.
+
+    Yields
+    ------
+    list of int
+        The numbers of the signals received so far, in order.
+    """
+    received = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum, frame):
+        received.append(signum)
+        enclosing = previous[signum]
+        if callable(enclosing):  # an enclosing block's handler records it too (and raises)
+            enclosing(signum, frame)
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield received
+    finally:
+        for signum, action in previous.items():
+            signal.signal(signum, action)
 
 
 @contextmanager
@@ -724,9 +999,14 @@ def _dump(estimator, path):
     import joblib
 
     try:
-        joblib.dump(estimator, path)
+        with atomic_path(path) as temporary:
+            joblib.dump(estimator, temporary)
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error}") from error
+
+
+def _csv_separator(suffix):
+    return "\t" if suffix.lower() in TAB_SUFFIXES else ","
 
 
 def _training_summary(estimator):
@@ -742,6 +1022,7 @@ def _training_summary(estimator):
 
 
 def _print_scores(estimator, labels, probability):
+    import numpy as np
     from sklearn.metrics import log_loss, roc_auc_score
 
     positive = estimator.classes_[1]
@@ -750,9 +1031,12 @@ def _print_scores(estimator, labels, probability):
     if len(np.unique(y)) < 2:
         print(f"{PROG} predict: the label column has one class only; no AUC.", file=sys.stderr)
         return
-    print(f"ROC AUC {roc_auc_score(y, probability):.4f}  log-loss "
-          f"{log_loss(y, probability, labels=[0, 1]):.4f}  ({len(y)} rows, positive class "
-          f"{positive!r})", file=sys.stderr)
+    print(
+        f"ROC AUC {roc_auc_score(y, probability):.4f}  log-loss "
+        f"{log_loss(y, probability, labels=[0, 1]):.4f}  ({len(y)} rows, positive class "
+        f"{positive!r})",
+        file=sys.stderr,
+    )
 
 
 def _column_list(columns, limit=20):
@@ -765,11 +1049,13 @@ def _format_models_help():
     from sk_ctr.benchmark import MODELS
 
     def wrapped(names):
-        return textwrap.fill(", ".join(names), width=88, initial_indent="    ",
-                             subsequent_indent="    ")
+        return textwrap.fill(
+            ", ".join(names), width=88, initial_indent="    ", subsequent_indent="    "
+        )
 
-    return _MODELS_HELP.format(benchmark=wrapped(MODELS),
-                               classes=wrapped(sorted(estimator_classes())))
+    return _MODELS_HELP.format(
+        benchmark=wrapped(MODELS), classes=wrapped(sorted(estimator_classes()))
+    )
 
 
 if __name__ == "__main__":

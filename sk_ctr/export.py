@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from sk_ctr._atomic import atomic_path
 from sk_ctr.preprocessing import FieldData
 
 __all__ = ["export_inputs", "export_onnx", "export_torchscript", "input_names"]
@@ -184,8 +185,8 @@ def export_torchscript(estimator, path, X=None):
         _check_against_network(estimator, wrapper, check_inputs, None, "TorchScript", error)
     _check_against_network(estimator, wrapper, check_inputs, exported, "TorchScript")
     path = os.fspath(path)
-    with _quiet_tracing():
-        torch.jit.save(traced, path)
+    with atomic_path(path) as temporary, _quiet_tracing():
+        torch.jit.save(traced, temporary)
     return path
 
 
@@ -229,26 +230,29 @@ def export_onnx(estimator, path, X=None, opset_version=None):
     names = input_names(estimator)
     path = os.fspath(path)
     dynamic = {name: {0: "batch"} for name in [*names, OUTPUT_NAME]}
-    with _quiet_tracing():
-        torch.onnx.export(
-            wrapper, trace_inputs, path, dynamo=False, input_names=names,
-            output_names=[OUTPUT_NAME], dynamic_axes=dynamic, opset_version=opset_version,
-        )
-    if importlib.util.find_spec("onnxruntime") is not None:
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-        feed = {name: tensor.numpy() for name, tensor in zip(names, check_inputs, strict=True)}
-        try:
-            try:
-                exported = session.run([OUTPUT_NAME], feed)[0]
-            except Exception as error:  # onnxruntime's errors are not RuntimeErrors
-                _check_against_network(estimator, wrapper, check_inputs, None, "ONNX", error)
-            _check_against_network(estimator, wrapper, check_inputs, exported, "ONNX")
-        except RuntimeError:
-            os.remove(path)  # never leave a file that serves wrong scores
-            raise
+    # The file appears only once it is written and checked: never one that serves wrong scores.
+    with atomic_path(path) as temporary:
+        with _quiet_tracing():
+            torch.onnx.export(
+                wrapper, trace_inputs, os.fspath(temporary), dynamo=False, input_names=names,
+                output_names=[OUTPUT_NAME], dynamic_axes=dynamic, opset_version=opset_version,
+            )
+        if importlib.util.find_spec("onnxruntime") is not None:
+            _check_onnx_file(estimator, wrapper, temporary, names, check_inputs)
     return path
+
+
+def _check_onnx_file(estimator, wrapper, path, names, check_inputs):
+    """Run the ONNX file on ``check_inputs`` with ONNX Runtime and compare with the network."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    feed = {name: tensor.numpy() for name, tensor in zip(names, check_inputs, strict=True)}
+    try:
+        exported = session.run([OUTPUT_NAME], feed)[0]
+    except Exception as error:  # onnxruntime's errors are not RuntimeErrors
+        _check_against_network(estimator, wrapper, check_inputs, None, "ONNX", error)
+    _check_against_network(estimator, wrapper, check_inputs, exported, "ONNX")
 
 
 # --------------------------------------------------------------------------------------
@@ -259,20 +263,24 @@ def export_onnx(estimator, path, X=None, opset_version=None):
 class _Probability(torch.nn.Module):
     """The network followed by the sigmoid: the estimator's ``predict_proba[:, 1]``.
 
-    ``log_odds_shift`` is log w for an estimator trained on negatively down-sampled data
-    (``negative_sampling_rate=w``): p' = p / (p + (1 - p) / w) = sigmoid(logit + log w), the
-    correction ``predict_proba`` applies.
+    ``temperature`` divides the logits (the estimator's ``temperature_``, post-hoc
+    calibration); ``log_odds_shift`` is log w for an estimator trained on negatively
+    down-sampled data (``negative_sampling_rate=w``): p' = p / (p + (1 - p) / w) =
+    sigmoid(logit + log w), the correction ``predict_proba`` applies.
     """
 
-    def __init__(self, network, log_odds_shift=0.0):
+    def __init__(self, network, log_odds_shift=0.0, temperature=1.0):
         super().__init__()
         self.network = network
         self.log_odds_shift = float(log_odds_shift)
+        self.temperature = float(temperature)
 
     def forward(self, ids, values):
         return self._probability(self.network(ids, values))
 
     def _probability(self, logits):
+        if self.temperature != 1.0:  # a constant of the traced graph
+            logits = logits / self.temperature
         if self.log_odds_shift:  # a constant of the traced graph
             logits = logits + self.log_odds_shift
         return torch.sigmoid(logits)
@@ -299,7 +307,10 @@ def _prepare(estimator, X):
     names = input_names(estimator)
     rate = getattr(estimator, "negative_sampling_rate", None)
     shift = 0.0 if rate is None else float(np.log(rate))
-    wrapper = (_SequenceProbability if len(names) == 4 else _Probability)(network, shift).eval()
+    temperature = getattr(estimator, "temperature_", 1.0)
+    wrapper = (_SequenceProbability if len(names) == 4 else _Probability)(
+        network, shift, temperature
+    ).eval()
     if X is None:
         arrays = _random_inputs(estimator, TRACE_ROWS + CHECK_ROWS)
     else:

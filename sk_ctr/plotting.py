@@ -34,6 +34,13 @@ def interaction_matrix(estimator, signed=False):
     """
     import pandas as pd
 
+    from sk_ctr.estimators.autofis import AutoFISClassifier
+
+    if not isinstance(estimator, AutoFISClassifier):  # checked first: a fitted DeepFM is not
+        raise TypeError(  # "not fitted yet", it has no interaction importances at all
+            "only AutoFIS models (AutoFISClassifier) have interaction importances; got "
+            f"{type(estimator).__name__}."
+        )
     check_is_fitted(estimator, "interaction_alphas_")
     alphas = estimator.interaction_alphas_
     pairs = [pair for pair in alphas.index if len(pair) == 2]

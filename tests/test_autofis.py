@@ -30,7 +30,7 @@ from sk_ctr.models.autofis import AutoFISNet
 from sk_ctr.preprocessing import Field
 from sk_ctr.training.optim import GRDA
 
-FAST = {"n_threads": 1, "random_state": 0, "batch_size": 256, "lr": 1e-2}
+FAST = {"n_threads": 1, "random_state": 0, "batch_size": 256, "lr": 1e-2, "early_stopping": False}
 
 
 def random_embeddings(batch=7, fields=5, dim=3, seed=0):
@@ -352,7 +352,7 @@ class RecordingAutoFIS(AutoFISClassifier):
 
 def test_early_stopping_search_never_sees_the_validation_rows(small_ctr_data):
     X, y = small_ctr_data
-    est = RecordingAutoFIS(base="fm", early_stopping=True, max_epochs=3, **FAST).fit(X, y)
+    est = RecordingAutoFIS(base="fm", max_epochs=3, **{**FAST, "early_stopping": True}).fit(X, y)
     assert est.searched_rows == 900 and "valid_auc" in est.history_[-1]
 
 

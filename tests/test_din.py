@@ -829,7 +829,7 @@ def test_din_with_adaptive_regularisation_on_every_column():
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
     params = {"behavior": BEHAVIOR, "max_sequence_length": 20, "embed_dim": 16,
               "init_std": 0.1, "lr": 5e-3, "batch_size": 256, "max_epochs": 6, "n_threads": 1,
-              "random_state": 0}
+              "random_state": 0, "early_stopping": False}  # 6 epochs: the over-fit to regularise
     models = {
         "din": DINClassifier(attention_normalization="softmax", adaptive_l2=0.1, **params),
         "din_unregularised": DINClassifier(attention_normalization="softmax", **params),

@@ -5,14 +5,17 @@ import pickle
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+import sk_ctr
 from sk_ctr import DeepFMClassifier, FMClassifier
-from sk_ctr.datasets import make_ctr_classification
+from sk_ctr.datasets import make_behavior_dataset, make_ctr_classification
+from sk_ctr.estimators.din import DINClassifier
 from sk_ctr.training.distributed import (
     ParallelPlan,
     ShardedSliceLoader,
@@ -23,15 +26,32 @@ from sk_ctr.training.distributed import (
 from sk_ctr.training.loader import SliceLoader
 
 NO_GPU = "needs a CUDA GPU; this machine has none (torch.cuda.is_available() is False)"
-DDP = {"hidden_units": (16,), "dropout": 0.0, "embed_dim": 4, "optimizer": "sgd", "lr": 0.1,
-       "random_state": 0, "n_threads": 1, "lr_scaling": None}
+DDP = {
+    "hidden_units": (16,),
+    "dropout": 0.0,
+    "embed_dim": 4,
+    "optimizer": "sgd",
+    "lr": 0.1,
+    "random_state": 0,
+    "n_threads": 1,
+    "lr_scaling": None,
+}
 
 
 @pytest.fixture(scope="module")
 def odd_data():
     # 2,011 rows: the last global batch of 128 has 91 rows, split 45 / 46 between two ranks
-    return make_ctr_classification(n_samples=2011, n_fields=4, cardinality=20, n_numeric=2,
-                                   random_state=0)
+    return make_ctr_classification(
+        n_samples=2011, n_fields=4, cardinality=20, n_numeric=2, random_state=0
+    )
+
+
+def child_env(**variables):
+    """The environment of a Python child process that imports this checkout's sk_ctr (not an
+    installed one), with one torch thread."""
+    repository = str(Path(sk_ctr.__file__).resolve().parents[1])
+    path = os.pathsep.join([repository, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, **variables}
 
 
 def weights_gap(a, b):
@@ -47,9 +67,33 @@ def test_ddp_on_two_cpu_processes_equals_one_process_with_the_global_batch(odd_d
     np.testing.assert_allclose(ddp.predict_proba(X), single.predict_proba(X), atol=1e-5)
     # the epoch's loss weighs batches by the rank's share (45 of the last 91 rows), so it
     # differs from one process's in the 5th digit
-    np.testing.assert_allclose(ddp.history_[:, "train_loss"], single.history_[:, "train_loss"],
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        ddp.history_[:, "train_loss"], single.history_[:, "train_loss"], rtol=1e-4
+    )
     assert ddp.get_params()["batch_size"] == 64 and ddp.optimizer_.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.slow
+def test_din_adaptive_regularisation_under_ddp_equals_one_process():
+    """DIN's penalty on the distinct rows of a mini-batch (eq. 9-10) is not a per-sample mean:
+    each rank weighs a row's term by its share among the ranks using it. Before, a row used by
+    one rank got half its gradient (weights 0.037 apart after 2 epochs here). 1,025 rows: the
+    last global batch has one row, so rank 1 gets a row of weight 0 and no rows of its own."""
+    X, y = make_behavior_dataset(
+        n_samples=1025, n_users=50, n_items=300, n_categories=20, max_history=10, random_state=0
+    )
+    params = {
+        **DDP,
+        "behavior": {"hist_item_id": "item_id", "hist_cate_id": "cate_id"},
+        "activation": "prelu",  # Dice normalises by per-rank batch statistics
+        "adaptive_l2": 1.0,
+        "init_std": 0.1,
+        "max_sequence_length": 10,
+        "max_epochs": 2,
+    }
+    single = DINClassifier(batch_size=128, **params).fit(X, y)
+    ddp = DINClassifier(batch_size=64, devices=2, **params).fit(X, y)
+    assert weights_gap(single, ddp) < 1e-5  # measured 1.5e-8 (0.037 before)
 
 
 def test_ddp_early_stopping_scores_the_same_validation_set(odd_data):
@@ -57,16 +101,18 @@ def test_ddp_early_stopping_scores_the_same_validation_set(odd_data):
     params = {**DDP, "early_stopping": True, "max_epochs": 3, "random_state": 3}
     single = DeepFMClassifier(batch_size=128, **params).fit(X, y)
     ddp = DeepFMClassifier(batch_size=64, devices=2, strategy="ddp", **params).fit(X, y)
-    np.testing.assert_allclose(ddp.history_[:, "valid_auc"], single.history_[:, "valid_auc"],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        ddp.history_[:, "valid_auc"], single.history_[:, "valid_auc"], atol=1e-6
+    )
     assert weights_gap(single, ddp) < 1e-5
 
 
 def test_sharded_batches_partition_each_global_batch():
     X = {"ids": torch.arange(10).reshape(10, 1)}
     dataset = _dataset(X, torch.zeros(10))
-    ranks = [list(ShardedSliceLoader(dataset, batch_size=2, rank=r, world_size=3))
-             for r in (0, 1, 2)]
+    ranks = [
+        list(ShardedSliceLoader(dataset, batch_size=2, rank=r, world_size=3)) for r in (0, 1, 2)
+    ]
     whole = list(SliceLoader(dataset, batch_size=6))
     for step, (batch, _) in enumerate(whole):
         parts = torch.cat([ranks[r][step][0]["ids"] for r in range(3)])
@@ -83,8 +129,9 @@ def test_ranks_draw_dropout_from_their_own_streams_after_the_shared_shuffle():
     shards, draws = [], []
     for rank in (0, 1):
         torch.manual_seed(0)  # what share_random_state gives every rank before an epoch
-        batches = iter(ShardedSliceLoader(dataset, batch_size=4, shuffle=True, rank=rank,
-                                          world_size=2))
+        batches = iter(
+            ShardedSliceLoader(dataset, batch_size=4, shuffle=True, rank=rank, world_size=2)
+        )
         first, _ = next(batches)
         draws.append(torch.rand(8))  # the first batch's dropout mask
         shards.append([first["ids"]] + [X["ids"] for X, _ in batches])
@@ -99,7 +146,7 @@ def test_ranks_draw_dropout_from_their_own_streams_after_the_shared_shuffle():
 def test_a_rank_without_rows_gets_one_row_with_weight_zero():
     dataset = _dataset({"ids": torch.arange(3).reshape(3, 1)}, torch.zeros(3))
     batches = list(ShardedSliceLoader(dataset, batch_size=1, rank=2, world_size=4))
-    (X, y), = batches  # 3 rows over 4 ranks, split at 0, 1, 2, 2, 3: rank 2 gets none
+    ((X, y),) = batches  # 3 rows over 4 ranks, split at 0, 1, 2, 2, 3: rank 2 gets none
     assert len(y) == 1 and X["_loss_scale"][0].item() == 0.0
 
 
@@ -165,8 +212,14 @@ def test_device_auto_resolves_per_call_and_survives_pickling(odd_data):
 
 def test_sparse_embeddings_train_with_sparse_adam_to_the_same_auc():
     X, y = make_ctr_classification(n_samples=6000, n_fields=6, cardinality=50, random_state=1)
-    common = {"embed_dim": 8, "max_epochs": 4, "lr": 1e-2, "batch_size": 128, "n_threads": 1,
-              "random_state": 0}
+    common = {
+        "embed_dim": 8,
+        "max_epochs": 4,
+        "lr": 1e-2,
+        "batch_size": 128,
+        "n_threads": 1,
+        "random_state": 0,
+    }
     dense = FMClassifier(**common).fit(X[:4000], y[:4000])
     sparse = FMClassifier(sparse_embeddings=True, **common).fit(X[:4000], y[:4000])
     assert sparse._optimizers == ["optimizer", "optimizer_sparse"]
@@ -201,7 +254,8 @@ def test_joining_a_torchrun_process_group(odd_data, tmp_path):
     """Two ranks launched by torchrun join its gloo group; both return the same model, equal to
     one process with the global batch."""
     script = tmp_path / "train.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import os, numpy as np, torch.distributed as dist
         from sk_ctr import DeepFMClassifier
         from sk_ctr.datasets import make_ctr_classification
@@ -213,12 +267,18 @@ def test_joining_a_torchrun_process_group(odd_data, tmp_path):
         np.save(os.path.join({str(tmp_path)!r}, f"proba{{rank}}.npy"), est.predict_proba(X))
         dist.barrier()
         dist.destroy_process_group()
-    """))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    """)
+    )
     port = str(_free_port())  # torchrun's --master_port 0 waits forever for its rendezvous
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                    "--master_port", port, str(script)], check=True, env=env, timeout=300,
-                   capture_output=True)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    done = subprocess.run(
+        [*launcher, "--master_port", port, str(script)],
+        env=child_env(),
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
     ranks = [np.load(tmp_path / f"proba{r}.npy") for r in (0, 1)]
     np.testing.assert_array_equal(ranks[0], ranks[1])
     X, y = odd_data
@@ -233,12 +293,14 @@ def _shard_rows(rank, folder, world_size, port, share):
 
     from sk_ctr.training.distributed import share_random_state
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=world_size)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
+    )
     torch.manual_seed(0)
     dataset = Dataset({"ids": torch.arange(100).reshape(100, 1)}, torch.zeros(100))
-    loader = ShardedSliceLoader(dataset, batch_size=16, shuffle=True, rank=rank,
-                                world_size=world_size)
+    loader = ShardedSliceLoader(
+        dataset, batch_size=16, shuffle=True, rank=rank, world_size=world_size
+    )
     epochs = []
     for _ in range(3):
         if share:
@@ -254,8 +316,9 @@ def _shard_rows(rank, folder, world_size, port, share):
 def test_every_epoch_partitions_the_rows_across_ranks(tmp_path, share):
     from sk_ctr.training.distributed import _free_port
 
-    torch.multiprocessing.spawn(_shard_rows, args=(str(tmp_path), 2, _free_port(), share),
-                                nprocs=2, join=True)
+    torch.multiprocessing.spawn(
+        _shard_rows, args=(str(tmp_path), 2, _free_port(), share), nprocs=2, join=True
+    )
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     partitions = [sorted(ranks[0][e] + ranks[1][e]) == list(range(100)) for e in range(3)]
     # with the state shared every epoch is a partition; without it epochs 2-3 overlap

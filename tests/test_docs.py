@@ -33,6 +33,7 @@ MODULES_WITH_EXAMPLES = [
     "sk_ctr.datasets_interactions",
     "sk_ctr.estimators.autofis",
     "sk_ctr.training.optim",
+    "sk_ctr._atomic",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -333,7 +333,7 @@ def test_early_stopping_restores_the_best_epoch(small_ctr_data):
 
 def test_validation_is_only_held_out_with_early_stopping(small_ctr_data):
     X, y = small_ctr_data
-    est = small(LRClassifier).fit(X, y)
+    est = small(LRClassifier, early_stopping=False).fit(X, y)
     assert "valid_auc" not in est.history[-1]
     assert sum(b["train_batch_size"] for b in est.history[-1, "batches"]) == len(X)
 

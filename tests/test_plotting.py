@@ -50,6 +50,17 @@ def din():
     return est, X
 
 
+# ------------------------------------------------------------------ interactions
+def test_interactions_of_a_fitted_model_that_is_not_autofis_say_so(deepfm):
+    from sk_ctr.plotting import interaction_matrix, plot_interactions
+
+    for function in (plot_interactions, interaction_matrix):
+        with pytest.raises(TypeError, match="only AutoFIS models .* have interaction importances"):
+            function(deepfm)
+    with pytest.raises(NotFittedError):
+        plot_interactions(AutoFISClassifier())
+
+
 # ------------------------------------------------------------------ learning curves
 def test_learning_curves_show_the_history_per_epoch(deepfm):
     ax = plot_learning_curves(deepfm)

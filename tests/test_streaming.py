@@ -42,8 +42,15 @@ needs_pyarrow = pytest.mark.skipif(
     pyarrow is None,
     reason="pyarrow is not installed (the 'parquet' extra: pip install 'sk-ctr[parquet]')",
 )
-PARAMS = {"hidden_units": (16,), "embed_dim": 4, "dropout": 0.1, "batch_size": 128,
-          "max_epochs": 2, "random_state": 0, "n_threads": 1}
+PARAMS = {
+    "hidden_units": (16,),
+    "embed_dim": 4,
+    "dropout": 0.1,
+    "batch_size": 128,
+    "max_epochs": 2,
+    "random_state": 0,
+    "n_threads": 1,
+}
 
 
 def weights_gap(a, b):
@@ -54,8 +61,9 @@ def weights_gap(a, b):
 @pytest.fixture(scope="module")
 def ctr_parquet(tmp_path_factory):
     """2,000 rows (4 categorical, 2 numeric columns and "click") in 8 row groups of 250."""
-    X, y = make_ctr_classification(n_samples=2000, n_fields=4, cardinality=20, n_numeric=2,
-                                   random_state=0)
+    X, y = make_ctr_classification(
+        n_samples=2000, n_fields=4, cardinality=20, n_numeric=2, random_state=0
+    )
     path = tmp_path_factory.mktemp("ctr") / "train.parquet"
     X.assign(click=y).to_parquet(path, row_group_size=250)
     return path
@@ -95,14 +103,16 @@ def rows_of(batches):
 def test_streaming_fit_equals_the_in_memory_fit_when_the_buffer_holds_the_data(ctr_parquet):
     X, y = read(ctr_parquet)
     memory = DeepFMClassifier(**PARAMS).fit(X, y)
-    source = ParquetSource(ctr_parquet, label="click", batch_rows=300, shuffle_buffer=2000,
-                           transformer_rows=2000)
+    source = ParquetSource(
+        ctr_parquet, label="click", batch_rows=300, shuffle_buffer=2000, transformer_rows=2000
+    )
     stream = DeepFMClassifier(**PARAMS).fit(source)
     assert stream.preprocessor_.fields_ == memory.preprocessor_.fields_
     # same transformer, same torch.randperm batches, same dropout draws: measured 0.0
     assert weights_gap(memory, stream) < 1e-6
-    np.testing.assert_allclose(stream.history_[:, "train_loss"], memory.history_[:, "train_loss"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        stream.history_[:, "train_loss"], memory.history_[:, "train_loss"], rtol=1e-6
+    )
     np.testing.assert_array_equal(stream.classes_, memory.classes_)
 
 
@@ -113,8 +123,9 @@ def test_stream_loader_gives_the_slice_loader_batches_for_the_same_seed(row_parq
     encoded = dataset.preprocessor.transform(X)
     labels = dataset.label_encoder.transform(y).astype(np.float32)
     torch.manual_seed(3)
-    memory = [list(SliceLoader(Dataset(encoded, labels), batch_size=100, shuffle=True))
-              for _ in range(2)]
+    memory = [
+        list(SliceLoader(Dataset(encoded, labels), batch_size=100, shuffle=True)) for _ in range(2)
+    ]
     torch.manual_seed(3)
     stream = [list(StreamLoader(dataset, 100, shuffle=True)) for _ in range(2)]
     for epoch_memory, epoch_stream in zip(memory, stream, strict=True):
@@ -184,9 +195,17 @@ def test_unshuffled_stream_keeps_the_file_order(row_parquet):
 @pytest.mark.slow
 @needs_pyarrow
 def test_ddp_on_two_processes_equals_one_process_with_the_global_batch(ctr_parquet):
-    params = {"hidden_units": (16,), "dropout": 0.0, "embed_dim": 4, "optimizer": "sgd",
-              "lr": 0.1, "random_state": 0, "n_threads": 1, "lr_scaling": None,
-              "max_epochs": 2}
+    params = {
+        "hidden_units": (16,),
+        "dropout": 0.0,
+        "embed_dim": 4,
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "random_state": 0,
+        "n_threads": 1,
+        "lr_scaling": None,
+        "max_epochs": 2,
+    }
     source = ParquetSource(ctr_parquet, label="click", batch_rows=300, shuffle_buffer=700)
     single = DeepFMClassifier(batch_size=128, **params).fit(source)
     ddp = DeepFMClassifier(batch_size=64, devices=2, **params).fit(source)
@@ -210,10 +229,15 @@ def test_transformer_sample_is_reproducible_and_spread_over_the_row_groups(row_p
 
 @needs_pyarrow
 def test_the_estimator_fits_its_transformer_on_transformer_rows_rows(row_parquet):
-    source = ParquetSource(row_parquet, label="click", batch_rows=500, transformer_rows=300,
-                           random_state=0)
-    est = LRClassifier(max_epochs=1, n_threads=1, random_state=0,
-                       preprocessor=CTRTransformer(categorical_features=["row", "site"]))
+    source = ParquetSource(
+        row_parquet, label="click", batch_rows=500, transformer_rows=300, random_state=0
+    )
+    est = LRClassifier(
+        max_epochs=1,
+        n_threads=1,
+        random_state=0,
+        preprocessor=CTRTransformer(categorical_features=["row", "site"]),
+    )
     est.fit(source)
     # every row of the sample once: 300 values, the other 1,701 rows are "other" to it
     assert est.preprocessor_.frequencies_["row"].sum() == 300
@@ -231,14 +255,29 @@ def test_a_streaming_pass_fits_the_transformer_of_the_whole_data(ctr_parquet):
 
 @needs_pyarrow
 def test_din_on_parquet_with_a_streaming_pass_equals_din_in_memory(tmp_path):
-    X, y = make_behavior_dataset(n_samples=600, n_users=30, n_items=60, n_categories=6,
-                                 max_history=10, recent_window=5, random_state=0)
+    X, y = make_behavior_dataset(
+        n_samples=600,
+        n_users=30,
+        n_items=60,
+        n_categories=6,
+        max_history=10,
+        recent_window=5,
+        random_state=0,
+    )
     path = tmp_path / "behavior.parquet"
     X.assign(click=y).to_parquet(path, row_group_size=100)  # lists: parquet list columns
-    params = {"behavior": {"hist_item_id": "item_id", "hist_cate_id": "cate_id"},
-              "adaptive_l2": 0.1, "max_sequence_length": 5, "embed_dim": 4,
-              "hidden_units": (8,), "attention_hidden_units": (8,), "max_epochs": 1,
-              "batch_size": 100, "n_threads": 1, "random_state": 0}
+    params = {
+        "behavior": {"hist_item_id": "item_id", "hist_cate_id": "cate_id"},
+        "adaptive_l2": 0.1,
+        "max_sequence_length": 5,
+        "embed_dim": 4,
+        "hidden_units": (8,),
+        "attention_hidden_units": (8,),
+        "max_epochs": 1,
+        "batch_size": 100,
+        "n_threads": 1,
+        "random_state": 0,
+    }
     memory = DINClassifier(**params).fit(*read(path))
     source = ParquetSource(path, label="click", batch_rows=128, transformer_rows=None)
     stream = DINClassifier(**params).fit(source)
@@ -306,28 +345,45 @@ def test_string_labels_and_new_labels_at_partial_fit(ctr_parquet, tmp_path):
 
 # ------------------------------------------------------------------ estimator behaviour
 @needs_pyarrow
-def test_early_stopping_scores_the_validation_source_and_keeps_the_best_epoch(ctr_parquet,
-                                                                            tmp_path):
+def test_early_stopping_scores_the_validation_source_and_keeps_the_best_epoch(
+    ctr_parquet, tmp_path
+):
     X, y = read(ctr_parquet)
-    X.iloc[:1500].assign(click=y[:1500]).to_parquet(tmp_path / "train.parquet",
-                                                    row_group_size=300)
+    X.iloc[:1500].assign(click=y[:1500]).to_parquet(tmp_path / "train.parquet", row_group_size=300)
     X.iloc[1500:].assign(click=y[1500:]).to_parquet(tmp_path / "valid.parquet")
     validation = ParquetSource(tmp_path / "valid.parquet", label="click", batch_rows=128)
-    source = ParquetSource(tmp_path / "train.parquet", label="click", batch_rows=300,
-                           shuffle_buffer=600, validation=validation)
-    params = {"early_stopping": True, "n_iter_no_change": 2, "max_epochs": 40, "lr": 0.05,
-              "n_threads": 1, "random_state": 0}
+    source = ParquetSource(
+        tmp_path / "train.parquet",
+        label="click",
+        batch_rows=300,
+        shuffle_buffer=600,
+        validation=validation,
+    )
+    params = {
+        "early_stopping": True,
+        "n_iter_no_change": 2,
+        "max_epochs": 40,
+        "lr": 0.05,
+        "n_threads": 1,
+        "random_state": 0,
+    }
     est = FMClassifier(**params).fit(source)
     aucs = est.history_[:, "valid_auc"]
     assert len(aucs) < 40  # stopped
     best = roc_auc_score(y[1500:], est.predict_proba(X.iloc[1500:])[:, 1])
     assert best == pytest.approx(max(aucs), abs=1e-9)  # the best epoch's weights restored
-    in_memory = ParquetSource(tmp_path / "train.parquet", label="click", batch_rows=300,
-                              shuffle_buffer=600, validation=(X.iloc[1500:], y[1500:]))
+    in_memory = ParquetSource(
+        tmp_path / "train.parquet",
+        label="click",
+        batch_rows=300,
+        shuffle_buffer=600,
+        validation=(X.iloc[1500:], y[1500:]),
+    )
     same = FMClassifier(**params).fit(in_memory)
     np.testing.assert_allclose(same.history_[:, "valid_auc"], aucs)
-    np.testing.assert_allclose(same.history_[:, "valid_loss"], est.history_[:, "valid_loss"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        same.history_[:, "valid_loss"], est.history_[:, "valid_loss"], rtol=1e-6
+    )
 
 
 @needs_pyarrow
@@ -362,8 +418,12 @@ def test_a_diverging_stream_fit_stops_with_the_callback_error(ctr_parquet):
     [
         (FMClassifier(), {"y": np.zeros(2000)}, ValueError, "labels of a ParquetSource"),
         (FNNClassifier(), {}, ValueError, "first training stage"),
-        (WideDeepClassifier(cross_features=[("C1", "C2")]), {"transformer_rows": None},
-         TypeError, "Pipeline has no partial_fit"),
+        (
+            WideDeepClassifier(cross_features=[("C1", "C2")]),
+            {"transformer_rows": None},
+            TypeError,
+            "Pipeline has no partial_fit",
+        ),
     ],
 )
 def test_unsupported_stream_fits_raise(ctr_parquet, estimator, source_params, error, message):
@@ -386,8 +446,9 @@ def test_predicting_a_source_equals_predicting_its_rows_in_memory(ctr_parquet, t
         # float32 products of chunks of 300 rows against one pass: rounding of ~1e-7 only
         np.testing.assert_allclose(est.predict_proba(source), est.predict_proba(X), atol=1e-6)
         np.testing.assert_array_equal(est.predict(source), est.predict(X))
-        np.testing.assert_allclose(est.decision_function(source), est.decision_function(X),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            est.decision_function(source), est.decision_function(X), atol=1e-5
+        )
 
 
 @needs_pyarrow
@@ -397,10 +458,10 @@ def test_a_path_is_shorthand_for_a_source_with_default_settings(ctr_parquet):
     by_path = DeepFMClassifier(**params).fit(str(ctr_parquet), y="click")
     by_source = DeepFMClassifier(**params).fit(ParquetSource(ctr_parquet, label="click"))
     assert weights_gap(by_path, by_source) == 0.0
-    np.testing.assert_array_equal(by_path.predict_proba([ctr_parquet]),
-                                  by_source.predict_proba(X))
-    np.testing.assert_array_equal(by_path.decision_function(ctr_parquet),
-                                  by_source.decision_function(X))
+    np.testing.assert_array_equal(by_path.predict_proba([ctr_parquet]), by_source.predict_proba(X))
+    np.testing.assert_array_equal(
+        by_path.decision_function(ctr_parquet), by_source.decision_function(X)
+    )
     with pytest.raises(ValueError, match="needs y, the name of their label column"):
         FMClassifier(n_threads=1).fit(ctr_parquet)
     with pytest.raises(TypeError, match="y is the name of their label column"):
@@ -424,7 +485,8 @@ def test_a_source_without_labels_predicts_but_does_not_train(ctr_parquet, tmp_pa
     assert est.predict_proba(source).shape == (len(X), 2)
     with pytest.raises(ValueError, match="needs labels"):
         FMClassifier(n_threads=1, early_stopping=True).fit(
-            ParquetSource(ctr_parquet, label="click", validation=source))
+            ParquetSource(ctr_parquet, label="click", validation=source)
+        )
 
 
 # -------------------------------------------------------------------- ParquetSource
@@ -433,8 +495,9 @@ def test_a_directory_or_a_list_of_files_is_read_in_order(ctr_parquet, tmp_path):
     X, y = read(ctr_parquet)
     for part in range(3):
         rows = slice(part * 700, (part + 1) * 700)
-        X.iloc[rows].assign(click=y[rows]).to_parquet(tmp_path / f"part-{part}.parquet",
-                                                      row_group_size=300)
+        X.iloc[rows].assign(click=y[rows]).to_parquet(
+            tmp_path / f"part-{part}.parquet", row_group_size=300
+        )
     (tmp_path / "_SUCCESS").write_text("")
     folder = ParquetSource(tmp_path, label="click", batch_rows=450)
     files = ParquetSource([tmp_path / f"part-{p}.parquet" for p in range(3)], label="click")
@@ -446,12 +509,95 @@ def test_a_directory_or_a_list_of_files_is_read_in_order(ctr_parquet, tmp_path):
     assert all(len(f) >= 450 for f, _ in frames[:-1])
 
 
+def write_with_types(frame, path, **types):
+    """Write ``frame`` with pyarrow, casting the named columns to the given pyarrow types."""
+    table = pyarrow.Table.from_pandas(frame, preserve_index=False)
+    for name, kind in types.items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(name).cast(kind))
+    pq.write_table(table, path, row_group_size=300)
+
+
+@needs_pyarrow
+def test_a_spark_output_folder_with_harmless_type_differences_is_read_as_one_table(tmp_path):
+    """Files whose types differ as writers make them differ (string / large_string, int32 /
+    int64) are read with one schema, and Spark's leftovers are not data."""
+    X, y = make_ctr_classification(n_samples=1400, n_fields=3, cardinality=20, random_state=0)
+    frame = X.assign(visits=np.arange(1400) % 7, click=y)
+    folder = tmp_path / "out"
+    (folder / "_temporary" / "0" / "task_1").mkdir(parents=True)
+    write_with_types(
+        frame[:700], folder / "part-0.parquet", C1=pyarrow.string(), visits=pyarrow.int32()
+    )
+    write_with_types(
+        frame[700:], folder / "part-1.parquet", C1=pyarrow.large_string(), visits=pyarrow.int64()
+    )
+    # what a Spark job leaves beside its output: none of it is data
+    write_with_types(frame[:500], folder / "_temporary" / "0" / "task_1" / "part-0.parquet")
+    write_with_types(frame[:500], folder / ".part-0.parquet")  # a hidden copy
+    (folder / ".part-0.parquet.crc").write_bytes(b"crc")
+    (folder / "_SUCCESS").write_text("")
+    source = ParquetSource(folder, label="click")
+    assert [f.name for f in source.files] == ["part-0.parquet", "part-1.parquet"]
+    assert source.n_rows == 1400
+    frames = list(source.iter_frames(with_label=True))
+    read_back = pd.concat([f for f, _ in frames], ignore_index=True)
+    pd.testing.assert_frame_equal(read_back, frame.drop(columns="click"), check_dtype=False)
+    assert read_back["visits"].dtype == np.int64
+    est = FMClassifier(embed_dim=4, max_epochs=1, n_threads=1, random_state=0)
+    proba = est.fit(folder, y="click").predict_proba(folder)
+    assert proba.shape == (1400, 2)
+
+
+@needs_pyarrow
+def test_files_that_disagree_on_a_column_type_raise_naming_it(tmp_path):
+    frame = pd.DataFrame({"site": ["a", "b"], "click": [0, 1]})
+    write_with_types(frame, tmp_path / "part-0.parquet")
+    write_with_types(frame.assign(site=[1, 2]), tmp_path / "part-1.parquet")
+    with pytest.raises(
+        ValueError,
+        match=r"Column 'site' is (large_)?string in .*part-0.parquet but int64 "
+        r"in .*part-1.parquet",
+    ):
+        ParquetSource(tmp_path, label="click")
+
+
+@needs_pyarrow
+def test_a_damaged_file_is_named_in_the_error(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"site": rng.integers(0, 1000, 5000).astype(str), "click": rng.integers(0, 2, 5000)}
+    )
+    path = tmp_path / "damaged.parquet"
+    frame.to_parquet(path)  # snappy-compressed pages
+    data = bytearray(path.read_bytes())
+    data[200 : len(data) // 2] = b"\xab" * (len(data) // 2 - 200)  # the footer stays readable
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="Reading .*damaged.parquet failed"):
+        FMClassifier(max_epochs=1, n_threads=1).fit(path, y="click")
+
+
+@needs_pyarrow
+def test_a_csv_path_is_refused_saying_paths_are_parquet(tmp_path):
+    path = tmp_path / "train.csv"
+    pd.DataFrame({"site": ["a", "b"], "click": [0, 1]}).to_csv(path, index=False)
+    with pytest.raises(
+        ValueError,
+        match=r"train.csv is not a readable Parquet file.*read as "
+        r"Parquet.*pandas.read_csv",
+    ):
+        FMClassifier().fit(str(path), y="click")
+
+
 @needs_pyarrow
 def test_integer_columns_with_nulls_in_some_row_groups_are_float_in_every_chunk(tmp_path):
     # written by pyarrow (no pandas metadata): pandas gives float64 to a chunk with a null only
     site = pyarrow.array([1, 2, None, 4, 5, 6, 7, 8])
-    pq.write_table(pyarrow.table({"site": site, "click": [0, 1] * 4}), tmp_path / "ints.parquet",
-                   row_group_size=4)
+    pq.write_table(
+        pyarrow.table({"site": site, "click": [0, 1] * 4}),
+        tmp_path / "ints.parquet",
+        row_group_size=4,
+    )
     source = ParquetSource(tmp_path / "ints.parquet", label="click", batch_rows=4)
     dtypes = [frame["site"].dtype for frame in source.iter_frames()]
     assert dtypes == [np.float64, np.float64]
@@ -497,15 +643,17 @@ def test_a_missing_pyarrow_raises_saying_how_to_install_it(monkeypatch, tmp_path
 # ----------------------------------------------------------- CTRTransformer.partial_fit
 def mixed_frame(n=3000, seed=0):
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "site": rng.choice(list("abcdefgh"), n),
-        "item": rng.integers(0, 30, n),
-        "device": pd.Categorical(rng.choice(["phone", "pc", "tablet"], n)),
-        "price": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
-        "age": rng.uniform(18, 80, n),
-        "history": [list(rng.integers(0, 40, rng.integers(0, 6))) for _ in range(n)],
-        "tags": ["|".join(rng.choice(list("pqrs"), rng.integers(0, 4))) for _ in range(n)],
-    })
+    frame = pd.DataFrame(
+        {
+            "site": rng.choice(list("abcdefgh"), n),
+            "item": rng.integers(0, 30, n),
+            "device": pd.Categorical(rng.choice(["phone", "pc", "tablet"], n)),
+            "price": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+            "age": rng.uniform(18, 80, n),
+            "history": [list(rng.integers(0, 40, rng.integers(0, 6))) for _ in range(n)],
+            "tags": ["|".join(rng.choice(list("pqrs"), rng.integers(0, 4))) for _ in range(n)],
+        }
+    )
     frame.loc[::7, "site"] = None
     return frame
 
@@ -525,7 +673,7 @@ def test_partial_fit_over_chunks_learns_what_fit_learns(params):
     exact = CTRTransformer(**params).fit(frame)
     chunked = CTRTransformer(**params)
     for start in range(0, len(frame), 700):
-        chunked.partial_fit(frame.iloc[start:start + 700])
+        chunked.partial_fit(frame.iloc[start : start + 700])
     assert chunked.n_samples_seen_ == len(frame)
     assert_same_transformer(chunked, exact)  # vocabularies in the same order: the same ids
     for name, (mean, std) in exact.scaling_.items():
@@ -556,7 +704,7 @@ def test_bucket_edges_beyond_the_quantile_sample_are_close_to_the_exact_quantile
     frame = pd.DataFrame({"amount": values})
     chunked = CTRTransformer(n_bins=10)
     for start in range(0, len(frame), 60000):
-        chunked.partial_fit(frame.iloc[start:start + 60000])
+        chunked.partial_fit(frame.iloc[start : start + 60000])
     edges = chunked.bin_edges_["amount"]
     share_below = np.searchsorted(np.sort(values), edges) / values.size
     np.testing.assert_allclose(share_below, np.arange(1, 10) / 10, atol=0.005)
@@ -636,8 +784,9 @@ RSS_SCRIPT = textwrap.dedent("""
 @needs_pyarrow
 def test_streaming_fit_peak_memory_is_the_buffer_not_the_data(tmp_path):
     n_rows, rng = 2_000_000, np.random.default_rng(0)
-    columns = {f"C{j}": rng.integers(0, 10 ** (1 + j % 4), n_rows, dtype=np.int32)
-               for j in range(26)}
+    columns = {
+        f"C{j}": rng.integers(0, 10 ** (1 + j % 4), n_rows, dtype=np.int32) for j in range(26)
+    }
     columns.update({f"I{j}": rng.exponential(10, n_rows) for j in range(3)})
     columns["click"] = (rng.random(n_rows) < 0.2).astype(np.int8)
     path = tmp_path / "large.parquet"
@@ -645,8 +794,13 @@ def test_streaming_fit_peak_memory_is_the_buffer_not_the_data(tmp_path):
     del columns
     growth = {}
     for mode in ("memory", "stream"):
-        run = subprocess.run([sys.executable, "-c", RSS_SCRIPT, mode, str(path)], check=True,
-                             capture_output=True, text=True, timeout=300)
+        run = subprocess.run(
+            [sys.executable, "-c", RSS_SCRIPT, mode, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         measured = json.loads(run.stdout.strip().splitlines()[-1])
         growth[mode] = measured["peak"] - measured["baseline"]
     # measured: the whole file in memory +605 MB; streaming with a buffer of 65,536 rows +100 MB

@@ -201,11 +201,11 @@ class AutoFISClassifier(CTRClassifier):
         self.mlp_batch_norm = mlp_batch_norm
 
     # ------------------------------------------------------------ stages
-    def _train(self, X, y, sample_weight, refit):
+    def _train(self, X, y, sample_weight, refit, validation=None):
         if refit:  # a new fit searches again, possibly on other fields
             self.__dict__.pop("_stage", None)
             self.__dict__.pop("_skip_training", None)
-        return super()._train(X, y, sample_weight, refit)
+        return super()._train(X, y, sample_weight, refit, validation)
 
     def _pretrain(self, X_encoded, y_encoded):
         """Run the search stage(s), then build the re-train model on the selection."""

@@ -1,5 +1,6 @@
 """The Deep Interest Network estimator and the base model it is compared with (DIN paper)."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -7,11 +8,17 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.utils import to_tensor
 
-from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
+from sk_ctr.estimators.base import (
+    _NOT_NETWORK_INPUTS,
+    EMBEDDING_CONSTRAINTS,
+    MLP_CONSTRAINTS,
+    CTRClassifier,
+)
 from sk_ctr.estimators.models import _TRAINING_PARAMS
 from sk_ctr.layers.attention import POOLING_MODES
 from sk_ctr.models.din import BEHAVIOR_GROUPINGS, DINNet, EmbeddingMLPNet
 from sk_ctr.preprocessing import CTRTransformer
+from sk_ctr.training.distributed import ranks_using, unwrap
 
 _BEHAVIOR_PARAMS = """
     behavior : dict of str to str, default=None
@@ -92,11 +99,25 @@ class _BehaviorClassifier(CTRClassifier):
         **SEQUENCE_CONSTRAINTS,
     }
 
-    def __init__(self, *, behavior=None, max_sequence_length=50, sequence_delimiter="|",
-                 sequence_pooling="sum", embed_dim=16, hidden_units=(200, 80),
-                 activation="dice", dropout=0.0, batch_norm=False, init_std=0.01,
-                 attention_hidden_units=(36,), attention_normalization=None,
-                 behavior_grouping="concat", adaptive_l2=0.0, **kwargs):
+    def __init__(
+        self,
+        *,
+        behavior=None,
+        max_sequence_length=50,
+        sequence_delimiter="|",
+        sequence_pooling="sum",
+        embed_dim=16,
+        hidden_units=(200, 80),
+        activation="dice",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+        attention_hidden_units=(36,),
+        attention_normalization=None,
+        behavior_grouping="concat",
+        adaptive_l2=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.behavior = behavior
         self.max_sequence_length = max_sequence_length
@@ -144,7 +165,8 @@ class _BehaviorClassifier(CTRClassifier):
         if fit:
             # The counts n_i of eq. 10, per local id of every field with a vocabulary.
             self._frequencies = (
-                self.preprocessor_.frequencies_ if hasattr(self, "preprocessor_")
+                self.preprocessor_.frequencies_
+                if hasattr(self, "preprocessor_")
                 else count_ids(encoded)
             )
         return encoded
@@ -156,13 +178,35 @@ class _BehaviorClassifier(CTRClassifier):
             self.module_.set_frequencies(self._frequencies)
         return self
 
-    def _penalty(self, network, inputs):
-        """``l2`` on the rows each sample uses (history items included) plus ``adaptive_l2``
-        times DIN's frequency-scaled penalty of the rows the mini-batch uses (eq. 10)."""
-        penalty = super()._penalty(network, inputs)
-        if self.adaptive_l2 > 0:
-            penalty = penalty + self.adaptive_l2 * network.adaptive_penalty(**inputs)
-        return penalty
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The loss of :class:`CTRClassifier` (with ``l2`` on the rows each sample uses,
+        history items included) plus, in training, ``adaptive_l2`` times DIN's
+        frequency-scaled penalty of the distinct rows the mini-batch uses (eq. 10).
+
+        That penalty is not a per-sample mean, so a DDP rank does not weigh it by its share
+        of the global batch as it does the rest: it adds ``world_size / c_i`` times the term
+        of each row i it uses, c_i being the number of ranks using the row, and DDP's average
+        of the ranks' gradients is then exactly the penalty's gradient on the global batch.
+        """
+        loss = super().get_loss(y_pred, y_true, X, training)
+        if not training or self.adaptive_l2 == 0:
+            return loss
+        inputs = to_tensor(
+            {k: v for k, v in X.items() if k not in _NOT_NETWORK_INPUTS}, self.device
+        )
+        network, shard = unwrap(self.module_), getattr(self, "_shard", None)
+        if shard is None:
+            return loss + self.adaptive_l2 * network.adaptive_penalty(**inputs)
+        world_size = shard[1]
+        # a rank left without rows carries one row with weight 0 (rank_share): no rows of its own
+        scale = X.get("_loss_scale")
+        empty = scale is not None and float(scale[0]) == 0.0
+
+        def share(rows):
+            users = ranks_using(rows[:0] if empty else rows, world_size)
+            return torch.zeros_like(rows) if empty else world_size / users
+
+        return loss + self.adaptive_l2 * network.adaptive_penalty(**inputs, row_weights=share)
 
 
 def count_ids(encoded):
@@ -247,6 +291,14 @@ class DINClassifier(_BehaviorClassifier):
 
     def _encode(self, X, fit, fitted_preprocessor=None):
         encoded = super()._encode(X, fit, fitted_preprocessor)
+        if fit and not self.behavior:
+            warnings.warn(
+                f"{type(self).__name__} was fitted without behavior=: no history is paired with "
+                "a candidate column, so there is nothing for the attention (eq. 3) to compare; "
+                "pass behavior={'<history column>': '<candidate column>'}.",
+                UserWarning,
+                stacklevel=4,
+            )
         if self.behavior_grouping == "concat":
             check_aligned_histories(encoded)
         return encoded
@@ -284,8 +336,10 @@ class DINClassifier(_BehaviorClassifier):
         with self._runtime(), torch.no_grad():
             for start in range(0, len(encoded), self.batch_size):
                 batch = to_tensor(
-                    {k: encoded[k][start: start + self.batch_size]
-                     for k in ("ids", "values", "sequences", "lengths")},
+                    {
+                        k: encoded[k][start : start + self.batch_size]
+                        for k in ("ids", "values", "sequences", "lengths")
+                    },
                     self.device,
                 )
                 batches.append(self.module_.attention_weights(**batch)[:, group].cpu())

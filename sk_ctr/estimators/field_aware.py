@@ -10,8 +10,10 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
+from sk_ctr.estimators.defaults import SHALLOW_LR
 from sk_ctr.estimators.models import (
     _INTERACTIONS_PARAMS,
+    _SHALLOW_LR_PARAMS,
     _TRAINING_PARAMS,
     INTERACTIONS_CONSTRAINTS,
 )
@@ -48,7 +50,8 @@ class FFMClassifier(CTRClassifier):
     ----------
     embed_dim : int, default=4
         Size k of each field-aware vector (AutoFIS Table 9: k = 4 on Avazu and Criteo, kept
-        small because the table grows with n_fields * k).{_INIT_STD_PARAM}{_TRAINING_PARAMS}
+        small because the table grows with n_fields * k).{_INIT_STD_PARAM}\
+{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
     See Also
     --------
     FwFMClassifier : one vector per feature and one learned weight per field pair.
@@ -65,8 +68,9 @@ class FFMClassifier(CTRClassifier):
     _network = FFMNet
     _parameter_constraints = _CONSTRAINTS
 
-    def __init__(self, *, embed_dim=4, init_std=0.01, interactions=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *, embed_dim=4, init_std=0.01, interactions=None, lr=SHALLOW_LR,
+                 **kwargs):
+        super().__init__(lr=lr, **kwargs)
         self.embed_dim = embed_dim
         self.init_std = init_std
         self.interactions = interactions
@@ -90,7 +94,7 @@ class FwFMClassifier(CTRClassifier):
     ----------
     embed_dim : int, default=20
         Size k of the embeddings (AutoFIS Table 9: 20 on Criteo, 40 on
-        Avazu).{_INIT_STD_PARAM}{_TRAINING_PARAMS}
+        Avazu).{_INIT_STD_PARAM}{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
     Notes
     -----
     AutoFIS Table 9 also puts a small L1/L2 penalty on r (``wt_l1`` <= 1e-8,
@@ -109,8 +113,9 @@ class FwFMClassifier(CTRClassifier):
     _network = FwFMNet
     _parameter_constraints = _CONSTRAINTS
 
-    def __init__(self, *, embed_dim=20, init_std=0.01, interactions=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *, embed_dim=20, init_std=0.01, interactions=None, lr=SHALLOW_LR,
+                 **kwargs):
+        super().__init__(lr=lr, **kwargs)
         self.embed_dim = embed_dim
         self.init_std = init_std
         self.interactions = interactions
@@ -140,7 +145,7 @@ class AFMClassifier(CTRClassifier):
         32 on Criteo, 256 on Avazu).
     dropout : float, default=0.5
         Probability of dropping a unit of the pooled interaction vector (the AFM authors'
-        code default, keep probability 0.5).{_INIT_STD_PARAM}{_TRAINING_PARAMS}
+        code default, keep probability 0.5).{_INIT_STD_PARAM}{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
     Notes
     -----
     Not implemented: the AFM paper's separate L2 penalty on the attention weights W (AutoFIS
@@ -168,8 +173,8 @@ class AFMClassifier(CTRClassifier):
     }
 
     def __init__(self, *, embed_dim=20, attention_dim=32, dropout=0.5, init_std=0.01,
-                 interactions=None, **kwargs):
-        super().__init__(**kwargs)
+                 interactions=None, lr=SHALLOW_LR, **kwargs):
+        super().__init__(lr=lr, **kwargs)
         self.embed_dim = embed_dim
         self.attention_dim = attention_dim
         self.dropout = dropout
@@ -190,11 +195,10 @@ class AFMClassifier(CTRClassifier):
             (n_fields * (n_fields - 1) // 2 pairs unless ``interactions`` restricts them).
         """
         X_encoded = self._encode_for_prediction(X)
-        iterator = self.get_iterator(self.get_dataset(X_encoded), training=False)
         weights = []
         with self._runtime(), torch.no_grad():
             self._set_training(False)
-            for batch in iterator:
+            for batch in self.get_iterator(self.get_dataset(X_encoded), training=False):
                 Xi, _ = unpack_data(batch)
                 inputs = to_tensor({key: Xi[key] for key in ("ids", "values")}, self.device)
                 weights.append(self.module_.attention_weights(**inputs).cpu())

@@ -88,6 +88,8 @@ class FNNClassifier(CTRClassifier):
             optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size,
             max_epochs=self.pretrain_epochs, device=self.device, random_state=self.random_state,
             verbose=self.verbose, **optimizer_params,
+            # the stage trains on the rows it is given (early stopping's split is already out)
+            early_stopping=False, calibration=None,
         ).fit(X_encoded, y_encoded)
         table, fm_net = self.module_.embedding, fm.module_
         with torch.no_grad():

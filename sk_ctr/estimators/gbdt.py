@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import _check_sample_weight
 
+from sk_ctr.artifact import SavedVersionMixin
 from sk_ctr.estimators.inputs import RawFrameInputMixin
 
 #: Docstring of the parameters the two-stage estimators share, after their tree-size ones.
@@ -62,7 +63,9 @@ FINAL_MODEL_CONSTRAINTS = [HasMethods(["fit", "predict_proba"]), None]
 FINAL_FRACTION_CONSTRAINTS = [Interval(Real, 0, 1, closed="neither"), None]
 
 
-class BaseLeafFieldsClassifier(RawFrameInputMixin, ClassifierMixin, BaseEstimator):
+class BaseLeafFieldsClassifier(
+    SavedVersionMixin, RawFrameInputMixin, ClassifierMixin, BaseEstimator
+):
     """Gradient-boosted trees as a feature transformation for a second-stage classifier.
 
     ``fit`` encodes ``X`` with a :class:`~sk_ctr.CTRTransformer`, trains scikit-learn's

@@ -3,6 +3,7 @@
 from sklearn.utils._param_validation import StrOptions
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
+from sk_ctr.estimators.defaults import SHALLOW_LR
 from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
 from sk_ctr.models.pnn import DeepFMPNet
 
@@ -12,8 +13,15 @@ _TRAINING_PARAMS = """
         ``preprocessor``, ``l2``, ``optimizer``, ``lr``, ``batch_size``, ``max_epochs``,
         ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``threshold``,
         ``negative_sampling_rate``, ``device``, ``devices``, ``strategy``, ``lr_scaling``,
+        ``ddp_timeout``,
         ``sparse_embeddings``, ``prefetch``, ``n_threads``, ``random_state``, ``verbose``,
         ``warm_start`` and skorch's own (``callbacks``, ``optimizer__*`` ...).
+"""
+
+_SHALLOW_LR_PARAMS = """
+    lr : float, default=1e-2
+        Learning rate. Ten times the deep models' 1e-3: the few weights per id of a model
+        without an MLP learn slowly at 1e-3 (measured on validation splits, docs/defaults.md).
 """
 
 _EMBEDDING_PARAMS = """
@@ -53,7 +61,7 @@ class LRClassifier(CTRClassifier):
     to regularise the per-id weights.
 
     Parameters
-    ----------{_TRAINING_PARAMS}
+    ----------{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
     Examples
     --------
     >>> from sk_ctr import LRClassifier
@@ -65,8 +73,8 @@ class LRClassifier(CTRClassifier):
 
     _network = LogisticRegressionNet
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *, lr=SHALLOW_LR, **kwargs):
+        super().__init__(lr=lr, **kwargs)
 
 
 class FMClassifier(CTRClassifier):
@@ -75,7 +83,7 @@ class FMClassifier(CTRClassifier):
     DeepFM journal eq. 4, computed in O(m k) with the sum-square identity.
 
     Parameters
-    ----------{_EMBEDDING_PARAMS}{_INTERACTIONS_PARAMS}{_TRAINING_PARAMS}
+    ----------{_EMBEDDING_PARAMS}{_INTERACTIONS_PARAMS}{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
     Examples
     --------
     >>> from sk_ctr import FMClassifier
@@ -92,8 +100,9 @@ class FMClassifier(CTRClassifier):
         **INTERACTIONS_CONSTRAINTS,
     }
 
-    def __init__(self, *, embed_dim=10, init_std=0.01, interactions=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *, embed_dim=10, init_std=0.01, interactions=None, lr=SHALLOW_LR,
+                 **kwargs):
+        super().__init__(lr=lr, **kwargs)
         self.embed_dim = embed_dim
         self.init_std = init_std
         self.interactions = interactions

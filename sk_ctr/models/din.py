@@ -109,7 +109,7 @@ class EmbeddingMLPNet(CTRNetwork):
         """
         return self.embedding.squared_norm(ids, values, sequences, lengths)
 
-    def adaptive_penalty(self, ids, values=None, sequences=None, lengths=None):
+    def adaptive_penalty(self, ids, values=None, sequences=None, lengths=None, row_weights=None):
         """DIN's adaptive regularisation (eq. 9-10) as a loss term:
         1/2 sum_{i : I_i = 1} ||w_i||^2 / n_i.
 
@@ -119,6 +119,15 @@ class EmbeddingMLPNet(CTRNetwork):
         The gradient with respect to w_i is w_i / n_i, the bracketed term of eq. 10 for
         lambda = 1. Numeric fields carry no id and are not penalised.
 
+        Parameters
+        ----------
+        ids, values, sequences, lengths : torch.Tensor
+            The batch, as :meth:`forward` takes it.
+        row_weights : callable, default=None
+            Maps the distinct rows used (int64 tensor of shape (n_rows,)) to a weight of each
+            row's term, e.g. the share of a data-parallel rank in a row several ranks use;
+            ``None``: 1.
+
         Returns
         -------
         torch.Tensor of shape ()
@@ -127,7 +136,10 @@ class EmbeddingMLPNet(CTRNetwork):
             raise ValueError("adaptive_penalty needs the id frequencies: call set_frequencies.")
         rows = self.embedding.rows_used(ids, sequences, lengths)
         squares = self.embedding.table(rows).pow(2).sum(dim=1)
-        return 0.5 * (squares * self.inverse_frequencies[rows].to(squares.dtype)).sum()
+        terms = squares * self.inverse_frequencies[rows].to(squares.dtype)
+        if row_weights is not None:
+            terms = terms * row_weights(rows).to(terms.dtype)
+        return 0.5 * terms.sum()
 
     def set_frequencies(self, frequencies):
         """Store 1 / n_i for every row of the embedding table, for :meth:`adaptive_penalty`.

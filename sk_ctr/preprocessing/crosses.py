@@ -66,8 +66,8 @@ class CrossProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_key
     >>> from sk_ctr.preprocessing.crosses import CrossProductFeatures
     >>> X = pd.DataFrame({"site": ["a", "b", "a"], "device": ["pc", "pc", "pc"]})
     >>> out = CrossProductFeatures([("site", "device")], n_buckets=1000).fit_transform(X)
-    >>> list(out.columns), out["site_x_device"].dtype
-    (['site', 'device', 'site_x_device'], dtype('int64'))
+    >>> list(out.columns), out["site_x_device"].dtype.name
+    (['site', 'device', 'site_x_device'], 'category')
     >>> bool(out["site_x_device"][0] == out["site_x_device"][2])
     True
     """
@@ -118,7 +118,11 @@ class CrossProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_key
         return self
 
     def transform(self, X):
-        """Return a copy of ``X`` with one ``int64`` column per cross appended.
+        """Return a copy of ``X`` with one categorical column per cross appended.
+
+        The crosses are ``category`` columns whose categories are the bucket numbers
+        ``0 .. n_buckets - 1``: they are ids by construction, whatever the share of rare values
+        (which would make a plain integer column numeric in :class:`CTRTransformer`).
 
         Parameters
         ----------
@@ -149,7 +153,8 @@ class CrossProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_key
             parts[position] = values.reset_index(drop=True)  # any index, duplicates too
         # hash_pandas_object combines the per-column hashes of each row in column order.
         hashed = pd.util.hash_pandas_object(pd.DataFrame(parts), index=False)
-        return (hashed.to_numpy() % np.uint64(self.n_buckets)).astype(np.int64)
+        buckets = (hashed.to_numpy() % np.uint64(self.n_buckets)).astype(np.int64)
+        return pd.Categorical.from_codes(buckets, categories=pd.RangeIndex(self.n_buckets))
 
     def get_feature_names_out(self, input_features=None):
         """The input columns followed by the cross names.

@@ -20,6 +20,12 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, OTHER_ID, Field, FieldData
+from sk_ctr.preprocessing.roles import (
+    describe_roles,
+    integer_role,
+    is_plain_integer,
+    warn_numeric_strings,
+)
 from sk_ctr.preprocessing.sequences import holds_lists, keep_most_recent, pad, split_cells
 
 _NUMERIC_MODES = ("bucketize", "value")
@@ -28,11 +34,14 @@ _NUMERIC_MODES = ("bucketize", "value")
 class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Encode a DataFrame of raw CTR columns into the fields of a CTR network.
 
-    Categorical columns (object, string, category, bool and integer dtypes) get contiguous ids
-    per field. Two ids of every field are reserved: ``0`` for a missing value (NaN / None) and
-    ``1`` for "other", a value rarer than ``min_frequency`` in the training data or never seen
-    in it, so unseen values at transform time are not an error. Values get ids from 2 in
-    decreasing order of training frequency.
+    Categorical columns (object, string, category and bool dtypes, and integer columns whose
+    values recur: ids) get contiguous ids per field. An integer column where more than half of
+    the rows hold values seen fewer than 5 times is a quantity (an amount, a weight) and is
+    numeric; ``column_roles_`` shows each column's role and why
+    (:mod:`sk_ctr.preprocessing.roles`). Two ids of every field are reserved: ``0`` for a
+    missing value (NaN / None) and ``1`` for "other", a value rarer than ``min_frequency`` in
+    the training data or never seen in it, so unseen values at transform time are not an
+    error. Values get ids from 2 in decreasing order of training frequency.
 
     Float columns are numeric. With ``numeric="bucketize"`` they are cut at quantiles of the
     training data into at most ``n_bins`` buckets that become categorical ids (NaN gets the
@@ -114,6 +123,11 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         Defined when ``X`` has string column names.
     n_samples_seen_ : int
         Rows counted by :meth:`partial_fit` (not set by :meth:`fit`).
+    column_roles_ : pandas.DataFrame
+        Per column (the index): its ``role`` (categorical, bucketized, numeric or sequence),
+        ``n_ids`` (its field's ids: vocabulary and reserved ids, or buckets; 1 for a scaled
+        value) and ``why`` (given, its dtype, or for integers how often values recur).
+        Set by :meth:`fit`.
 
     Examples
     --------
@@ -207,7 +221,14 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.fields_ = self._assemble_fields(
             frame.columns, roles, fit_ids, lambda name: self._fit_scaling(name, frame[name])
         )
+        self.column_roles_ = describe_roles(frame, self.fields_, self._given_columns())
         return self
+
+    def _given_columns(self):
+        """The columns whose role the user named."""
+        named = [self.categorical_features, self.numeric_features, self.sequence_features,
+                 list(self.behavior or ())]
+        return {name for names in named for name in (names or ())}
 
     def partial_fit(self, X, y=None):
         """Add one chunk of the training rows to the fit, for data that do not fit in memory.
@@ -704,13 +725,12 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             dtype = frame[name].dtype
             if pd.api.types.is_float_dtype(dtype):
                 numeric.add(name)
-            elif (
-                pd.api.types.is_bool_dtype(dtype)
-                or pd.api.types.is_integer_dtype(dtype)
-                or pd.api.types.is_object_dtype(dtype)
-                or pd.api.types.is_string_dtype(dtype)
-                or isinstance(dtype, pd.CategoricalDtype)
-            ):
+            elif is_plain_integer(dtype):  # ids or a quantity: by how often values recur
+                (numeric if integer_role(frame[name])[0] == "numeric" else categorical).add(name)
+            elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+                warn_numeric_strings(name, frame[name])
+                categorical.add(name)
+            elif pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
                 categorical.add(name)
             else:
                 raise TypeError(

@@ -1,17 +1,51 @@
 """skorch callbacks around the training loop."""
 
 import math
+import sys
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
+
+
+def is_interactive(stream):
+    """Whether ``stream`` shows live output: a terminal, or a Jupyter kernel (which renders
+    colours and progress bars). A redirected log is neither."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class EpochTable(PrintLog):
+    """skorch's per-epoch table, without colour codes where stdout is not interactive, so that
+    a redirected log (``sk-ctr fit ... > train.log``, a batch job's output) holds plain text."""
+
+    def format_row(self, row, key, color):
+        if not is_interactive(sys.stdout):
+            # PrintLog colours the value of ``key`` when the row flags it ("<key>_best");
+            # without the flag it formats the value plainly.
+            row = {name: value for name, value in row.items() if name != f"{key}_best"}
+        return super().format_row(row, key, color)
+
+
+#: A training epoch whose mean loss exceeds this has diverged: ten times the log-loss of a
+#: constant 0.5 prediction (log 2), which bounds every constant predictor's log-loss. Adam at
+#: ``lr=1e3`` reaches 4e7 (DIN: 7e28) with no NaN, predicting two values; an epoch of a
+#: model still learning stays far below 1 (its first batches start near log 2).
+DIVERGED_LOSS = 10 * math.log(2)
 
 
 class StopOnNonFiniteLoss(Callback):
-    """Stop training with a clear message as soon as a training batch loss is NaN or infinite.
+    """Stop training with a clear message when the optimisation diverges: as soon as a
+    training batch loss is NaN or infinite, or when an epoch's mean training loss exceeds
+    :data:`DIVERGED_LOSS`.
 
     Without it a diverged network keeps training on NaN weights and ``predict_proba`` returns
-    NaN for every row, silently.
+    NaN for every row, or (under Adam, whose steps stay bounded) exploding but finite logits
+    give predictions of two values, silently.
     """
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
@@ -20,11 +54,20 @@ class StopOnNonFiniteLoss(Callback):
         epoch = net.history[-1]
         loss = epoch["batches"][-1]["train_loss"]
         if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"The training loss became {loss} in epoch {epoch['epoch']} (batch "
-                f"{len(epoch['batches'])}): the optimisation diverged. Try a lower lr "
-                f"(now {net.lr}), a larger batch_size or a stronger l2."
-            )
+            _diverged(net, loss, f"epoch {epoch['epoch']} (batch {len(epoch['batches'])})")
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss")
+        if loss is not None and loss > DIVERGED_LOSS:
+            _diverged(net, loss, f"epoch {net.history[-1, 'epoch']} (its mean; a constant "
+                      f"prediction of 0.5 scores {math.log(2):.3f})")
+
+
+def _diverged(net, loss, where):
+    raise FloatingPointError(
+        f"The training loss became {loss:.6g} in {where}: the optimisation diverged. Try a "
+        f"lower lr (now {net.lr}), a larger batch_size or a stronger l2."
+    )
 
 
 def validation_auc(net, X, y):

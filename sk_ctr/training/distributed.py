@@ -11,21 +11,28 @@ none waits forever in an all-reduce the others skipped.
 
 from __future__ import annotations
 
+import json
+import mmap
 import os
 import pickle
 import socket
+import subprocess
 import sys
 import tempfile
+import threading
+import time
+import types
+from collections import deque
+from contextlib import ExitStack
 from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 
-from sk_ctr.training.loader import SliceLoader, _as_tensor, _take
+from sk_ctr.training.loader import SliceLoader, _take
 
 STRATEGIES = ("auto", "ddp", "dp")
 LR_SCALINGS = ("sqrt", "linear")
@@ -71,8 +78,10 @@ def plan_parallelism(device, devices, strategy):
     on_cuda = device.startswith("cuda")
     if dist.is_available() and dist.is_initialized():  # launched by torchrun: join its group
         if strategy == "dp":
-            raise ValueError("strategy='dp' cannot run inside a torch.distributed process group "
-                             "(torchrun); use strategy='auto' or 'ddp'.")
+            raise ValueError(
+                "strategy='dp' cannot run inside a torch.distributed process group "
+                "(torchrun); use strategy='auto' or 'ddp'."
+            )
         return ParallelPlan("joined", dist.get_world_size())
     if devices is None:
         if strategy == "dp":
@@ -85,21 +94,31 @@ def plan_parallelism(device, devices, strategy):
         count = int(devices)
     else:
         ids = tuple(devices)
-        if not ids or not all(isinstance(i, Integral) and i >= 0 for i in ids) or len(set(ids)) \
-                != len(ids):
-            raise ValueError(f"devices must be an int or a list of distinct GPU ids; got "
-                             f"{devices!r}.")
+        if (
+            not ids
+            or not all(isinstance(i, Integral) and i >= 0 for i in ids)
+            or len(set(ids)) != len(ids)
+        ):
+            raise ValueError(
+                f"devices must be an int or a list of distinct GPU ids; got {devices!r}."
+            )
         if not on_cuda:
-            raise ValueError(f"devices={list(ids)} names GPU ids, but device={device!r}; use "
-                             "device='cuda', or devices=<int> processes on CPU.")
+            raise ValueError(
+                f"devices={list(ids)} names GPU ids, but device={device!r}; use "
+                "device='cuda', or devices=<int> processes on CPU."
+            )
         count = len(ids)
     if on_cuda and max(ids) >= torch.cuda.device_count():  # GPU-only branch
-        raise ValueError(f"devices={devices!r} asks for GPU {max(ids)}, but "
-                         f"{torch.cuda.device_count()} are visible.")
+        raise ValueError(
+            f"devices={devices!r} asks for GPU {max(ids)}, but "
+            f"{torch.cuda.device_count()} are visible."
+        )
     if strategy == "dp":
         if not on_cuda:
-            raise ValueError("strategy='dp' (nn.DataParallel) needs device='cuda'; on CPU use "
-                             "strategy='ddp' with devices=<number of processes>.")
+            raise ValueError(
+                "strategy='dp' (nn.DataParallel) needs device='cuda'; on CPU use "
+                "strategy='ddp' with devices=<number of processes>."
+            )
         return ParallelPlan("dp", count, ids)
     if count == 1:
         return ParallelPlan("single", 1, ids)
@@ -116,7 +135,8 @@ def check_sparse_gradients(plan, sparse_embeddings):
     if not sparse_embeddings:
         return
     nccl = (plan.kind == "spawn" and bool(plan.device_ids)) or (
-        plan.kind == "joined" and dist.get_backend() == "nccl")
+        plan.kind == "joined" and dist.get_backend() == "nccl"
+    )
     if nccl:  # GPU-only branch
         raise ValueError(
             "sparse_embeddings=True gives the embedding tables sparse gradients, which DDP "
@@ -156,8 +176,16 @@ class ShardedSliceLoader(SliceLoader):
     rank, world_size : int
     """
 
-    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False, rank=0,
-                 world_size=1, **ignored):
+    def __init__(
+        self,
+        dataset,
+        batch_size=128,
+        shuffle=False,
+        drop_last=False,
+        rank=0,
+        world_size=1,
+        **ignored,
+    ):
         super().__init__(dataset, batch_size * world_size, shuffle, drop_last, **ignored)
         self.rank, self.world_size = rank, world_size
 
@@ -225,77 +253,347 @@ def share_random_state(rank, world_size):
         torch.set_rng_state(state[0])
 
 
+def ranks_using(rows, world_size):
+    """How many ranks of the process group use each of this rank's ``rows``.
+
+    A penalty on the distinct embedding rows of a mini-batch (DIN eq. 9-10) is a sum over the
+    rows of the *global* batch, each once. A rank that weighs its rows' terms by
+    ``world_size / ranks_using(rows)`` makes DDP's average of the ranks' gradients that sum's
+    gradient: a row used by c ranks gets c shares of 1/c. Every rank must call it for every
+    batch (it gathers the rows of all ranks), also with no rows.
+
+    Parameters
+    ----------
+    rows : torch.Tensor of shape (n_rows,), int64
+        The distinct rows this rank uses (sorted or not).
+    world_size : int
+
+    Returns
+    -------
+    torch.Tensor of shape (n_rows,), int64
+    """
+    counts = [torch.zeros(1, dtype=torch.int64, device=rows.device) for _ in range(world_size)]
+    dist.all_gather(counts, torch.tensor([len(rows)], device=rows.device))
+    longest = max(1, int(max(counts)))  # never an empty message
+    padded = torch.full((longest,), -1, dtype=torch.int64, device=rows.device)
+    padded[: len(rows)] = rows
+    gathered = [torch.empty_like(padded) for _ in range(world_size)]
+    dist.all_gather(gathered, padded)
+    every = torch.cat(gathered)
+    distinct, users = torch.unique(every[every >= 0], return_counts=True)
+    return users[torch.searchsorted(distinct, rows)]
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state):
-    """Train ``estimator`` (initialised, not yet trained) on ``plan.world_size`` processes and
-    load rank 0's result into it.
+# ------------------------------------------------------------------ spawned worker processes
+#: What a worker writes on its status pipe: a sign of life (a batch, or the start), "every rank
+#: has finished training" (written after the final barrier), and an error report (JSON to EOF).
+HEARTBEAT, DONE, ERROR = b".", b"+", b"!"
+#: Seconds a worker is given to leave after SIGTERM before it is killed.
+_TERMINATE_GRACE = 5.0
 
-    The data travel as shared-memory tensors (no copy per worker); the estimator, with its
-    initial weights, is pickled once to a file every worker reads. Workers start from the
-    parent's torch random state, so their shuffles equal a single process's.
+
+def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state, timeout):
+    """Train ``estimator`` (initialised, not yet trained) on ``plan.world_size`` worker
+    processes and return rank 0's result (weights, optimizer states, history).
+
+    Each worker is ``python -m sk_ctr.training.ddp_worker``: a fresh interpreter that never
+    imports the caller's ``__main__`` (torch.multiprocessing's spawn re-runs it, so a script
+    without an ``if __name__ == "__main__":`` guard trained twice per worker, and ``python -``
+    failed). Everything it needs travels in anonymous temporary files (unlinked when made,
+    so nothing in ``$TMPDIR`` can be read by others or left behind by any exit, ``kill -9``
+    included) whose descriptors it inherits: the pickled estimator, and the encoded arrays,
+    which every worker maps copy-on-write instead of holding a copy.
+
+    Parameters
+    ----------
+    estimator : CTRClassifier
+    X_encoded : FieldData
+    y_encoded : ndarray
+    plan : ParallelPlan
+    rng_state : torch.Tensor
+        The torch random state every rank starts from.
+    timeout : float
+        Seconds: gloo's (or NCCL's) wait for the other ranks in a collective operation, and
+        the longest a worker may go without a sign of life (a batch) before the fit is
+        stopped with a ``TimeoutError``.
+
+    Returns
+    -------
+    dict
+        What rank 0's ``_distributed_result`` returned.
+
+    Raises
+    ------
+    TypeError
+        When the estimator refers to a class or function of the ``__main__`` module.
+    TimeoutError, RuntimeError
+        When a worker is silent for ``timeout`` seconds, or fails (its message included).
     """
-    shared = {key: _as_tensor(value).share_memory_() for key, value in X_encoded.items()}
-    labels = _as_tensor(y_encoded).share_memory_()
-    with tempfile.TemporaryDirectory() as folder:
-        # The estimator goes through a file, not the spawn pipe: a worker reads its pipe only
-        # while unpickling, which imports torch and sk_ctr (~3 s), and a payload larger than
-        # the pipe's buffer (the weights: megabytes) blocks the parent until the worker has read
-        # it, so the workers started one after another. Measured: 3.6 s of a DDP fit's start.
-        estimator_path = os.path.join(folder, "estimator.pkl")
-        with open(estimator_path, "wb") as file:
-            pickle.dump(estimator, file, protocol=pickle.HIGHEST_PROTOCOL)
-        result_path = os.path.join(folder, "rank0.pt")
-        payload = (estimator_path, shared, X_encoded.schema, labels, plan, rng_state,
-                   _free_port(), result_path)
+    if os.name != "posix":
+        raise NotImplementedError(
+            "fit spawns data-parallel workers (devices=...) that inherit file descriptors, "
+            "which needs a POSIX system (Linux, macOS). On Windows, launch the ranks with "
+            "torchrun (docs/distributed.md) or train in one process (devices=None)."
+        )
+    with ExitStack() as stack:
+        arrays_file = stack.enter_context(tempfile.TemporaryFile())
+        arrays = {("X", key): value for key, value in X_encoded.items()}
+        arrays["y"] = y_encoded
+        layout = _write_arrays(arrays_file, arrays)
+        payload_file = stack.enter_context(tempfile.TemporaryFile())
+        config = {
+            "estimator": estimator,
+            "schema": X_encoded.schema,
+            "plan": plan,
+            "rng_state": rng_state,
+            "port": _free_port(),
+            "timeout": timeout,
+        }
+        pickle.dump(layout, payload_file)  # first: the worker needs it to load the rest
+        _WorkerPickler(payload_file, arrays).dump(config)
+        payload_file.flush()
+        result_file = stack.enter_context(tempfile.TemporaryFile())
+        workers = []
         try:
-            mp.spawn(_worker, args=(payload,), nprocs=plan.world_size, join=True)
-        except mp.ProcessExitedException:
-            # A worker killed by a signal while exiting ("terminate called without an active
-            # exception" from gloo's threads, about 1 fit in 10 on CPU before workers left by
-            # os._exit) after every rank finished: rank 0 writes the result only after that,
-            # so a result is complete.
-            if not os.path.exists(result_path):
-                raise
-        return torch.load(result_path, weights_only=False)
+            for rank in range(plan.world_size):
+                workers.append(
+                    _Worker(rank, payload_file, arrays_file, result_file if rank == 0 else None)
+                )
+            _supervise(workers, timeout)
+        finally:
+            _stop(workers)
+        result_file.seek(0)
+        return torch.load(result_file, weights_only=False)
 
 
-def _worker(rank, payload):
-    """One rank of a spawned fit: join the group, train, and (rank 0) save the result."""
-    from sk_ctr.preprocessing import FieldData
+class _WorkerPickler(pickle.Pickler):
+    """Pickles a worker's payload: the encoded arrays as references to the shared arrays file
+    (the estimator's validation split holds them too), and a clear error for a class or
+    function of ``__main__``, which a worker cannot import."""
 
-    estimator_path, shared, schema, labels, plan, rng_state, port, result_path = payload
-    with open(estimator_path, "rb") as file:
-        estimator = pickle.load(file)
-    on_cuda = bool(plan.device_ids)
-    if on_cuda:  # GPU-only branch: one GPU per rank, NCCL between them
-        torch.cuda.set_device(plan.device_ids[rank])
-        estimator.set_params(device=f"cuda:{plan.device_ids[rank]}")
-        # A fresh process's CUDA generator has a fixed default seed; derive it from the
-        # parent's (random_state-seeded) state instead, without drawing from that state.
-        seed = torch.randint(2**62, (1,), generator=torch.Generator().set_state(rng_state))
-        torch.cuda.manual_seed(int(seed) + rank)
-    dist.init_process_group("nccl" if on_cuda else "gloo", init_method=f"tcp://127.0.0.1:{port}",
-                            rank=rank, world_size=plan.world_size)
-    try:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // plan.world_size))
-        torch.set_rng_state(rng_state)
-        X_encoded = FieldData({key: value.numpy() for key, value in shared.items()}, schema)
-        estimator._fit_distributed(X_encoded, labels.numpy(), rank, plan.world_size)
-        # Every rank has finished training before rank 0 writes the result, and none tears its
-        # gloo threads down while another still talks to it.
-        dist.barrier()
-        if rank == 0:
-            torch.save(estimator._distributed_result(), result_path)
-    finally:
-        dist.destroy_process_group()
-    # The work is done and saved. Leave without the interpreter's teardown, whose static
-    # destructors (gloo's threads) took 1.3 s and sometimes aborted the process ("terminate
-    # called without an active exception") after a complete fit.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    def __init__(self, file, arrays):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._shared = {id(value): key for key, value in arrays.items()}
+
+    def persistent_id(self, obj):
+        if isinstance(obj, np.ndarray):
+            return self._shared.get(id(obj))
+        return None
+
+    def reducer_override(self, obj):
+        if isinstance(obj, type | types.FunctionType) and obj.__module__ == "__main__":
+            raise TypeError(
+                f"{obj.__qualname__} is defined in the __main__ module (the script, notebook or "
+                "`python -c` that runs fit), and the worker processes of a data-parallel fit "
+                "(devices=...) do not run that module, so they cannot load it. Move it to a "
+                "module they can import (a .py file beside the script), or train in one "
+                "process (devices=None)."
+            )
+        return NotImplemented
+
+
+def _write_arrays(file, arrays):
+    """Write every array's bytes to ``file`` (aligned to 64 bytes); return where each is, as
+    ``{key: (dtype, shape, offset)}``."""
+    layout = {}
+    for key, value in arrays.items():
+        array = np.ascontiguousarray(value)
+        if array.dtype.hasobject:
+            raise TypeError(f"Encoded array {key!r} has dtype object; expected numbers.")
+        offset = -(-file.seek(0, os.SEEK_END) // 64) * 64
+        file.seek(offset)
+        file.write(array.data.cast("B") if array.size else b"")
+        layout[key] = (array.dtype.str, array.shape, offset)
+    file.flush()
+    return layout
+
+
+def read_arrays(fd, layout):
+    """The arrays :func:`_write_arrays` wrote to the file open as ``fd``, mapped copy-on-write
+    (every worker shares the pages; a write copies only the page it touches)."""
+    size = os.fstat(fd).st_size
+    buffer = mmap.mmap(fd, size, access=mmap.ACCESS_COPY) if size else None
+    arrays = {}
+    for key, (dtype, shape, offset) in layout.items():
+        count = int(np.prod(shape))
+        if count == 0:
+            arrays[key] = np.empty(shape, dtype)
+        else:
+            arrays[key] = np.frombuffer(buffer, dtype, count, offset).reshape(shape)
+    return arrays
+
+
+class _Worker:
+    """One worker process seen from the parent: its ``Popen``, the time of its last sign of
+    life, the last lines of its stderr (forwarded to ``sys.stderr``, its stdout to
+    ``sys.stdout``, so a notebook shows them) and the error it reported."""
+
+    def __init__(self, rank, payload_file, arrays_file, result_file):
+        self.rank, self.last_seen, self.done, self.report = rank, time.monotonic(), False, None
+        self.stderr_tail = deque(maxlen=20)
+        status_read, status_write = os.pipe()
+        fds = {
+            "payload": payload_file.fileno(),
+            "arrays": arrays_file.fileno(),
+            "status": status_write,
+            "parent": os.getpid(),
+            "rank": rank,
+        }
+        if result_file is not None:
+            fds["result"] = result_file.fileno()
+        passed = [v for k, v in fds.items() if k not in ("parent", "rank")]
+        # The caller's sys.path, so a worker imports what the caller could (the script's own
+        # folder, paths it added); a new session, so a Ctrl-C in the terminal reaches the
+        # parent only, which then stops the workers (each would otherwise catch it in skorch's
+        # loop and carry on).
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sk_ctr.training.ddp_worker", json.dumps(fds)],
+                pass_fds=passed,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(status_read)
+            raise
+        finally:
+            os.close(status_write)
+        self._threads = [
+            threading.Thread(target=self._read_status, args=(status_read,), daemon=True),
+            threading.Thread(
+                target=self._forward, args=(self.process.stdout, sys.stdout), daemon=True
+            ),
+            threading.Thread(
+                target=self._forward, args=(self.process.stderr, sys.stderr, True), daemon=True
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read_status(self, fd):
+        report = None  # the bytes after ERROR, once it came
+        with os.fdopen(fd, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                self.last_seen = time.monotonic()
+                if report is not None:
+                    report += chunk
+                    continue
+                signs, error, rest = chunk.partition(ERROR)
+                self.done = self.done or DONE in signs
+                if error:
+                    report = rest
+        if report is not None:
+            try:
+                self.report = json.loads(report.decode())
+            except ValueError:  # cut short: the worker was killed while writing it
+                self.report = {"error": report.decode(errors="replace"), "distributed": False}
+
+    def _forward(self, pipe, stream, keep_tail=False):
+        for line in iter(pipe.readline, b""):
+            text = line.decode(errors="replace")
+            if keep_tail:
+                self.stderr_tail.append(text.rstrip())
+            try:
+                stream.write(text)
+                stream.flush()
+            except (OSError, ValueError):  # the parent's stream closed: keep draining the pipe
+                pass
+        pipe.close()
+
+    def join_output(self, timeout=5.0):
+        """Wait for the reader threads to drain the exited worker's pipes."""
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def failure(self):
+        """The exception that says why this exited worker failed."""
+        self.join_output()
+        code = self.process.returncode
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        if self.report is None:
+            tail = "\n".join(self.stderr_tail)
+            return RuntimeError(
+                f"The data-parallel worker of rank {self.rank} {how}."
+                + (f" Its last output:\n{tail}" if tail else "")
+            )
+        message = f"The data-parallel worker of rank {self.rank} failed: {self.report['error']}"
+        if self.report["distributed"]:  # a collective operation failed or timed out
+            return TimeoutError(
+                f"{message}\nA rank waits at most ddp_timeout seconds for the others in a "
+                "collective operation; another rank may have stalled or died. Raise "
+                "ddp_timeout if the ranks legitimately wait that long (e.g. slow first "
+                "batches)."
+            )
+        return RuntimeError(message)
+
+
+def _supervise(workers, timeout):
+    """Wait until every worker has exited successfully; raise when one fails or has shown no
+    sign of life for ``timeout`` seconds."""
+    while True:
+        codes = [worker.process.poll() for worker in workers]
+        # A rank other than 0 that dies after every rank has finished training (gloo's
+        # threads sometimes abort while a process exits: "terminate called without an
+        # active exception") leaves rank 0 to write a complete result: only a failure before
+        # that point, or any failure of rank 0, counts.
+        failed = [
+            worker
+            for worker, code in zip(workers, codes, strict=True)
+            if code not in (None, 0) and (worker.rank == 0 or not worker.done)
+        ]
+        if failed:
+            for worker in failed:
+                worker.join_output()  # its error report, read to the pipe's end
+            # The cause first: an error a rank raised, then a rank killed without a word (by
+            # a signal, the OOM killer ...), then the failures of collective operations that
+            # these cause on the other ranks; among equals the first to fail.
+            failed.sort(key=_cause_first)
+            raise failed[0].failure()
+        if None not in codes:
+            for worker in workers:
+                worker.join_output()
+            return
+        now = time.monotonic()
+        for worker, code in zip(workers, codes, strict=True):
+            if code is None and now - worker.last_seen > timeout:
+                raise TimeoutError(
+                    f"The data-parallel worker of rank {worker.rank} showed no sign of life "
+                    f"(no batch) for {now - worker.last_seen:.0f} s, more than "
+                    f"ddp_timeout={timeout!r} seconds; the workers were stopped. Raise "
+                    "ddp_timeout if a step, a validation pass or the workers' start "
+                    "legitimately takes that long."
+                )
+        time.sleep(0.1)
+
+
+def _cause_first(worker):
+    """Sort key of failed workers: the likely cause of the failure first."""
+    if worker.report is None:
+        return (1, 0.0, worker.rank)
+    return (2 if worker.report["distributed"] else 0, worker.report.get("at", 0.0), worker.rank)
+
+
+def _stop(workers):
+    """Terminate the workers still running (SIGTERM, then SIGKILL after a grace period), wait
+    for every one, and close their pipes."""
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.process.terminate()
+    deadline = time.monotonic() + _TERMINATE_GRACE
+    for worker in workers:
+        try:
+            worker.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+        worker.join_output()

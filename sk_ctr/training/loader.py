@@ -68,9 +68,18 @@ class SliceLoader:
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
 
     def __len__(self):
-        if self.drop_last:
-            return self.n_samples // self.batch_size
-        return -(-self.n_samples // self.batch_size)
+        return len(self._bounds())
+
+    def _bounds(self):
+        """``(start, end)`` rows of each batch. Without ``drop_last`` a last batch of one row
+        joins the one before: batch normalisation cannot train on a single row ("Expected
+        more than 1 value per channel"), and dropping the row would lose data."""
+        stop = self.n_samples - self.n_samples % self.batch_size if self.drop_last else None
+        stop = self.n_samples if stop is None else stop
+        starts = list(range(0, stop, self.batch_size))
+        if not self.drop_last and len(starts) > 1 and stop - starts[-1] == 1:
+            starts.pop()
+        return list(zip(starts, [*starts[1:], stop], strict=True))
 
     def __iter__(self):
         order = torch.randperm(self.n_samples) if self.shuffle else None
@@ -78,9 +87,7 @@ class SliceLoader:
             order = self.indices[order]
         elif order is None:
             order = self.indices
-        stop = len(self) * self.batch_size if self.drop_last else self.n_samples
-        for start in range(0, stop, self.batch_size):
-            end = min(start + self.batch_size, self.n_samples)
+        for start, end in self._bounds():
             rows = slice(start, end) if order is None else order[start:end]
             y = _take(self.y, rows)
             yield _take(self.X, rows), (torch.zeros(end - start) if y is None else y)

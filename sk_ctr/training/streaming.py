@@ -67,7 +67,12 @@ class ParquetSource:
     paths : str, path-like or list of them
         A Parquet file, a directory (its ``.parquet``, ``.parq`` and ``.pq`` files, searched
         recursively and taken in sorted order; partition values encoded in directory names
-        are not read) or a list of files.
+        are not read; files and folders whose name starts with "." or "_" are skipped, as
+        Spark and pyarrow's dataset discovery skip them: ``_temporary/``, ``_SUCCESS``,
+        hidden ``.crc`` checksums) or a list of files. Types that differ harmlessly between
+        files (``string`` and ``large_string``, ``int32`` and ``int64`` ...) are unified as
+        ``pyarrow.unify_schemas(promote_options="permissive")`` does. Other formats (CSV)
+        are refused: read them with pandas and pass the DataFrame.
     label : str or None, default=None
         The label column: two classes, as ``y`` of an in-memory fit. It may not hold nulls.
         ``None`` for files without labels, which can be predicted on
@@ -126,8 +131,17 @@ class ParquetSource:
     (2000, 2)
     """
 
-    def __init__(self, paths, label=None, columns=None, batch_rows=65536, shuffle_buffer=262144,
-                 transformer_rows=100000, random_state=None, validation=None):
+    def __init__(
+        self,
+        paths,
+        label=None,
+        columns=None,
+        batch_rows=65536,
+        shuffle_buffer=262144,
+        transformer_rows=100000,
+        random_state=None,
+        validation=None,
+    ):
         self.paths = paths
         self.label = label
         self.columns = columns
@@ -143,8 +157,10 @@ class ParquetSource:
             _check_count("transformer_rows", transformer_rows)
         if label is not None and not isinstance(label, str):
             raise TypeError(f"label must be the name of a column (a str) or None; got {label!r}.")
-        if validation is not None and not isinstance(validation, ParquetSource) and not (
-            isinstance(validation, tuple) and len(validation) == 2
+        if (
+            validation is not None
+            and not isinstance(validation, ParquetSource)
+            and not (isinstance(validation, tuple) and len(validation) == 2)
         ):
             raise TypeError(
                 "validation must be a ParquetSource or a tuple (X, y) of held-out rows; got "
@@ -154,24 +170,34 @@ class ParquetSource:
         self._read_footers()
 
     def _read_footers(self):
-        _, pq = import_pyarrow()
-        groups, schema, has_nulls = [], None, set()
+        pa, pq = import_pyarrow()
+        groups, schemas, has_nulls = [], [], set()
         for index, path in enumerate(self.files):
             try:
                 metadata, file_schema = pq.read_metadata(path), pq.read_schema(path)
             except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-                raise ValueError(f"{path} is not a readable Parquet file: {exc}") from exc
-            if schema is None:
-                schema = file_schema
+                raise ValueError(
+                    f"{path} is not a readable Parquet file ({exc}). Paths given to fit and "
+                    "predict are read as Parquet; read other formats with pandas (e.g. "
+                    "df = pandas.read_csv(path)) and pass the DataFrame: "
+                    "fit(df.drop(columns=label), df[label])."
+                ) from exc
+            if not schemas:
                 self.feature_names = self._features(file_schema)
-            missing = [c for c in (*self._label_columns(), *self.feature_names)
-                       if c not in file_schema.names]
+            columns = (*self._label_columns(), *self.feature_names)
+            missing = [c for c in columns if c not in file_schema.names]
             if missing:
-                raise ValueError(f"{path} has no column(s) {missing}; its columns are "
-                                 f"{file_schema.names}.")
-            groups += [(index, g, metadata.row_group(g).num_rows)
-                       for g in range(metadata.num_row_groups)]
+                raise ValueError(
+                    f"{path} has no column(s) {missing}; its columns are {file_schema.names}."
+                )
+            schemas.append(
+                pa.schema([file_schema.field(c) for c in columns], metadata=file_schema.metadata)
+            )
+            groups += [
+                (index, g, metadata.row_group(g).num_rows) for g in range(metadata.num_row_groups)
+            ]
             has_nulls |= _columns_with_nulls(path, metadata, file_schema, self.feature_names)
+        self._schema = _unify_schemas(schemas, self.files)
         self.row_groups = tuple(g for g in groups if g[2] > 0)
         self.n_rows = sum(g[2] for g in self.row_groups)
         if not self.n_rows:
@@ -202,14 +228,21 @@ class ParquetSource:
     def require_label(self, purpose):
         """Raise a ValueError saying ``purpose`` needs labels when this source has none."""
         if self.label is None:
-            raise ValueError(f"{purpose} needs labels, and {self!r} has none: give "
-                             "ParquetSource(..., label=<the label column>).")
+            raise ValueError(
+                f"{purpose} needs labels, and {self!r} has none: give "
+                "ParquetSource(..., label=<the label column>)."
+            )
 
     def __repr__(self):
-        shown = self.paths if isinstance(self.paths, str | os.PathLike) else (
-            f"[{len(self.files)} files]")
-        return (f"ParquetSource({str(shown)!r}, label={self.label!r}, n_rows={self.n_rows}, "
-                f"n_features={len(self.feature_names)})")
+        shown = (
+            self.paths
+            if isinstance(self.paths, str | os.PathLike)
+            else (f"[{len(self.files)} files]")
+        )
+        return (
+            f"ParquetSource({str(shown)!r}, label={self.label!r}, n_rows={self.n_rows}, "
+            f"n_features={len(self.feature_names)})"
+        )
 
     # ---------------------------------------------------------------- reading
     def iter_frames(self, groups=None, with_label=False):
@@ -308,26 +341,42 @@ class ParquetSource:
             missing += column.null_count
             uniques.append(pd.unique(column.to_pandas().to_numpy()))
         if missing:
-            raise ValueError(f"Input y contains NaN. The label column {self.label!r} of {self!r} "
-                             f"has {missing} missing value(s).")
+            raise ValueError(
+                f"Input y contains NaN. The label column {self.label!r} of {self!r} "
+                f"has {missing} missing value(s)."
+            )
         return pd.unique(np.concatenate(uniques))
 
     def _record_batches(self, groups, columns):
         """pyarrow record batches of the row groups ``groups`` (positions in
-        :attr:`row_groups`), in that order."""
-        _, pq = import_pyarrow()
+        :attr:`row_groups`), in that order, with the types of the files' unified schema."""
+        pa, pq = import_pyarrow()
+        target = pa.schema([self._schema.field(c) for c in columns], metadata=self._schema.metadata)
         opened, reader = None, None
         try:
             for position in range(len(self.row_groups)) if groups is None else groups:
                 index, group, _ = self.row_groups[position]
+                path = self.files[index]
                 if index != opened:  # one file open at a time, however many files there are
                     if reader is not None:
                         reader.close()
-                    reader, opened = pq.ParquetFile(self.files[index]), index
+                    reader, opened = _read_or_name(path, pq.ParquetFile, path), index
                 # One row group per call: pyarrow pre-buffers every row group of a call (with
                 # all columns asked for, measured: the whole 140 MB file at once).
-                yield from reader.iter_batches(batch_size=self.batch_rows, row_groups=[group],
-                                               columns=columns)
+                batches = reader.iter_batches(
+                    batch_size=self.batch_rows, row_groups=[group], columns=columns
+                )
+                while (batch := _read_or_name(path, next, batches, None)) is not None:
+                    if not batch.schema.equals(target):
+                        # string vs large_string, int32 vs int64 ... between files
+                        batch = pa.RecordBatch.from_arrays(
+                            [
+                                column.cast(field.type)
+                                for column, field in zip(batch.columns, target, strict=True)
+                            ],
+                            schema=target,
+                        )
+                    yield batch
         finally:
             if reader is not None:
                 reader.close()
@@ -354,8 +403,11 @@ def is_paths(X):
     """
     if isinstance(X, str | os.PathLike):
         return True
-    return isinstance(X, list | tuple) and bool(X) and all(
-        isinstance(path, str | os.PathLike) for path in X)
+    return (
+        isinstance(X, list | tuple)
+        and bool(X)
+        and all(isinstance(path, str | os.PathLike) for path in X)
+    )
 
 
 def as_source(X, label=None, columns=None):
@@ -392,17 +444,62 @@ def _find_files(paths):
     files = []
     for path in map(Path, given):
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file()
-                           and p.suffix.lower() in PARQUET_SUFFIXES)
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in PARQUET_SUFFIXES
+                and not _hidden(p.relative_to(path))
+            )
             if not found:
-                raise ValueError(f"The directory {path} holds no Parquet file "
-                                 f"({', '.join(PARQUET_SUFFIXES)}).")
+                raise ValueError(
+                    f"The directory {path} holds no Parquet file ({', '.join(PARQUET_SUFFIXES)})."
+                )
             files += found
         elif path.is_file():
             files.append(path)
         else:
             raise FileNotFoundError(f"No such file or directory: {str(path)!r}")
     return tuple(files)
+
+
+def _hidden(relative_path):
+    """Whether a file below a directory is not data: a file or folder on its path starts with
+    "." or "_" (Spark's ``_temporary/`` attempts and ``_SUCCESS``, Hadoop's hidden ``.crc``
+    checksums), what pyarrow's dataset discovery and Spark skip (``ignore_prefixes``)."""
+    return any(part.startswith((".", "_")) for part in relative_path.parts)
+
+
+def _unify_schemas(schemas, files):
+    """One schema for the files: types that differ harmlessly (string and large_string, int32
+    and int64 ...) are promoted as ``pandas.read_parquet`` of a directory would; others raise
+    naming the column and two files."""
+    pa, _ = import_pyarrow()
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        for name in schemas[0].names:
+            types = [schema.field(name).type for schema in schemas]
+            for other, kind in enumerate(types):
+                try:
+                    pa.unify_schemas(
+                        [pa.schema([(name, types[0])]), pa.schema([(name, kind)])],
+                        promote_options="permissive",
+                    )
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    raise ValueError(
+                        f"Column {name!r} is {types[0]} in {files[0]} but {kind} in "
+                        f"{files[other]}; the files must agree on its type."
+                    ) from exc
+        raise
+
+
+def _read_or_name(path, read, *args):
+    """``read(*args)``, with an error from a damaged file saying which file it is."""
+    try:
+        return read(*args)
+    except (OSError, ValueError) as exc:  # ArrowIOError is an OSError, ArrowInvalid a ValueError
+        raise ValueError(f"Reading {path} failed: {exc}") from exc
 
 
 def _columns_with_nulls(path, metadata, schema, names):
@@ -507,8 +604,10 @@ class StreamLoader:
         batches = _cut(self._pieces(), self.batch_size * self.world_size)
         if self.world_size == 1:
             return batches
-        return (rank_share(X, y, self.rank, self.world_size)
-                for X, y in own_stream_after_shuffle(batches, self.rank))
+        return (
+            rank_share(X, y, self.rank, self.world_size)
+            for X, y in own_stream_after_shuffle(batches, self.rank)
+        )
 
     def _pieces(self):
         source = self.dataset.source
@@ -561,13 +660,13 @@ class ShuffleBuffer:
         n_rows = len(y)
         fill = min(self.capacity - self.size, n_rows)
         for key, value in X.items():
-            self.X[key][self.size:self.size + fill] = value[:fill]
-        self.y[self.size:self.size + fill] = y[:fill]
+            self.X[key][self.size : self.size + fill] = value[:fill]
+        self.y[self.size : self.size + fill] = y[:fill]
         self.size += fill
         pushed_out = []
         for start in range(fill, n_rows, self.capacity):
             stop = min(start + self.capacity, n_rows)
-            slots = torch.randperm(self.capacity, generator=self.generator)[:stop - start]
+            slots = torch.randperm(self.capacity, generator=self.generator)[: stop - start]
             pushed_out.append((_take(self.X, slots), self.y[slots]))
             for key, value in X.items():
                 self.X[key][slots] = value[start:stop]
@@ -581,7 +680,7 @@ class ShuffleBuffer:
             return
         order = torch.randperm(self.size, generator=self.generator)
         for start in range(0, self.size, piece_rows):
-            rows = order[start:start + piece_rows]
+            rows = order[start : start + piece_rows]
             yield _take(self.X, rows), self.y[rows]
         self.size = 0
 
@@ -597,7 +696,7 @@ def _cut(pieces, size):
         X, y = _concat(pending)
         stop = n_pending - n_pending % size
         for start in range(0, stop, size):
-            yield _take(X, slice(start, start + size)), y[start:start + size]
+            yield _take(X, slice(start, start + size)), y[start : start + size]
         pending = [(_take(X, slice(stop, None)), y[stop:])] if stop < n_pending else []
         n_pending -= stop
     if n_pending:

@@ -1,0 +1,110 @@
+"""Which role a raw column takes when the user does not say: categorical ids, a numeric
+quantity, or a sequence, and the warnings for guesses that are likely wrong.
+
+An integer column may hold ids (user 123, ad 77: arbitrary labels with repeated values) or a
+quantity (an age, a price, a census weight: ordered magnitudes, most of them rare). An id is
+worth an embedding only when its value recurs: a value seen a handful of times in training
+trains a vector that does not generalise, and at prediction time such columns mostly hold
+values never seen. So an integer column is numeric when most of its rows hold rare values
+(its order and magnitude are then what can be learnt), and categorical otherwise.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+#: A value seen fewer times than this in the training rows is "rare".
+RARE_VALUE_COUNT = 5
+#: An integer column is a quantity when more than this share of its non-missing rows hold rare
+#: values (a 20,000-valued census weight: ~0.9; user or item ids of a CTR log: well below).
+QUANTITY_SHARE = 0.5
+#: Object / string columns whose values are numbers but for this share of strays get a warning.
+NUMERIC_STRING_SHARE = 0.9
+#: Values looked at to detect numbers written as strings (a sample keeps fit fast).
+NUMERIC_STRING_SAMPLE = 10_000
+
+
+def rare_value_share(column):
+    """Share of the non-missing rows of ``column`` whose value occurs fewer than
+    :data:`RARE_VALUE_COUNT` times."""
+    counts = column.value_counts(dropna=True)
+    total = counts.sum()
+    if total == 0:
+        return 0.0
+    return float(counts[counts < RARE_VALUE_COUNT].sum() / total)
+
+
+def integer_role(column):
+    """``("numeric" or "categorical", reason)`` for an integer column."""
+    share = rare_value_share(column)
+    if share > QUANTITY_SHARE:
+        return "numeric", (f"integer; {share:.0%} of rows hold values seen < "
+                           f"{RARE_VALUE_COUNT} times: a quantity")
+    return "categorical", (f"integer; {share:.0%} of rows hold values seen < "
+                           f"{RARE_VALUE_COUNT} times: ids")
+
+
+def warn_numeric_strings(name, column):
+    """Warn when an object / string column is numbers written as text with a few strays (an
+    "N/A" or "-" among prices): it becomes categorical, which is rarely what was meant."""
+    values = column.dropna()
+    if len(values) > NUMERIC_STRING_SAMPLE:
+        values = values.sample(NUMERIC_STRING_SAMPLE, random_state=0)
+    if values.empty or not all(isinstance(v, str) for v in values.iloc[:100]):
+        return
+    numbers = pd.to_numeric(values, errors="coerce")
+    parsed = float(numbers.notna().mean())
+    if NUMERIC_STRING_SHARE <= parsed < 1:
+        strays = values[numbers.isna()].unique()[:3].tolist()
+        warnings.warn(
+            f"Column {name!r} holds numbers written as text, but {1 - parsed:.1%} of its "
+            f"values are not numbers (e.g. {strays}); it is treated as categorical. Convert it "
+            f"with pandas.to_numeric(..., errors='coerce') to use it as a number, or list it "
+            "in categorical_features to keep it as it is and silence this warning.",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
+def describe_roles(frame, fields, given):
+    """The fitted role of every column, as ``CTRTransformer.column_roles_`` shows it.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows the roles were inferred from.
+    fields : tuple of Field
+    given : set of str
+        Columns whose role the user gave (``*_features``, ``behavior``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by column, in the frame's order: ``role`` (categorical, bucketized,
+        numeric, sequence), ``n_ids`` (ids of its field: vocabulary + reserved ids, or
+        buckets; 1 for a numeric value) and ``why``.
+    """
+    by_name = {field.name: field for field in fields}
+    rows = []
+    for name in frame.columns:
+        field = by_name[name]
+        role = "sequence" if field.kind == "sequence" else field.source
+        dtype = frame[name].dtype
+        if name in given:
+            why = "given"
+        elif field.kind == "sequence":
+            why = "cells are lists"
+        elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            why = integer_role(frame[name])[1]
+        else:
+            why = f"dtype {dtype}"
+        rows.append({"column": name, "role": role, "n_ids": field.vocab_size, "why": why})
+    return pd.DataFrame(rows).set_index("column")
+
+
+def is_plain_integer(dtype):
+    """Integer dtypes (numpy or nullable), not bool."""
+    return pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+

@@ -1,0 +1,213 @@
+"""The worker processes of a spawned data-parallel fit (``devices=2`` on CPU): started without
+the caller's ``__main__``, stopped with their parent, by a timeout or on error, and leaving no
+file behind. Each test spawns real processes (a fresh interpreter imports torch: seconds), so
+the deadlines are generous and nothing depends on the machine's speed."""
+
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from ddp_probes import FailOnRank, MarkTraining, StallAtEpoch
+from test_distributed import child_env
+
+from sk_ctr import FMClassifier
+from sk_ctr.datasets import make_ctr_classification
+
+TESTS = str(Path(__file__).resolve().parent)
+LINUX_ONLY = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads worker states from /proc (Linux)"
+)
+#: Seconds any wait for a process may take before the test fails.
+PATIENCE = 300
+
+#: A script without an ``if __name__ == "__main__":`` guard; it counts its runs in a file.
+UNGUARDED = """
+import sys
+from skorch.callbacks import Callback
+from sk_ctr import FMClassifier
+from sk_ctr.datasets import make_ctr_classification
+
+with open({count!r}, "a") as file:
+    file.write("run\\n")
+X, y = make_ctr_classification(n_samples=600, n_fields=3, cardinality=10, random_state=0)
+params = dict(devices=2, max_epochs=2, batch_size=64, n_threads=1, random_state=0)
+est = FMClassifier(**params).fit(X, y)
+print("proba", est.predict_proba(X.head(3))[:, 1].tolist())
+
+class Note(Callback):  # defined in __main__, which the workers never run
+    pass
+
+try:
+    FMClassifier(callbacks=[Note()], **params).fit(X, y)
+except TypeError as error:
+    print("refused:", error)
+"""
+
+
+def leftovers(tmpdir):
+    """What is in ``tmpdir`` besides torch's compile cache (``torchinductor_<user>``, made by
+    the first optimizer step of any process and kept on purpose)."""
+    return [p.name for p in tmpdir.iterdir() if not p.name.startswith("torchinductor_")]
+
+
+def run_python(arguments, tmpdir, **kwargs):
+    tmpdir.mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, *arguments],
+        env=child_env(TMPDIR=str(tmpdir)),
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+        **kwargs,
+    )
+
+
+@pytest.mark.slow
+def test_workers_never_run_the_callers_main_module(tmp_path):
+    """From a script without a main guard, from ``python -c`` and from stdin: the fit runs,
+    the caller's code runs once, and nothing is left in $TMPDIR."""
+    count = tmp_path / "runs.txt"
+    code = textwrap.dedent(UNGUARDED.format(count=str(count)))
+    script = tmp_path / "unguarded.py"
+    script.write_text(code)
+    outputs = []
+    for arguments, stdin in [([str(script)], None), (["-c", code], None), (["-"], code)]:
+        done = run_python(arguments, tmp_path / "tmp", input=stdin)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+        assert count.read_text().count("run") == len(outputs), done.stdout
+        assert not leftovers(tmp_path / "tmp")
+    assert outputs[0] == outputs[1] == outputs[2] and "proba [" in outputs[0]
+    assert "refused: Note is defined in the __main__ module" in outputs[0]
+    assert "devices=None" in outputs[0]
+
+
+def alive(pid):
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_for(condition, what, process=None):
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"the fit ended before {what}: {process.communicate()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {PATIENCE} s for {what}")
+        time.sleep(0.2)
+
+
+def worker_pids(folder):
+    return [int(p.name.split("-")[1]) for p in folder.glob("training-*")]
+
+
+@pytest.mark.slow
+@LINUX_ONLY
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGKILL])
+def test_workers_stop_with_an_interrupted_or_killed_parent(tmp_path, signal_number):
+    """Ctrl-C (SIGINT) or ``kill -9`` of the process that called fit, mid-training: both
+    workers are gone, and no file was ever visible in $TMPDIR."""
+    markers, tmpdir = tmp_path / "markers", tmp_path / "tmp"
+    markers.mkdir()
+    tmpdir.mkdir()
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {TESTS!r})
+        from ddp_probes import MarkTraining
+        from sk_ctr import FMClassifier
+        from sk_ctr.datasets import make_ctr_classification
+        X, y = make_ctr_classification(n_samples=600, n_fields=3, cardinality=10, random_state=0)
+        FMClassifier(devices=2, max_epochs=100000, batch_size=64, n_threads=1,
+                     callbacks=[MarkTraining({str(markers)!r})]).fit(X, y)
+    """)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=child_env(TMPDIR=str(tmpdir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: len(worker_pids(markers)) == 2, "both workers to train", parent)
+        workers = worker_pids(markers)
+        assert parent.pid not in workers and all(map(alive, workers))
+        assert not leftovers(tmpdir)  # the estimator's files have no name anyone can open
+        parent.send_signal(signal_number)
+        _, stderr = parent.communicate(timeout=PATIENCE)
+    finally:
+        parent.kill()
+    assert parent.returncode != 0
+    if signal_number == signal.SIGINT:
+        assert "KeyboardInterrupt" in stderr
+    wait_for(lambda: not any(map(alive, workers)), "the workers to end")
+    assert not leftovers(tmpdir)
+
+
+@pytest.fixture
+def fit_in_tmpdir(tmp_path, monkeypatch):
+    """Fit a small DDP FMClassifier in this process with ``tempfile`` writing to tmp_path;
+    returns the folder the worker markers go to."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    X, y = make_ctr_classification(n_samples=600, n_fields=3, cardinality=10, random_state=0)
+
+    def fit(**params):
+        est = FMClassifier(devices=2, batch_size=64, n_threads=1, random_state=0, **params)
+        return est.fit(X, y)
+
+    fit.tmpdir = tmpdir
+    return fit
+
+
+@pytest.mark.slow
+@LINUX_ONLY
+def test_a_silent_worker_stops_the_fit_after_ddp_timeout(tmp_path, fit_in_tmpdir):
+    """Every rank hangs in epoch 2 (no collective operation waits, so gloo cannot notice):
+    after ddp_timeout seconds without a batch, fit stops the workers and says so."""
+    callbacks = [MarkTraining(str(tmp_path)), StallAtEpoch(2)]
+    with pytest.raises(TimeoutError, match=r"rank \d showed no sign of life.*ddp_timeout=30"):
+        fit_in_tmpdir(max_epochs=3, ddp_timeout=30, callbacks=callbacks)
+    workers = worker_pids(tmp_path)
+    assert len(workers) == 2 and not any(map(alive, workers))
+    assert not leftovers(fit_in_tmpdir.tmpdir)
+
+
+@pytest.mark.slow
+@LINUX_ONLY
+def test_a_failing_worker_is_reported_and_the_others_stopped(tmp_path, fit_in_tmpdir):
+    callbacks = [MarkTraining(str(tmp_path)), FailOnRank(1)]
+    with pytest.raises(RuntimeError, match="rank 1 failed: ValueError: rank 1 cannot go on"):
+        fit_in_tmpdir(max_epochs=3, callbacks=callbacks)
+    workers = worker_pids(tmp_path)
+    assert len(workers) == 2 and not any(map(alive, workers))
+    assert not leftovers(fit_in_tmpdir.tmpdir)
+
+
+def test_the_error_raised_is_the_cause_not_its_consequences():
+    """When several workers failed, fit names the one that raised (earliest first), then one
+    killed without a report, and last a rank whose collective operation failed because of
+    them (gloo's RuntimeError names gloo)."""
+    from types import SimpleNamespace
+
+    from sk_ctr.training.ddp_worker import from_process_group
+    from sk_ctr.training.distributed import _cause_first
+
+    gloo = RuntimeError("[third_party/gloo/transport/tcp/pair.cc:537] Connection reset by peer")
+    assert from_process_group(gloo) and not from_process_group(ValueError("bad batch"))
+
+    def worker(rank, distributed=None, at=0.0):
+        report = None if distributed is None else {"distributed": distributed, "at": at}
+        return SimpleNamespace(rank=rank, report=report)
+
+    failed = [worker(0, True, 1.0), worker(1), worker(2, False, 3.0), worker(3, False, 2.0)]
+    assert [w.rank for w in sorted(failed, key=_cause_first)] == [3, 2, 1, 0]

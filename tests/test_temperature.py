@@ -1,0 +1,77 @@
+"""Post-hoc temperature scaling (issue 13 item 5): the fit against brute force, and the
+estimator applying it to every output without changing rankings."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import expit
+from sklearn.metrics import log_loss, roc_auc_score
+
+from sk_ctr import FMClassifier
+from sk_ctr.datasets import make_ctr_classification
+from sk_ctr.estimators.calibration import fit_temperature
+
+
+def brute_force_temperature(logits, y, weights):
+    """The temperature of least weighted log-loss on a fine grid, by explicit sums."""
+    grid = np.exp(np.linspace(-3, 3, 6001))
+    losses = []
+    for t in grid:  # -log sigmoid(s) = log(1 + exp(-s)), written without overflow
+        per_row = y * np.logaddexp(0, -logits / t) + (1 - y) * np.logaddexp(0, logits / t)
+        losses.append(np.sum(weights * per_row) / weights.sum())
+    return grid[int(np.argmin(losses))]
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 4.0])
+def test_fit_temperature_matches_brute_force(scale):
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=3000)
+    y = (rng.random(3000) < expit(z)).astype(float)
+    weights = rng.uniform(0.5, 2.0, 3000)
+    expected = brute_force_temperature(scale * z, y, weights)
+    assert fit_temperature(scale * z, y, weights) == pytest.approx(expected, rel=2e-3)
+
+
+def test_degenerate_inputs_keep_the_logits():
+    assert fit_temperature(np.array([]), np.array([])) == 1.0
+    assert fit_temperature(np.array([1.0, 2.0]), np.array([1, 1])) == 1.0  # one class
+    assert fit_temperature(np.array([np.nan, 2.0]), np.array([0, 1])) == 1.0
+
+
+@pytest.fixture(scope="module")
+def over_confident():
+    """An FM trained long with a high learning rate on few rows: over-confident logits."""
+    X, y = make_ctr_classification(n_samples=3000, n_fields=6, cardinality=40, random_state=2)
+    fit, val, test = slice(0, 1500), slice(1500, 2200), slice(2200, None)
+    params = {"lr": 0.05, "max_epochs": 8, "scoring": "roc_auc", "n_iter_no_change": 8,
+              "random_state": 0, "n_threads": 1}
+    raw = FMClassifier(calibration=None, **params).fit(X[fit], y[fit], X_val=X[val], y_val=y[val])
+    scaled = FMClassifier(**params).fit(X[fit], y[fit], X_val=X[val], y_val=y[val])
+    return raw, scaled, X[test], y[test]
+
+
+def test_the_temperature_softens_the_logits_without_changing_rankings(over_confident):
+    raw, scaled, X_test, y_test = over_confident
+    assert raw.temperature_ == 1.0 and scaled.temperature_ > 1.5
+    np.testing.assert_allclose(scaled.decision_function(X_test),
+                               raw.decision_function(X_test) / scaled.temperature_, rtol=1e-6)
+    p_raw, p_scaled = raw.predict_proba(X_test)[:, 1], scaled.predict_proba(X_test)[:, 1]
+    np.testing.assert_allclose(p_scaled, expit(scaled.decision_function(X_test)), rtol=1e-12)
+    assert roc_auc_score(y_test, p_scaled) == roc_auc_score(y_test, p_raw)
+    assert log_loss(y_test, p_scaled) < log_loss(y_test, p_raw) - 0.05
+
+
+def test_the_network_output_is_divided_by_the_temperature(over_confident):
+    _, scaled, X_test, _ = over_confident
+    encoded = scaled.preprocessor_.transform(X_test)
+    scaled.module_.eval()
+    with torch.no_grad():
+        logits = scaled.module_(torch.as_tensor(encoded["ids"]), torch.as_tensor(encoded["values"]))
+    np.testing.assert_allclose(scaled.decision_function(X_test),
+                               logits.double().numpy() / scaled.temperature_, rtol=1e-6)
+
+
+def test_no_validation_rows_no_temperature():
+    X, y = make_ctr_classification(n_samples=500, random_state=0)
+    est = FMClassifier(early_stopping=False, max_epochs=1, random_state=0).fit(X, y)
+    assert est.temperature_ == 1.0
