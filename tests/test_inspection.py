@@ -8,7 +8,7 @@ from sklearn.inspection import permutation_importance as sklearn_permutation_imp
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.random import sample_without_replacement
 
-from sk_ctr import CTRTransformer, DINClassifier
+from sk_ctr import CTRTransformer, EmbeddingMLPClassifier
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.inspection import field_permutation_importance, permutation_importance
 
@@ -25,7 +25,7 @@ def fitted():
         ["clicked", "t1"] if label and rng.random() < 0.95 else ["t1", "t2"][: rng.integers(1, 3)]
         for label in y
     ]
-    est = DINClassifier(
+    est = EmbeddingMLPClassifier(
         hidden_units=(8,), embed_dim=4, max_epochs=6, batch_size=64, lr=1e-2, random_state=0,
         n_threads=1, preprocessor=CTRTransformer(numeric="value"),
     ).fit(X[:400], y[:400])  # fmt: skip

@@ -322,11 +322,13 @@ class AutoFISClassifier(CTRClassifier):
     def _loader(self, X, y):
         return SliceLoader(Dataset(X, y), batch_size=self.batch_size, shuffle=True)
 
-    def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        """skorch's training loop: the re-train stage (skipped with ``search_only``)."""
+    def _train_network(self, X, y, plan):
+        """The re-train stage; skipped with ``search_only`` (before skorch's train-begin and
+        train-end notifications, so early stopping never sees an empty history)."""
         if self.__dict__.pop("_skip_training", False):
-            return self
-        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            self.__dict__.pop("_split", None)  # the hold-out the search left out stays unused
+            return
+        super()._train_network(X, y, plan)
 
     # ------------------------------------------------------ skorch hooks
     def initialize_module(self):
