@@ -19,7 +19,18 @@ Models (``--models``, comma-separated; default all; quote the list in a shell be
     deepfm-*p, dcn, ffm, fwfm, afm, gbdt+lr, gbdt+ffm, autofm, autodeepfm``. ``deepfm`` is the
     journal's DeepFM-D, ``lr&dnn`` and ``fm&dnn`` are Wide & Deep with an LR or an FM wide
     part, ``autofm`` and ``autodeepfm`` AutoFIS on FM and DeepFM (the "kept %" column: share of
-    the pairs the search kept; the training time includes the search).
+    the pairs the search kept; the training time includes the search). ``lightgbm`` and
+    ``catboost`` are the reference rows a tabular data scientist compares with:
+    ``LGBMClassifier()`` on ``category`` columns and ``CatBoostClassifier()`` with
+    ``cat_features``, each at its defaults with its own early stopping on a stratified 10 % of
+    the training part (:class:`~sk_ctr.reference_models.GradientBoostingReference`; LightGBM
+    and CatBoost come with the ``bench`` extra, ``pip install 'sk-ctr[bench]'``).
+
+Defaults (``--defaults``)
+    Every estimator class of :mod:`sk_ctr.estimators` fitted with nothing set but
+    ``random_state``, as a new user's first ``fit``, named by its class, plus the two
+    reference rows. ``--models`` then picks among those names; the protocol below does not
+    apply (its settings are the estimators' own).
 
 Settings (DeepFM journal Table III, Criteo-Random, and section III-C-1)
     Deep components: 400-400-400, relu (tanh for IPNN, as in Table III), dropout 0.5, Adam.
@@ -54,10 +65,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import ClassifierMixin
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 import sk_ctr
+import sk_ctr.estimators
 from sk_ctr import (
     AFMClassifier,
     AutoFISClassifier,
@@ -81,10 +94,13 @@ from sk_ctr.datasets import (
     load_ipinyou,
     make_ctr_classification,
 )
+from sk_ctr.estimators import CTRClassifier
+from sk_ctr.reference_models import GradientBoostingReference
 
 __all__ = [
     "MODELS",
     "Protocol",
+    "default_models",
     "format_table",
     "load_benchmark_data",
     "run_benchmark",
@@ -150,11 +166,35 @@ MODELS = {
     "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),
     "gbdt+lr": lambda p: GBDTLRClassifier(random_state=p.random_state),
     "gbdt+ffm": lambda p: GBDTFFMClassifier(random_state=p.random_state),
-    # AutoFIS: 2 search epochs, GRDA's c by its "auto" rule, the base model's settings.
-    "autofm": lambda p: AutoFISClassifier(base="fm", embed_dim=FM_EMBED, search_epochs=2,
-                                          **p.training(SHALLOW_LR)),
-    "autodeepfm": lambda p: AutoFISClassifier(base="deepfm", search_epochs=2, **p.deep(FM_EMBED)),
+    # AutoFIS: its own search defaults (grda_c and search_epochs "auto"), the base's settings.
+    "autofm": lambda p: AutoFISClassifier(base="fm", embed_dim=FM_EMBED, **p.training(SHALLOW_LR)),
+    "autodeepfm": lambda p: AutoFISClassifier(base="deepfm", **p.deep(FM_EMBED)),
+    # Gradient boosting at its defaults, its own early stopping on 10 % of the training part.
+    "lightgbm": lambda p: GradientBoostingReference("lightgbm", random_state=p.random_state),
+    "catboost": lambda p: GradientBoostingReference("catboost", random_state=p.random_state),
 }
+#: The rows whose AUC the "AUC vs LR %" column divides by (the protocol's, the defaults').
+LR_ROWS = ("lr", "LRClassifier")
+
+
+def default_models():
+    """Class name -> factory ``Protocol -> estimator with nothing set but random_state``, for
+    every estimator class :mod:`sk_ctr.estimators` exports (its base class ``CTRClassifier``,
+    which trains a network passed as ``module``, aside), then the ``lightgbm`` and
+    ``catboost`` reference rows.
+
+    Returns
+    -------
+    dict of str to callable
+    """
+    classes = [getattr(sk_ctr.estimators, name) for name in sk_ctr.estimators.__all__]
+    factories = {
+        cls.__name__: (lambda p, cls=cls: cls(random_state=p.random_state))
+        for cls in classes
+        if isinstance(cls, type) and issubclass(cls, ClassifierMixin) and cls is not CTRClassifier
+    }
+    return {**factories, "lightgbm": MODELS["lightgbm"], "catboost": MODELS["catboost"]}
+
 
 DATASETS = ("criteo", "frappe", "avazu", "ipinyou", "synthetic")
 
@@ -232,6 +272,8 @@ def _read_file(path, label):
 
 def _epochs(model):
     """Epochs run, and the epoch whose weights early stopping restored (NaN without it)."""
+    if hasattr(model, "best_iteration_"):  # the gradient-boosting references: rounds
+        return model.n_iter_, model.best_iteration_
     if not hasattr(model, "history_") and hasattr(model, "final_estimator_"):
         model = model.final_estimator_  # GBDT+LR, GBDT+FFM: their second stage
     if not hasattr(model, "history_"):
@@ -255,9 +297,11 @@ def run_benchmark(
     cross_features=(),
     n_threads=None,
     validation=False,
+    defaults=False,
     log=sys.stderr,
 ):
-    """Fit and score every model ``repeat`` times under the common protocol.
+    """Fit and score every model ``repeat`` times under the common protocol (or, with
+    ``defaults``, at each estimator's own defaults).
 
     Parameters
     ----------
@@ -265,7 +309,8 @@ def run_benchmark(
         A data set name or file (see :func:`load_benchmark_data`), or an already split
         ``(X_train, y_train, X_test, y_test)``.
     models : list of str, default=None
-        Keys of :data:`MODELS`; None means all, in the table's order.
+        Keys of :data:`MODELS` (of :func:`default_models` with ``defaults``); None means all,
+        in the table's order.
     repeat : int, default=1
         Fits per model, with ``random_state = seed + i`` for ``i in range(repeat)``.
     max_epochs : int, default=20
@@ -282,6 +327,10 @@ def run_benchmark(
     validation : bool, default=False
         Leave the test part out entirely: split the training part 80/20 (stratified, ``seed``)
         and score on its 20 %. For choosing settings without ever looking at the test part.
+    defaults : bool, default=False
+        Fit :func:`default_models` (every estimator with nothing set but ``random_state``, and
+        the reference rows) instead of the protocol's :data:`MODELS`; ``max_epochs`` and
+        ``l2`` are then unused.
     log : file-like or None, default=sys.stderr
         Where a progress line per fit (and the traceback of a failed fit) is written.
 
@@ -292,10 +341,11 @@ def run_benchmark(
         best_epoch, error`` (``error`` is missing, or ``"ExceptionType: message"`` with NaN
         scores when the fit failed; the failure does not stop the other fits).
     """
-    models = list(MODELS) if models is None else list(models)
-    unknown = [name for name in models if name not in MODELS]
+    registry = default_models() if defaults else MODELS
+    models = list(registry) if models is None else list(models)
+    unknown = [name for name in models if name not in registry]
     if unknown:
-        raise ValueError(f"Unknown model(s) {unknown}; choose among {', '.join(MODELS)}.")
+        raise ValueError(f"Unknown model(s) {unknown}; choose among {', '.join(registry)}.")
     if isinstance(data, tuple):
         X_train, y_train, X_test, y_test = data
     else:
@@ -309,11 +359,14 @@ def run_benchmark(
     if n_threads is not None:
         torch.set_num_threads(n_threads)
     if log is not None:
+        settings = (
+            "every estimator at its defaults" if defaults
+            else f"batch size {batch_size}, l2 {l2}, at most {max_epochs} epochs"
+        )  # fmt: skip
         print(
             f"{len(X_train)} training rows, {len(X_test)} "
             f"{'validation (from the training part)' if validation else 'test'} rows; "
-            f"batch size {batch_size}, l2 {l2}, at most {max_epochs} epochs, "
-            f"{torch.get_num_threads()} torch thread(s)",
+            f"{settings}, {torch.get_num_threads()} torch thread(s)",
             file=log,
             flush=True,
         )
@@ -323,7 +376,7 @@ def run_benchmark(
             y_train,
             X_test,
             y_test,
-            models,
+            {name: registry[name] for name in models},
             repeat,
             seed,
             Protocol(batch_size, max_epochs, seed, l2, tuple(cross_features)),
@@ -340,7 +393,7 @@ def _run(X_train, y_train, X_test, y_test, models, repeat, seed, base_protocol, 
         for name in models:
             row = {"model": name, "repeat": i, "random_state": seed + i}
             row.update(
-                _fit_and_score(MODELS[name], protocol, X_train, y_train, X_test, y_test, log)
+                _fit_and_score(models[name], protocol, X_train, y_train, X_test, y_test, log)
             )
             rows.append(row)
             if log is not None:
@@ -411,7 +464,7 @@ def summarize(runs):
         Indexed by model (in run order): ``auc_mean, auc_std, logloss_mean, logloss_std,
         train_seconds, auc_vs_lr_pct, epochs, best_epoch, kept_pct, n_runs, error``.
         ``auc_vs_lr_pct`` is ``(auc - auc_lr) / auc_lr * 100`` on the mean AUCs, NaN without
-        an ``lr`` row;
+        an ``lr`` (or, at defaults, ``LRClassifier``) row;
         ``epochs`` and ``best_epoch`` list the epochs run and the epoch early stopping kept in
         each run (``"7/9/6"``, ``"4/6/3"``; ``-`` where unknown); the standard deviations are
         NaN for a single run; ``kept_pct`` is the mean share of pairs an AutoFIS search kept
@@ -430,7 +483,7 @@ def summarize(runs):
         "n_runs": groups.size(),
         "error": groups["error"].agg(lambda e: e.dropna().iloc[0] if e.notna().any() else None),
     })  # fmt: skip
-    lr_auc = table["auc_mean"].get("lr", np.nan)
+    lr_auc = next((table["auc_mean"][name] for name in LR_ROWS if name in table.index), np.nan)
     table.insert(5, "auc_vs_lr_pct", (table["auc_mean"] - lr_auc) / lr_auc * 100)
     return table
 
@@ -490,14 +543,16 @@ def format_table(table, markdown=False):
 # --------------------------------------------------------------------------------------
 
 
-def _parse_models(text):
+def _resolve_models(text, registry):
+    """Comma-separated names, in any case, to keys of ``registry`` (None: all of them)."""
+    if text is None:
+        return list(registry)
+    keys = {key.lower(): key for key in registry}
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in MODELS]
+    unknown = [name for name in names if name not in keys]
     if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown model(s) {unknown}; choose among {', '.join(MODELS)}"
-        )
-    return names
+        raise ValueError(f"unknown model(s) {unknown}; choose among {', '.join(registry)}")
+    return [keys[name] for name in names]
 
 
 def _parse_crosses(text):
@@ -521,9 +576,15 @@ def main(argv=None):
     )
     parser.add_argument(
         "--models",
-        type=_parse_models,
-        default=list(MODELS),
-        help=f"comma-separated, quoted (default: all): {','.join(MODELS)}",
+        default=None,
+        help=f"comma-separated, quoted (default: all): {','.join(MODELS)}; with --defaults, "
+        "estimator class names (DeepFMClassifier, ...), lightgbm, catboost",
+    )
+    parser.add_argument(
+        "--defaults",
+        action="store_true",
+        help="fit every estimator with nothing set (and the lightgbm / catboost rows) "
+        "instead of the common protocol",
     )
     parser.add_argument(
         "--repeat",
@@ -565,11 +626,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.data not in DATASETS and args.label is None:
         parser.error("--label is required when --data is a file")
+    try:
+        models = _resolve_models(args.models, default_models() if args.defaults else MODELS)
+    except ValueError as error:
+        parser.error(str(error))
 
     start = time.perf_counter()
     runs = run_benchmark(
         args.data,
-        args.models,
+        models,
         repeat=args.repeat,
         max_epochs=args.max_epochs,
         label=args.label,
@@ -579,6 +644,7 @@ def main(argv=None):
         cross_features=args.crosses,
         n_threads=args.threads,
         validation=args.validation,
+        defaults=args.defaults,
     )
     print(format_table(summarize(runs), markdown=args.markdown))
     print(f"\n{len(runs)} fits in {time.perf_counter() - start:.0f} s", file=sys.stderr)

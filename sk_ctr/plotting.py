@@ -370,3 +370,58 @@ def plot_benchmark(table, metric="auc", ax=None):
     ax.set_title(f"{names.get(metric, metric)} per model (mean ± std)", fontsize=10)
     ax.figure.tight_layout()
     return ax
+
+
+def plot_feature_importances(importances, ax=None, max_features=20):
+    """Horizontal bars of permutation importances, largest on top, with the standard deviation
+    over the shuffles as error bars.
+
+    Parameters
+    ----------
+    importances : Bunch, pandas.Series or fitted estimator
+        The output of :func:`sk_ctr.inspection.permutation_importance` or
+        :func:`~sk_ctr.inspection.field_permutation_importance`, a Series of importances by
+        name, or an estimator with a ``feature_importances_`` attribute holding either.
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; a new figure's by default.
+    max_features : int or None, default=20
+        Draw only the most important ones (``None``: all).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The bars are ``ax.patches``, top to bottom.
+    """
+    import pandas as pd
+
+    plt = _pyplot()
+    if hasattr(importances, "feature_importances_"):
+        importances = importances.feature_importances_
+    elif hasattr(importances, "fit") and not isinstance(importances, pd.Series):
+        check_is_fitted(importances, "feature_importances_")
+    if isinstance(importances, pd.Series):
+        means, stds = importances.astype(float), None
+    elif hasattr(importances, "importances_mean"):
+        means = pd.Series(importances["importances_mean"], dtype=float)
+        stds = pd.Series(importances["importances_std"], index=means.index, dtype=float)
+    else:
+        raise TypeError(
+            "plot_feature_importances needs a Bunch with importances_mean and importances_std, "
+            f"a pandas Series or a fitted estimator with feature_importances_; got "
+            f"{type(importances).__name__}."
+        )
+    if max_features is not None and (not isinstance(max_features, int) or max_features < 1):
+        raise ValueError(f"max_features must be a positive int or None; got {max_features!r}.")
+    order = means.sort_values(ascending=False).index[:max_features]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 1 + 0.3 * len(order)))
+    positions = np.arange(len(order))
+    errors = None if stds is None else stds[order].to_numpy()
+    ax.barh(positions, means[order].to_numpy(), xerr=errors, capsize=3, color="tab:blue")
+    ax.set_yticks(positions, [str(name) for name in order])
+    ax.invert_yaxis()  # the most important on top
+    ax.axvline(0, color="black", linewidth=0.5)
+    ax.set_xlabel("decrease of the score when shuffled (mean ± std over repeats)")
+    ax.set_title("Permutation importances", fontsize=10)
+    ax.figure.tight_layout()
+    return ax

@@ -34,8 +34,9 @@ FAST = {"n_threads": 1, "random_state": 0, "batch_size": 256, "lr": 1e-2, "early
 
 
 def random_embeddings(batch=7, fields=5, dim=3, seed=0):
-    return torch.randn(batch, fields, dim, generator=torch.Generator().manual_seed(seed),
-                       dtype=torch.float64)
+    return torch.randn(
+        batch, fields, dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -85,16 +86,15 @@ def test_gated_interaction_uses_running_statistics_in_eval_and_on_one_row():
     mean, var = layer.norm.running_mean.clone(), layer.norm.running_var.clone()
     products = (embeddings[:, 0] * embeddings[:, 1]).sum(-1)
     layer.eval()
-    torch.testing.assert_close(
-        layer(embeddings)[:, 0], (products - mean) / torch.sqrt(var + 1e-5)
-    )
+    torch.testing.assert_close(layer(embeddings)[:, 0], (products - mean) / torch.sqrt(var + 1e-5))
     layer.train()
     assert torch.isfinite(layer(embeddings[:1])).all()  # no "more than 1 value" error
 
 
 def test_gated_interaction_without_batch_norm_or_learned_alpha():
-    layer = GatedInteraction([(0, 1)], n_fields=2, batch_norm=False, learn_alpha=False,
-                             alpha_init=1.0).double()
+    layer = GatedInteraction(
+        [(0, 1)], n_fields=2, batch_norm=False, learn_alpha=False, alpha_init=1.0
+    ).double()
     embeddings = random_embeddings(fields=2)
     products = (embeddings[:, 0] * embeddings[:, 1]).sum(-1)
     torch.testing.assert_close(layer(embeddings)[:, 0], products)
@@ -144,6 +144,21 @@ def test_grda_threshold_accumulates_with_a_changing_step_size():
     np.testing.assert_allclose(alpha.item(), 1.0 - 0.1 - 0.4 * (2**0.5 - 1))
 
 
+def test_grda_random_walk_scale_is_the_step_size_times_the_gradient_norm():
+    alpha = torch.nn.Parameter(torch.tensor([0.6, -0.2], dtype=torch.float64))
+    optimizer = GRDA([alpha], lr=0.5, c=0.0, mu=0.8)
+    with pytest.raises(ValueError, match="has taken a step"):
+        optimizer.random_walk_scale(alpha)
+    gradients = np.array([[0.3, -0.1], [-0.4, 0.0], [0.1, 0.2]])
+    for gradient in gradients:
+        alpha.grad = torch.tensor(gradient)
+        optimizer.step()
+    expected = 0.5 * np.sqrt((gradients**2).sum(axis=0))  # [0.2550, 0.1118]
+    np.testing.assert_allclose(optimizer.random_walk_scale(alpha).numpy(), expected, rtol=1e-12)
+    # c = 0: alpha is the accumulator alpha_0 - gamma sum grad, never thresholded
+    np.testing.assert_allclose(alpha.detach().numpy(), [0.6, -0.2] - 0.5 * gradients.sum(0))
+
+
 @pytest.mark.parametrize("kwargs", [{"lr": 0}, {"c": -1}, {"mu": 1.0}])
 def test_grda_rejects_invalid_settings(kwargs):
     with pytest.raises(ValueError, match="GRDA needs"):
@@ -182,8 +197,9 @@ def planted():
 @pytest.fixture(scope="module")
 def auto_fm(planted):
     X_train, _, y_train, _ = planted
-    return AutoFISClassifier(base="fm", grda_c=0.05, search_epochs=3, max_epochs=5,
-                             **FAST).fit(X_train, y_train)
+    return AutoFISClassifier(base="fm", grda_c=0.05, search_epochs=3, max_epochs=5, **FAST).fit(
+        X_train, y_train
+    )
 
 
 def test_autofm_finds_exactly_the_planted_pairs_and_beats_fm(planted, auto_fm):
@@ -197,6 +213,30 @@ def test_autofm_finds_exactly_the_planted_pairs_and_beats_fm(planted, auto_fm):
     auc_fm = roc_auc_score(y_test, fm.predict_proba(X_test)[:, 1])
     auc_auto = roc_auc_score(y_test, auto_fm.predict_proba(X_test)[:, 1])
     assert auc_auto > auc_fm + 0.05  # Figure 4 (measured: 0.963 vs 0.823)
+
+
+@pytest.mark.parametrize("base", ["fm", "deepfm"])
+def test_default_search_closes_the_noise_gates_and_keeps_the_planted_ones(base):
+    # Nothing set but the base (and a small MLP, for speed): grda_c="auto",
+    # search_epochs="auto". The old "auto" rule (threshold alpha_0 at the end of a one-epoch
+    # search) kept all 15 pairs here.
+    X, y = make_interaction_dataset(n_samples=20000, random_state=1)
+    est = AutoFISClassifier(
+        base=base, hidden_units=(32,), search_only=True, n_threads=1, random_state=0
+    ).fit(X, y)
+    assert set(est.selected_interactions_) == {("x0", "x1"), ("x2", "x5"), ("x3", "x4")}
+    assert (est.interaction_alphas_.drop(est.selected_interactions_) == 0).all()
+    assert est.search_history_[-1]["n_open"] == 3
+    # search_epochs="auto": the fewest epochs that make 150 optimizer steps
+    steps = est.optimizer_alpha_.state[est.module_.search_gates.alpha]["step"]
+    epochs = len(est.search_history_)
+    assert steps >= 150 and steps * (epochs - 1) / epochs < 150
+    # GRDA's soft threshold S(a, g) at the end, g = alpha_0 + 2 random-walk spreads
+    alpha = est.module_.search_gates.alpha.detach()
+    accumulator = est.optimizer_alpha_.state[est.module_.search_gates.alpha]["accumulator"]
+    threshold = 0.6 + 2 * est.optimizer_alpha_.random_walk_scale(est.module_.search_gates.alpha)
+    expected = accumulator.sign() * (accumulator.abs() - threshold).clamp(min=0)
+    torch.testing.assert_close(alpha, expected)
 
 
 def test_fitted_attributes(auto_fm):
@@ -222,9 +262,11 @@ def test_selection_transfers_to_other_models(planted, auto_fm):
     X_train, X_test, y_train, y_test = planted
     selected = auto_fm.selected_interactions_
     deep = {"hidden_units": (16,), "dropout": 0.0, "max_epochs": 3, **FAST}
-    for make, margin in ((lambda i: FMClassifier(interactions=i, max_epochs=5, **FAST), 0.1),
-                         (lambda i: DeepFMClassifier(interactions=i, **deep), 0.0),
-                         (lambda i: PNNClassifier(interactions=i, **deep), 0.0)):
+    for make, margin in (
+        (lambda i: FMClassifier(interactions=i, max_epochs=5, **FAST), 0.1),
+        (lambda i: DeepFMClassifier(interactions=i, **deep), 0.0),
+        (lambda i: PNNClassifier(interactions=i, **deep), 0.0),
+    ):
         aucs = []
         for interactions in (selected, None):
             est = make(interactions).fit(X_train, y_train)
@@ -249,15 +291,18 @@ class CountingAutoFIS(AutoFISClassifier):
 
 def test_one_forward_and_backward_per_batch_with_two_optimizers(small_ctr_data):
     X, y = small_ctr_data
-    est = CountingAutoFIS(base="fm", search_only=True, **{**FAST, "batch_size": 100}).fit(X, y)
+    est = CountingAutoFIS(
+        base="fm", search_only=True, search_epochs=1, **{**FAST, "batch_size": 100}
+    ).fit(X, y)
     assert est._optimizers == ["optimizer", "optimizer_alpha"]
     assert est.forward_calls == 10  # 1,000 rows in batches of 100: ten forwards, not twenty
 
 
 def test_search_only_predicts_with_the_searched_model(small_ctr_data):
     X, y = small_ctr_data
-    est = AutoFISClassifier(base="deepfm", hidden_units=(8,), search_only=True,
-                            search_epochs=2, **FAST).fit(X, y)
+    est = AutoFISClassifier(
+        base="deepfm", hidden_units=(8,), search_only=True, search_epochs=2, **FAST
+    ).fit(X, y)
     assert len(est.history_) == 0 and len(est.search_history_) == 2
     assert est.module_.search_gates.products.output_dim == 15  # all pairs of 6 fields
     assert est.predict_proba(X).shape == (1000, 2)
@@ -265,8 +310,16 @@ def test_search_only_predicts_with_the_searched_model(small_ctr_data):
 
 def test_bilevel_search_and_order_three(small_ctr_data):
     X, y = small_ctr_data
-    est = AutoFISClassifier(base="ipnn", order=3, bilevel=True, hidden_units=(8,),
-                            grda_c=0.02, max_epochs=1, **FAST).fit(X, y)
+    est = AutoFISClassifier(
+        base="ipnn",
+        order=3,
+        bilevel=True,
+        hidden_units=(8,),
+        grda_c=0.02,
+        search_epochs=1,
+        max_epochs=1,
+        **FAST,
+    ).fit(X, y)
     assert [h["stage"] for h in est.search_history_] == [2, 3]
     importances = est.interaction_importances_
     assert len(importances) == 15 + 20  # 6 fields: 15 pairs then 20 triples
@@ -280,11 +333,14 @@ def test_table_7_ablations_in_one_grid_search(small_ctr_data):
     X, y = small_ctr_data
     search = GridSearchCV(
         AutoFISClassifier(base="fm", max_epochs=2, **FAST),
-        {"batch_norm": [True, False], "keep_alpha": [True, False]}, cv=2, scoring="roc_auc",
+        {"batch_norm": [True, False], "keep_alpha": [True, False]},
+        cv=2,
+        scoring="roc_auc",
     ).fit(X, y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
-    plain = AutoFISClassifier(base="fm", batch_norm=False, keep_alpha=False, max_epochs=1,
-                              **FAST).fit(X, y)
+    plain = AutoFISClassifier(
+        base="fm", batch_norm=False, keep_alpha=False, max_epochs=1, **FAST
+    ).fit(X, y)
     assert plain.module_.gates.norm is None
     assert torch.equal(plain.module_.gates.alpha, torch.ones(len(plain.selected_interactions_)))
 
@@ -312,8 +368,9 @@ def test_refit_on_other_columns_searches_again(small_ctr_data):
 
 def test_candidate_interactions_and_their_validation(small_ctr_data):
     X, y = small_ctr_data
-    est = AutoFISClassifier(base="fm", interactions=[("C1", "C2"), ("C3", "I1")],
-                            max_epochs=1, **FAST).fit(X, y)
+    est = AutoFISClassifier(
+        base="fm", interactions=[("C1", "C2"), ("C3", "I1")], max_epochs=1, **FAST
+    ).fit(X, y)
     assert set(est.interaction_importances_.index) == {("C1", "C2"), ("I1", "C3")}
     with pytest.raises(ValueError, match="holds triples but order=2"):
         AutoFISClassifier(interactions=[("C1", "C2", "C3")]).fit(X, y)
@@ -333,8 +390,9 @@ def test_reproducible_and_picklable(small_ctr_data):
 
 
 def test_dataset_validation_and_structure():
-    X, y = make_interaction_dataset(n_samples=500, n_fields=4, interactions=[(0, 3)],
-                                    random_state=1)
+    X, y = make_interaction_dataset(
+        n_samples=500, n_fields=4, interactions=[(0, 3)], random_state=1
+    )
     assert X.shape == (500, 4) and set(np.unique(y)) == {0, 1}
     assert X["x2"].str.startswith("x2=").all()
     for bad in ([(0, 0)], [(0, 4)], [(0, 1, 2)]):
@@ -364,8 +422,9 @@ def test_plot_interactions_draws_the_alpha_matrix(auto_fm):
         lambda i: FFMClassifier(interactions=i, max_epochs=3, **FAST),
         lambda i: FwFMClassifier(interactions=i, max_epochs=3, **FAST),
         lambda i: AFMClassifier(interactions=i, max_epochs=3, **FAST),
-        lambda i: WideDeepClassifier(wide="fm", interactions=i, hidden_units=(16,), dropout=0.0,
-                                     max_epochs=3, **FAST),
+        lambda i: WideDeepClassifier(
+            wide="fm", interactions=i, hidden_units=(16,), dropout=0.0, max_epochs=3, **FAST
+        ),
     ],
     ids=["ffm", "fwfm", "afm", "widedeep-fm"],
 )

@@ -5,10 +5,22 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import ClassifierMixin
 from sklearn.model_selection import train_test_split
 
-from sk_ctr.benchmark import MODELS, Protocol, format_table, main, run_benchmark, summarize
+import sk_ctr
+from sk_ctr.benchmark import (
+    MODELS,
+    Protocol,
+    default_models,
+    format_table,
+    main,
+    run_benchmark,
+    summarize,
+)
 from sk_ctr.datasets import make_ctr_classification
+from sk_ctr.estimators import CTRClassifier
+from sk_ctr.reference_models import PATIENCE
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +112,74 @@ def test_autofis_rows_report_the_kept_share_of_pairs(tiny_split):
     lines = format_table(summarize(runs), markdown=True).splitlines()
     assert lines[0].endswith("| best epoch | kept % |")
     assert lines[2].endswith("| - |") and lines[3].startswith("| autofm | 0.")
+
+
+# ----------------------------------------------------------------------------------------
+# Reference rows (LightGBM, CatBoost) and --defaults
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("library", ["lightgbm", "catboost"])
+def test_reference_rows_fit_with_their_own_early_stopping(tiny_split, library):
+    pytest.importorskip(library)
+    X_train, y_train, X_test, y_test = tiny_split
+    X_train = X_train.assign(tags=[["a", "b"][: i % 3] for i in range(len(X_train))])
+    X_test = X_test.assign(tags=[["b"]] * len(X_test))  # lists joined, "b" unseen as a cell
+    runs = run_benchmark((X_train, y_train, X_test, y_test), [library], log=None)
+    assert runs["error"].isna().all(), runs["error"].iloc[0]
+    assert runs.loc[0, "auc"] > 0.6  # the label is a function of the columns
+    assert 1 <= runs.loc[0, "best_epoch"] <= runs.loc[0, "epochs"]
+    model = MODELS[library](Protocol(batch_size=256, random_state=2))
+    model.fit(X_train, y_train)
+    categorical = [c for c in X_train.columns if X_train[c].dtype == object]
+    assert model.categorical_columns_ == categorical and "tags" in categorical
+    # its own early stopping: stopped within PATIENCE rounds of the best one, or ran out
+    assert model.n_iter_ - model.best_iteration_ <= PATIENCE
+    assert model.predict_proba(X_test).shape == (len(X_test), 2)
+
+
+def test_reference_row_names_the_missing_extra(tiny_split, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_lightgbm(name, *args, **kwargs):
+        if name == "lightgbm":
+            raise ImportError("No module named 'lightgbm'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_lightgbm)
+    runs = run_benchmark(tiny_split, ["lightgbm", "lr"], max_epochs=1, log=None)
+    assert "pip install 'sk-ctr[bench]'" in runs.loc[0, "error"]
+    assert pd.isna(runs.loc[1, "error"])
+
+
+def test_defaults_mode_picks_up_every_estimator_class():
+    # every classifier of the public API (sk_ctr.__all__), whichever module defines it
+    defined = {
+        obj
+        for obj in (getattr(sk_ctr, name) for name in sk_ctr.__all__)
+        if isinstance(obj, type) and issubclass(obj, ClassifierMixin) and obj is not CTRClassifier
+    }
+    assert len(defined) >= 17
+    models = default_models()
+    assert {cls.__name__ for cls in defined} | {"lightgbm", "catboost"} == set(models)
+    protocol = Protocol(batch_size=256, random_state=7)
+    for cls in defined:
+        estimator = models[cls.__name__](protocol)
+        assert type(estimator) is cls
+        assert estimator.get_params(deep=False) == {
+            **cls().get_params(deep=False),
+            "random_state": 7,
+        }
+
+
+def test_command_line_defaults_mode(tiny_split, capsys):
+    X_train, y_train, X_test, y_test = tiny_split
+    data = (X_train, y_train, X_test, y_test)
+    runs = run_benchmark(data, ["LRClassifier", "FMClassifier"], defaults=True, log=None)
+    assert list(runs["model"]) == ["LRClassifier", "FMClassifier"] and runs["error"].isna().all()
+    assert summarize(runs).loc["LRClassifier", "auc_vs_lr_pct"] == 0
+    with pytest.raises(ValueError, match="Unknown model"):
+        run_benchmark(data, ["lr"], defaults=True, log=None)  # a protocol spelling
+    with pytest.raises(SystemExit):
+        main(["--defaults", "--models", "deepfm"])
+    assert "choose among AutoFISClassifier" in capsys.readouterr().err

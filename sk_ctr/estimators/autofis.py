@@ -22,6 +22,11 @@ from sk_ctr.training.optim import GRDA
 
 #: Parameters of the GatedInteraction searched by GRDA (AutoFISNet.search_gates).
 _SEARCH_PREFIX = "search_gates."
+#: ``grda_c="auto"``: how many random-walk spreads beyond alpha_0 a gate's accumulator must end
+#: to stay open (chosen on validation splits of the training parts, docs/autofis.md).
+AUTO_NOISE_MULTIPLE = 2.0
+#: ``search_epochs="auto"``: the fewest optimizer steps a search takes, and its epoch cap.
+AUTO_SEARCH_STEPS, AUTO_MAX_SEARCH_EPOCHS = 150, 10
 
 
 class AutoFISClassifier(CTRClassifier):
@@ -53,20 +58,26 @@ class AutoFISClassifier(CTRClassifier):
         Highest interaction order searched.
     grda_c : float or "auto", default="auto"
         GRDA's sparsity strength c (Table 9: 0.0005 for AutoDeepFM; 0.005 for AutoFM on Avazu).
-        Larger closes more gates. The threshold grows with the number of steps T of the search,
-        so a good c depends on the data size: ``"auto"`` sets c so that the threshold reaches
-        ``alpha_init`` at the end of the search, c = alpha_init / (gamma^(1/2) (T gamma)^mu): a
-        gate stays open only if its gradient moved alpha consistently by more than its starting
-        value. On Criteo-10k and Frappe this matches the c chosen on a validation split (0.03 for
-        50 steps, 0.01 for 145 steps; see docs/benchmarks.md).
+        Larger closes more gates; the threshold grows with the number of steps T of the search,
+        so a good c depends on the data size. ``"auto"`` runs the search as plain dual
+        averaging (c = 0: no gate is pruned while the embeddings are still learning which
+        interactions matter) and applies one threshold at its end: a gate stays open only if
+        its accumulator a_T = alpha_0 - gamma sum_t grad_t moved away from zero by more than
+        ``AUTO_NOISE_MULTIPLE`` times the spread gamma (sum_t grad_t^2)^(1/2) a zero-mean
+        gradient would give it: alpha = S(a_T, g) with g = |alpha_0| + 2 gamma (sum_t
+        grad_t^2)^(1/2), GRDA's soft threshold. The multiple was chosen on validation splits
+        of the training parts (docs/autofis.md).
     grda_mu : float, default=0.8
         GRDA's threshold growth exponent mu, in (0.5, 1) (Table 9: 0.8).
     grda_lr : float, default=1.0
         GRDA's step size gamma. The threshold after t steps is c gamma^(1/2) (t gamma)^mu:
         with gamma = 1e-3 it stays below 1e-3 for a million steps and GRDA barely prunes, so
         alpha gets its own, larger step size.
-    search_epochs : int, default=1
-        Epochs of each search stage.
+    search_epochs : int or "auto", default="auto"
+        Epochs of each search stage. ``"auto"``: enough epochs for ``AUTO_SEARCH_STEPS`` (150)
+        optimizer steps, at most ``AUTO_MAX_SEARCH_EPOCHS`` (10) and at least one. A shorter
+        search ends while the embeddings are still learning which interactions matter, and its
+        selection is a coin toss (measured in docs/autofis.md).
     search_only : bool, default=False
         Stop after the search: the estimator predicts with the searched model (gates closed by
         GRDA contribute nothing) and ``history_`` stays empty.
@@ -137,7 +148,7 @@ class AutoFISClassifier(CTRClassifier):
         "grda_c": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "grda_mu": [Interval(Real, 0, 1, closed="neither")],
         "grda_lr": [Interval(Real, 0, None, closed="neither")],
-        "search_epochs": [Interval(Integral, 1, None, closed="left")],
+        "search_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "search_only": ["boolean"],
         "bilevel": ["boolean"],
         "batch_norm": ["boolean"],
@@ -146,11 +157,29 @@ class AutoFISClassifier(CTRClassifier):
         "mlp_batch_norm": ["boolean"],
     }
 
-    def __init__(self, *, base="deepfm", order=2, grda_c="auto", grda_mu=0.8, grda_lr=1.0,
-                 search_epochs=1, search_only=False, bilevel=False, batch_norm=True,
-                 keep_alpha=True, alpha_init=0.6, interactions=None, embed_dim=10,
-                 init_std=0.01, hidden_units=(400, 400, 400), activation="relu", dropout=0.5,
-                 mlp_batch_norm=False, **kwargs):
+    def __init__(
+        self,
+        *,
+        base="deepfm",
+        order=2,
+        grda_c="auto",
+        grda_mu=0.8,
+        grda_lr=1.0,
+        search_epochs="auto",
+        search_only=False,
+        bilevel=False,
+        batch_norm=True,
+        keep_alpha=True,
+        alpha_init=0.6,
+        interactions=None,
+        embed_dim=10,
+        init_std=0.01,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.5,
+        mlp_batch_norm=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.base = base
         self.order = order
@@ -181,18 +210,20 @@ class AutoFISClassifier(CTRClassifier):
     def _pretrain(self, X_encoded, y_encoded):
         """Run the search stage(s), then build the re-train model on the selection."""
         X_search, y_search = self._pretraining_rows(X_encoded, y_encoded)
-        rows = len(y_search) // 2 if self.bilevel else len(y_search)
-        self._search_steps = -(-rows // self.batch_size) * self.search_epochs
         kept, kept_alpha, alphas = [], [], []
         self.search_history_ = []
         start = time.perf_counter()
         for order in range(2, self.order + 1):
-            self._stage = {"interactions": kept, "alpha": kept_alpha,
-                           "search": self._candidates(order)}
-            self._initialize_module(reason=f"AutoFIS: search stage over order-{order} "
-                                    "interactions")
+            self._stage = {
+                "interactions": kept,
+                "alpha": kept_alpha,
+                "search": self._candidates(order),
+            }
+            self._initialize_module(reason=f"AutoFIS: search stage over order-{order} interactions")
             self._initialize_optimizer()
             self._search(X_search, y_search, order)
+            if self.grda_c == "auto":
+                self._close_noise_gates()
             # Kept tuples carry their alpha on; pairs kept at order 2 were trained further by
             # the dense optimizer while triples were searched.
             gates, search_gates = self.module_.gates, self.module_.search_gates
@@ -217,8 +248,10 @@ class AutoFISClassifier(CTRClassifier):
             "batch_norm": self.batch_norm,
             "learn_alpha": self.keep_alpha,
         }
-        self._initialize_module(reason=f"AutoFIS: re-train stage on {len(kept)} of "
-                                f"{len(self.interaction_alphas_)} interactions")
+        self._initialize_module(
+            reason=f"AutoFIS: re-train stage on {len(kept)} of "
+            f"{len(self.interaction_alphas_)} interactions"
+        )
         self._initialize_optimizer()
 
     def _candidates(self, order):
@@ -242,7 +275,8 @@ class AutoFISClassifier(CTRClassifier):
             alpha_loader = self._loader(X[alpha_rows], y[alpha_rows])
         else:
             loader = self._loader(X, y)
-        for epoch in range(1, self.search_epochs + 1):
+        n_epochs = self._search_epochs(len(y) // 2 if self.bilevel else len(y))
+        for epoch in range(1, n_epochs + 1):
             start, losses = time.perf_counter(), []
             if self.bilevel:
                 for weight_batch, alpha_batch in zip(weight_loader, alpha_loader, strict=False):
@@ -258,10 +292,22 @@ class AutoFISClassifier(CTRClassifier):
                     f"over order-{order} interactions; lower lr / grda_lr or raise l2."
                 )
             alpha = self.module_.search_gates.alpha
-            self.search_history_.append({
-                "stage": order, "epoch": epoch, "train_loss": loss,
-                "n_open": int((alpha != 0).sum()), "dur": time.perf_counter() - start,
-            })
+            self.search_history_.append(
+                {
+                    "stage": order,
+                    "epoch": epoch,
+                    "train_loss": loss,
+                    "n_open": int((alpha != 0).sum()),
+                    "dur": time.perf_counter() - start,
+                }
+            )
+
+    def _search_epochs(self, n_rows):
+        """``search_epochs``, or for ``"auto"`` the epochs that make ``AUTO_SEARCH_STEPS``."""
+        if self.search_epochs != "auto":
+            return self.search_epochs
+        steps_per_epoch = -(-n_rows // self.batch_size)
+        return int(np.clip(-(-AUTO_SEARCH_STEPS // steps_per_epoch), 1, AUTO_MAX_SEARCH_EPOCHS))
 
     def _bilevel_step(self, weight_batch, alpha_batch):
         """Weights step on one batch, alpha on another (first-order DARTS)."""
@@ -276,23 +322,34 @@ class AutoFISClassifier(CTRClassifier):
     def _loader(self, X, y):
         return SliceLoader(Dataset(X, y), batch_size=self.batch_size, shuffle=True)
 
-    def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        """skorch's training loop: the re-train stage (skipped with ``search_only``)."""
+    def _train_network(self, X, y, plan):
+        """The re-train stage; skipped with ``search_only`` (before skorch's train-begin and
+        train-end notifications, so early stopping never sees an empty history)."""
         if self.__dict__.pop("_skip_training", False):
-            return self
-        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            self.__dict__.pop("_split", None)  # the hold-out the search left out stays unused
+            return
+        super()._train_network(X, y, plan)
 
     # ------------------------------------------------------ skorch hooks
     def initialize_module(self):
         """Build the AutoFISNet of the current stage (the first search before any stage)."""
         stage = getattr(self, "_stage", None) or {
-            "interactions": [], "alpha": [], "search": self._candidates(2)
+            "interactions": [],
+            "alpha": [],
+            "search": self._candidates(2),
         }
         self.module_ = AutoFISNet(
-            self.schema_, base=self.base, embed_dim=self.embed_dim,
-            hidden_units=self.hidden_units, activation=self.activation, dropout=self.dropout,
-            mlp_batch_norm=self.mlp_batch_norm, init_std=self.init_std,
-            alpha_init=self.alpha_init, **stage, **self.get_params_for("module"),
+            self.schema_,
+            base=self.base,
+            embed_dim=self.embed_dim,
+            hidden_units=self.hidden_units,
+            activation=self.activation,
+            dropout=self.dropout,
+            mlp_batch_norm=self.mlp_batch_norm,
+            init_std=self.init_std,
+            alpha_init=self.alpha_init,
+            **stage,
+            **self.get_params_for("module"),
         )
         return self
 
@@ -304,25 +361,32 @@ class AutoFISClassifier(CTRClassifier):
             [(name, param) for name, param in named if not name.startswith(_SEARCH_PREFIX)]
         )
         if any(param.numel() for param in searched):
-            self.optimizer_alpha_ = GRDA(searched, lr=self.grda_lr, c=self._sparsity(),
-                                         mu=self.grda_mu)
+            c = 0.0 if self.grda_c == "auto" else self.grda_c  # "auto": threshold at the end
+            self.optimizer_alpha_ = GRDA(searched, lr=self.grda_lr, c=c, mu=self.grda_mu)
         elif "optimizer_alpha" in self._optimizers:
             del self.optimizer_alpha_  # the re-train stage trains alpha with the weights
         return self
 
-    def _sparsity(self):
-        """GRDA's c; for ``"auto"`` the c whose threshold g(T, gamma) is alpha_init after the
-        T steps of one search stage."""
-        if self.grda_c != "auto":
-            return self.grda_c
-        steps = getattr(self, "_search_steps", 1)
-        gamma, mu = self.grda_lr, self.grda_mu
-        return abs(self.alpha_init) / (gamma**0.5 * (steps * gamma) ** mu)
+    def _close_noise_gates(self):
+        """``grda_c="auto"``: GRDA's soft threshold alpha = sign(a) max(|a| - g, 0), applied
+        once at the end of the search with g = |alpha_0| + ``AUTO_NOISE_MULTIPLE`` random-walk
+        spreads (with c = 0 during the search, alpha is the accumulator a). The kept gates
+        start the re-train stage at their shrunk alpha, as a GRDA search would leave them."""
+        alpha = self.module_.search_gates.alpha
+        if not alpha.numel():
+            return
+        spread = self.optimizer_alpha_.random_walk_scale(alpha)
+        threshold = abs(self.alpha_init) + AUTO_NOISE_MULTIPLE * spread
+        with torch.no_grad():
+            alpha.copy_(alpha.sign() * (alpha.abs() - threshold).clamp(min=0))
+        self.search_history_[-1]["n_open"] = int((alpha != 0).sum())
 
     def _validate_params(self):
         super()._validate_params()
-        if self.interactions is not None and self.order == 2 and any(
-            len(t) == 3 for t in self.interactions
+        if (
+            self.interactions is not None
+            and self.order == 2
+            and any(len(t) == 3 for t in self.interactions)
         ):
             raise ValueError(
                 "The 'interactions' parameter of AutoFISClassifier holds triples but order=2; "

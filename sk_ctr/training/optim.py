@@ -18,6 +18,11 @@ class GRDA(torch.optim.Optimizer):
     steps, g accumulates c gamma_t^(1/2 + mu) (t^mu - (t-1)^mu) per step, which equals the
     formula above for a constant gamma.
 
+    The state of each parameter also keeps ``squared_gradient_sum``, sum_(i<=t) grad_i^2: a
+    coordinate whose gradients are pure noise has an accumulator that random-walks around
+    alpha_0 with a spread of about gamma (sum grad_i^2)^(1/2) (:meth:`random_walk_scale`), which
+    is what a threshold must exceed to tell a consistent gradient from noise.
+
     Parameters
     ----------
     params : iterable of torch.Tensor or dict
@@ -74,11 +79,34 @@ class GRDA(torch.optim.Optimizer):
                     state["step"] = 0
                     state["accumulator"] = param.detach().clone()
                     state["threshold"] = 0.0
+                    state["squared_gradient_sum"] = torch.zeros_like(param)
                 state["step"] += 1
                 t = state["step"]
                 state["threshold"] += c * lr ** (0.5 + mu) * (t**mu - (t - 1) ** mu)
                 accumulator = state["accumulator"]
                 accumulator.add_(param.grad, alpha=-lr)
+                state["squared_gradient_sum"].addcmul_(param.grad, param.grad)
                 shrunk = (accumulator.abs() - state["threshold"]).clamp_(min=0)
                 param.copy_(accumulator.sign() * shrunk)
         return loss
+
+    def random_walk_scale(self, param):
+        """gamma (sum_t grad_t^2)^(1/2) per coordinate of ``param``: the spread its accumulator
+        would have after the steps taken so far if its gradients were zero-mean noise.
+
+        Parameters
+        ----------
+        param : torch.Tensor
+            A parameter of this optimizer that has taken at least one step.
+
+        Returns
+        -------
+        torch.Tensor of the shape of ``param``
+        """
+        state = self.state.get(param)
+        if not state:
+            raise ValueError("GRDA.random_walk_scale needs a parameter that has taken a step.")
+        lr = next(
+            group["lr"] for group in self.param_groups if any(p is param for p in group["params"])
+        )
+        return lr * state["squared_gradient_sum"].sqrt()
