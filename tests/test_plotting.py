@@ -80,7 +80,7 @@ def test_learning_curves_show_the_history_per_epoch(deepfm):
 
 def test_learning_curves_without_validation_draw_the_train_loss_only(small_ctr_data):
     X, y = small_ctr_data
-    est = LRClassifier(max_epochs=2, **FAST).fit(X, y)
+    est = LRClassifier(max_epochs=2, early_stopping=False, **FAST).fit(X, y)
     _, ax = plt.subplots()
     assert plot_learning_curves(est, ax=ax) is ax
     assert len(ax.get_lines()) == 1 and len(ax.figure.axes) == 1

@@ -110,7 +110,8 @@ class TwoTowerClassifier(CTRClassifier):
 
     def transform_items(self, X):
         """Item-tower vectors v, for retrieval: ``decision_function`` is
-        ``(transform_users(X) * transform_items(X)).sum(1) / temperature + module_.bias``.
+        ``((transform_users(X) * transform_items(X)).sum(1) / temperature + module_.bias)
+        / temperature_`` (``temperature_``: the calibration fitted after training).
 
         Parameters
         ----------

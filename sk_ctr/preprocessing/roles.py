@@ -5,8 +5,9 @@ An integer column may hold ids (user 123, ad 77: arbitrary labels with repeated 
 quantity (an age, a price, a census weight: ordered magnitudes, most of them rare). An id is
 worth an embedding only when its value recurs: a value seen a handful of times in training
 trains a vector that does not generalise, and at prediction time such columns mostly hold
-values never seen. So an integer column is numeric when most of its rows hold rare values
-(its order and magnitude are then what can be learnt), and categorical otherwise.
+values never seen. So an integer column with at least 100 distinct values is numeric when most
+of its rows hold rare values (its order and magnitude are then what can be learnt), and
+categorical otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ RARE_VALUE_COUNT = 5
 #: An integer column is a quantity when more than this share of its non-missing rows hold rare
 #: values (a 20,000-valued census weight: ~0.9; user or item ids of a CTR log: well below).
 QUANTITY_SHARE = 0.5
+#: ... and when it has at least this many distinct values: below, ids cost few embedding rows
+#: and the column stays categorical whatever its counts (a small frame's integers are ids).
+QUANTITY_MIN_DISTINCT = 100
 #: Object / string columns whose values are numbers but for this share of strays get a warning.
 NUMERIC_STRING_SHARE = 0.9
 #: Values looked at to detect numbers written as strings (a sample keeps fit fast).
@@ -38,6 +42,9 @@ def rare_value_share(column):
 
 def integer_role(column):
     """``("numeric" or "categorical", reason)`` for an integer column."""
+    distinct = column.nunique(dropna=True)
+    if distinct < QUANTITY_MIN_DISTINCT:
+        return "categorical", f"integer; {distinct} distinct values: ids"
     share = rare_value_share(column)
     if share > QUANTITY_SHARE:
         return "numeric", (f"integer; {share:.0%} of rows hold values seen < "
@@ -68,7 +75,7 @@ def warn_numeric_strings(name, column):
         )
 
 
-def describe_roles(frame, fields, given):
+def describe_roles(frame, fields, given, candidates=()):
     """The fitted role of every column, as ``CTRTransformer.column_roles_`` shows it.
 
     Parameters
@@ -77,7 +84,9 @@ def describe_roles(frame, fields, given):
         The rows the roles were inferred from.
     fields : tuple of Field
     given : set of str
-        Columns whose role the user gave (``*_features``, ``behavior``).
+        Columns whose role the user gave (``*_features``, histories of ``behavior``).
+    candidates : set of str
+        The candidate columns of ``behavior`` (categorical whatever their dtype).
 
     Returns
     -------
@@ -94,6 +103,8 @@ def describe_roles(frame, fields, given):
         dtype = frame[name].dtype
         if name in given:
             why = "given"
+        elif field.kind != "sequence" and name in candidates:
+            why = "candidate of a behaviour history"
         elif field.kind == "sequence":
             why = "cells are lists"
         elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):

@@ -35,10 +35,10 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     """Encode a DataFrame of raw CTR columns into the fields of a CTR network.
 
     Categorical columns (object, string, category and bool dtypes, and integer columns whose
-    values recur: ids) get contiguous ids per field. An integer column where more than half of
-    the rows hold values seen fewer than 5 times is a quantity (an amount, a weight) and is
-    numeric; ``column_roles_`` shows each column's role and why
-    (:mod:`sk_ctr.preprocessing.roles`). Two ids of every field are reserved: ``0`` for a
+    values recur: ids) get contiguous ids per field. An integer column with at least 100
+    distinct values where more than half of the rows hold values seen fewer than 5 times is a
+    quantity (an amount, a weight) and is numeric; ``column_roles_`` shows each column's role
+    and why (:mod:`sk_ctr.preprocessing.roles`). Two ids of every field are reserved: ``0`` for a
     missing value (NaN / None) and ``1`` for "other", a value rarer than ``min_frequency`` in
     the training data or never seen in it, so unseen values at transform time are not an
     error. Values get ids from 2 in decreasing order of training frequency.
@@ -221,13 +221,14 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.fields_ = self._assemble_fields(
             frame.columns, roles, fit_ids, lambda name: self._fit_scaling(name, frame[name])
         )
-        self.column_roles_ = describe_roles(frame, self.fields_, self._given_columns())
+        self.column_roles_ = describe_roles(frame, self.fields_, self._given_columns(),
+                                            set((self.behavior or {}).values()))
         return self
 
     def _given_columns(self):
         """The columns whose role the user named."""
         named = [self.categorical_features, self.numeric_features, self.sequence_features,
-                 list(self.behavior or ())]
+                 list(self.behavior or ())]  # the histories; candidates are reported apart
         return {name for names in named for name in (names or ())}
 
     def partial_fit(self, X, y=None):
@@ -719,12 +720,15 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         if given_num is not None and given_cat is None:
             return set(columns) - set(given_num), set(given_num)
         categorical, numeric = set(given_cat or ()), set(given_num or ())
+        candidates = set((self.behavior or {}).values())
         for name in columns:
             if name in categorical or name in numeric:
                 continue
             dtype = frame[name].dtype
             if pd.api.types.is_float_dtype(dtype):
                 numeric.add(name)
+            elif name in candidates:  # shares its ids with a history: ids by definition
+                categorical.add(name)
             elif is_plain_integer(dtype):  # ids or a quantity: by how often values recur
                 (numeric if integer_role(frame[name])[0] == "numeric" else categorical).add(name)
             elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):

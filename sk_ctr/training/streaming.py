@@ -598,10 +598,12 @@ class StreamLoader:
         self.rank, self.world_size = rank, world_size
 
     def __len__(self):
-        return -(-len(self.dataset) // (self.batch_size * self.world_size))
+        size, n_rows = self.batch_size * self.world_size, len(self.dataset)
+        n_batches = -(-n_rows // size)
+        return n_batches - 1 if n_batches > 1 and n_rows % size == 1 else n_batches
 
     def __iter__(self):
-        batches = _cut(self._pieces(), self.batch_size * self.world_size)
+        batches = _merge_single_row_tail(_cut(self._pieces(), self.batch_size * self.world_size))
         if self.world_size == 1:
             return batches
         return (
@@ -701,6 +703,20 @@ def _cut(pieces, size):
         n_pending -= stop
     if n_pending:
         yield _concat(pending)
+
+
+def _merge_single_row_tail(batches):
+    """The batches, with a last batch of one row joined to the one before, as
+    :class:`~sk_ctr.training.loader.SliceLoader` does (batch normalisation cannot train on a
+    single row)."""
+    held = []
+    for batch in batches:
+        held.append(batch)
+        if len(held) == 3:
+            yield held.pop(0)
+    if len(held) == 2 and len(held[1][1]) == 1:
+        held = [_concat(held)]
+    yield from held
 
 
 def _concat(pieces):
