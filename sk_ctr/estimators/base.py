@@ -47,6 +47,11 @@ from sk_ctr.estimators.early_stopping import (
     stopping_callback,
     wants_early_stopping,
 )
+from sk_ctr.estimators.importance import (
+    IMPORTANCE_KEY,
+    ValidationImportance,
+    importances_by_column,
+)
 from sk_ctr.estimators.inputs import RawFrameInputMixin
 from sk_ctr.layers.mlp import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
@@ -236,7 +241,19 @@ default="adam"
     module_ : torch.nn.Module
         The trained network, returning logits.
     history_ : skorch.History
-        Per-epoch training log (``train_loss``, ``valid_loss``, ``valid_auc``, ``dur``).
+        Per-epoch training log (``train_loss``, ``valid_loss``, ``valid_auc``, ``dur``,
+        ``improved``: the epochs early stopping counted as its best).
+    best_epoch_ : int
+        The epoch whose weights the network has (restored by early stopping).
+    batch_size_ : int
+        The training batch size (``batch_size="auto"`` resolved).
+    temperature_ : float
+        The calibration temperature dividing the logits (1 without calibration).
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Mean drop of the validation ROC AUC when a column's values are shuffled across the
+        held-out rows (permutation importance, 2 shuffles on at most 5,000 rows; see
+        :func:`sk_ctr.inspection.permutation_importance` for more). Set when the fit had
+        validation rows in memory.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
     """
@@ -495,13 +512,21 @@ ParquetSource or path
 
     def _set_best_epoch(self):
         """``best_epoch_``: the epoch whose weights the network has (the last one without
-        early stopping); ``temperature_``: the calibration fitted at the end of training."""
+        early stopping); ``temperature_``: the calibration fitted at the end of training;
+        ``feature_importances_``: the permutation importances on the validation rows."""
         if not len(self.history_):  # no training epoch (AutoFIS's search_only)
             self.best_epoch_, self.temperature_ = 0, 1.0
             return
         improved = [row["epoch"] for row in self.history_ if row.get(BEST_EPOCH_KEY)]
         self.best_epoch_ = improved[-1] if improved else self.history_[-1, "epoch"]
         self.temperature_ = float(self.history_[-1].get(TEMPERATURE_KEY, 1.0))
+        importances = self.history_[-1].get(IMPORTANCE_KEY)
+        if importances is None:
+            self.__dict__.pop("feature_importances_", None)
+        else:
+            self.feature_importances_ = importances_by_column(
+                importances, self.schema_, getattr(self, "feature_names_in_", None)
+            )
 
     def _run_epochs(self, X, y):
         """skorch's ``partial_fit`` without its ``except KeyboardInterrupt: pass``: early
@@ -983,6 +1008,8 @@ ParquetSource or path
             )
         if self.calibration == "temperature":  # after early stopping restored the best weights
             callbacks.append(("calibration", ValidationTemperature()))
+        seed = self.random_state if isinstance(self.random_state, Integral) else None
+        callbacks.append(("importance", ValidationImportance(random_state=seed)))
         if self.verbose and is_interactive(sys.stderr):  # no carriage returns in a log file
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks.append(("print_log", EpochTable()))
