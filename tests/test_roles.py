@@ -65,3 +65,13 @@ def test_numbers_written_as_text_with_strays_warn_naming_the_column():
         warnings.simplefilter("error")
         CTRTransformer().fit(frame.assign(price=prices.astype(str)).iloc[10:])  # all numbers
         CTRTransformer(categorical_features=["price", "site"]).fit(frame)  # said so
+
+
+def test_a_history_separated_by_spaces_under_the_pipe_delimiter_warns():
+    frame = pd.DataFrame({"item": ["a", "b", "c", "a"], "hist": ["a b", "b c a", "", "c a"]})
+    with pytest.warns(UserWarning, match="'hist'.*contain ' '.*sequence_delimiter=' '"):
+        CTRTransformer(behavior={"hist": "item"}).fit(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CTRTransformer(behavior={"hist": "item"}, sequence_delimiter=" ").fit(frame)
+        CTRTransformer(behavior={"hist": "item"}).fit(frame.assign(hist=["a|b", "b", "", "c"]))

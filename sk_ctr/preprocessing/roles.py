@@ -119,3 +119,30 @@ def is_plain_integer(dtype):
     """Integer dtypes (numpy or nullable), not bool."""
     return pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
+
+
+#: Separators a history of strings is often written with, when it is not ``sequence_delimiter``.
+OTHER_DELIMITERS = (" ", ",", ";", "\t")
+
+
+def warn_other_delimiter(name, column, delimiter):
+    """Warn when a sequence column's strings never hold ``delimiter`` but mostly hold another
+    usual separator: each cell would then be one single item ("12 7 31" instead of 3)."""
+    values = column.dropna()
+    if len(values) > NUMERIC_STRING_SAMPLE:
+        values = values.sample(NUMERIC_STRING_SAMPLE, random_state=0)
+    strings = values[[isinstance(v, str) for v in values]].astype(str)
+    if strings.empty or strings.str.contains(delimiter, regex=False).any():
+        return
+    for other in OTHER_DELIMITERS:
+        share = float(strings.str.contains(other, regex=False).mean())
+        if share >= 0.5:
+            warnings.warn(
+                f"The sequence column {name!r} holds strings without sequence_delimiter="
+                f"{delimiter!r}, but {share:.0%} of them contain {other!r} (e.g. "
+                f"{strings.iloc[0]!r}): every cell is read as one item. Pass "
+                f"sequence_delimiter={other!r} if that separates its items.",
+                UserWarning,
+                stacklevel=5,
+            )
+            return

@@ -25,6 +25,7 @@ from sk_ctr.preprocessing.roles import (
     integer_role,
     is_plain_integer,
     warn_numeric_strings,
+    warn_other_delimiter,
 )
 from sk_ctr.preprocessing.sequences import holds_lists, keep_most_recent, pad, split_cells
 
@@ -411,6 +412,8 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     def _fit_sequence_length(self, frame, sequence):
         """Parse the sequence columns, fix ``sequence_length_`` and truncate to it."""
+        for name in sequence:
+            warn_other_delimiter(name, frame[name], self.sequence_delimiter)
         sequences = {
             name: split_cells(name, frame[name], self.sequence_delimiter)
             for name in frame.columns
