@@ -253,7 +253,7 @@ default="adam"
         Mean drop of the validation ROC AUC when a column's values are shuffled across the
         held-out rows (permutation importance, 2 shuffles on at most 5,000 rows; see
         :func:`sk_ctr.inspection.permutation_importance` for more). Set when the fit had
-        validation rows in memory.
+        validation rows in memory and no behaviour histories.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
     """

@@ -56,6 +56,11 @@ class ValidationImportance(Callback):
         if rows is None or not len(net.history) or np.unique(rows[1]).size < 2:
             return
         X, y = rows
+        if any(field.kind == "sequence" for field in X.schema):
+            # a history shuffled alone breaks its alignment with the histories it is
+            # concatenated with (DIN's behavior_grouping="concat"): left to
+            # sk_ctr.inspection.permutation_importance, which moves whole rows of cells
+            return
         X = type(X)({k: v for k, v in X.items() if k != "sample_weight"}, X.schema)
         labels = net.classes_[y.astype(np.int64)]
         result = field_permutation_importance(
