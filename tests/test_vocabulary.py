@@ -1,0 +1,259 @@
+"""The vocabulary lookup behind CTRTransformer.transform: the ids of ``Index.get_indexer`` for
+every input dtype, ids that arrive with another type, integers beyond float precision, and the
+warning about a column none of whose values was seen."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sk_ctr import CTRTransformer, FMClassifier
+from sk_ctr.preprocessing.vocabulary import (
+    ROW_BY_ROW_MAX_ROWS,
+    UNSEEN_DISTINCT_VALUES_TO_WARN,
+    hashed_ids,
+)
+
+# Two request sizes: looked up value by value, and factorized first.
+SIZES = {"rows": 7, "batch": 3 * ROW_BY_ROW_MAX_ROWS}
+
+
+def repeated(values, n):
+    return [values[i % len(values)] for i in range(n)]
+
+
+def reference_ids(vocabulary, values, hash_buckets=0):
+    """What the transformer gave before the lookup was replaced: ``Index.get_indexer`` on a
+    vocabulary and values of the same type, missing values 0, the others 1 (or their bucket)."""
+    values = np.asarray(values, dtype=object)
+    missing = pd.isna(values)
+    positions = vocabulary.get_indexer(values[~missing])
+    ids = np.zeros(len(values), dtype=np.int64)
+    present = np.where(positions < 0, 1, positions + 2)
+    if hash_buckets:
+        outside = positions < 0
+        present[outside] = hashed_ids(values[~missing][outside], len(vocabulary), hash_buckets)
+    ids[~missing] = present
+    return ids
+
+
+def transform_ids(encoder, column):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # unseen values are the point here
+        return encoder.transform(pd.DataFrame({"c": column}))["ids"][:, 0]
+
+
+# Values seen three, two and one times, so that min_frequency=2 makes "rare" other; the
+# transform adds unseen values and every kind of missing value the dtype can hold.
+CASES = {
+    "object": (
+        ["x", "y", "x", "rare", "x", "y"],
+        ["y", None, "unseen", "x", np.nan, "rare"],
+        object,
+    ),
+    "str": (["x", "y", "x", "rare", "x", "y"], ["y", None, "unseen", "x", "rare", "x"], "str"),
+    "category": (
+        ["x", "y", "x", "rare", "x", "y"],
+        ["y", None, "unseen", "x", "rare", "x"],
+        "category",
+    ),
+    "int64": ([5, 9, 5, 11, 5, 9], [9, 12, 5, 11, 9, 5], "int64"),
+    "bool": ([True, False, True, True], [False, True, True, False], "bool"),
+    "Int64": ([5, 9, 5, 11, 5, 9], [9, pd.NA, 12, 5, 11, pd.NA], "Int64"),
+    "float": ([0.5, 2.0, 0.5, 7.25, 0.5, 2.0], [2.0, np.nan, 3.5, 0.5, 7.25, 0.5], "float64"),
+}
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+@pytest.mark.parametrize("min_frequency", [1, 2])
+@pytest.mark.parametrize("dtype_name", CASES)
+def test_ids_equal_get_indexer_for_every_input_dtype(dtype_name, min_frequency, size):
+    train, test, dtype = CASES[dtype_name]
+    encoder = CTRTransformer(categorical_features=["c"], min_frequency=min_frequency)
+    encoder.fit(pd.DataFrame({"c": pd.Series(train, dtype=dtype)}))
+    column = pd.Series(repeated(test, size), dtype=dtype)
+    expected = reference_ids(encoder.vocabularies_["c"], column)
+    assert (expected == 1).any() or (dtype_name == "bool" and min_frequency == 1)
+    assert (expected == 0).any() or dtype_name in ("int64", "bool")
+    np.testing.assert_array_equal(transform_ids(encoder, column), expected)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+@pytest.mark.parametrize("dtype_name", ["object", "str", "category", "int64", "Int64"])
+def test_hash_bucket_ids_equal_those_of_the_hashed_values(dtype_name, size):
+    train, test, dtype = CASES[dtype_name]
+    encoder = CTRTransformer(hash_buckets=7, min_frequency=2)
+    encoder.fit(pd.DataFrame({"c": pd.Series(train, dtype=dtype)}))
+    column = pd.Series(repeated(test, size), dtype=dtype)
+    expected = reference_ids(encoder.vocabularies_["c"], column, hash_buckets=7)
+    assert (expected >= 2 + len(encoder.vocabularies_["c"])).any()
+    np.testing.assert_array_equal(transform_ids(encoder, column), expected)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_category_input_gives_the_ids_of_object_input_however_many_categories(size):
+    encoder = CTRTransformer().fit(pd.DataFrame({"c": ["x", "y", "x", "z"]}))
+    values = repeated(["y", None, "x", "w"], size)
+    expected = transform_ids(encoder, pd.Series(values, dtype=object))
+    # More categories than rows (a slice of a big frame) and fewer; the same dtype three times,
+    # as a service casting every request to one CategoricalDtype would.
+    for categories in (["w", "x", "y", "z", *map(str, range(1000))], ["x", "y", "w"]):
+        dtype = pd.CategoricalDtype(categories)
+        for _ in range(3):
+            column = pd.Series(values, dtype=dtype)
+            np.testing.assert_array_equal(transform_ids(encoder, column), expected)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_integer_ids_as_strings_or_floats_get_the_ids_of_the_integers(size):
+    encoder = CTRTransformer().fit(pd.DataFrame({"c": [123, 7, 123, 40]}))
+    expected = transform_ids(encoder, pd.Series(repeated([7, 123, 40, 99], size)))
+    np.testing.assert_array_equal(expected[:4], [3, 2, 4, 1])
+    for column in (
+        pd.Series(repeated(["7", "123", "40", "99"], size), dtype=object),
+        pd.Series(repeated(["7", "123", "40", "99"], size), dtype="str"),
+        pd.Series(repeated([7.0, 123.0, 40.0, 99.0], size)),
+        pd.Series(repeated(["7", 123.0, 40, "99"], size), dtype=object),
+    ):
+        np.testing.assert_array_equal(transform_ids(encoder, column), expected)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_strings_of_integers_queried_as_integers_get_the_ids_of_the_strings(size):
+    encoder = CTRTransformer().fit(pd.DataFrame({"c": ["123", "7", "123", "40"]}))
+    expected = transform_ids(encoder, pd.Series(repeated(["7", "123", "40", "99"], size)))
+    np.testing.assert_array_equal(expected[:4], [3, 2, 4, 1])
+    for column in (
+        pd.Series(repeated([7, 123, 40, 99], size)),
+        pd.Series(repeated([7.0, 123.0, 40.0, 99.0], size)),
+        pd.Series(repeated([7, 123, 40, 99], size), dtype="Int64"),
+    ):
+        np.testing.assert_array_equal(transform_ids(encoder, column), expected)
+
+
+def test_unseen_ids_of_another_type_share_the_hash_bucket_of_the_fitted_type():
+    encoder = CTRTransformer(hash_buckets=11).fit(pd.DataFrame({"c": [1, 2, 1, 3]}))
+    ids = [transform_ids(encoder, pd.Series(c)) for c in ([50, 51], ["50", "51"], [50.0, 51.0])]
+    assert (ids[0] >= 5).all()
+    np.testing.assert_array_equal(ids[1], ids[0])
+    np.testing.assert_array_equal(ids[2], ids[0])
+
+
+def test_estimator_predicts_alike_from_integer_and_string_ids():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"user": rng.integers(0, 20, 300), "ad": rng.integers(0, 5, 300)})
+    y = (X["user"] % 2 == 0).astype(int)
+    est = FMClassifier(embed_dim=2, max_epochs=2, batch_size=64, random_state=0).fit(X, y)
+    as_strings = X.astype(str)
+    assert as_strings["user"].dtype != X["user"].dtype
+    np.testing.assert_allclose(est.predict_proba(as_strings), est.predict_proba(X))
+
+
+BIG = 2**53
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+@pytest.mark.parametrize("dtype", [object, "Int64"])
+def test_integers_above_2_to_53_keep_distinct_ids_next_to_missing_values(dtype, size):
+    train = pd.Series([BIG + 1, BIG + 2, BIG + 2, BIG], dtype="int64")
+    encoder = CTRTransformer().fit(pd.DataFrame({"c": train}))
+    assert float(BIG + 1) == float(BIG)  # what a float cast would merge
+    column = pd.Series(repeated([BIG + 1, BIG + 2, None, BIG, BIG + 3], size), dtype=dtype)
+    np.testing.assert_array_equal(transform_ids(encoder, column)[:5], [3, 2, 0, 4, 1])
+
+
+def test_integers_above_2_to_53_given_as_floats_warn_that_digits_are_lost():
+    encoder = CTRTransformer().fit(pd.DataFrame({"c": [BIG + 1, BIG + 2]}))
+    with pytest.warns(UserWarning, match=r"'c' holds ids above 2\*\*53 as floats"):
+        encoder.transform(pd.DataFrame({"c": [float(BIG + 2), np.nan]}))
+
+
+# --------------------------------------------------------------------------------------
+# The warning about a column none of whose values was seen
+# --------------------------------------------------------------------------------------
+
+SITES = [f"site{i}" for i in range(30)]
+
+
+def site_encoder(**params):
+    return CTRTransformer(**params).fit(pd.DataFrame({"site": SITES}))
+
+
+def unseen_warnings(encoder, column):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        encoder.transform(pd.DataFrame({"site": column}))
+    return [str(w.message) for w in caught if "No value of column" in str(w.message)]
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "category"])
+def test_a_column_of_many_unseen_values_warns_naming_it(dtype):
+    column = pd.Series([f"other{i}" for i in range(UNSEEN_DISTINCT_VALUES_TO_WARN)], dtype=dtype)
+    messages = unseen_warnings(site_encoder(), column)
+    assert len(messages) == 1 and "'site'" in messages[0] and "'site0'" in messages[0]
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_a_column_of_values_of_another_type_warns_even_for_one_row(size):
+    assert unseen_warnings(site_encoder(), pd.Series([5] * (size // 7)))
+    assert unseen_warnings(site_encoder(hash_buckets=4), pd.Series([5] * (size // 7)))
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series(["new"]),  # one new id
+        pd.Series([f"new{i}" for i in range(UNSEEN_DISTINCT_VALUES_TO_WARN - 1)]),
+        pd.Series(["new"] * 300),  # many rows, one new value
+        pd.Series(["site3"] + [f"new{i}" for i in range(300)]),  # one value seen
+        pd.Series([None, np.nan] * 100),  # nothing to look up
+        pd.Series([None, "site1", None], dtype="category"),
+    ],
+    ids=["one-new", "few-new", "one-new-repeated", "one-seen", "all-missing", "category-seen"],
+)
+def test_unseen_values_of_the_fitted_type_that_new_ids_explain_do_not_warn(column):
+    assert not unseen_warnings(site_encoder(), column)
+
+
+def test_many_unseen_values_with_hash_buckets_do_not_warn():
+    column = pd.Series([f"new{i}" for i in range(50)])
+    assert not unseen_warnings(site_encoder(hash_buckets=8), column)
+
+
+def test_an_empty_vocabulary_does_not_warn():
+    encoder = CTRTransformer(min_frequency=5).fit(pd.DataFrame({"site": SITES}))
+    assert len(encoder.vocabularies_["site"]) == 0
+    assert not unseen_warnings(encoder, pd.Series([f"new{i}" for i in range(50)]))
+
+
+# --------------------------------------------------------------------------------------
+# The lookups are a cache of vocabularies_
+# --------------------------------------------------------------------------------------
+
+
+def test_refit_replaces_the_lookups():
+    encoder = CTRTransformer().fit(pd.DataFrame({"c": ["a", "a", "b"]}))
+    column = pd.Series(["a", "b", "c"])
+    np.testing.assert_array_equal(transform_ids(encoder, column), [2, 3, 1])
+    encoder.fit(pd.DataFrame({"c": ["c", "b", "c", "c", "b", "b", "b"]}))
+    np.testing.assert_array_equal(transform_ids(encoder, column), [1, 2, 3])
+
+
+def test_partial_fit_replaces_the_lookups():
+    encoder = CTRTransformer().partial_fit(pd.DataFrame({"c": ["a", "a", "b"]}))
+    column = pd.Series(["a", "b", "c"])
+    np.testing.assert_array_equal(transform_ids(encoder, column), [2, 3, 1])
+    encoder.partial_fit(pd.DataFrame({"c": ["c", "c", "c"]}))
+    np.testing.assert_array_equal(transform_ids(encoder, column), [3, 4, 2])
+
+
+def test_pickle_stores_no_lookup_and_transforms_alike():
+    encoder = CTRTransformer().fit(pd.DataFrame({"c": [f"v{i % 50}" for i in range(500)]}))
+    column = pd.Series([f"v{i % 60}" for i in range(300)])
+    before = transform_ids(encoder, column)
+    assert "_lookups" in encoder.__dict__
+    restored = pickle.loads(pickle.dumps(encoder))
+    assert "_lookups" not in restored.__dict__ and "_lookups" in encoder.__dict__
+    np.testing.assert_array_equal(transform_ids(restored, column), before)
