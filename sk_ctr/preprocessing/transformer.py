@@ -656,8 +656,9 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             self.feature_names_in_ = np.asarray(names, dtype=object)
             return X
         expected = list(getattr(self, "feature_names_in_", [f"x{i}" for i in range(n_columns)]))
-        missing = [c for c in expected if c not in set(names)]
-        extra = [c for c in names if c not in set(expected)]
+        given, fitted = set(names), set(expected)
+        missing = [c for c in expected if c not in given]
+        extra = [c for c in names if c not in fitted]
         if missing or extra:
             problems = []
             if missing:
