@@ -102,8 +102,11 @@ class VocabularyLookup:
     def _row_ids(self, name, values, dtype=None):
         """Ids of an object array of values, missing ones included."""
         missing = pd.isna(values)
+        if not missing.any():
+            return self.value_ids(name, values, dtype)
         ids = np.full(len(values), MISSING_ID, dtype=np.int64)
-        ids[~missing] = self.value_ids(name, values[~missing], dtype)
+        present = ~missing
+        ids[present] = self.value_ids(name, values[present], dtype)
         return ids
 
     def _categorical_ids(self, name, categorical):
