@@ -133,6 +133,12 @@ def test_strings_of_integers_queried_as_integers_get_the_ids_of_the_strings(size
         np.testing.assert_array_equal(transform_ids(encoder, column), expected)
 
 
+def test_a_float_vocabulary_finds_numbers_given_as_strings_or_integers():
+    encoder = CTRTransformer(categorical_features=["c"]).fit(pd.DataFrame({"c": [1.5, 2.0, 2.0]}))
+    column = pd.Series(["1.5", 2, "2", "x", "1" * 400, 1.5], dtype=object)
+    np.testing.assert_array_equal(transform_ids(encoder, column), [3, 2, 2, 1, 1, 3])
+
+
 def test_unseen_ids_of_another_type_share_the_hash_bucket_of_the_fitted_type():
     encoder = CTRTransformer(hash_buckets=11).fit(pd.DataFrame({"c": [1, 2, 1, 3]}))
     ids = [transform_ids(encoder, pd.Series(c)) for c in ([50, 51], ["50", "51"], [50.0, 51.0])]
