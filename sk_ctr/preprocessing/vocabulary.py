@@ -243,22 +243,24 @@ def _converted(value, kind):
     vocabulary strings of numbers and integers as floats, a string vocabulary integers
     (integral floats included) as their decimal strings.
     """
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, str):  # first: unseen strings are the common case, and cheap to test
+        if kind not in ("integer", "floating"):
+            return value
+        value = _parsed_number(value)
+        if isinstance(value, str):
+            return value
+    if kind not in ("integer", "floating", "string") or isinstance(value, (bool, np.bool_)):
+        return value
+    if not isinstance(value, Real):
         return value
     if kind == "integer":
-        number = _parsed_number(value) if isinstance(value, str) else value
-        if isinstance(number, Real) and not isinstance(number, Integral) and _integral(number):
-            return int(number)
-        return number
+        return int(value) if not isinstance(value, Integral) and _integral(value) else value
     if kind == "floating":
-        number = _parsed_number(value) if isinstance(value, str) else value
         try:
-            return float(number) if isinstance(number, Real) else number
+            return float(value)
         except OverflowError:  # an integer beyond any float: in no float vocabulary
             return value
-    if kind == "string" and isinstance(value, Real) and _integral(value):
-        return str(int(value))
-    return value
+    return str(int(value)) if _integral(value) else value
 
 
 def _integral(number):
