@@ -69,6 +69,7 @@ class VocabularyLookup:
         ids = range(FIRST_VALUE_ID, FIRST_VALUE_ID + len(values))
         self._ids = dict(zip(values, ids, strict=True))
         self.kind = _vocabulary_kind(vocabulary)
+        self._example = values[0] if values else None  # for the warning: values like this
         self._translation = (None, None)  # see _categorical_ids
 
     def column_ids(self, name, column):
@@ -181,11 +182,11 @@ class VocabularyLookup:
         few = (
             self.hash_buckets
             or len(values) < UNSEEN_DISTINCT_VALUES_TO_WARN
-            or len(pd.unique(values)) < UNSEEN_DISTINCT_VALUES_TO_WARN
+            or len(set(values.tolist())) < UNSEEN_DISTINCT_VALUES_TO_WARN  # hashable: looked up
         )
         if not of_other_type and few:
             return
-        example = self.vocabulary[:1].tolist()[0]
+        example = self._example
         # The message does not quote the transformed values, so that Python's default filter
         # shows it once per column rather than once per request.
         warnings.warn(
