@@ -42,6 +42,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from sk_ctr._atomic import atomic_path
+from sk_ctr.estimators.calibration import TIE_BREAK_SHARE
 from sk_ctr.preprocessing import FieldData
 
 __all__ = ["export_inputs", "export_onnx", "export_torchscript", "input_names"]
@@ -264,16 +265,18 @@ class _Probability(torch.nn.Module):
     """The network followed by the sigmoid: the estimator's ``predict_proba[:, 1]``.
 
     ``temperature`` divides the logits (the estimator's ``temperature_``, post-hoc
-    calibration); ``log_odds_shift`` is log w for an estimator trained on negatively
-    down-sampled data (``negative_sampling_rate=w``): p' = p / (p + (1 - p) / w) =
-    sigmoid(logit + log w), the correction ``predict_proba`` applies.
+    calibration) and ``isotonic_knots`` map them to probabilities (``isotonic_knots_``);
+    ``log_odds_shift`` is log w for an estimator trained on negatively down-sampled data
+    (``negative_sampling_rate=w``): p' = p / (p + (1 - p) / w) = sigmoid(logit + log w), the
+    correction ``predict_proba`` applies.
     """
 
-    def __init__(self, network, log_odds_shift=0.0, temperature=1.0):
+    def __init__(self, network, log_odds_shift=0.0, temperature=1.0, isotonic_knots=None):
         super().__init__()
         self.network = network
         self.log_odds_shift = float(log_odds_shift)
         self.temperature = float(temperature)
+        self.isotonic = None if isotonic_knots is None else _IsotonicMap(*isotonic_knots)
 
     def forward(self, ids, values):
         return self._probability(self.network(ids, values))
@@ -281,9 +284,37 @@ class _Probability(torch.nn.Module):
     def _probability(self, logits):
         if self.temperature != 1.0:  # a constant of the traced graph
             logits = logits / self.temperature
+        if self.isotonic is not None:
+            probability = self.isotonic(logits)
+            if not self.log_odds_shift:
+                return probability
+            logits = torch.log(probability) - torch.log1p(-probability)
         if self.log_odds_shift:  # a constant of the traced graph
             logits = logits + self.log_odds_shift
         return torch.sigmoid(logits)
+
+
+class _IsotonicMap(torch.nn.Module):
+    """:func:`sk_ctr.estimators.calibration.isotonic_probability` in tensor operations that
+    trace to TorchScript and ONNX: the piecewise-linear map as its first value plus one clamped
+    ramp per segment (``(B, K)`` elementwise work, K the number of knots)."""
+
+    def __init__(self, knots_x, knots_p):
+        super().__init__()
+        x = torch.as_tensor(np.asarray(knots_x), dtype=torch.float32)
+        p = torch.as_tensor(np.asarray(knots_p), dtype=torch.float32)
+        width = x[1:] - x[:-1]
+        slope = torch.where(width > 0, (p[1:] - p[:-1]) / width.clamp(min=1e-30), 0.0)
+        self.register_buffer("starts", x[:-1])
+        self.register_buffer("widths", width)
+        self.register_buffer("slopes", slope)
+        self.first = float(p[0])
+
+    def forward(self, logits):
+        ramps = torch.minimum((logits.unsqueeze(1) - self.starts).clamp(min=0), self.widths)
+        mapped = self.first + (ramps * self.slopes).sum(dim=1)
+        share = TIE_BREAK_SHARE
+        return (1 - 2 * share) * mapped + share * (2 * torch.sigmoid(logits))
 
 
 class _SequenceProbability(_Probability):
@@ -308,8 +339,9 @@ def _prepare(estimator, X):
     rate = getattr(estimator, "negative_sampling_rate", None)
     shift = 0.0 if rate is None else float(np.log(rate))
     temperature = getattr(estimator, "temperature_", 1.0)
+    knots = getattr(estimator, "isotonic_knots_", None)
     wrapper = (_SequenceProbability if len(names) == 4 else _Probability)(
-        network, shift, temperature
+        network, shift, temperature, knots
     ).eval()
     if X is None:
         arrays = _random_inputs(estimator, TRACE_ROWS + CHECK_ROWS)

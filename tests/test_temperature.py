@@ -75,3 +75,49 @@ def test_no_validation_rows_no_temperature():
     X, y = make_ctr_classification(n_samples=500, random_state=0)
     est = FMClassifier(early_stopping=False, max_epochs=1, random_state=0).fit(X, y)
     assert est.temperature_ == 1.0
+
+
+# ------------------------------------------------------------------ isotonic
+def test_isotonic_map_matches_interpolation_and_keeps_every_ranking():
+    from sk_ctr.estimators.calibration import fit_isotonic, isotonic_probability
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=2000) * 3
+    y = (rng.random(2000) < expit(z / 3)).astype(float)
+    knots = fit_isotonic(z, y)
+    assert np.all(np.diff(knots[0]) >= 0) and np.all(np.diff(knots[1]) >= 0)
+    probe = np.sort(rng.normal(size=500) * 4)
+    mapped = isotonic_probability(probe, knots)
+    # a brute-force piecewise-linear interpolation, constant beyond the outer knots
+    expected = []
+    for value in probe:
+        if value <= knots[0][0]:
+            expected.append(knots[1][0])
+        elif value >= knots[0][-1]:
+            expected.append(knots[1][-1])
+        else:
+            k = np.searchsorted(knots[0], value, side="right") - 1
+            x0, x1, p0, p1 = knots[0][k], knots[0][k + 1], knots[1][k], knots[1][k + 1]
+            expected.append(p0 + (p1 - p0) * (value - x0) / (x1 - x0))
+    np.testing.assert_allclose(mapped, expected, atol=3e-6)
+    assert np.all(np.diff(mapped) > 0)  # strictly increasing: no ties, no ranking changed
+
+
+def test_isotonic_calibration_is_applied_and_exported(over_confident):
+    raw, _, X_test, y_test = over_confident
+    params = {k: v for k, v in raw.get_params().items() if k in
+              ("lr", "max_epochs", "scoring", "n_iter_no_change", "random_state", "n_threads")}
+    X, y = make_ctr_classification(n_samples=3000, n_fields=6, cardinality=40, random_state=2)
+    est = FMClassifier(calibration="isotonic", **params).fit(
+        X[:1500], y[:1500], X_val=X[1500:2200], y_val=y[1500:2200]
+    )
+    p, p_raw = est.predict_proba(X_test)[:, 1], raw.predict_proba(X_test)[:, 1]
+    assert roc_auc_score(y_test, p) == roc_auc_score(y_test, p_raw)
+    assert log_loss(y_test, p) < log_loss(y_test, p_raw) - 0.05
+    from sk_ctr.export import _prepare
+
+    wrapper, _, _ = _prepare(est, X_test)
+    encoded = est.preprocessor_.transform(X_test)
+    with torch.no_grad():
+        exported = wrapper(torch.as_tensor(encoded["ids"]), torch.as_tensor(encoded["values"]))
+    np.testing.assert_allclose(exported.double().numpy(), p, atol=2e-6)

@@ -17,7 +17,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.distributed as dist
-from scipy.special import expit
+from scipy.special import expit, logit
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -37,7 +37,12 @@ from skorch.history import History
 from skorch.utils import to_tensor
 
 from sk_ctr.artifact import SavedVersionMixin
-from sk_ctr.estimators.calibration import TEMPERATURE_KEY, ValidationTemperature
+from sk_ctr.estimators.calibration import (
+    ISOTONIC_KEY,
+    TEMPERATURE_KEY,
+    ValidationTemperature,
+    isotonic_probability,
+)
 from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE, auto_batch_size
 from sk_ctr.estimators.early_stopping import (
     BEST_EPOCH_KEY,
@@ -163,11 +168,13 @@ default="adam"
         validation AUC at 0.924; 5 and 6 reached 0.937).
     tol : float, default=1e-4
         Smallest absolute improvement of the monitored score that counts as one.
-    calibration : {"temperature"} or None, default="temperature"
-        Post-hoc temperature scaling (Guo et al., ICML 2017): after training, one scalar
-        ``temperature_`` fitted on the validation rows of early stopping divides every logit,
-        correcting the over-confidence of networks trained for several epochs. Rankings, and
-        so AUC, are unchanged. ``None``, or a fit without validation rows: ``temperature_ = 1``.
+    calibration : {"temperature", "isotonic"} or None, default="temperature"
+        Post-hoc calibration on the validation rows of early stopping, after training.
+        ``"temperature"`` (Guo et al., ICML 2017): one scalar ``temperature_`` divides every
+        logit, correcting the over-confidence of networks trained for several epochs.
+        ``"isotonic"``: then a non-decreasing piecewise-linear map of the scaled logit to the
+        probability (``isotonic_knots_``), with ties broken by the logit. Neither changes any
+        ranking (AUC). ``None``, or a fit without validation rows: ``temperature_ = 1``.
     threshold : float, default=0.5
         Probability above which ``predict`` returns the positive class.
     negative_sampling_rate : float, default=None
@@ -249,6 +256,9 @@ default="adam"
         The training batch size (``batch_size="auto"`` resolved).
     temperature_ : float
         The calibration temperature dividing the logits (1 without calibration).
+    isotonic_knots_ : tuple of ndarray
+        ``(scaled logits, probabilities)``: the knots of the isotonic map
+        (``calibration="isotonic"``).
     feature_importances_ : ndarray of shape (n_features_in_,)
         Mean drop of the validation ROC AUC when a column's values are shuffled across the
         held-out rows (permutation importance, 2 shuffles on at most 5,000 rows; see
@@ -275,7 +285,7 @@ default="adam"
         "tol": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "calibration": [StrOptions({"temperature"}), None],
+        "calibration": [StrOptions({"temperature", "isotonic"}), None],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "negative_sampling_rate": [Interval(Real, 0, 1, closed="right"), None],
         "device": [str, torch.device, None],
@@ -444,6 +454,7 @@ ParquetSource or path
                 self._split = (Dataset(X_encoded, y_encoded), self._encode_validation(validation))
             plan = plan_parallelism(self.device, self.devices, self.strategy)
             self.temperature_ = 1.0  # validation scores during training see the raw logits
+            self.__dict__.pop("isotonic_knots_", None)
             with self._runtime(seeded=True, n_rows=len(y_encoded)):
                 if refit or not self.initialized_:
                     self.initialize()
@@ -520,6 +531,11 @@ ParquetSource or path
         improved = [row["epoch"] for row in self.history_ if row.get(BEST_EPOCH_KEY)]
         self.best_epoch_ = improved[-1] if improved else self.history_[-1, "epoch"]
         self.temperature_ = float(self.history_[-1].get(TEMPERATURE_KEY, 1.0))
+        knots = self.history_[-1].get(ISOTONIC_KEY)
+        if knots is None:
+            self.__dict__.pop("isotonic_knots_", None)
+        else:
+            self.isotonic_knots_ = (np.asarray(knots[0]), np.asarray(knots[1]))
         importances = self.history_[-1].get(IMPORTANCE_KEY)
         if importances is None:
             self.__dict__.pop("feature_importances_", None)
@@ -601,6 +617,7 @@ ParquetSource or path
         train = StreamingDataset(source, self.preprocessor_, self.le_)
         valid = self._stream_validation(validation_rows)
         self.temperature_ = 1.0
+        self.__dict__.pop("isotonic_knots_", None)
         with self._runtime(seeded=True, n_rows=len(train)):
             if refit or not self.initialized_:
                 self.initialize()
@@ -797,7 +814,8 @@ ParquetSource or path
         return np.stack((1 - positive, positive), axis=1)
 
     def decision_function(self, X):
-        """Logits (log-odds of ``classes_[1]``), divided by ``temperature_`` and shifted by
+        """Logits (log-odds of ``classes_[1]``), divided by ``temperature_`` (and mapped by
+        ``isotonic_knots_``) and shifted by
         log ``negative_sampling_rate`` when set.
 
         Parameters
@@ -815,6 +833,9 @@ ParquetSource or path
         with self._runtime():
             logits = self.forward(X_encoded, training=False).numpy().astype(np.float64)
         logits = logits / getattr(self, "temperature_", 1.0)
+        knots = getattr(self, "isotonic_knots_", None)
+        if knots is not None:
+            logits = logit(isotonic_probability(logits, knots))
         if self.negative_sampling_rate is not None:
             # undo negative down-sampling: odds times w, p' = p / (p + (1 - p) / w)
             logits = logits + np.log(self.negative_sampling_rate)
@@ -1006,8 +1027,8 @@ ParquetSource or path
             callbacks.append(
                 ("early_stopping", stopping_callback(self.scoring, self.n_iter_no_change, self.tol))
             )
-        if self.calibration == "temperature":  # after early stopping restored the best weights
-            callbacks.append(("calibration", ValidationTemperature()))
+        if self.calibration is not None:  # after early stopping restored the best weights
+            callbacks.append(("calibration", ValidationTemperature(self.calibration)))
         seed = self.random_state if isinstance(self.random_state, Integral) else None
         callbacks.append(("importance", ValidationImportance(random_state=seed)))
         if self.verbose and is_interactive(sys.stderr):  # no carriage returns in a log file
