@@ -121,3 +121,13 @@ def test_isotonic_calibration_is_applied_and_exported(over_confident):
     with torch.no_grad():
         exported = wrapper(torch.as_tensor(encoded["ids"]), torch.as_tensor(encoded["values"]))
     np.testing.assert_allclose(exported.double().numpy(), p, atol=2e-6)
+
+
+def test_auto_fits_the_isotonic_map_only_on_enough_validation_rows():
+    X, y = make_ctr_classification(n_samples=5000, n_fields=4, cardinality=20,
+                                   positive_rate=0.5, random_state=0)
+    params = {"max_epochs": 2, "random_state": 0, "n_threads": 1}
+    many = FMClassifier(**params).fit(X[:2500], y[:2500], X_val=X[2500:], y_val=y[2500:])
+    assert min(np.bincount(y[2500:])) >= 1000 and len(many.isotonic_knots_[0]) > 1
+    few = FMClassifier(**params).fit(X[:2500], y[:2500], X_val=X[2500:3000], y_val=y[2500:3000])
+    assert not hasattr(few, "isotonic_knots_") and few.temperature_ != 1.0

@@ -168,13 +168,15 @@ default="adam"
         validation AUC at 0.924; 5 and 6 reached 0.937).
     tol : float, default=1e-4
         Smallest absolute improvement of the monitored score that counts as one.
-    calibration : {"temperature", "isotonic"} or None, default="temperature"
+    calibration : {"auto", "temperature", "isotonic"} or None, default="auto"
         Post-hoc calibration on the validation rows of early stopping, after training.
         ``"temperature"`` (Guo et al., ICML 2017): one scalar ``temperature_`` divides every
         logit, correcting the over-confidence of networks trained for several epochs.
         ``"isotonic"``: then a non-decreasing piecewise-linear map of the scaled logit to the
-        probability (``isotonic_knots_``), with ties broken by the logit. Neither changes any
-        ranking (AUC). ``None``, or a fit without validation rows: ``temperature_ = 1``.
+        probability (``isotonic_knots_``), with ties broken by the logit. ``"auto"``:
+        isotonic when the validation rows hold at least 1,000 rows of each class (below, it
+        over-fits: docs/defaults.md), else the temperature. None of them changes any ranking
+        (AUC). ``None``, or a fit without validation rows: ``temperature_ = 1``.
     threshold : float, default=0.5
         Probability above which ``predict`` returns the positive class.
     negative_sampling_rate : float, default=None
@@ -285,7 +287,7 @@ default="adam"
         "tol": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "calibration": [StrOptions({"temperature", "isotonic"}), None],
+        "calibration": [StrOptions({"auto", "temperature", "isotonic"}), None],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "negative_sampling_rate": [Interval(Real, 0, 1, closed="right"), None],
         "device": [str, torch.device, None],
@@ -315,7 +317,7 @@ default="adam"
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
-        calibration="temperature",
+        calibration="auto",
         threshold=0.5,
         negative_sampling_rate=None,
         device="cpu",

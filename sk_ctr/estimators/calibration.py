@@ -27,6 +27,12 @@ ISOTONIC_KEY = "isotonic_knots"
 #: Share of the probability given to sigmoid(logit) next to the isotonic map: strictly
 #: increasing in the logit, so rows the map puts on one plateau keep the network's order.
 TIE_BREAK_SHARE = 1e-6
+#: ``calibration="auto"`` fits the isotonic map when the validation rows hold at least this many
+#: rows of each class, else the temperature alone. Isotonic regression has one free value per
+#: block and over-fits small sets (scikit-learn's calibration guide advises against it well
+#: below 1,000 samples); measured on validation splits: Frappe (1,400 clicks held out) DeepFM
+#: log-loss 0.320 -> 0.259 with it, Criteo (140) 0.455 -> 0.492, iPinYou (20) 0.053 -> 0.064.
+AUTO_ISOTONIC_MIN_CLASS_ROWS = 1000
 #: The scale 1/T is searched in [exp(-LOG_SCALE_BOUND), exp(LOG_SCALE_BOUND)].
 LOG_SCALE_BOUND = 6.0
 
@@ -104,10 +110,10 @@ def isotonic_probability(logits, knots):
 class ValidationTemperature(Callback):
     """Fit the calibration on the validation rows once training ends (after early stopping
     restored the best weights: this callback comes after it) and record it in the history:
-    the temperature, and with ``method="isotonic"`` the isotonic map's knots (fitted on the
-    logits divided by the temperature)."""
+    the temperature, and with ``method="isotonic"`` (or ``"auto"`` on enough rows) the
+    isotonic map's knots (fitted on the logits divided by the temperature)."""
 
-    def __init__(self, method="temperature"):
+    def __init__(self, method="auto"):
         self.method = method
 
     def on_epoch_end(self, net, dataset_valid=None, **kwargs):
@@ -132,7 +138,10 @@ class ValidationTemperature(Callback):
         logits, labels = np.concatenate(logits), np.concatenate(labels)
         temperature = fit_temperature(logits, labels, weights)
         net.history.record(TEMPERATURE_KEY, temperature)
-        if self.method == "isotonic":
+        if self.method == "isotonic" or (
+            self.method == "auto"
+            and np.unique(labels, return_counts=True)[1].min() >= AUTO_ISOTONIC_MIN_CLASS_ROWS
+        ):
             knots = fit_isotonic(logits / temperature, labels, weights)
             if knots is not None:
                 net.history.record(ISOTONIC_KEY, [knots[0].tolist(), knots[1].tolist()])
