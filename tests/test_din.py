@@ -842,3 +842,9 @@ def test_din_with_adaptive_regularisation_on_every_column():
     }
     assert gauc["din"] > gauc["base"] + 0.04
     assert gauc["din"] > gauc["din_unregularised"] + 0.02
+
+
+def test_din_without_behavior_warns_that_nothing_is_attended():
+    X, y = make_behavior_dataset(n_samples=300, random_state=0)
+    with pytest.warns(UserWarning, match="without behavior=.*nothing for the attention"):
+        DINClassifier(max_epochs=1, hidden_units=(8,), random_state=0).fit(X, y)

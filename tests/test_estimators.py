@@ -96,6 +96,7 @@ EXPECTED_FAILED_CHECKS = {
     [small(cls, max_epochs=6, batch_size=64, lr=5e-2) for cls in ESTIMATORS],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
+@pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
