@@ -144,7 +144,7 @@ default="adam"
         rows, 256 for 40,000; set as ``batch_size_``), and predicts 2048 rows at a time.
     max_epochs : int, default=50
         Most passes over the training data; early stopping usually ends training well
-        before (after 6 epochs on the Criteo sample, 19 on Frappe).
+        before (after 6 epochs on the Criteo sample, 33 on Frappe).
     early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the training rows (stratified), or use
         ``X_val`` / ``y_val`` given to :meth:`fit`, score them after every epoch, stop when

@@ -11,11 +11,12 @@ _TRAINING_PARAMS = """
     **kwargs
         Training parameters of :class:`~sk_ctr.estimators.base.CTRClassifier`:
         ``preprocessor``, ``l2``, ``optimizer``, ``lr``, ``batch_size``, ``max_epochs``,
-        ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``threshold``,
-        ``negative_sampling_rate``, ``device``, ``devices``, ``strategy``, ``lr_scaling``,
-        ``ddp_timeout``,
-        ``sparse_embeddings``, ``prefetch``, ``n_threads``, ``random_state``, ``verbose``,
-        ``warm_start`` and skorch's own (``callbacks``, ``optimizer__*`` ...).
+        ``early_stopping``, ``scoring``, ``validation_fraction``, ``n_iter_no_change``,
+        ``tol``, ``calibration``, ``threshold``, ``negative_sampling_rate``, ``device``,
+        ``devices``, ``strategy``, ``lr_scaling``, ``ddp_timeout``, ``sparse_embeddings``,
+        ``prefetch``, ``n_threads``, ``random_state``, ``verbose``, ``warm_start`` and
+        skorch's own (``callbacks``, ``optimizer__*`` ...). See docs/defaults.md for how the
+        defaults were chosen.
 """
 
 _SHALLOW_LR_PARAMS = """
