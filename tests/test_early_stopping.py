@@ -221,12 +221,14 @@ def test_a_label_column_name_as_y(data):
         LRClassifier().fit(X, y="clicks")
 
 
-def test_skorch_train_split_points_to_x_val(data):
+def test_skorch_train_split_and_eval_set_point_to_x_val(data):
     from skorch.helper import predefined_split
 
-    X, y, _, _ = data
+    X, y, X_val, y_val = data
     with pytest.raises(ValueError, match="X_val"):
         LRClassifier(train_split=predefined_split(None)).fit(X, y)
+    with pytest.raises(TypeError, match=r"\['eval_set'\].*X_val="):
+        LRClassifier().fit(X, y, eval_set=[(X_val, y_val)])
 
 
 def test_a_tied_best_score_keeps_the_later_epoch(data):

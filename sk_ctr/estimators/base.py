@@ -377,7 +377,7 @@ default="adam"
 
     # ------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None):
+            sample_weight_val=None, **fit_params):
         """Fit the transformer (on raw input) and train the network.
 
         A fit either completes or leaves the estimator as it was before the call (unfitted, or
@@ -403,11 +403,19 @@ ParquetSource or path
             ParquetSource ``X``, ``X_val`` may be a ParquetSource too.
         sample_weight_val : array-like of shape (n_val_samples,), default=None
             Weights of the validation rows in the validation log-loss.
+        **fit_params
+            None are accepted: an unknown argument (``eval_set=`` ...) raises a TypeError
+            that names ``X_val``.
 
         Returns
         -------
         self
         """
+        if fit_params:  # e.g. LightGBM's eval_set=: say where validation rows go
+            raise TypeError(
+                f"{type(self).__name__}.fit got unexpected argument(s) {sorted(fit_params)}; "
+                "validation rows are given as fit(X, y, X_val=..., y_val=...)."
+            )
         refit = not (self.warm_start and self.__sklearn_is_fitted__())
         validation = _validation_set(X_val, y_val, sample_weight_val)
         return self._train(X, y, sample_weight, refit=refit, validation=validation)
