@@ -240,3 +240,15 @@ def test_a_tied_best_score_keeps_the_later_epoch(data):
     assert len(est.history_) == 4 and est.best_epoch_ == 4
     last = log_loss(y_val, est.predict_proba(X_val)[:, 1])
     assert last == pytest.approx(est.history_[-1, "valid_loss"], rel=1e-5)
+
+
+def test_prediction_switches_a_network_left_in_training_mode_to_eval(data):
+    X, y, X_val, _ = data
+    est = DeepFMClassifier(hidden_units=(8,), dropout=0.5, max_epochs=1, random_state=0)
+    est.fit(X, y)
+    est.module_.train(True)  # as a user's experiment might leave it: dropout active
+    first = est.predict_proba(X_val)
+    assert not est.module_.training and not any(m.training for m in est.module_.modules())
+    np.testing.assert_array_equal(first, est.predict_proba(X_val))
+    est.partial_fit(X, y)  # training switches it on for its steps, validation off again
+    assert not est.module_.training
