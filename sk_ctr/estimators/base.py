@@ -470,7 +470,7 @@ ParquetSource or path
                     self.initialize()
                     self._pretrain(X_encoded, y_encoded)
                 self._train_network(X_encoded, y_encoded, plan)
-            self._set_best_epoch()
+            self._read_training_outcome()
         return self
 
     def _print_column_roles(self):
@@ -531,7 +531,7 @@ ParquetSource or path
         finally:
             self.__dict__.pop("_split", None)  # never a split left for the next fit
 
-    def _set_best_epoch(self):
+    def _read_training_outcome(self):
         """``best_epoch_``: the epoch whose weights the network has (the last one without
         early stopping); ``temperature_``: the calibration fitted at the end of training;
         ``feature_importances_``: the permutation importances on the validation rows."""
@@ -633,7 +633,7 @@ ParquetSource or path
                 self.initialize()
             self._split = (train, valid)  # what get_split_datasets hands skorch's fit_loop
             self._train_network(train, None, plan)
-        self._set_best_epoch()
+        self._read_training_outcome()
         return self
 
     def _fit_stream_preprocessor(self, source, plan):

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit
-from skorch.callbacks import Callback
+
+from sk_ctr.training.callbacks import AfterTrainingOnValidation
 
 #: History key of the temperature fitted at the end of training (read back by the estimator,
 #: also when a spawned worker trained).
@@ -107,7 +108,7 @@ def isotonic_probability(logits, knots):
     return (1 - 2 * TIE_BREAK_SHARE) * mapped + TIE_BREAK_SHARE * (2 * expit(z))
 
 
-class ValidationTemperature(Callback):
+class ValidationTemperature(AfterTrainingOnValidation):
     """Fit the calibration on the validation rows once training ends (after early stopping
     restored the best weights: this callback comes after it) and record it in the history:
     the temperature, and with ``method="isotonic"`` (or ``"auto"`` on enough rows) the
@@ -116,16 +117,7 @@ class ValidationTemperature(Callback):
     def __init__(self, method="auto"):
         self.method = method
 
-    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
-        self.dataset_valid_ = dataset_valid
-
-    def on_train_begin(self, net, **kwargs):
-        self.dataset_valid_ = None
-
-    def on_train_end(self, net, **kwargs):
-        dataset, self.dataset_valid_ = getattr(self, "dataset_valid_", None), None
-        if dataset is None or not len(net.history):
-            return
+    def on_validation_rows(self, net, dataset):
         logits, labels, weights = [], [], []
         net.module_.eval()
         with torch.no_grad():

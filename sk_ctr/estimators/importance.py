@@ -9,8 +9,10 @@ most :data:`IMPORTANCE_ROWS` rows, and needs no rows the model trained on.
 from __future__ import annotations
 
 import numpy as np
-import torch
-from skorch.callbacks import Callback
+
+from sk_ctr.training.callbacks import AfterTrainingOnValidation
+from sk_ctr.training.loader import unwrap_dataset
+from sk_ctr.training.streaming import StreamingDataset
 
 #: History key of the importances (a dict field -> mean AUC drop), read back by the estimator.
 IMPORTANCE_KEY = "feature_importances"
@@ -23,37 +25,27 @@ IMPORTANCE_REPEATS = 2
 def held_out_rows(dataset):
     """``(FieldData, encoded labels)`` of an in-memory validation dataset (a skorch
     ``Dataset`` or a ``Subset`` of one), else ``None`` (a stream)."""
-    indices = None
-    while isinstance(dataset, torch.utils.data.Subset):
-        subset = np.asarray(dataset.indices, dtype=np.int64)
-        indices = subset if indices is None else subset[indices]
-        dataset = dataset.dataset
-    X, y = getattr(dataset, "X", None), getattr(dataset, "y", None)
-    if X is None or y is None or not hasattr(X, "schema"):
+    if isinstance(dataset, StreamingDataset):
+        return None
+    X, y, indices = unwrap_dataset(dataset)
+    if y is None or not hasattr(X, "schema"):
         return None
     y = np.asarray(y)
     return (X, y) if indices is None else (X[indices], y[indices])
 
 
-class ValidationImportance(Callback):
+class ValidationImportance(AfterTrainingOnValidation):
     """Permutation importances of the fields on the validation rows, once training ends
     (after early stopping restored the best weights), recorded in the history."""
 
     def __init__(self, random_state=0):
         self.random_state = random_state
 
-    def on_train_begin(self, net, **kwargs):
-        self.dataset_valid_ = None
-
-    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
-        self.dataset_valid_ = dataset_valid
-
-    def on_train_end(self, net, **kwargs):
+    def on_validation_rows(self, net, dataset):
         from sk_ctr.inspection import field_permutation_importance
 
-        dataset, self.dataset_valid_ = getattr(self, "dataset_valid_", None), None
-        rows = None if dataset is None else held_out_rows(dataset)
-        if rows is None or not len(net.history) or np.unique(rows[1]).size < 2:
+        rows = held_out_rows(dataset)
+        if rows is None or np.unique(rows[1]).size < 2:
             return
         X, y = rows
         if any(field.kind == "sequence" for field in X.schema):

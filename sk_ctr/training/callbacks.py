@@ -70,6 +70,30 @@ def _diverged(net, loss, where):
     )
 
 
+class AfterTrainingOnValidation(Callback):
+    """Base of the callbacks that fit something on the validation rows once training has
+    ended (after early stopping restored the best weights: they come after it in the list).
+
+    It keeps the epochs' ``dataset_valid`` and calls :meth:`on_validation_rows` at the end of
+    a fit that had validation rows and trained at least one epoch.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.dataset_valid_ = None
+
+    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+        self.dataset_valid_ = dataset_valid
+
+    def on_train_end(self, net, **kwargs):
+        dataset, self.dataset_valid_ = getattr(self, "dataset_valid_", None), None
+        if dataset is not None and len(net.history):
+            self.on_validation_rows(net, dataset)
+
+    def on_validation_rows(self, net, dataset):
+        """Fit on ``dataset`` (the validation rows) and record the result in the history."""
+        raise NotImplementedError
+
+
 def validation_auc(net, X, y):
     """ROC AUC of the net's positive-class probability on the validation split.
 

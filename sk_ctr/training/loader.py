@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 
-def _unwrap(dataset):
+def unwrap_dataset(dataset):
     """Follow nested torch ``Subset`` objects (skorch's validation split) to the skorch
     ``Dataset`` and return its ``X``, ``y`` and the selected row indices (``None`` = all)."""
     indices = None
@@ -61,7 +61,7 @@ class SliceLoader:
     """
 
     def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False, **_ignored):
-        X, y, indices = _unwrap(dataset)
+        X, y, indices = unwrap_dataset(dataset)
         self.X, self.y = _as_tensor(X), _as_tensor(y)
         self.indices = None if indices is None else torch.from_numpy(indices)
         self.n_samples = len(dataset)
