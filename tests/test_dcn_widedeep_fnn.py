@@ -34,11 +34,6 @@ from sk_ctr.preprocessing.crosses import CrossProductFeatures
 ESTIMATORS = [DCNClassifier, WideDeepClassifier, FNNClassifier]
 
 
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
 def pairwise_interactions(emb):
     """sum_{i<j} <e_i, e_j> by an explicit double loop over fields."""
     total = torch.zeros(emb.shape[0], dtype=emb.dtype)

@@ -33,11 +33,6 @@ from sk_ctr.preprocessing import CTRTransformer, FieldData
 from sk_ctr.preprocessing.fields import Field
 
 
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
 def padded_batch(lengths, max_length, dim):
     """Random (batch, L, dim) float64 vectors and int64 lengths."""
     lengths = torch.tensor(lengths)

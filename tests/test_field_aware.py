@@ -27,11 +27,6 @@ VOCAB_SIZES = [3, 5, 2]
 ESTIMATORS = [FFMClassifier, FwFMClassifier, AFMClassifier]
 
 
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
 def random_ids(vocab_sizes, batch_size):
     return torch.stack([torch.randint(0, v, (batch_size,)) for v in vocab_sizes], dim=1)
 

@@ -13,11 +13,6 @@ from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRe
 VOCAB_SIZES = [3, 5, 2]
 
 
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
 def pairwise_interactions(emb):
     """sum_{i<j} <e_i, e_j> by an explicit double loop over fields."""
     n_fields = emb.shape[1]

@@ -25,11 +25,6 @@ from sk_ctr.models.pnn import DeepFMPNet, PNNNet
 SHAPES = [(5, 7, 3), (1, 2, 1), (4, 3, 16), (3, 1, 4), (2, 12, 2)]
 
 
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
 # --------------------------------------------------------------------------------------
 # Brute-force references, from the definitions (never from the layers)
 # --------------------------------------------------------------------------------------
