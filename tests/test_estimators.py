@@ -209,6 +209,7 @@ ZOO = [small(cls) for cls in ESTIMATORS] + [
 
 
 @pytest.mark.parametrize("estimator", ZOO, ids=repr)
+@pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
 def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):
     X, y = small_ctr_data
     est = clone(estimator).fit(X, y)
@@ -226,6 +227,7 @@ def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):
 
 
 @pytest.mark.parametrize("estimator", ZOO, ids=repr)
+@pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
 def test_cross_validation_of_every_estimator(estimator, small_ctr_data):
     X, y = small_ctr_data
     scores = cross_val_score(estimator, X, y, scoring="roc_auc", cv=2)
@@ -366,7 +368,9 @@ def test_model_saved_with_cuda_device_loads_on_cpu(small_ctr_data):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the CPU fallback path is not taken")
     with pytest.warns(Warning, match=r"requested device \(cuda\) is not available"):
-        loaded = pickle.loads(payload)
+        # skorch warns twice: for the pickled module and for the data it would load
+        with pytest.warns(Warning, match="Requested to load data to CUDA"):
+            loaded = pickle.loads(payload)
     assert str(loaded.device) == "cpu"
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
 
