@@ -9,8 +9,11 @@ Data (``--data``)
     ``criteo`` and ``avazu``: the samples in ``../shared/data``, split 80/20 at random
     (stratified, ``--seed``); ``frappe``: train on its validation part, test on its test part
     (:func:`~sk_ctr.datasets.load_frappe`); ``ipinyou``: its own train/test parts;
-    ``synthetic``: ``make_ctr_classification(n_samples=50000, n_fields=10, cardinality=100,
-    n_numeric=3)`` split 80/20; any other value is the path of a CSV or Parquet file whose
+    ``movielens`` (200 MovieLens-1M ratings, a click when the rating is >= 4) and ``taobao``
+    (500 DMR rows, :func:`~sk_ctr.datasets.load_taobao_dmr`): split 80/20 as ``criteo``; the
+    samples are looked for in ``$SK_CTR_SHARED_DATA`` if set; ``synthetic``:
+    ``make_ctr_classification(n_samples=50000, n_fields=10, cardinality=100, n_numeric=3)``
+    split 80/20; any other value is the path of a CSV or Parquet file whose
     ``--label`` column holds the two classes, split 80/20.
 
 Models (``--models``, comma-separated; default all; quote the list in a shell because of
@@ -56,6 +59,7 @@ Training protocol, common to all neural models
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -92,6 +96,7 @@ from sk_ctr.datasets import (
     load_criteo,
     load_frappe,
     load_ipinyou,
+    load_taobao_dmr,
     make_ctr_classification,
 )
 from sk_ctr.estimators import CTRClassifier
@@ -107,7 +112,12 @@ __all__ = [
     "summarize",
 ]
 
-SHARED_DATA = Path(sk_ctr.__file__).resolve().parents[2] / "shared" / "data"
+#: The shared data samples: ``$SK_CTR_SHARED_DATA``, else ``../shared/data`` beside the checkout
+#: (a git worktree elsewhere points the variable at them).
+SHARED_DATA = Path(
+    os.environ.get("SK_CTR_SHARED_DATA")
+    or Path(sk_ctr.__file__).resolve().parents[2] / "shared" / "data"
+)
 
 #: Batch size 256 below this many training rows, 2000 from it on.
 LARGE_DATA_ROWS = 100_000
@@ -196,7 +206,9 @@ def default_models():
     return {**factories, "lightgbm": MODELS["lightgbm"], "catboost": MODELS["catboost"]}
 
 
-DATASETS = ("criteo", "frappe", "avazu", "ipinyou", "synthetic")
+DATASETS = ("criteo", "frappe", "avazu", "ipinyou", "movielens", "taobao", "synthetic")
+#: MovieLens-1M ratings counted as a click, as DeepCTR's examples do.
+MOVIELENS_CLICK_RATING = 4
 
 
 # --------------------------------------------------------------------------------------
@@ -210,7 +222,8 @@ def load_benchmark_data(data, label=None, test_size=0.2, seed=0):
     Parameters
     ----------
     data : str or path-like
-        One of ``"criteo", "frappe", "avazu", "ipinyou", "synthetic"``, or a file path.
+        One of ``"criteo", "frappe", "avazu", "ipinyou", "movielens", "taobao",
+        "synthetic"``, or a file path.
     label : str, default=None
         The label column of a file (required for a file, ignored otherwise).
     test_size : float, default=0.2
@@ -231,6 +244,11 @@ def load_benchmark_data(data, label=None, test_size=0.2, seed=0):
         X, y = load_criteo(SHARED_DATA / "criteo_kaggle_10k" / "train_examples.txt")
     elif data == "avazu":
         X, y = load_avazu(SHARED_DATA / "avazu_kaggle_sample" / "avazu_train_first499.csv")
+    elif data == "movielens":
+        X = pd.read_csv(SHARED_DATA / "movielens1m_deepctr_sample" / "movielens_sample.txt")
+        y = (X.pop("rating").to_numpy() >= MOVIELENS_CLICK_RATING).astype(np.int64)
+    elif data == "taobao":
+        X, y = load_taobao_dmr(SHARED_DATA / "taobao_ad_dmr_sample" / "alimama_sampled_train.txt")
     elif data == "synthetic":
         X, y = make_ctr_classification(
             n_samples=50_000, n_fields=10, cardinality=100, n_numeric=3, random_state=seed
