@@ -150,9 +150,9 @@ default="adam"
         ``X_val`` / ``y_val`` given to :meth:`fit`, score them after every epoch, stop when
         ``scoring`` has not improved by more than ``tol`` for ``n_iter_no_change`` epochs and
         restore the weights of the best epoch. ``"auto"``: on whenever the held-out rows would
-        hold at least 10 rows of each class (and always with ``X_val``), which covers every
-        CTR data set of useful size: CTR networks typically over-fit after one to three
-        epochs (docs/defaults.md).
+        hold at least 5 rows of each class (and always with ``X_val``): CTR networks
+        typically over-fit after one to three epochs, and even a noisy stop beats 50 blind
+        epochs (399 Avazu rows: log-loss 0.44 against 2.9; docs/defaults.md).
     scoring : str or callable, default="roc_auc"
         What early stopping monitors: ``"loss"`` (the validation log-loss, skorch's
         ``valid_loss``; lower is better) or a scikit-learn scorer name or callable
