@@ -173,7 +173,8 @@ default="adam"
         ``"temperature"`` (Guo et al., ICML 2017): one scalar ``temperature_`` divides every
         logit, correcting the over-confidence of networks trained for several epochs.
         ``"isotonic"``: then a non-decreasing piecewise-linear map of the scaled logit to the
-        probability (``isotonic_knots_``), with ties broken by the logit. ``"auto"``:
+        probability (``isotonic_knots_``), with ties broken by the logit, kept within
+        1 / (n_pos + 2) and 1 - 1 / (n_neg + 2) of the validation rows. ``"auto"``:
         isotonic when the validation rows hold at least 1,000 rows of each class (below, it
         over-fits: docs/defaults.md), else the temperature. None of them changes any ranking
         (AUC). ``None``, or a fit without validation rows: ``temperature_ = 1``.
