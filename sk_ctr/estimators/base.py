@@ -32,7 +32,7 @@ from skorch.callbacks import (
     PassthroughScoring,
     ProgressBar,
 )
-from skorch.dataset import Dataset, ValidSplit
+from skorch.dataset import Dataset, ValidSplit, unpack_data
 from skorch.history import History
 from skorch.utils import to_tensor
 
@@ -856,6 +856,38 @@ ParquetSource or path
             # undo negative down-sampling: odds times w, p' = p / (p + (1 - p) / w)
             logits = logits + np.log(self.negative_sampling_rate)
         return logits
+
+    def _map_batches(self, X, fn):
+        """``fn(network, **inputs)`` over the batches of ``X``, concatenated in row order.
+
+        The one loop of the helper methods that read something other than the logits from
+        the network (AFM's and DIN's attention weights, the two towers' vectors): ``X`` is
+        encoded and checked as for prediction, and the batches come from the estimator's own
+        prediction loader (``get_iterator``: its batch size, background prefetching and
+        device placement), with the network in evaluation mode and no gradients, under the
+        estimator's thread count.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, array-like or FieldData
+        fn : callable
+            ``fn(network, ids=..., values=...)`` (plus ``sequences=`` and ``lengths=`` for a
+            schema with sequence fields: the network inputs of
+            :mod:`sk_ctr.preprocessing.batch`) returns a tensor whose first axis is the batch.
+
+        Returns
+        -------
+        ndarray of float64 and shape (n_samples, ...)
+        """
+        X_encoded = self._encode_for_prediction(X)
+        outputs = []
+        with self._runtime(), torch.no_grad():
+            self._set_training(False)
+            for batch in self.get_iterator(self.get_dataset(X_encoded), training=False):
+                Xi, _ = unpack_data(batch)
+                inputs = to_tensor(network_inputs(Xi), self.device)
+                outputs.append(fn(self.module_, **inputs).cpu())
+        return torch.cat(outputs).numpy().astype(np.float64)
 
     def predict(self, X):
         """Labels: ``classes_[1]`` where its probability exceeds ``threshold``.

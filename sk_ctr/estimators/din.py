@@ -329,19 +329,9 @@ class DINClassifier(_BehaviorClassifier):
         if behavior not in histories:
             raise ValueError(f"behavior={behavior!r} is not a history; choose from {histories}.")
         group = next(g for g, names in enumerate(groups) if behavior in names)
-        self.module_.train(False)
-        batches = []
-        with self._runtime(), torch.no_grad():
-            for start in range(0, len(encoded), self.batch_size):
-                batch = to_tensor(
-                    {
-                        k: encoded[k][start : start + self.batch_size]
-                        for k in ("ids", "values", "sequences", "lengths")
-                    },
-                    self.device,
-                )
-                batches.append(self.module_.attention_weights(**batch)[:, group].cpu())
-        return torch.cat(batches).numpy().astype(np.float64)
+        return self._map_batches(
+            encoded, lambda network, **inputs: network.attention_weights(**inputs)[:, group]
+        )
 
 
 def check_aligned_histories(encoded):
