@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
-from sk_ctr import CTRTransformer
+from sk_ctr import CTRTransformer, ParquetSource
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.dcn import DCNClassifier
 from sk_ctr.estimators.fnn import FNNClassifier
@@ -402,7 +402,7 @@ def test_widedeep_estimator_keeps_a_column_named_like_a_cross_in_the_deep_part(s
     assert "box_x_size" not in deep and len(deep) == len(chosen.schema_) - 1
 
 
-def test_cross_marks_survive_chained_cross_steps_and_partial_fit():
+def test_cross_marks_survive_chained_cross_steps_partial_fit_and_parquet(tmp_path):
     frame = raw_frame()
     first = CrossProductFeatures([("site", "device")]).fit_transform(frame)
     both = CrossProductFeatures([("hour", "device")]).fit_transform(first)
@@ -411,6 +411,12 @@ def test_cross_marks_survive_chained_cross_steps_and_partial_fit():
     assert marked == expected
     chunked = CTRTransformer().partial_fit(both[:20]).partial_fit(both[20:])
     assert {f.name: f.cross_of for f in chunked.fields_ if f.cross_of} == expected
+    # A crossed frame saved to Parquet and streamed back chunk by chunk keeps its marks.
+    both.to_parquet(tmp_path / "crossed.parquet")
+    streamed = CTRTransformer()
+    for chunk in ParquetSource(tmp_path / "crossed.parquet", batch_rows=15).iter_frames():
+        streamed.partial_fit(chunk)
+    assert {f.name: f.cross_of for f in streamed.fields_ if f.cross_of} == expected
     # Dropping a cross drops its mark; a frame without the mark has no cross.
     kept = CTRTransformer().fit(both.drop(columns="site_x_device")).fields_
     assert [f.name for f in kept if f.cross_of] == ["hour_x_device"]
