@@ -16,6 +16,7 @@ from sk_ctr.preprocessing.batch import ARRAYS_OF_KIND
 
 __all__ = ["field_permutation_importance", "permutation_importance"]
 
+
 def permutation_importance(
     estimator, X, y, *, scoring="roc_auc", n_repeats=5, random_state=None, max_rows=None,
     n_jobs=None,
