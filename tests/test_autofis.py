@@ -168,7 +168,7 @@ def test_grda_rejects_invalid_settings(kwargs):
 # ----------------------------------------------------------------------------------------
 # The network
 # ----------------------------------------------------------------------------------------
-FIELDS = [Field(f"f{i}", "categorical", 5, 5 * i, "categorical") for i in range(4)]
+FIELDS = [Field(f"f{i}", "categorical", 5, source="categorical") for i in range(4)]
 
 
 @pytest.mark.parametrize("base", ["fm", "deepfm", "ipnn"])

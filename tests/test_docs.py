@@ -34,6 +34,7 @@ MODULES_WITH_EXAMPLES = [
     "sk_ctr.estimators.autofis",
     "sk_ctr.training.optim",
     "sk_ctr._atomic",
+    "sk_ctr.preprocessing.batch",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 

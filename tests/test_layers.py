@@ -355,7 +355,7 @@ def test_dnn_net_is_mlp_of_flattened_embeddings(batch):
 
 
 def categorical_offsets(fields):
-    return [f.offset for f in fields if f.kind == "categorical"]
+    return offsets_of([f.vocab_size for f in fields if f.kind == "categorical"])
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from skorch.callbacks import (
     PassthroughScoring,
     ProgressBar,
 )
-from skorch.dataset import Dataset, ValidSplit
+from skorch.dataset import Dataset, ValidSplit, unpack_data
 from skorch.history import History
 from skorch.utils import to_tensor
 
@@ -60,6 +60,12 @@ from sk_ctr.estimators.importance import (
 from sk_ctr.estimators.inputs import RawFrameInputMixin
 from sk_ctr.layers.mlp import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
+from sk_ctr.preprocessing.batch import (
+    LOSS_SCALE,
+    SAMPLE_WEIGHT,
+    SIDE_CHANNEL_KEYS,
+    network_inputs,
+)
 from sk_ctr.training.callbacks import EpochTable, StopOnNonFiniteLoss, is_interactive
 from sk_ctr.training.distributed import (
     LR_SCALINGS,
@@ -488,7 +494,7 @@ ParquetSource or path
         )
         if not weights.sum() > 0:
             raise ValueError(f"{name} sums to zero; at least one weight must be > 0.")
-        return FieldData({**X_encoded, "sample_weight": weights}, X_encoded.schema)
+        return FieldData({**X_encoded, SAMPLE_WEIGHT: weights}, X_encoded.schema)
 
     def _encode_validation(self, validation):
         """``(X_val, y_val, sample_weight_val)`` encoded with the fitted transformer and
@@ -851,6 +857,38 @@ ParquetSource or path
             logits = logits + np.log(self.negative_sampling_rate)
         return logits
 
+    def _map_batches(self, X, fn):
+        """``fn(network, **inputs)`` over the batches of ``X``, concatenated in row order.
+
+        The one loop of the helper methods that read something other than the logits from
+        the network (AFM's and DIN's attention weights, the two towers' vectors): ``X`` is
+        encoded and checked as for prediction, and the batches come from the estimator's own
+        prediction loader (``get_iterator``: its batch size, background prefetching and
+        device placement), with the network in evaluation mode and no gradients, under the
+        estimator's thread count.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, array-like or FieldData
+        fn : callable
+            ``fn(network, ids=..., values=...)`` (plus ``sequences=`` and ``lengths=`` for a
+            schema with sequence fields: the network inputs of
+            :mod:`sk_ctr.preprocessing.batch`) returns a tensor whose first axis is the batch.
+
+        Returns
+        -------
+        ndarray of float64 and shape (n_samples, ...)
+        """
+        X_encoded = self._encode_for_prediction(X)
+        outputs = []
+        with self._runtime(), torch.no_grad():
+            self._set_training(False)
+            for batch in self.get_iterator(self.get_dataset(X_encoded), training=False):
+                Xi, _ = unpack_data(batch)
+                inputs = to_tensor(network_inputs(Xi), self.device)
+                outputs.append(fn(self.module_, **inputs).cpu())
+        return torch.cat(outputs).numpy().astype(np.float64)
+
     def predict(self, X):
         """Labels: ``classes_[1]`` where its probability exceeds ``threshold``.
 
@@ -1005,24 +1043,24 @@ ParquetSource or path
 
     def infer(self, x, **fit_params):
         """Forward a batch; the sample weights travel in ``x`` but are not network inputs."""
-        if isinstance(x, Mapping) and any(key in x for key in _NOT_NETWORK_INPUTS):
-            x = {key: value for key, value in x.items() if key not in _NOT_NETWORK_INPUTS}
+        if isinstance(x, Mapping) and any(key in x for key in SIDE_CHANNEL_KEYS):
+            x = network_inputs(x)
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Mean (or sample-weighted mean) log-loss, plus ``l2`` times the mean squared norm of
         the embedding rows the batch used (DeepFM journal eq. 10-11 and section III-B)."""
         per_sample = self.criterion_(y_pred, to_tensor(y_true, self.device).to(y_pred.dtype))
-        weights = X.get("sample_weight") if isinstance(X, Mapping) else None
+        weights = X.get(SAMPLE_WEIGHT) if isinstance(X, Mapping) else None
         if weights is None:
             loss = per_sample.mean()
         else:
             weights = to_tensor(weights, self.device).to(per_sample.dtype)
             loss = (per_sample * weights).sum() / weights.sum()
         if training:
-            inputs = {k: v for k, v in X.items() if k not in _NOT_NETWORK_INPUTS}
+            inputs = network_inputs(X)
             loss = loss + self._penalty(unwrap(self.module_), to_tensor(inputs, self.device))
-        scale = X.get("_loss_scale") if isinstance(X, Mapping) else None
+        scale = X.get(LOSS_SCALE) if isinstance(X, Mapping) else None
         if training and scale is not None:  # a DDP rank's share of an uneven global batch
             loss = loss * to_tensor(scale, self.device)[0]
         return loss
@@ -1199,10 +1237,6 @@ def _validation_set(X_val, y_val, sample_weight_val):
     if y_val is None and not isinstance(X_val, ParquetSource):
         raise ValueError("X_val was given without y_val; pass both.")
     return X_val, y_val, sample_weight_val
-
-
-#: Keys of a batch that are not arguments of the network's forward.
-_NOT_NETWORK_INPUTS = ("sample_weight", "_loss_scale")
 
 
 def _on_cuda(device):

@@ -9,7 +9,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.utils import to_tensor
 
 from sk_ctr.estimators.base import (
-    _NOT_NETWORK_INPUTS,
     EMBEDDING_CONSTRAINTS,
     MLP_CONSTRAINTS,
     CTRClassifier,
@@ -18,6 +17,7 @@ from sk_ctr.estimators.models import _TRAINING_PARAMS
 from sk_ctr.layers.attention import POOLING_MODES
 from sk_ctr.models.din import BEHAVIOR_GROUPINGS, DINNet, EmbeddingMLPNet
 from sk_ctr.preprocessing import CTRTransformer
+from sk_ctr.preprocessing.batch import IDS, LENGTHS, LOSS_SCALE, SEQUENCES, network_inputs
 from sk_ctr.training.distributed import ranks_using, unwrap
 
 _BEHAVIOR_PARAMS = """
@@ -191,15 +191,13 @@ class _BehaviorClassifier(CTRClassifier):
         loss = super().get_loss(y_pred, y_true, X, training)
         if not training or self.adaptive_l2 == 0:
             return loss
-        inputs = to_tensor(
-            {k: v for k, v in X.items() if k not in _NOT_NETWORK_INPUTS}, self.device
-        )
+        inputs = to_tensor(network_inputs(X), self.device)
         network, shard = unwrap(self.module_), getattr(self, "_shard", None)
         if shard is None:
             return loss + self.adaptive_l2 * network.adaptive_penalty(**inputs)
         world_size = shard[1]
         # a rank left without rows carries one row with weight 0 (rank_share): no rows of its own
-        scale = X.get("_loss_scale")
+        scale = X.get(LOSS_SCALE)
         empty = scale is not None and float(scale[0]) == 0.0
 
         def share(rows):
@@ -223,12 +221,12 @@ def count_ids(encoded):
     dict of str to ndarray of shape (vocab_size,)
     """
     counts = {
-        field.name: np.bincount(encoded["ids"][:, j], minlength=field.vocab_size)
+        field.name: np.bincount(encoded[IDS][:, j], minlength=field.vocab_size)
         for j, field in enumerate(encoded.categorical_fields)
     }
     for s, field in enumerate(encoded.sequence_fields):
-        items = encoded["sequences"][:, s]
-        real = np.arange(items.shape[1]) < encoded["lengths"][:, s, None]
+        items = encoded[SEQUENCES][:, s]
+        real = np.arange(items.shape[1]) < encoded[LENGTHS][:, s, None]
         field_counts = np.bincount(items[real], minlength=field.vocab_size)
         name = field.name if field.shares is None else field.shares
         counts[name] = counts.get(name, 0) + field_counts
@@ -331,19 +329,9 @@ class DINClassifier(_BehaviorClassifier):
         if behavior not in histories:
             raise ValueError(f"behavior={behavior!r} is not a history; choose from {histories}.")
         group = next(g for g, names in enumerate(groups) if behavior in names)
-        self.module_.train(False)
-        batches = []
-        with self._runtime(), torch.no_grad():
-            for start in range(0, len(encoded), self.batch_size):
-                batch = to_tensor(
-                    {
-                        k: encoded[k][start : start + self.batch_size]
-                        for k in ("ids", "values", "sequences", "lengths")
-                    },
-                    self.device,
-                )
-                batches.append(self.module_.attention_weights(**batch)[:, group].cpu())
-        return torch.cat(batches).numpy().astype(np.float64)
+        return self._map_batches(
+            encoded, lambda network, **inputs: network.attention_weights(**inputs)[:, group]
+        )
 
 
 def check_aligned_histories(encoded):
@@ -357,7 +345,7 @@ def check_aligned_histories(encoded):
     histories = [s for s, f in enumerate(encoded.sequence_fields) if f.shares is not None]
     if len(histories) < 2:
         return
-    lengths = encoded["lengths"][:, histories]
+    lengths = encoded[LENGTHS][:, histories]
     differ = np.flatnonzero((lengths != lengths[:, :1]).any(axis=1))
     if differ.size:
         names = [encoded.sequence_fields[s].name for s in histories]

@@ -4,10 +4,7 @@
 from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval
-from skorch.dataset import unpack_data
-from skorch.utils import to_tensor
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
 from sk_ctr.estimators.defaults import SHALLOW_LR
@@ -194,15 +191,7 @@ class AFMClassifier(CTRClassifier):
             Each row sums to 1; column names are in ``interaction_names_``
             (n_fields * (n_fields - 1) // 2 pairs unless ``interactions`` restricts them).
         """
-        X_encoded = self._encode_for_prediction(X)
-        weights = []
-        with self._runtime(), torch.no_grad():
-            self._set_training(False)
-            for batch in self.get_iterator(self.get_dataset(X_encoded), training=False):
-                Xi, _ = unpack_data(batch)
-                inputs = to_tensor({key: Xi[key] for key in ("ids", "values")}, self.device)
-                weights.append(self.module_.attention_weights(**inputs).cpu())
-        return torch.cat(weights).numpy().astype(np.float64)
+        return self._map_batches(X, lambda network, **inputs: network.attention_weights(**inputs))
 
     @property
     def interaction_names_(self):

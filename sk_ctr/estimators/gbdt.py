@@ -15,6 +15,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from sk_ctr.artifact import SavedVersionMixin
 from sk_ctr.estimators.inputs import RawFrameInputMixin
+from sk_ctr.preprocessing.batch import IDS, VALUES
 
 #: Docstring of the parameters the two-stage estimators share, after their tree-size ones.
 BOOSTING_PARAMS = """
@@ -224,7 +225,7 @@ class BaseLeafFieldsClassifier(
             raise ValueError(
                 f"keep_original=True, but column(s) {clash} of X have the names of leaf fields."
             )
-        original = np.hstack([encoded["ids"], encoded["values"]])
+        original = np.hstack([encoded[IDS], encoded[VALUES]])
         original = pd.DataFrame(
             {name: original[:, j] for j, name in enumerate(names)}
         ).astype({f.name: np.int64 for f in encoded.categorical_fields})
@@ -237,4 +238,4 @@ class BaseLeafFieldsClassifier(
 def _tree_features(encoded):
     """The encoded fields as one float matrix for the trees: ids as ordinal numbers, then
     values."""
-    return np.hstack([encoded["ids"], encoded["values"]]).astype(np.float32)
+    return np.hstack([encoded[IDS], encoded[VALUES]]).astype(np.float32)

@@ -4,7 +4,6 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval
 
@@ -131,19 +130,11 @@ class TwoTowerClassifier(CTRClassifier):
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' first."
             )
         index = getattr(self.module_, f"{side}_index").tolist()
-        tower = getattr(self.module_, f"{side}_embedding")
         if isinstance(X, pd.DataFrame) and hasattr(self, "preprocessor_"):
             X = self._fill_other_tower(X.rename(columns=str), [self.schema_[i].name for i in index])
-        encoded = self._encode_for_prediction(X)
-        self.module_.train(False)
-        batches = []
-        with self._runtime(), torch.no_grad():
-            for start in range(0, len(encoded), self.batch_size):
-                stop = start + self.batch_size
-                ids = torch.as_tensor(encoded["ids"][start:stop], device=self.device)
-                values = torch.as_tensor(encoded["values"][start:stop], device=self.device)
-                batches.append(tower(ids, values).cpu())
-        return torch.cat(batches).numpy().astype(np.float64)
+        return self._map_batches(
+            X, lambda network, ids, values: getattr(network, f"{side}_embedding")(ids, values)
+        )
 
     def _fill_other_tower(self, X, tower_columns):
         """Add the other tower's absent columns with values its encoding accepts (NaN, or the

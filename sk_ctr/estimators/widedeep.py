@@ -21,8 +21,10 @@ _WIDE_DEEP_PARAMS = """
     n_buckets : int, default=2**20
         Hash buckets per cross (bounds each cross's vocabulary).
     wide_fields : list of str, default=None
-        Names of the fields that only the wide part sees. None means the fields whose name
-        contains ``"_x_"``, i.e. the crosses.
+        Names of the fields that only the wide part sees. None means the crosses: the fields
+        the schema marks as such (``Field.cross_of``, set for the columns
+        :class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures` adds), whatever their
+        names.
     interactions : list of tuple of str, default=None
         With ``wide="fm"``: restrict the wide FM to these field pairs (and triples), e.g. an
         AutoFIS selection (``selected_interactions_``); ``None`` keeps every pair.
@@ -47,8 +49,9 @@ class WideDeepClassifier(CTRClassifier):
 
     With ``cross_features``, ``fit`` on a raw DataFrame fits
     ``Pipeline([CrossProductFeatures, preprocessor])`` as ``preprocessor_``, so prediction on a
-    raw frame adds the same crosses. Fields named ``"a_x_b"`` (or listed in ``wide_fields``)
-    feed only the wide part, also when the crosses were added earlier in a user's pipeline.
+    raw frame adds the same crosses. Cross fields (or those listed in ``wide_fields``) feed
+    only the wide part, also when the crosses were added earlier in a user's pipeline; a raw
+    column named like a cross (``"box_x_size"``) is not one.
 
     Parameters
     ----------{_WIDE_DEEP_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}

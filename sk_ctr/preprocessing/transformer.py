@@ -19,6 +19,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES, VALUES
+from sk_ctr.preprocessing.crosses import crossed_columns
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, OTHER_ID, Field, FieldData
 from sk_ctr.preprocessing.roles import (
     describe_roles,
@@ -103,8 +105,10 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     ----------
     fields_ : tuple of Field
         The learned schema: categorical (and bucketized) fields first, then numeric-value
-        fields, then sequence fields, each with its vocabulary size and its offset in the
-        shared table.
+        fields, then sequence fields, each with its vocabulary size, a sequence field with its
+        padded length, a cross-product column (marked by
+        :class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`) with the columns it
+        crosses.
     vocabularies_ : dict of str to pandas.Index
         The kept values of each categorical column and of each sequence column with a
         vocabulary of its own, id ``i + 2`` for position ``i``. A history in ``behavior`` uses
@@ -221,7 +225,8 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             return self._fit_categorical(name, pd.Series(sequences[name][0], dtype=object))
 
         self.fields_ = self._assemble_fields(
-            frame.columns, roles, fit_ids, lambda name: self._fit_scaling(name, frame[name])
+            frame.columns, roles, fit_ids, lambda name: self._fit_scaling(name, frame[name]),
+            crosses=crossed_columns(frame),
         )
         self.column_roles_ = describe_roles(frame, self.fields_, self._given_columns(),
                                             set((self.behavior or {}).values()))
@@ -284,7 +289,8 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             self._check_params()
             frame = self._as_frame(X, reset=True)
             state = _RunningCounts(list(frame.columns), *self._column_roles(frame),
-                                   bucketize=self.numeric == "bucketize")
+                                   bucketize=self.numeric == "bucketize",
+                                   crosses=crossed_columns(frame))
             self._add_chunk(state, frame, first=True)
             self._partial = state  # only once the first chunk is in: a failed call leaves none
         else:
@@ -359,7 +365,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
         roles = (state.categorical, state.numeric, state.sequence)
         self.fields_ = self._assemble_fields(state.columns, roles, fit_ids, scaling,
-                                             bucketize=state.bucketize)
+                                             bucketize=state.bucketize, crosses=state.crosses)
 
     def _set_buckets_from_sample(self, name, state):
         sample = state.samples[name]
@@ -373,15 +379,18 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.frequencies_[name] = counts
         return len(counts)
 
-    def _assemble_fields(self, columns, roles, fit_ids, fit_scaling, bucketize=None):
+    def _assemble_fields(self, columns, roles, fit_ids, fit_scaling, bucketize=None,
+                         crosses=None):
         """The schema: categorical and bucketized fields (in column order), numeric fields,
         then sequence fields.
 
         ``fit_ids(name, source)`` learns the ids of a column (a vocabulary or buckets; source
         "categorical", "bucketized" or "sequence") and returns their number;
         ``fit_scaling(name)`` returns the (mean, std) of a numeric-value column;
-        ``bucketize`` says whether numeric columns are bucketized (default: ``numeric``).
+        ``bucketize`` says whether numeric columns are bucketized (default: ``numeric``);
+        ``crosses`` maps the cross-product columns to the columns they cross.
         """
+        crosses = crosses or {}
         categorical, _, sequence = roles
         bucketize = self.numeric == "bucketize" if bucketize is None else bucketize
         cat_fields, num_fields = [], []
@@ -390,13 +399,12 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 continue
             if name in categorical or bucketize:
                 source = "categorical" if name in categorical else "bucketized"
-                offset = sum(f.vocab_size for f in cat_fields)
-                cat_fields.append(
-                    Field(name, "categorical", fit_ids(name, source), offset, source)
-                )
+                cat_fields.append(Field(name, "categorical", fit_ids(name, source),
+                                        source=source, cross_of=crosses.get(name)))
             else:
                 self.scaling_[name] = fit_scaling(name)
-                num_fields.append(Field(name, "numeric", 1, len(num_fields), "numeric"))
+                num_fields.append(Field(name, "numeric", 1, source="numeric",
+                                        cross_of=crosses.get(name)))
         seq_fields = self._fit_sequence_fields(
             [name for name in columns if name in sequence],
             cat_fields,
@@ -441,20 +449,17 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         a column that has one of its own and returns its size."""
         by_name = {f.name: f for f in cat_fields}
         behavior = self.behavior or {}
-        # Own vocabularies continue after every categorical field: one table holds them all.
-        offset = sum(f.vocab_size for f in cat_fields)
         fields = []
         for name in names:
             if name in behavior:
                 shared = by_name[behavior[name]]
                 fields.append(
-                    Field(name, "sequence", shared.vocab_size, shared.offset, "sequence",
-                          shares=shared.name)
+                    Field(name, "sequence", shared.vocab_size, source="sequence",
+                          shares=shared.name, max_length=self.sequence_length_)
                 )
                 continue
-            vocab_size = fit_vocabulary(name)
-            fields.append(Field(name, "sequence", vocab_size, offset, "sequence"))
-            offset += vocab_size
+            fields.append(Field(name, "sequence", fit_vocabulary(name), source="sequence",
+                                max_length=self.sequence_length_))
         return fields
 
     def _fit_categorical(self, name, column):
@@ -537,10 +542,10 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             _reject_nan(field.name, raw)
             mean, std = self.scaling_[field.name]
             values[:, j] = (raw - mean) / std
-        arrays = {"ids": ids, "values": values}
+        arrays = {IDS: ids, VALUES: values}
         seq_fields = [f for f in self.fields_ if f.kind == "sequence"]
         if seq_fields:
-            arrays["sequences"], arrays["lengths"] = self._sequence_ids(frame, seq_fields)
+            arrays[SEQUENCES], arrays[LENGTHS] = self._sequence_ids(frame, seq_fields)
         return FieldData(arrays, self.fields_)
 
     def _sequence_ids(self, frame, seq_fields):
@@ -806,8 +811,8 @@ class _RunningCounts:
     ``moments[name]``: (count, mean, sum of squared deviations) of a numeric-value column.
     """
 
-    def __init__(self, columns, categorical, numeric, sequence, bucketize):
-        self.columns, self.bucketize = columns, bucketize
+    def __init__(self, columns, categorical, numeric, sequence, bucketize, crosses):
+        self.columns, self.bucketize, self.crosses = columns, bucketize, crosses
         self.categorical, self.numeric, self.sequence = categorical, numeric, sequence
         self.counts, self.missing, self.samples, self.observed, self.moments = {}, {}, {}, {}, {}
         self.longest, self.n_samples = 0, 0

@@ -32,6 +32,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from sk_ctr.preprocessing.batch import LOSS_SCALE
 from sk_ctr.training.loader import SliceLoader, _take
 
 STRATEGIES = ("auto", "ddp", "dp")
@@ -234,7 +235,7 @@ def rank_share(X, y, rank, world_size):
     rows = slice(start, stop) if stop > start else slice(0, 1)
     scale = (stop - start) * world_size / n_global
     X, y = _take(X, rows), y[rows]
-    return {**X, "_loss_scale": torch.full((len(y),), scale)}, y
+    return {**X, LOSS_SCALE: torch.full((len(y),), scale)}, y
 
 
 def share_random_state(rank, world_size):
