@@ -12,8 +12,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import OneHotEncoder
 
-from sk_ctr import datasets
-from sk_ctr.datasets import load_avazu, load_criteo, make_ctr_classification
+from sk_ctr.datasets import (
+    _criteo_avazu,
+    _synthetic,
+    load_avazu,
+    load_criteo,
+    make_ctr_classification,
+)
 
 # Real data samples live beside the repo (they may not be redistributed, so never in it).
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -31,8 +36,9 @@ def data_file(*parts):
 # --------------------------------------------------------------------------------------
 
 
-def test_docstring_examples():
-    result = doctest.testmod(datasets, optionflags=doctest.ELLIPSIS)
+@pytest.mark.parametrize("module", [_synthetic, _criteo_avazu])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
 
@@ -165,7 +171,7 @@ def test_anova_matches_sum_over_field_subsets(order):
         sum(np.prod(row[list(subset)], axis=0).sum() for subset in combinations(range(5), order))
         for row in vectors
     ]
-    np.testing.assert_allclose(datasets._anova(vectors, order), expected)
+    np.testing.assert_allclose(_synthetic._anova(vectors, order), expected)
 
 
 def test_third_order_runs():
