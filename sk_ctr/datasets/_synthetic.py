@@ -1,12 +1,5 @@
-"""Synthetic CTR data and loaders for public CTR benchmark files.
-
-Every function returns ``(X, y)``: ``X`` is a :class:`pandas.DataFrame` of *raw* columns
-(categorical values as ``object`` strings with ``NaN`` for missing, numeric values as
-``float64``) and ``y`` is an ``int64`` array of 0/1 click labels. Encoding is left to the
-estimators' preprocessing, exactly as with real logs.
-
-This module only needs numpy and pandas (no torch).
-"""
+"""Synthetic CTR data whose label has order-2 (or order-3) field interactions:
+:func:`make_ctr_classification`."""
 
 from __future__ import annotations
 
