@@ -58,7 +58,7 @@ from sk_ctr.estimators.importance import (
     importances_by_column,
 )
 from sk_ctr.estimators.inputs import RawFrameInputMixin
-from sk_ctr.layers.mlp import ACTIVATIONS
+from sk_ctr.layers.activation import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
 from sk_ctr.training.callbacks import EpochTable, StopOnNonFiniteLoss, is_interactive
 from sk_ctr.training.distributed import (
