@@ -26,7 +26,7 @@ MODULES_WITH_EXAMPLES = [
     "sk_ctr.estimators.din",
     "sk_ctr.metrics",
     "sk_ctr.ranking",
-    "sk_ctr.training.streaming",
+    "sk_ctr.io.parquet",
     "sk_ctr.export",
     "sk_ctr.training.prefetch",
     "sk_ctr.cli",

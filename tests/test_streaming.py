@@ -28,9 +28,10 @@ from sk_ctr import (
     WideDeepClassifier,
 )
 from sk_ctr.datasets import make_behavior_dataset, make_ctr_classification
+from sk_ctr.io.parquet import ParquetSource
 from sk_ctr.preprocessing.transformer import QUANTILE_SAMPLE, _reservoir_sample
 from sk_ctr.training.loader import SliceLoader
-from sk_ctr.training.streaming import ParquetSource, StreamingDataset, StreamLoader
+from sk_ctr.training.streaming import StreamingDataset, StreamLoader
 
 try:
     import pyarrow
@@ -761,7 +762,7 @@ RSS_SCRIPT = textwrap.dedent("""
     import pandas as pd
     import pyarrow.parquet as pq
     from sk_ctr import LRClassifier
-    from sk_ctr.training.streaming import ParquetSource
+    from sk_ctr.io.parquet import ParquetSource
 
     def peak_mb():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
