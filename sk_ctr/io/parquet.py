@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import check_random_state
 
-#: File name endings of the Parquet files found in a directory.
-PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+from sk_ctr.io.tables import PARQUET_SUFFIXES, arrow_to_pandas
 
 
 def import_pyarrow():
@@ -181,9 +180,9 @@ class ParquetSource:
         self.n_rows = sum(g[2] for g in self.row_groups)
         if not self.n_rows:
             raise ValueError(f"The Parquet files of {self.paths!r} hold no rows.")
-        # pandas turns an integer (bool) column with nulls into float64 (object), one without
-        # into int64 (bool): every chunk gets the dtype the whole data would get, so the
-        # transformer sees one type per column, the one an in-memory fit would see.
+        # An integer (bool) column with a null anywhere is nullable Int64 (boolean) in every
+        # chunk, one without is int64 (bool): the transformer sees one type per column, the
+        # one read_table gives the whole data.
         self._has_nulls = has_nulls
 
     def _features(self, schema):
@@ -362,13 +361,7 @@ class ParquetSource:
 
     def _to_pandas(self, batches, with_label):
         pa, _ = import_pyarrow()
-        frame = pa.Table.from_batches(batches).to_pandas()
-        for name in self._has_nulls:
-            dtype = frame[name].dtype  # numpy's only: pandas' nullable Int64 holds nulls itself
-            if isinstance(dtype, np.dtype) and dtype.kind in "iu":
-                frame[name] = frame[name].astype(np.float64)
-            elif isinstance(dtype, np.dtype) and dtype.kind == "b":
-                frame[name] = frame[name].astype(object)
+        frame = arrow_to_pandas(pa.Table.from_batches(batches), self._has_nulls)
         if not with_label:
             return frame
         return frame[list(self.feature_names)], frame[self.label].to_numpy()

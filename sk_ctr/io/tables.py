@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sk_ctr._atomic import atomic_path
 
-PARQUET_SUFFIXES = (".parquet", ".pq")
+#: File name endings read and written as Parquet (others are CSV).
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 TAB_SUFFIXES = (".tsv", ".tab")
 
 
@@ -24,8 +25,9 @@ def read_table(path, sep=None):
     Parameters
     ----------
     path : str or path-like
-        ``.parquet`` / ``.pq`` is Parquet (needs pyarrow); anything else is CSV (tab-separated
-        for ``.tsv``; pandas decompresses ``.gz``, ``.zip`` ...).
+        ``.parquet`` / ``.parq`` / ``.pq`` is Parquet (needs pyarrow; integer and boolean
+        columns with nulls get nullable dtypes, see :func:`arrow_to_pandas`); anything else is
+        CSV (tab-separated for ``.tsv``; pandas decompresses ``.gz``, ``.zip`` ...).
     sep : str, default=None
         CSV separator; ``None``: tab for ``.tsv`` / ``.tab``, else comma.
 
@@ -46,7 +48,10 @@ def read_table(path, sep=None):
     suffixes = [s.lower() for s in path.suffixes]
     try:
         if suffixes and suffixes[-1] in PARQUET_SUFFIXES:
-            frame = pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            frame = arrow_to_pandas(table, [c for c in table.column_names if table[c].null_count])
         else:
             if sep is None:
                 sep = "\t" if any(s in TAB_SUFFIXES for s in suffixes) else ","
@@ -60,6 +65,43 @@ def read_table(path, sep=None):
         raise TableError(f"cannot read {path}: {type(error).__name__}: {error}") from error
     if len(frame) == 0:
         raise TableError(f"{path} has no rows.")
+    return frame
+
+
+def arrow_to_pandas(table, nullable_columns):
+    """``table.to_pandas()``, with pandas' nullable dtypes (``Int64``, ``boolean``...) for the
+    integer and boolean columns of ``nullable_columns``.
+
+    pyarrow turns an integer column with nulls into float64 and a boolean one into object;
+    float64 merges the integers above 2**53 (2**53 + 1 reads as 2**53, so two ids become one)
+    and makes an id column look like a quantity to CTRTransformer's role inference. The nullable
+    dtypes keep every value, and the nulls as ``pd.NA``.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+    nullable_columns : iterable of str
+        The columns that hold a null somewhere in the data (not only in ``table``: every chunk
+        of a column then gets the same dtype). Columns of other types keep pyarrow's dtype.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for name in nullable_columns:
+        arrow_type = table.schema.field(name).type
+        if pa.types.is_integer(arrow_type):  # int8 -> Int8, uint64 -> UInt64 ...
+            name_of_dtype = str(arrow_type).replace("uint", "UInt").replace("int", "Int")
+            dtype = pd.api.types.pandas_dtype(name_of_dtype)
+        elif pa.types.is_boolean(arrow_type):
+            dtype = pd.BooleanDtype()
+        else:
+            continue
+        frame[name] = table.column(name).to_pandas(types_mapper={arrow_type: dtype}.get).array
     return frame
 
 
