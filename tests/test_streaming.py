@@ -30,7 +30,7 @@ from sk_ctr import (
 from sk_ctr.datasets import make_behavior_dataset, make_ctr_classification
 from sk_ctr.io.parquet import ParquetSource
 from sk_ctr.io.tables import read_table
-from sk_ctr.preprocessing.transformer import QUANTILE_SAMPLE, _reservoir_sample
+from sk_ctr.preprocessing.counting import QUANTILE_SAMPLE, _reservoir_sample
 from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.streaming import StreamingDataset, StreamLoader
 

@@ -146,3 +146,12 @@ def warn_other_delimiter(name, column, delimiter):
                 stacklevel=5,
             )
             return
+
+
+def _given(features, parameter, columns):
+    if features is None:
+        return None
+    unknown = [c for c in features if c not in set(columns)]
+    if unknown:
+        raise ValueError(f"{parameter} names columns that are not in X: {unknown}")
+    return list(features)
