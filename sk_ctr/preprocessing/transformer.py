@@ -8,17 +8,20 @@ column.
 
 from __future__ import annotations
 
-import warnings
-from itertools import combinations
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from sk_ctr.preprocessing.columns import _numeric_values, _reject_nan, _stored_columns
+from sk_ctr.preprocessing.columns import (
+    _numeric_values,
+    _reject_nan,
+    _stored_columns,
+    check_frame,
+)
 from sk_ctr.preprocessing.counting import (
     _FITTED_FROM_COUNTS,
     _count_values,
@@ -27,17 +30,13 @@ from sk_ctr.preprocessing.counting import (
 )
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, OTHER_ID, Field, FieldData
 from sk_ctr.preprocessing.roles import (
-    _given,
+    column_roles,
     describe_roles,
-    integer_role,
-    is_plain_integer,
-    warn_numeric_strings,
     warn_other_delimiter,
 )
 from sk_ctr.preprocessing.sequences import (
     _check_history_types,
     _with_history_items,
-    holds_lists,
     keep_most_recent,
     pad,
     split_cells,
@@ -220,7 +219,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         """
         self._check_params()
         self.__dict__.pop("_partial", None)  # a later partial_fit must not continue older chunks
-        frame = self._as_frame(X, reset=True)
+        frame = check_frame(self, X, reset=True)
         roles = self._column_roles(frame)
         self.vocabularies_, self.bin_edges_, self.scaling_, self.frequencies_ = {}, {}, {}, {}
         sequences = self._fit_sequence_length(frame, roles[2])
@@ -240,6 +239,11 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.column_roles_ = describe_roles(frame, self.fields_, self._given_columns(),
                                             set((self.behavior or {}).values()))
         return self
+
+    def _column_roles(self, frame):
+        """The categorical, numeric and sequence columns of ``frame`` (three sets)."""
+        return column_roles(frame, self.categorical_features, self.numeric_features,
+                            self.sequence_features, self.behavior)
 
     def _given_columns(self):
         """The columns whose role the user named."""
@@ -296,13 +300,13 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                     "unfitted transformer (sklearn.base.clone)."
                 )
             self._check_params()
-            frame = self._as_frame(X, reset=True)
+            frame = check_frame(self, X, reset=True)
             state = _RunningCounts(list(frame.columns), *self._column_roles(frame),
                                    bucketize=self.numeric == "bucketize")
             self._add_chunk(state, frame, first=True)
             self._partial = state  # only once the first chunk is in: a failed call leaves none
         else:
-            self._add_chunk(self._partial, self._as_frame(X, reset=False), first=False)
+            self._add_chunk(self._partial, check_frame(self, X, reset=False), first=False)
         for name in _FITTED_FROM_COUNTS:  # computed again when next read: see __getattr__
             self.__dict__.pop(name, None)
         self.n_samples_seen_ = self._partial.n_samples
@@ -532,7 +536,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             and ``"lengths"`` int64 of shape (n_samples, n_sequence_fields).
         """
         check_is_fitted(self, "fields_")
-        frame = self._as_frame(X, reset=False)
+        frame = check_frame(self, X, reset=False)
         n_samples = len(frame)
         cat_fields = [f for f in self.fields_ if f.kind == "categorical"]
         num_fields = [f for f in self.fields_ if f.kind == "numeric"]
@@ -620,155 +624,3 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = []
         return tags
-
-    # ---------------------------------------------------------- validation
-    def _as_frame(self, X, reset):
-        """Check ``X`` and return it as a DataFrame whose columns are the fitted ones."""
-        if not isinstance(X, pd.DataFrame):
-            array = check_array(
-                X, dtype=None, ensure_all_finite=False, ensure_min_samples=1, input_name="X"
-            )
-            names = [f"x{i}" for i in range(array.shape[1])]
-            fitted_names = getattr(self, "feature_names_in_", None)
-            if not reset and fitted_names is not None and len(fitted_names) == array.shape[1]:
-                # As scikit-learn does: columns are taken by position, with a warning.
-                warnings.warn(
-                    f"X does not have valid feature names, but {type(self).__name__} was "
-                    "fitted with feature names; its columns are taken in the fitted order.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-                names = list(fitted_names)
-            X = pd.DataFrame(array, columns=names)
-            if reset:
-                self.n_features_in_ = X.shape[1]
-                self.__dict__.pop("feature_names_in_", None)
-            elif X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input."
-                )
-            return X
-        n_samples, n_columns = X.shape
-        if n_samples == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
-                "required: X is an empty DataFrame."
-            )
-        if n_columns == 0:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
-                "required."
-            )
-        X = X.rename(columns=str) if not all(isinstance(c, str) for c in X.columns) else X
-        if X.columns.has_duplicates:
-            duplicated = sorted(set(X.columns[X.columns.duplicated()]))
-            raise ValueError(f"X has duplicated column names: {duplicated}")
-        names = list(X.columns)
-        if reset:
-            self.n_features_in_ = n_columns
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-            return X
-        expected = list(getattr(self, "feature_names_in_", [f"x{i}" for i in range(n_columns)]))
-        given, fitted = set(names), set(expected)
-        missing = [c for c in expected if c not in given]
-        extra = [c for c in names if c not in fitted]
-        if missing or extra:
-            problems = []
-            if missing:
-                problems.append(f"missing column(s) seen during fit: {missing}")
-            if extra:
-                problems.append(f"column(s) not seen during fit: {extra}")
-            raise ValueError(f"X does not match the fitted columns; {'; '.join(problems)}.")
-        return X
-
-    def _column_roles(self, frame):
-        """Split the columns into categorical, numeric and sequence ones (three sets)."""
-        columns = list(frame.columns)
-        given = {
-            "categorical_features": _given(self.categorical_features, "categorical_features",
-                                           columns),
-            "numeric_features": _given(self.numeric_features, "numeric_features", columns),
-            "sequence_features": self._given_sequences(columns),
-        }
-        for (first, a), (second, b) in combinations(given.items(), 2):
-            both = sorted(set(a or ()) & set(b or ()))
-            if both:
-                raise ValueError(f"Columns {both} are in both {first} and {second}")
-        sequence = set(given["sequence_features"] or ())
-        if self.sequence_features is None:
-            # Lists are unambiguous; a string column is only split when it is named.
-            named = set(given["categorical_features"] or ()) | set(given["numeric_features"] or ())
-            sequence |= {c for c in columns if c not in named and holds_lists(frame[c])}
-        scalar = [c for c in columns if c not in sequence]
-        categorical, numeric = self._scalar_roles(
-            frame, scalar, given["categorical_features"], given["numeric_features"]
-        )
-        self._check_candidates(numeric, sequence)
-        return categorical, numeric, sequence
-
-    def _given_sequences(self, columns):
-        """``sequence_features`` plus the histories of ``behavior``; None if neither is given."""
-        behavior = self.behavior or {}
-        given = _given(self.sequence_features, "sequence_features", columns)
-        for what, names in (("histories (keys)", behavior), ("candidates", behavior.values())):
-            unknown = [c for c in names if c not in set(columns)]
-            if unknown:
-                raise ValueError(f"behavior names {what} that are not columns of X: {unknown}")
-        if given is None and not behavior:
-            return None
-        return list(given or ()) + [c for c in behavior if c not in set(given or ())]
-
-    def _check_candidates(self, numeric, sequence):
-        for history, candidate in (self.behavior or {}).items():
-            if candidate in sequence:
-                raise ValueError(
-                    f"behavior maps {history!r} to {candidate!r}, which is a sequence column; "
-                    "the candidate must be the single-valued categorical column of the item "
-                    "being scored."
-                )
-            if candidate in numeric:
-                raise ValueError(
-                    f"behavior maps {history!r} to {candidate!r}, which is a numeric column; "
-                    f"list {candidate!r} in categorical_features so that it has a vocabulary "
-                    "to share."
-                )
-
-    def _scalar_roles(self, frame, columns, given_cat, given_num):
-        """Categorical and numeric roles of the single-valued ``columns``."""
-        if given_cat is not None and given_num is None:
-            return set(given_cat), set(columns) - set(given_cat)
-        if given_num is not None and given_cat is None:
-            return set(columns) - set(given_num), set(given_num)
-        categorical, numeric = set(given_cat or ()), set(given_num or ())
-        candidates = set((self.behavior or {}).values())
-        for name in columns:
-            if name in categorical or name in numeric:
-                continue
-            dtype = frame[name].dtype
-            if pd.api.types.is_float_dtype(dtype):
-                numeric.add(name)
-            elif name in candidates:  # shares its ids with a history: ids by definition
-                categorical.add(name)
-            elif is_plain_integer(dtype):  # ids or a quantity: by how often values recur
-                (numeric if integer_role(frame[name])[0] == "numeric" else categorical).add(name)
-            elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
-                warn_numeric_strings(name, frame[name])
-                categorical.add(name)
-            elif pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
-                categorical.add(name)
-            else:
-                raise TypeError(
-                    f"Column {name!r} has dtype {dtype}, which CTRTransformer cannot infer a "
-                    "role for; convert it to numbers or strings, or list it in "
-                    "categorical_features."
-                )
-        for name in numeric:
-            if not pd.api.types.is_numeric_dtype(frame[name].dtype) or pd.api.types.is_bool_dtype(
-                frame[name].dtype
-            ):
-                raise TypeError(
-                    f"Column {name!r} is numeric_features but has dtype {frame[name].dtype}; "
-                    "numeric columns must hold numbers."
-                )
-        return categorical, numeric
