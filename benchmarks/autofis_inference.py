@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from sk_ctr.layers.gating import all_interactions
+from sk_ctr.layers.field_products import all_interactions
 from sk_ctr.models import DeepFMNet, PNNNet
 from sk_ctr.models.autofis import AutoFISNet
 from sk_ctr.preprocessing import Field

@@ -13,7 +13,7 @@ _PUBLIC_MODULES = {
     "CTRTransformer": "sk_ctr.preprocessing.transformer",
     "Field": "sk_ctr.preprocessing.fields",
     "FieldData": "sk_ctr.preprocessing.fields",
-    "ParquetSource": "sk_ctr.training.streaming",
+    "ParquetSource": "sk_ctr.io.parquet",
 }
 
 __all__ = sorted(_PUBLIC_MODULES)

@@ -6,7 +6,8 @@ is fitted on the training part and scored once on the test part: ROC AUC, log-lo
 the best epoch. Nothing is tuned on the test part.
 
 Data (``--data``)
-    ``criteo`` and ``avazu``: the samples in ``../shared/data``, split 80/20 at random
+    ``criteo`` and ``avazu``: the samples in the data home (``SK_CTR_DATA``, see
+    :func:`~sk_ctr.datasets.get_data_home`; a checkout's ``../shared/data``), split 80/20 at random
     (stratified, ``--seed``); ``frappe``: train on its validation part, test on its test part
     (:func:`~sk_ctr.datasets.load_frappe`); ``ipinyou``: its own train/test parts;
     ``synthetic``: ``make_ctr_classification(n_samples=50000, n_fields=10, cardinality=100,
@@ -94,6 +95,7 @@ from sk_ctr.datasets import (
     load_ipinyou,
     make_ctr_classification,
 )
+from sk_ctr.datasets._home import data_home_path
 from sk_ctr.estimators import CTRClassifier
 from sk_ctr.reference_models import GradientBoostingReference
 
@@ -106,8 +108,6 @@ __all__ = [
     "run_benchmark",
     "summarize",
 ]
-
-SHARED_DATA = Path(sk_ctr.__file__).resolve().parents[2] / "shared" / "data"
 
 #: Batch size 256 below this many training rows, 2000 from it on.
 LARGE_DATA_ROWS = 100_000
@@ -210,7 +210,9 @@ def load_benchmark_data(data, label=None, test_size=0.2, seed=0):
     Parameters
     ----------
     data : str or path-like
-        One of ``"criteo", "frappe", "avazu", "ipinyou", "synthetic"``, or a file path.
+        One of ``"criteo", "frappe", "avazu", "ipinyou", "synthetic"``, or a file path. The
+        named sets but ``"synthetic"`` are read from the data home
+        (:func:`~sk_ctr.datasets.get_data_home`).
     label : str, default=None
         The label column of a file (required for a file, ignored otherwise).
     test_size : float, default=0.2
@@ -224,13 +226,13 @@ def load_benchmark_data(data, label=None, test_size=0.2, seed=0):
         Raw DataFrames and 0/1 int64 labels.
     """
     if data == "frappe":
-        return load_frappe(SHARED_DATA / "frappe_nfm")
+        return load_frappe(data_home_path("frappe_nfm"))
     if data == "ipinyou":
-        return load_ipinyou(SHARED_DATA / "ipinyou_2997_deepctr")
+        return load_ipinyou(data_home_path("ipinyou_2997_deepctr"))
     if data == "criteo":
-        X, y = load_criteo(SHARED_DATA / "criteo_kaggle_10k" / "train_examples.txt")
+        X, y = load_criteo(data_home_path("criteo_kaggle_10k", "train_examples.txt"))
     elif data == "avazu":
-        X, y = load_avazu(SHARED_DATA / "avazu_kaggle_sample" / "avazu_train_first499.csv")
+        X, y = load_avazu(data_home_path("avazu_kaggle_sample", "avazu_train_first499.csv"))
     elif data == "synthetic":
         X, y = make_ctr_classification(
             n_samples=50_000, n_fields=10, cardinality=100, n_numeric=3, random_state=seed

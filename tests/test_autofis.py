@@ -23,7 +23,7 @@ from sk_ctr import (
 )
 from sk_ctr.datasets import make_interaction_dataset
 from sk_ctr.layers import FactorizationMachine, GatedInteraction
-from sk_ctr.layers.gating import FieldProducts, all_interactions
+from sk_ctr.layers.field_products import FieldProducts, all_interactions
 from sk_ctr.layers.interaction import SelectedFactorizationMachine
 from sk_ctr.layers.product import ProductLayer
 from sk_ctr.models.autofis import AutoFISNet

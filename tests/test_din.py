@@ -18,13 +18,13 @@ from torch import nn
 
 from sk_ctr.datasets import make_behavior_dataset
 from sk_ctr.estimators.din import DINClassifier, EmbeddingMLPClassifier, count_ids
+from sk_ctr.layers import MLP, Dice, make_activation
 from sk_ctr.layers.attention import (
     ActivationUnit,
     AttentionPooling,
     SequencePooling,
     sequence_mask,
 )
-from sk_ctr.layers.mlp import MLP, Dice, make_activation
 from sk_ctr.layers.sequence_embedding import SequenceEmbedding
 from sk_ctr.layers.tower import Tower
 from sk_ctr.metrics import gauc_score, make_gauc_scorer

@@ -14,13 +14,13 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sk_ctr import CTRTransformer, LRClassifier
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.field_aware import AFMClassifier, FFMClassifier, FwFMClassifier
+from sk_ctr.layers.dropout import Dropout
 from sk_ctr.layers.field_aware import (
     AttentionalInteraction,
     FieldAwareEmbedding,
     FieldAwareInteraction,
     FieldWeightedInteraction,
 )
-from sk_ctr.layers.mlp import Dropout
 from sk_ctr.models.field_aware import AFMNet, FFMNet, FwFMNet
 
 VOCAB_SIZES = [3, 5, 2]

@@ -7,7 +7,7 @@ from torch import nn
 
 from sk_ctr import CTRTransformer
 from sk_ctr.layers import MLP, FactorizationMachine, FieldEmbedding, LinearTerm
-from sk_ctr.layers.mlp import Dropout
+from sk_ctr.layers.dropout import Dropout
 from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
 
 VOCAB_SIZES = [3, 5, 2]

@@ -17,7 +17,7 @@ from sk_ctr import CTRTransformer
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.models import DeepFMClassifier, LRClassifier
 from sk_ctr.estimators.pnn import PNNClassifier
-from sk_ctr.layers.mlp import Dropout
+from sk_ctr.layers.dropout import Dropout
 from sk_ctr.layers.product import InnerProduct, OuterProduct, ProductLayer
 from sk_ctr.models import DeepFMNet
 from sk_ctr.models.pnn import DeepFMPNet, PNNNet

@@ -15,7 +15,7 @@ from skorch.dataset import Dataset
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
 from sk_ctr.estimators.models import _TRAINING_PARAMS, INTERACTIONS_CONSTRAINTS
-from sk_ctr.layers.gating import all_interactions
+from sk_ctr.layers.field_products import all_interactions
 from sk_ctr.models.autofis import BASES, AutoFISNet
 from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.optim import GRDA

@@ -58,7 +58,8 @@ from sk_ctr.estimators.importance import (
     importances_by_column,
 )
 from sk_ctr.estimators.inputs import RawFrameInputMixin
-from sk_ctr.layers.mlp import ACTIVATIONS
+from sk_ctr.io.parquet import ParquetSource, as_source, is_paths
+from sk_ctr.layers.activation import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
 from sk_ctr.preprocessing.batch import (
     LOSS_SCALE,
@@ -81,13 +82,7 @@ from sk_ctr.training.distributed import (
 )
 from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.prefetch import PrefetchLoader
-from sk_ctr.training.streaming import (
-    ParquetSource,
-    StreamingDataset,
-    StreamLoader,
-    as_source,
-    is_paths,
-)
+from sk_ctr.training.streaming import StreamingDataset, StreamLoader
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -586,7 +581,7 @@ ParquetSource or path
 
     # ---- streaming from Parquet
     def _fit_stream(self, source, y, sample_weight, refit, validation=None):
-        """Train on a :class:`~sk_ctr.training.streaming.ParquetSource` without loading it.
+        """Train on a :class:`~sk_ctr.io.parquet.ParquetSource` without loading it.
 
         The classes come from the label column alone, the transformer from a sample of rows
         (or a ``partial_fit`` pass, ``transformer_rows=None``); then skorch's own loop runs
