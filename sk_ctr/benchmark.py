@@ -65,12 +65,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import ClassifierMixin
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 import sk_ctr
-import sk_ctr.estimators
 from sk_ctr import (
     AFMClassifier,
     AutoFISClassifier,
@@ -94,8 +92,8 @@ from sk_ctr.datasets import (
     load_ipinyou,
     make_ctr_classification,
 )
-from sk_ctr.estimators import CTRClassifier
 from sk_ctr.reference_models import GradientBoostingReference
+from sk_ctr.utils.discovery import all_estimators
 
 __all__ = [
     "MODELS",
@@ -179,19 +177,16 @@ LR_ROWS = ("lr", "LRClassifier")
 
 def default_models():
     """Class name -> factory ``Protocol -> estimator with nothing set but random_state``, for
-    every estimator class :mod:`sk_ctr.estimators` exports (its base class ``CTRClassifier``,
-    which trains a network passed as ``module``, aside), then the ``lightgbm`` and
-    ``catboost`` reference rows.
+    every estimator of :func:`~sk_ctr.utils.discovery.all_estimators` (by name), then the
+    ``lightgbm`` and ``catboost`` reference rows.
 
     Returns
     -------
     dict of str to callable
     """
-    classes = [getattr(sk_ctr.estimators, name) for name in sk_ctr.estimators.__all__]
     factories = {
-        cls.__name__: (lambda p, cls=cls: cls(random_state=p.random_state))
-        for cls in classes
-        if isinstance(cls, type) and issubclass(cls, ClassifierMixin) and cls is not CTRClassifier
+        name: (lambda p, cls=cls: cls(random_state=p.random_state))
+        for name, cls in all_estimators()
     }
     return {**factories, "lightgbm": MODELS["lightgbm"], "catboost": MODELS["catboost"]}
 

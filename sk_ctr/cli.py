@@ -508,13 +508,9 @@ def _export(args):
 
 def estimator_classes():
     """The estimator classes of sk_ctr by name (``DeepFMClassifier`` ...)."""
-    import sk_ctr
+    from sk_ctr.utils.discovery import all_estimators
 
-    return {
-        name: getattr(sk_ctr, name)
-        for name in sk_ctr.__all__
-        if name.endswith("Classifier") and name != "CTRClassifier"
-    }
+    return dict(all_estimators())
 
 
 def resolve_model(name):

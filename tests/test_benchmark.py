@@ -182,4 +182,4 @@ def test_command_line_defaults_mode(tiny_split, capsys):
         run_benchmark(data, ["lr"], defaults=True, log=None)  # a protocol spelling
     with pytest.raises(SystemExit):
         main(["--defaults", "--models", "deepfm"])
-    assert "choose among AutoFISClassifier" in capsys.readouterr().err
+    assert "choose among AFMClassifier" in capsys.readouterr().err

@@ -14,6 +14,8 @@ from sk_ctr.estimators.gbdt import (
     BaseLeafFieldsClassifier,
 )
 
+__all__ = ["GBDTFFMClassifier"]
+
 
 class GBDTFFMClassifier(BaseLeafFieldsClassifier):
     __doc__ = f"""Gradient-boosted trees whose leaves are extra fields of a field-aware FM.
