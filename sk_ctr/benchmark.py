@@ -76,12 +76,10 @@ from sk_ctr.datasets import (
     load_ipinyou,
     make_ctr_classification,
 )
-from sk_ctr.presets import LARGE_DATA_ROWS, MODELS, Protocol
+from sk_ctr.presets import LARGE_DATA_ROWS, PAPER, Protocol
 from sk_ctr.utils.discovery import all_estimators
 
 __all__ = [
-    "MODELS",
-    "Protocol",
     "default_models",
     "format_table",
     "load_benchmark_data",
@@ -108,7 +106,7 @@ def default_models():
         name: (lambda p, cls=cls: cls(random_state=p.random_state))
         for name, cls in all_estimators()
     }
-    return {**factories, "lightgbm": MODELS["lightgbm"], "catboost": MODELS["catboost"]}
+    return {**factories, "lightgbm": PAPER["lightgbm"], "catboost": PAPER["catboost"]}
 
 
 DATASETS = ("criteo", "frappe", "avazu", "ipinyou", "synthetic")
@@ -224,8 +222,8 @@ def run_benchmark(
         A data set name or file (see :func:`load_benchmark_data`), or an already split
         ``(X_train, y_train, X_test, y_test)``.
     models : list of str, default=None
-        Keys of :data:`MODELS` (of :func:`default_models` with ``defaults``); None means all,
-        in the table's order.
+        Keys of :data:`sk_ctr.presets.PAPER` (of :func:`default_models` with ``defaults``);
+        None means all, in the table's order.
     repeat : int, default=1
         Fits per model, with ``random_state = seed + i`` for ``i in range(repeat)``.
     max_epochs : int, default=20
@@ -244,8 +242,8 @@ def run_benchmark(
         and score on its 20 %. For choosing settings without ever looking at the test part.
     defaults : bool, default=False
         Fit :func:`default_models` (every estimator with nothing set but ``random_state``, and
-        the reference rows) instead of the protocol's :data:`MODELS`; ``max_epochs`` and
-        ``l2`` are then unused.
+        the reference rows) instead of the protocol's :data:`sk_ctr.presets.PAPER`;
+        ``max_epochs`` and ``l2`` are then unused.
     log : file-like or None, default=sys.stderr
         Where a progress line per fit (and the traceback of a failed fit) is written.
 
@@ -256,7 +254,7 @@ def run_benchmark(
         best_epoch, error`` (``error`` is missing, or ``"ExceptionType: message"`` with NaN
         scores when the fit failed; the failure does not stop the other fits).
     """
-    registry = default_models() if defaults else MODELS
+    registry = default_models() if defaults else PAPER
     models = list(registry) if models is None else list(models)
     unknown = [name for name in models if name not in registry]
     if unknown:
@@ -492,7 +490,7 @@ def main(argv=None):
     parser.add_argument(
         "--models",
         default=None,
-        help=f"comma-separated, quoted (default: all): {','.join(MODELS)}; with --defaults, "
+        help=f"comma-separated, quoted (default: all): {','.join(PAPER)}; with --defaults, "
         "estimator class names (DeepFMClassifier, ...), lightgbm, catboost",
     )
     parser.add_argument(
@@ -542,7 +540,7 @@ def main(argv=None):
     if args.data not in DATASETS and args.label is None:
         parser.error("--label is required when --data is a file")
     try:
-        models = _resolve_models(args.models, default_models() if args.defaults else MODELS)
+        models = _resolve_models(args.models, default_models() if args.defaults else PAPER)
     except ValueError as error:
         parser.error(str(error))
 

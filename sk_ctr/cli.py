@@ -519,7 +519,7 @@ def resolve_model(name):
     Parameters
     ----------
     name : str
-        A spelling of :data:`sk_ctr.benchmark.MODELS` (``"deepfm"``, ``"ipnn"``,
+        A spelling of :data:`sk_ctr.presets.PAPER` (``"deepfm"``, ``"ipnn"``,
         ``"fm&dnn"`` ...), which takes precedence, or an estimator class name with or without
         ``Classifier``, in any case (``"DINClassifier"``, ``"din"``, ``"AutoFIS"``).
 
@@ -532,20 +532,20 @@ def resolve_model(name):
     UsageError
         For an unknown name; the message lists the known ones.
     """
-    from sk_ctr.benchmark import MODELS
+    from sk_ctr.presets import PAPER
 
     key = name.strip().lower()
-    if key in MODELS:
+    if key in PAPER:
         return ("benchmark", key)
     classes = {cls_name.lower(): cls for cls_name, cls in estimator_classes().items()}
     for candidate in (key, key + "classifier"):
         if candidate in classes:
             return ("class", classes[candidate])
-    known = list(MODELS) + sorted(estimator_classes())
+    known = list(PAPER) + sorted(estimator_classes())
     close = difflib.get_close_matches(key, [k.lower() for k in known], n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise UsageError(
-        f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(MODELS)}; "
+        f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(PAPER)}; "
         f"estimators: {', '.join(sorted(estimator_classes()))}."
     )
 
@@ -611,12 +611,12 @@ def build_estimator(model, params, n_rows):
     """
     from sklearn.utils._param_validation import InvalidParameterError
 
-    from sk_ctr.benchmark import LARGE_DATA_ROWS, MODELS, Protocol
     from sk_ctr.preprocessing import CTRTransformer
+    from sk_ctr.presets import LARGE_DATA_ROWS, PAPER, Protocol
 
     kind, value = model
     if kind == "benchmark":
-        estimator = MODELS[value](Protocol(batch_size=256 if n_rows < LARGE_DATA_ROWS else 2000))
+        estimator = PAPER[value](Protocol(batch_size=256 if n_rows < LARGE_DATA_ROWS else 2000))
     else:
         estimator = value()
     name = type(estimator).__name__
@@ -1042,7 +1042,7 @@ def _column_list(columns, limit=20):
 
 
 def _format_models_help():
-    from sk_ctr.benchmark import MODELS
+    from sk_ctr.presets import PAPER
 
     def wrapped(names):
         return textwrap.fill(
@@ -1050,7 +1050,7 @@ def _format_models_help():
         )
 
     return _MODELS_HELP.format(
-        benchmark=wrapped(MODELS), classes=wrapped(sorted(estimator_classes()))
+        benchmark=wrapped(PAPER), classes=wrapped(sorted(estimator_classes()))
     )
 
 
