@@ -95,3 +95,13 @@ def test_every_estimator_is_in_the_api_reference():
     api = (ROOT / "docs" / "api.md").read_text()
     missing = [name for name, _ in all_estimators() if f"::: sk_ctr.{name}\n" not in api]
     assert not missing, f"docs/api.md has no '::: sk_ctr.NAME' for {missing}"
+
+
+def test_command_line_offers_every_estimator():
+    from sk_ctr.cli import _format_models_help, resolve_model
+
+    listed = " ".join(_format_models_help().split())
+    for name, cls in all_estimators():
+        assert resolve_model(name) == ("class", cls)
+        assert resolve_model(name.lower()) == ("class", cls)
+        assert f" {name}," in listed or listed.endswith(f" {name}")
