@@ -55,7 +55,8 @@ def test_a_new_estimator_module_is_picked_up(tmp_path, monkeypatch):
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "helpers.py").write_text("class Callback:\n    pass\n")
-    (package / "linear.py").write_text(textwrap.dedent("""
+    (package / "linear.py").write_text(
+        textwrap.dedent("""
         from sklearn.base import BaseEstimator, ClassifierMixin
 
         __all__ = [
@@ -65,7 +66,8 @@ def test_a_new_estimator_module_is_picked_up(tmp_path, monkeypatch):
 
         class NewClassifier(ClassifierMixin, BaseEstimator):
             pass
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "zoo", raising=False)
     assert estimator_modules("zoo") == {"NewClassifier": "zoo.linear"}

@@ -17,8 +17,6 @@ from sk_ctr.utils.discovery import all_estimators
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
-
 def modules_with_examples():
     """Every module of sk_ctr whose source holds a docstring example (found, not listed)."""
     package = ROOT / "sk_ctr"
@@ -89,8 +87,7 @@ def documented_blocks():
 
 
 @pytest.mark.parametrize(("path", "line", "code", "not_run"), list(documented_blocks()))
-def test_documented_code_runs(path, line, code, not_run, tmp_path, monkeypatch,
-                              shared_data_file):
+def test_documented_code_runs(path, line, code, not_run, tmp_path, monkeypatch, shared_data_file):
     """Each block runs on its own, as pasted into a fresh interpreter, in an empty directory.
 
     A block marked ``<!-- not run: why -->`` (it needs GPUs, or minutes of training) is
