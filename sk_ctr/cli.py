@@ -507,13 +507,9 @@ def _export(args):
 
 def estimator_classes():
     """The estimator classes of sk_ctr by name (``DeepFMClassifier`` ...)."""
-    import sk_ctr
+    from sk_ctr.utils.discovery import all_estimators
 
-    return {
-        name: getattr(sk_ctr, name)
-        for name in sk_ctr.__all__
-        if name.endswith("Classifier") and name != "CTRClassifier"
-    }
+    return dict(all_estimators())
 
 
 def resolve_model(name):
@@ -522,7 +518,7 @@ def resolve_model(name):
     Parameters
     ----------
     name : str
-        A spelling of :data:`sk_ctr.benchmark.MODELS` (``"deepfm"``, ``"ipnn"``,
+        A spelling of :data:`sk_ctr.presets.PAPER` (``"deepfm"``, ``"ipnn"``,
         ``"fm&dnn"`` ...), which takes precedence, or an estimator class name with or without
         ``Classifier``, in any case (``"DINClassifier"``, ``"din"``, ``"AutoFIS"``).
 
@@ -535,20 +531,20 @@ def resolve_model(name):
     UsageError
         For an unknown name; the message lists the known ones.
     """
-    from sk_ctr.benchmark import MODELS
+    from sk_ctr.presets import PAPER
 
     key = name.strip().lower()
-    if key in MODELS:
+    if key in PAPER:
         return ("benchmark", key)
     classes = {cls_name.lower(): cls for cls_name, cls in estimator_classes().items()}
     for candidate in (key, key + "classifier"):
         if candidate in classes:
             return ("class", classes[candidate])
-    known = list(MODELS) + sorted(estimator_classes())
+    known = list(PAPER) + sorted(estimator_classes())
     close = difflib.get_close_matches(key, [k.lower() for k in known], n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise UsageError(
-        f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(MODELS)}; "
+        f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(PAPER)}; "
         f"estimators: {', '.join(sorted(estimator_classes()))}."
     )
 
@@ -614,12 +610,12 @@ def build_estimator(model, params, n_rows):
     """
     from sklearn.utils._param_validation import InvalidParameterError
 
-    from sk_ctr.benchmark import LARGE_DATA_ROWS, MODELS, Protocol
     from sk_ctr.preprocessing import CTRTransformer
+    from sk_ctr.presets import LARGE_DATA_ROWS, PAPER, Protocol
 
     kind, value = model
     if kind == "benchmark":
-        estimator = MODELS[value](Protocol(batch_size=256 if n_rows < LARGE_DATA_ROWS else 2000))
+        estimator = PAPER[value](Protocol(batch_size=256 if n_rows < LARGE_DATA_ROWS else 2000))
     else:
         estimator = value()
     name = type(estimator).__name__
@@ -920,7 +916,7 @@ def _column_list(columns, limit=20):
 
 
 def _format_models_help():
-    from sk_ctr.benchmark import MODELS
+    from sk_ctr.presets import PAPER
 
     def wrapped(names):
         return textwrap.fill(
@@ -928,7 +924,7 @@ def _format_models_help():
         )
 
     return _MODELS_HELP.format(
-        benchmark=wrapped(MODELS), classes=wrapped(sorted(estimator_classes()))
+        benchmark=wrapped(PAPER), classes=wrapped(sorted(estimator_classes()))
     )
 
 

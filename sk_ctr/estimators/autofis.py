@@ -20,6 +20,8 @@ from sk_ctr.models.autofis import BASES, AutoFISNet
 from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.optim import GRDA
 
+__all__ = ["AutoFISClassifier"]
+
 #: Parameters of the GatedInteraction searched by GRDA (AutoFISNet.search_gates).
 _SEARCH_PREFIX = "search_gates."
 #: ``grda_c="auto"``: how many random-walk spreads beyond alpha_0 a gate's accumulator must end

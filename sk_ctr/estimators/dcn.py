@@ -8,6 +8,8 @@ from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRCl
 from sk_ctr.estimators.models import _MLP_PARAMS, _TRAINING_PARAMS
 from sk_ctr.models.dcn import DCNNet
 
+__all__ = ["DCNClassifier"]
+
 _DCN_PARAMS = """
     embed_dim : int, default=11
         Size of the field embeddings; x_0 has ``n_fields * embed_dim`` entries.

@@ -20,6 +20,8 @@ from sk_ctr.preprocessing import CTRTransformer
 from sk_ctr.preprocessing.batch import IDS, LENGTHS, LOSS_SCALE, SEQUENCES, network_inputs
 from sk_ctr.training.distributed import ranks_using, unwrap
 
+__all__ = ["EmbeddingMLPClassifier", "DINClassifier"]
+
 _BEHAVIOR_PARAMS = """
     behavior : dict of str to str, default=None
         ``{history_column: candidate_column}``, e.g. ``{"hist_item_id": "item_id",

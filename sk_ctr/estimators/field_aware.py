@@ -16,6 +16,8 @@ from sk_ctr.estimators.models import (
 )
 from sk_ctr.models.field_aware import AFMNet, FFMNet, FwFMNet
 
+__all__ = ["FFMClassifier", "FwFMClassifier", "AFMClassifier"]
+
 _INIT_STD_PARAM = """
     init_std : float, default=0.01
         Standard deviation of the normal initialisation of the embeddings. Keep it small: the

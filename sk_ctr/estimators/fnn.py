@@ -9,6 +9,8 @@ from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRCl
 from sk_ctr.estimators.models import _MLP_PARAMS, _TRAINING_PARAMS, FMClassifier
 from sk_ctr.models.fnn import FNNNet
 
+__all__ = ["FNNClassifier"]
+
 _FNN_PARAMS = """
     embed_dim : int, default=10
         Size k of the FM's latent vectors; the MLP's per-field vectors have k + 1 entries

@@ -15,6 +15,8 @@ from sk_ctr.estimators.gbdt import (
     FinalStage,
 )
 
+__all__ = ["GBDTFFMClassifier"]
+
 
 class GBDTFFMClassifier(BaseLeafFieldsClassifier):
     __doc__ = f"""Gradient-boosted trees whose leaves are extra fields of a field-aware FM.

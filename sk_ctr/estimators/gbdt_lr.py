@@ -15,6 +15,8 @@ from sk_ctr.estimators.gbdt import (
 )
 from sk_ctr.estimators.models import LRClassifier
 
+__all__ = ["GBDTLRClassifier"]
+
 
 class GBDTLRClassifier(BaseLeafFieldsClassifier):
     __doc__ = f"""Gradient-boosted trees as a feature transformation for a logistic regression.

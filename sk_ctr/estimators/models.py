@@ -7,6 +7,8 @@ from sk_ctr.estimators.defaults import SHALLOW_LR
 from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
 from sk_ctr.models.pnn import DeepFMPNet
 
+__all__ = ["LRClassifier", "FMClassifier", "DNNClassifier", "DeepFMClassifier"]
+
 _TRAINING_PARAMS = """
     **kwargs
         Training parameters of :class:`~sk_ctr.estimators.base.CTRClassifier`:

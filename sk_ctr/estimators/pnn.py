@@ -12,6 +12,8 @@ from sk_ctr.estimators.models import (
 from sk_ctr.layers.product import PRODUCTS
 from sk_ctr.models.pnn import PNNNet
 
+__all__ = ["PNNClassifier"]
+
 _PRODUCT_PARAMS = """
     product : {"inner", "outer", "both"}, default="inner"
         The quadratic signal of the product layer: ``"inner"`` (IPNN) the m(m-1)/2 inner

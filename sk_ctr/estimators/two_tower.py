@@ -11,6 +11,8 @@ from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRCl
 from sk_ctr.estimators.models import _TRAINING_PARAMS
 from sk_ctr.models.two_tower import TwoTowerNet
 
+__all__ = ["TwoTowerClassifier"]
+
 _TWO_TOWER_PARAMS = """
     user_fields : list of str, default=None
         Columns of ``X`` read by the user tower. ``None``: every column ``item_fields`` does

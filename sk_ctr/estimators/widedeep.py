@@ -11,6 +11,8 @@ from sk_ctr.models.widedeep import WIDE_PARTS, WideDeepNet
 from sk_ctr.preprocessing import CTRTransformer, FieldData
 from sk_ctr.preprocessing.crosses import CrossProductFeatures, cross_name
 
+__all__ = ["WideDeepClassifier"]
+
 _WIDE_DEEP_PARAMS = """
     wide : {"lr", "fm"}, default="lr"
         The wide part: order-1 weights (LR), or order-1 weights plus an FM.

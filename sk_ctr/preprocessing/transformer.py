@@ -17,7 +17,6 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES, VALUES
-from sk_ctr.preprocessing.crosses import crossed_columns
 from sk_ctr.preprocessing.columns import (
     _numeric_values,
     _reject_nan,
@@ -30,6 +29,7 @@ from sk_ctr.preprocessing.counting import (
     _merged_counts,
     _RunningCounts,
 )
+from sk_ctr.preprocessing.crosses import crossed_columns
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, OTHER_ID, Field, FieldData
 from sk_ctr.preprocessing.roles import (
     column_roles,
