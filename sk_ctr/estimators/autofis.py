@@ -349,7 +349,6 @@ class AutoFISClassifier(CTRClassifier):
             init_std=self.init_std,
             alpha_init=self.alpha_init,
             **stage,
-            **self.get_params_for("module"),
         )
         return self
 
