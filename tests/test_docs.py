@@ -3,11 +3,15 @@
 import doctest
 import importlib
 import importlib.util
+import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import sk_ctr.estimators
 
 MODULES_WITH_EXAMPLES = [
     "sk_ctr.preprocessing.transformer",
@@ -65,3 +69,33 @@ def test_documentation_site_builds_without_warnings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "DeepFM journal eq. 1" in (tmp_path / "api" / "index.html").read_text()
+
+
+def documented_parameters(docstring):
+    """``(name, documented default or None)`` of each entry of a numpydoc Parameters section."""
+    lines = inspect.cleandoc(docstring).splitlines()
+    start = lines.index("Parameters") + 2
+    entries = []
+    for line, next_line in zip(lines[start:], [*lines[start + 1 :], ""], strict=True):
+        if set(next_line) == {"-"}:  # the next section's title
+            break
+        if line and not line[0].isspace():
+            default = re.search(r"default=(.+)$", line)
+            entries.append((line.split(" : ")[0], default and default.group(1)))
+    return entries
+
+
+@pytest.mark.parametrize("name", sk_ctr.estimators.__all__)
+def test_docstring_documents_the_signature(name):
+    """Every parameter of an estimator's signature is documented in its docstring, in the
+    signature's order and with the signature's default: the composed signatures of the
+    CTRClassifier subclasses and the docs composed from parameter_docs cannot drift apart."""
+    cls = getattr(sk_ctr.estimators, name)
+    documented = documented_parameters(cls.__doc__)
+    signature = inspect.signature(cls).parameters.values()
+    expected = [f"**{p.name}" if p.kind is p.VAR_KEYWORD else p.name for p in signature]
+    assert [entry for entry, _ in documented] == expected
+    for (entry, default), parameter in zip(documented, signature, strict=True):
+        if parameter.default is not parameter.empty:
+            assert default is not None, f"{name}: {entry} documents no default"
+            assert eval(default, {"__builtins__": {}}) == parameter.default, entry

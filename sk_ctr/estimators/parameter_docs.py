@@ -243,7 +243,7 @@ TRAINING = (
 )
 
 # ------------------------------------------------ shared by several models (in their order)
-SHALLOW_LR = """\
+LR_OF_SHALLOW_MODELS = """\
 lr : float, default=1e-2
     Learning rate. Higher than the deep models' 3e-3: the few weights per id of a model
     without an MLP learn slowly at 1e-3 and 3e-3 (measured on validation splits,
@@ -329,7 +329,7 @@ def training_parameters(*own):
     ----------
     *own : str
         Entries of training parameters whose default the model changes, e.g.
-        :data:`SHALLOW_LR`.
+        :data:`LR_OF_SHALLOW_MODELS`.
 
     Returns
     -------
