@@ -4,6 +4,7 @@ skorch settings beside them."""
 import inspect
 import pydoc
 
+import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -44,6 +45,18 @@ def test_signature_lists_every_parameter_and_get_params_only_them(cls):
     own = [p.name for p in named if p.name not in TRAINING_PARAMETERS]
     assert all(getattr(cls(), name) == p.default for name, p in signature.items()
                if name in own)
+
+
+@pytest.mark.parametrize("cls", NETWORK_ESTIMATORS, ids=lambda cls: cls.__name__)
+def test_construction_and_set_params_never_validate(cls):
+    """scikit-learn's check_do_not_raise_errors_in_init_or_set_params over the named
+    parameters (the check itself also passes ``skorch_params=``, see test_estimators.py)."""
+    names = [p.name for p in inspect.signature(cls).parameters.values()
+             if p.kind is p.KEYWORD_ONLY]
+    for value in [-1, 3.0, "helloworld", np.array([1.0, 4.0]), [1], {}, []]:
+        est = cls(**dict.fromkeys(names, value))
+        est.set_params(**dict.fromkeys(names, value))
+        assert all(getattr(est, name) is value for name in names)
 
 
 def test_help_shows_every_parameter():

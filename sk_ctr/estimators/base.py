@@ -1157,6 +1157,27 @@ ParquetSource or path
             if self.n_threads is not None:
                 torch.set_num_threads(previous_threads)
 
+    def set_params(self, **params):
+        """Set the parameters (scikit-learn's ``set_params``, with skorch's routing of
+        ``optimizer__<name>``, ``callbacks__<name>__<param>`` ...).
+
+        Before the estimator is fitted, ``callbacks`` is stored as given and checked by
+        ``fit``, as every parameter is; skorch builds the callbacks at once (so that a fitted
+        estimator's next ``partial_fit`` runs the new ones) and raises on an invalid value.
+
+        Parameters
+        ----------
+        **params
+            Parameters of :meth:`get_params`, and skorch's settings.
+
+        Returns
+        -------
+        self
+        """
+        if "callbacks" in params and not self.initialized_:
+            self.callbacks = params.pop("callbacks")
+        return super().set_params(**params)
+
     # scikit-learn's repr (the parameters that differ from the signature's defaults), not
     # skorch's (the whole module). The same function, so that sklearn's pretty-printer knows it
     # inside a Pipeline or a GridSearchCV as well.
