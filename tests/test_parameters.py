@@ -14,6 +14,7 @@ from skorch.callbacks import Callback
 import sk_ctr.estimators
 from sk_ctr import CTRTransformer, DeepFMClassifier, FMClassifier, LRClassifier
 from sk_ctr.estimators.base import CTRClassifier
+from sk_ctr.models import LogisticRegressionNet
 from sk_ctr.training.prefetch import PrefetchLoader
 
 NETWORK_ESTIMATORS = [
@@ -24,6 +25,10 @@ NETWORK_ESTIMATORS = [
 TRAINING_PARAMETERS = [
     p.name for p in inspect.signature(CTRClassifier).parameters.values() if p.kind is p.KEYWORD_ONLY
 ]
+
+
+class CustomNetwork(LogisticRegressionNet):
+    """A custom network class, given as skorch's ``module``."""
 
 
 def small_deepfm(**params):
@@ -88,6 +93,9 @@ def test_skorch_settings_that_are_set_are_parameters_and_survive_clone():
     )
     est.set_params(optimizer__weight_decay=1e-2)
     assert clone(est).get_params()["optimizer__weight_decay"] == 1e-2
+    assert clone(LRClassifier().set_params(module=CustomNetwork)).module is (
+        CustomNetwork
+    )
 
 
 def test_callbacks_are_a_parameter():

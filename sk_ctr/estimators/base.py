@@ -1161,9 +1161,11 @@ ParquetSource or path
         """Set the parameters (scikit-learn's ``set_params``, with skorch's routing of
         ``optimizer__<name>``, ``callbacks__<name>__<param>`` ...).
 
-        Before the estimator is fitted, ``callbacks`` is stored as given and checked by
-        ``fit``, as every parameter is; skorch builds the callbacks at once (so that a fitted
-        estimator's next ``partial_fit`` runs the new ones) and raises on an invalid value.
+        Before the estimator is fitted, ``callbacks`` and skorch's settings (``module``,
+        ``criterion`` ...) are stored as given and checked by ``fit``, as every parameter is.
+        skorch builds the callbacks at once (so that a fitted estimator's next
+        ``partial_fit`` runs the new ones), raising on an invalid value, and knows its
+        settings' names only once the network is initialised.
 
         Parameters
         ----------
@@ -1174,8 +1176,9 @@ ParquetSource or path
         -------
         self
         """
-        if "callbacks" in params and not self.initialized_:
-            self.callbacks = params.pop("callbacks")
+        if not self.initialized_:
+            for name in [name for name in params if name == "callbacks" or name in SKORCH_DEFAULTS]:
+                setattr(self, name, params.pop(name))
         return super().set_params(**params)
 
     # scikit-learn's repr (the parameters that differ from the signature's defaults), not
