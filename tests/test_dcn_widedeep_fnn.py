@@ -4,6 +4,7 @@ them."""
 
 import doctest
 import importlib
+import inspect
 import itertools
 import pickle
 
@@ -23,7 +24,7 @@ from sk_ctr import CTRTransformer, ParquetSource
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.dcn import DCNClassifier
 from sk_ctr.estimators.fnn import FNNClassifier
-from sk_ctr.estimators.models import LRClassifier
+from sk_ctr.estimators.models import FMClassifier, LRClassifier
 from sk_ctr.estimators.widedeep import WideDeepClassifier
 from sk_ctr.layers.cross import CrossNetwork
 from sk_ctr.models.dcn import DCNNet
@@ -517,6 +518,33 @@ def test_fnn_pretrains_on_the_rows_early_stopping_trains_on(small_ctr_data):
     fm_rows = sum(est.pretrained_fm_.history[0, "batches", :, "train_batch_size"])
     fnn_rows = sum(est.history[0, "batches", :, "train_batch_size"])
     assert fm_rows == fnn_rows == 900  # validation_fraction=0.1 of 1,000 rows held out
+
+
+def test_fnn_passes_every_parameter_an_fm_has_to_its_fm_stage():
+    # derived from the signatures, so a training parameter added to CTRClassifier is covered
+    fnn_params = inspect.signature(FNNClassifier).parameters
+    shared = [name for name, p in inspect.signature(FMClassifier).parameters.items()
+              if name in fnn_params and p.kind is p.KEYWORD_ONLY]
+    assert {"embed_dim", "init_std", "lr", "sparse_embeddings", "prefetch"} <= set(shared)
+    values = {name: object() for name in shared}  # sentinels: each must arrive as itself
+    weight_decay = object()
+    est = FNNClassifier(**values, pretrain_epochs=3, optimizer__weight_decay=weight_decay)
+    fm = est._factorization_machine().get_params(deep=False)
+    stage = {"max_epochs": 3, "early_stopping": False, "calibration": None, "callbacks": None}
+    for name in shared:
+        assert fm[name] == stage[name] if name in stage else fm[name] is values[name], name
+    assert fm["optimizer__weight_decay"] is weight_decay
+    assert {"pretrain_epochs", "hidden_units", "dropout"}.isdisjoint(fm)
+
+
+def test_fnn_fm_stage_trains_with_the_fnn_settings(small_ctr_data):
+    X, y = small_ctr_data
+    est = small(FNNClassifier, sparse_embeddings=True, l2=1e-3, max_epochs=1,
+                optimizer__weight_decay=1e-4).fit(X, y)
+    fm = est.pretrained_fm_
+    assert fm.sparse_embeddings and fm.l2 == 1e-3 and fm.embed_dim == est.embed_dim
+    assert fm.optimizer_sparse_.param_groups[0]["lr"] == est.lr  # the FM's tables were sparse
+    assert fm.optimizer_.param_groups[0]["weight_decay"] == 1e-4
 
 
 def test_fnn_without_pretraining_keeps_the_random_table(small_ctr_data):

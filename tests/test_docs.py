@@ -4,6 +4,7 @@ import ast
 import doctest
 import importlib
 import importlib.util
+import inspect
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import sklearn
 
+import sk_ctr.estimators
 from sk_ctr.utils.discovery import all_estimators
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +109,33 @@ def test_documented_code_runs(path, line, code, not_run, tmp_path, monkeypatch, 
         exec(compile(tree, str(path), "exec"), {"__name__": "__main__"})
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
+
+
+def documented_parameters(docstring):
+    """``(name, documented default or None)`` of each entry of a numpydoc Parameters section."""
+    lines = inspect.cleandoc(docstring).splitlines()
+    start = lines.index("Parameters") + 2
+    entries = []
+    for line, next_line in zip(lines[start:], [*lines[start + 1 :], ""], strict=True):
+        if set(next_line) == {"-"}:  # the next section's title
+            break
+        if line and not line[0].isspace():
+            default = re.search(r"default=(.+)$", line)
+            entries.append((line.split(" : ")[0], default and default.group(1)))
+    return entries
+
+
+@pytest.mark.parametrize("name", sk_ctr.estimators.__all__)
+def test_docstring_documents_the_signature(name):
+    """Every parameter of an estimator's signature is documented in its docstring, in the
+    signature's order and with the signature's default: the composed signatures of the
+    CTRClassifier subclasses and the docs composed from parameter_docs cannot drift apart."""
+    cls = getattr(sk_ctr.estimators, name)
+    documented = documented_parameters(cls.__doc__)
+    signature = inspect.signature(cls).parameters.values()
+    expected = [f"**{p.name}" if p.kind is p.VAR_KEYWORD else p.name for p in signature]
+    assert [entry for entry, _ in documented] == expected
+    for (entry, default), parameter in zip(documented, signature, strict=True):
+        if parameter.default is not parameter.empty:
+            assert default is not None, f"{name}: {entry} documents no default"
+            assert eval(default, {"__builtins__": {}}) == parameter.default, entry

@@ -14,7 +14,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.dataset import Dataset
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
-from sk_ctr.estimators.models import _TRAINING_PARAMS, INTERACTIONS_CONSTRAINTS
+from sk_ctr.estimators.models import INTERACTIONS_CONSTRAINTS
+from sk_ctr.estimators.parameter_docs import (
+    ACTIVATION,
+    DROPOUT,
+    EMBED_DIM,
+    INIT_STD_FACTORIZATION,
+    parameters,
+    training_parameters,
+)
 from sk_ctr.layers.field_products import all_interactions
 from sk_ctr.models.autofis import BASES, AutoFISNet
 from sk_ctr.training.loader import SliceLoader
@@ -98,15 +106,14 @@ class AutoFISClassifier(CTRClassifier):
     interactions : list of tuple of str, default=None
         Candidate pairs (and triples with ``order=3``) to search among; ``None`` searches them
         all.
-    embed_dim : int, default=10
-    init_std : float, default=0.01
+{parameters(EMBED_DIM, INIT_STD_FACTORIZATION)}
     hidden_units : tuple of int, default=(400, 400, 400)
         Hidden layers of the MLP (unused with ``base="fm"``).
-    activation : {{"relu", "tanh", "sigmoid", "prelu", "dice"}}, default="relu"
-    dropout : float, default=0.5
+{parameters(ACTIVATION, DROPOUT)}
     mlp_batch_norm : bool, default=False
         Batch normalisation in the MLP (the paper's DeepFM on Criteo uses it).
-{_TRAINING_PARAMS}
+{parameters(*training_parameters())}
+
     Attributes
     ----------
     interaction_importances_ : pandas.Series
@@ -351,7 +358,6 @@ class AutoFISClassifier(CTRClassifier):
             init_std=self.init_std,
             alpha_init=self.alpha_init,
             **stage,
-            **self.get_params_for("module"),
         )
         return self
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from scipy.special import expit, logit
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -26,7 +27,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.validation import _check_sample_weight
-from skorch import NeuralNetBinaryClassifier
+from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import (
     EpochTimer,
     PassthroughScoring,
@@ -58,6 +59,7 @@ from sk_ctr.estimators.importance import (
     importances_by_column,
 )
 from sk_ctr.estimators.inputs import RawFrameInputMixin
+from sk_ctr.estimators.parameter_docs import parameters, training_parameters
 from sk_ctr.io.parquet import ParquetSource, as_source, is_paths
 from sk_ctr.layers.activation import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
@@ -116,9 +118,54 @@ def sigmoid_then_2d(logits):
     return torch.stack((1 - positive, positive), dim=1)
 
 
+#: skorch's settings that sk_ctr chooses (the others keep skorch's defaults). They are not
+#: estimator parameters; given as ``**skorch_params`` they replace these, and ``get_params``
+#: lists them (as it lists ``optimizer__<name>``) so that ``clone`` carries them on.
+SK_CTR_SKORCH_SETTINGS = {
+    "module": None,  # the estimator's ``_network``, built from its parameters
+    "criterion": torch.nn.BCEWithLogitsLoss,
+    "train_split": None,  # early stopping holds out its own rows (or takes X_val)
+    "iterator_train": SliceLoader,
+    "iterator_valid": SliceLoader,
+    "iterator_train__shuffle": True,
+    "predict_nonlinearity": sigmoid_then_2d,
+}
+
+
+def forwarded_signature(init, forwarded_to):
+    """The signature of an ``__init__`` that passes its ``**kwargs`` on to ``forwarded_to``:
+    its own parameters, then those of ``forwarded_to`` (with the defaults ``init`` gives the
+    ones it names itself, in their place).
+
+    Parameters
+    ----------
+    init, forwarded_to : callable
+
+    Returns
+    -------
+    inspect.Signature
+        ``init``'s own signature when it has no ``**kwargs``.
+
+    Examples
+    --------
+    >>> def base(self, *, lr=0.1, batch_size=32): ...
+    >>> def model(self, *, embed_dim=10, lr=0.01, **kwargs): ...
+    >>> print(forwarded_signature(model, base))
+    (self, *, embed_dim=10, lr=0.01, batch_size=32)
+    """
+    own = inspect.signature(init).parameters
+    *named, last = own.values()
+    if last.kind is not inspect.Parameter.VAR_KEYWORD:
+        return inspect.signature(init)
+    _, *inherited = inspect.signature(forwarded_to).parameters.values()  # without self
+    inherited_names = {parameter.name for parameter in inherited}
+    new = [parameter for parameter in named if parameter.name not in inherited_names]
+    return inspect.Signature([*new, *(own.get(p.name, p) for p in inherited)])
+
+
 class CTRClassifier(SavedVersionMixin, RawFrameInputMixin, NeuralNetBinaryClassifier):
-    """Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that takes a raw
-    DataFrame.
+    __doc__ = f"""Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that
+    takes a raw DataFrame.
 
     ``fit`` fits a :class:`~sk_ctr.CTRTransformer` (a clone of ``preprocessor``) on ``X``,
     builds the network from the learned field schema and trains it with mini-batches sliced
@@ -127,118 +174,7 @@ class CTRClassifier(SavedVersionMixin, RawFrameInputMixin, NeuralNetBinaryClassi
 
     Parameters
     ----------
-    preprocessor : CTRTransformer, default=None
-        Unfitted transformer to clone and fit on raw input; ``None`` uses ``CTRTransformer()``.
-    l2 : float, default=0.0
-        L2 penalty on the embedding rows and order-1 weights used by each sample (DeepFM
-        journal, section III-B: L2 on the FM component), averaged over the batch.
-    optimizer : {"adam", "adamw", "adagrad", "sgd", "rmsprop"} or torch optimizer class, \
-default="adam"
-        The optimizer; its extra arguments go in ``optimizer__<name>=``.
-    lr : float, default=3e-3
-        Learning rate (the models without an MLP default to 1e-2). Chosen on validation
-        splits: 3e-3 beat 1e-3 and 1e-2 for DeepFM on the Criteo sample and was within the
-        seed spread of the best on Frappe (docs/defaults.md).
-    batch_size : int or "auto", default="auto"
-        Mini-batch size, for training and prediction. ``"auto"`` trains with batches of the
-        power of two nearest to ``1.5 * sqrt(n_samples)``, between 32 and 2048 (128 for 7,000
-        rows, 256 for 40,000; set as ``batch_size_``), and predicts 2048 rows at a time.
-    max_epochs : int, default=50
-        Most passes over the training data; early stopping usually ends training well
-        before (after 6 epochs on the Criteo sample, 33 on Frappe).
-    early_stopping : "auto" or bool, default="auto"
-        Hold out ``validation_fraction`` of the training rows (stratified), or use
-        ``X_val`` / ``y_val`` given to :meth:`fit`, score them after every epoch, stop when
-        ``scoring`` has not improved by more than ``tol`` for ``n_iter_no_change`` epochs and
-        restore the weights of the best epoch. ``"auto"``: on whenever the held-out rows would
-        hold at least 10 rows of each class (and always with ``X_val``), which covers every
-        CTR data set of useful size: CTR networks typically over-fit after one to three
-        epochs (docs/defaults.md).
-    scoring : str or callable, default="roc_auc"
-        What early stopping monitors: ``"loss"`` (the validation log-loss, skorch's
-        ``valid_loss``; lower is better) or a scikit-learn scorer name or callable
-        (``"roc_auc"``, ``"neg_log_loss"`` ...; higher is better). The validation log-loss and
-        ROC AUC are recorded in ``history_`` in any case. The validation log-loss of CTR
-        networks rises after one or two epochs while their ranking still improves (Frappe:
-        stopping on the loss kept DeepFM at 0.921 validation AUC, on the AUC 0.937); the
-        temperature of ``calibration`` then repairs the probabilities.
-    validation_fraction : float, default=0.1
-        Share of the training rows held out for early stopping (without ``X_val``).
-    n_iter_no_change : int, default=5
-        Patience of early stopping, in epochs (3 stopped DeepFM on a plateau of Frappe's
-        validation AUC at 0.924; 5 and 6 reached 0.937).
-    tol : float, default=1e-4
-        Smallest absolute improvement of the monitored score that counts as one.
-    calibration : {"auto", "temperature", "isotonic"} or None, default="auto"
-        Post-hoc calibration on the validation rows of early stopping, after training.
-        ``"temperature"`` (Guo et al., ICML 2017): one scalar ``temperature_`` divides every
-        logit, correcting the over-confidence of networks trained for several epochs.
-        ``"isotonic"``: then a non-decreasing piecewise-linear map of the scaled logit to the
-        probability (``isotonic_knots_``), with ties broken by the logit. ``"auto"``:
-        isotonic when the validation rows hold at least 1,000 rows of each class (below, it
-        over-fits: docs/defaults.md), else the temperature. None of them changes any ranking
-        (AUC). ``None``, or a fit without validation rows: ``temperature_ = 1``.
-    threshold : float, default=0.5
-        Probability above which ``predict`` returns the positive class.
-    negative_sampling_rate : float, default=None
-        The share w of negatives kept when the training data was negatively down-sampled
-        (the AutoFIS paper's Criteo set keeps ~50 % positives). Predictions are corrected to
-        the original base rate, p' = p / (p + (1 - p) / w), i.e. the log-odds shift by log w
-        (``decision_function`` too); rankings and AUC are unchanged. ``None``: no correction.
-    device : str, default="cpu"
-        Torch device, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"`` (CUDA when a GPU
-        is available, else CPU; resolved at each call, the parameter keeps ``"auto"``).
-    devices : int or list of int, default=None
-        Data-parallel training (DeepFM journal section III-B-2, "Multi-GPU Architecture"):
-        a number of GPUs or a list of GPU ids with ``device="cuda"``; a number of worker
-        processes with ``device="cpu"`` (DDP over gloo: slower than one process on CPU, it
-        exists to test the multi-process path). ``batch_size`` is per device, so the global
-        batch is ``batch_size * devices``. ``None`` trains in one process. Inside a
-        ``torchrun`` job (a process group exists) the estimator joins the group instead,
-        whatever ``devices`` says: see docs/distributed.md.
-    strategy : {"auto", "ddp", "dp"}, default="auto"
-        ``"ddp"`` (and ``"auto"``): ``fit`` spawns one DistributedDataParallel process per
-        device; the estimator and its ``module`` class must be importable (not defined in a
-        notebook). ``"dp"``: ``nn.DataParallel`` inside this process (CUDA only; no spawn, so
-        it works with notebook-defined classes, but is slower than DDP).
-    lr_scaling : {"sqrt", "linear"} or None, default="sqrt"
-        Learning rate of a data-parallel fit: ``lr * sqrt(world_size)`` (the journal's
-        "4GPU-A": a global batch W times larger has W times less gradient variance, so lr may
-        grow by sqrt(W) and the learning curve matches one device's), ``lr * world_size``, or
-        ``lr`` unchanged. Ignored on one device.
-    ddp_timeout : float, default=600
-        Seconds a worker of a spawned data-parallel fit (``devices=`` with
-        ``strategy="ddp"``) may wait for the other ranks in a collective operation (the
-        process group's timeout) or go without finishing a batch (checked by ``fit``, also
-        while the workers start) before ``fit`` stops every worker and raises a
-        ``TimeoutError``. See docs/distributed.md.
-    prefetch : bool, default=False
-        Asynchronous reading (DeepFM journal section III-B-2, "Asyn"): the next batch is
-        sliced (and, on CUDA, pinned and copied to the device) in a background thread while
-        the current one trains. Measured on this 2-core CPU machine: no gain (0.99-1.01x,
-        reading is 0.4 % of an epoch; docs/benchmarks.md); the journal measured 1.12-1.19x on
-        GPUs. Applies to the default in-memory loader.
-    sparse_embeddings : bool, default=False
-        Sparse gradients for the embedding tables, trained by ``torch.optim.SparseAdam`` (lazy
-        Adam: a row's moments change only when the row is used) next to ``optimizer`` for the
-        rest, one forward/backward per batch. Several times faster with large tables
-        (notes/skorch-study.md, section 8); use ``l2`` (not weight decay) to regularise them.
-    n_threads : int, default=None
-        Torch threads inside ``fit`` and ``predict``; the previous value is restored after.
-        ``None`` leaves torch's setting alone (which respects joblib's limits under
-        ``GridSearchCV(n_jobs=...)``; raising it there oversubscribes the cores).
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout and shuffling for reproducible fits. Torch's
-        global random state is restored afterwards.
-    verbose : int, default=0
-        ``>0`` shows a progress bar and a table of train loss, validation AUC and validation
-        log-loss (``valid_loss``) per epoch.
-    warm_start : bool, default=False
-        ``fit`` continues training the fitted network with the fitted transformer and
-        labels instead of starting over.
-    **kwargs
-        skorch parameters (``callbacks``, ``iterator_train__shuffle``, ``optimizer__*``,
-        ``module`` for a custom network class ...). Unknown names raise at ``fit``.
+{parameters(*training_parameters())}
 
     Attributes
     ----------
@@ -302,6 +238,7 @@ default="adam"
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "callbacks": [list, tuple, StrOptions({"disable"}), None],
     }
 
     def __init__(
@@ -332,31 +269,30 @@ default="adam"
         random_state=None,
         verbose=0,
         warm_start=False,
-        module=None,
-        criterion=torch.nn.BCEWithLogitsLoss,
-        train_split=None,
-        iterator_train=SliceLoader,
-        iterator_valid=SliceLoader,
-        predict_nonlinearity=sigmoid_then_2d,
-        **kwargs,
+        callbacks=None,
+        **skorch_params,
     ):
-        kwargs.setdefault("iterator_train__shuffle", True)
+        unknown = sorted(
+            name for name in skorch_params if name not in SKORCH_DEFAULTS and "__" not in name
+        )
+        if unknown:  # what a plain signature would raise; skorch's kwargs accept typos
+            raise TypeError(
+                f"{type(self).__name__}.__init__() got unexpected keyword argument(s) "
+                f"{unknown}; its parameters are listed by help({type(self).__name__})."
+            )
+        settings = {**SK_CTR_SKORCH_SETTINGS, **skorch_params}
         super().__init__(
-            module,
-            criterion=criterion,
+            settings.pop("module"),
             optimizer=optimizer,
             lr=lr,
             max_epochs=max_epochs,
             batch_size=batch_size,
-            iterator_train=iterator_train,
-            iterator_valid=iterator_valid,
-            train_split=train_split,
-            predict_nonlinearity=predict_nonlinearity,
+            callbacks=callbacks,
             warm_start=warm_start,
             verbose=verbose,
             device=device,
             threshold=threshold,
-            **kwargs,
+            **settings,
         )
         self.preprocessor = preprocessor
         self.l2 = l2
@@ -375,6 +311,16 @@ default="adam"
         self.prefetch = prefetch
         self.n_threads = n_threads
         self.random_state = random_state
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass's ``__init__`` names its own parameters and passes the others on in
+        ``**kwargs``; its signature, which ``help()``, ``inspect.signature``, ``get_params``,
+        ``clone`` and the repr read, lists both (:func:`forwarded_signature`). So every
+        estimator shows every parameter, and the training parameters are declared once."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            init.__signature__ = forwarded_signature(init, super(cls, cls).__init__)
 
     # ------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None, *, X_val=None, y_val=None,
@@ -919,7 +865,6 @@ ParquetSource or path
         network = self.module if self.module is not None else self._network
         names = [n for n in inspect.signature(network).parameters if n != "fields"]
         params = {name: getattr(self, name) for name in names if hasattr(self, name)}
-        params.update(self.get_params_for("module"))
         self.module_ = network(self.schema_, **params)
         return self
 
@@ -1097,6 +1042,7 @@ ParquetSource or path
             self.get_params(deep=False),
             caller_name=type(self).__name__,
         )
+        self._check_no_network_arguments()
         if self.train_split is not None:
             raise ValueError(
                 f"{type(self).__name__} does not use skorch's train_split: give validation rows "
@@ -1126,10 +1072,56 @@ ParquetSource or path
         finally:
             self.prefixes_ = known
 
+    def _check_no_network_arguments(self):
+        """``module__<name>=`` would build the network with another value than the
+        estimator's parameter of that name says (and ``get_params`` shows): refuse it."""
+        routed = sorted(name for name in vars(self) if name.startswith("module__"))
+        if not routed:
+            return
+        params = self.get_params(deep=False)
+        hints = [
+            f"set {name.removeprefix('module__')}= instead of {name}="
+            if name.removeprefix("module__") in params
+            else f"{type(self).__name__} has no parameter {name.removeprefix('module__')!r}"
+            " (a custom network's argument is declared as a parameter of a subclass)"
+            for name in routed
+        ]
+        raise ValueError(
+            f"{type(self).__name__} builds its network from its own parameters, so it takes "
+            f"no module__<name> arguments ({routed}): {'; '.join(hints)}."
+        )
+
     def _get_param_names(self):
-        # skorch lists every attribute without a trailing underscore; its private bookkeeping
-        # (``_params_to_validate``) must not look like a parameter to sklearn's clone.
-        return [name for name in super()._get_param_names() if not name.startswith("_")]
+        """The parameters of the signature (composed for subclasses, see
+        :meth:`__init_subclass__`) and the skorch settings given beside them
+        (``optimizer__weight_decay``, ``module`` ...), so that ``clone`` and ``GridSearchCV``
+        carry those on; skorch's bookkeeping and sk_ctr's own defaults are not listed."""
+        signature = inspect.signature(type(self)).parameters.values()
+        names = {p.name for p in signature if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        names.update(
+            name
+            for name, value in vars(self).items()
+            if _is_skorch_setting(name) and not _is_default(name, value)
+        )
+        return sorted(names)
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator (scikit-learn's ``get_params``).
+
+        skorch's ``get_params`` adds the parameters of each callback
+        (``callbacks__print_log__sink`` ...): they are not the estimator's, so they are not
+        listed (``set_params`` still reaches them).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also the parameters of ``preprocessor`` (``preprocessor__min_frequency`` ...).
+
+        Returns
+        -------
+        dict of str to object
+        """
+        return BaseEstimator.get_params(self, deep=deep)
 
     @contextmanager
     def _resolved_device(self):
@@ -1198,16 +1190,34 @@ ParquetSource or path
             if self.n_threads is not None:
                 torch.set_num_threads(previous_threads)
 
-    def __repr__(self):
-        # skorch's repr prints the whole module; show the parameters that differ from the
-        # defaults, as scikit-learn does.
-        defaults = type(self)().get_params(deep=False)
-        changed = [
-            f"{name}={value!r}"
-            for name, value in sorted(self.get_params(deep=False).items())
-            if name not in defaults or repr(value) != repr(defaults[name])
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
+    def set_params(self, **params):
+        """Set the parameters (scikit-learn's ``set_params``, with skorch's routing of
+        ``optimizer__<name>``, ``callbacks__<name>__<param>`` ...).
+
+        Before the estimator is fitted, ``callbacks`` and skorch's settings (``module``,
+        ``criterion`` ...) are stored as given and checked by ``fit``, as every parameter is.
+        skorch builds the callbacks at once (so that a fitted estimator's next
+        ``partial_fit`` runs the new ones), raising on an invalid value, and knows its
+        settings' names only once the network is initialised.
+
+        Parameters
+        ----------
+        **params
+            Parameters of :meth:`get_params`, and skorch's settings.
+
+        Returns
+        -------
+        self
+        """
+        if not self.initialized_:
+            for name in [name for name in params if name == "callbacks" or name in SKORCH_DEFAULTS]:
+                setattr(self, name, params.pop(name))
+        return super().set_params(**params)
+
+    # scikit-learn's repr (the parameters that differ from the signature's defaults), not
+    # skorch's (the whole module). The same function, so that sklearn's pretty-printer knows it
+    # inside a Pipeline or a GridSearchCV as well.
+    __repr__ = BaseEstimator.__repr__
 
 
 def _label_column(X, y):
@@ -1232,6 +1242,34 @@ def _validation_set(X_val, y_val, sample_weight_val):
     if y_val is None and not isinstance(X_val, ParquetSource):
         raise ValueError("X_val was given without y_val; pass both.")
     return X_val, y_val, sample_weight_val
+
+
+#: The default of every skorch setting that is not a parameter of CTRClassifier: skorch's own
+#: defaults, and sk_ctr's choices in SK_CTR_SKORCH_SETTINGS.
+SKORCH_DEFAULTS = {
+    name: parameter.default
+    for init in (NeuralNet.__init__, NeuralNetBinaryClassifier.__init__)
+    for name, parameter in inspect.signature(init).parameters.items()
+    if name not in inspect.signature(CTRClassifier).parameters
+    and parameter.kind is not parameter.VAR_POSITIONAL
+    and parameter.kind is not parameter.VAR_KEYWORD
+    and name != "self"
+} | SK_CTR_SKORCH_SETTINGS
+
+
+def _is_skorch_setting(name):
+    """Whether an attribute is a skorch setting (``module``, ``optimizer__<name>`` ...), not a
+    learned attribute (``module_``) or private state (``_params_to_validate``)."""
+    if name.startswith("_") or name.endswith("_"):
+        return False
+    return name in SKORCH_DEFAULTS or "__" in name
+
+
+def _is_default(name, value):
+    if name not in SKORCH_DEFAULTS:
+        return False
+    default = SKORCH_DEFAULTS[name]
+    return value is default or (type(value) is type(default) and value == default)
 
 
 def _on_cuda(device):

@@ -13,7 +13,7 @@ from sk_ctr.estimators.base import (
     MLP_CONSTRAINTS,
     CTRClassifier,
 )
-from sk_ctr.estimators.models import _TRAINING_PARAMS
+from sk_ctr.estimators.parameter_docs import INIT_STD, parameters, training_parameters
 from sk_ctr.layers.attention import POOLING_MODES
 from sk_ctr.models.din import BEHAVIOR_GROUPINGS, DINNet, EmbeddingMLPNet
 from sk_ctr.preprocessing import CTRTransformer
@@ -22,6 +22,7 @@ from sk_ctr.training.distributed import ranks_using, unwrap
 
 __all__ = ["EmbeddingMLPClassifier", "DINClassifier"]
 
+#: The parameters of DIN and its base model before ``init_std``.
 _BEHAVIOR_PARAMS = """
     behavior : dict of str to str, default=None
         ``{history_column: candidate_column}``, e.g. ``{"hist_item_id": "item_id",
@@ -50,8 +51,10 @@ _BEHAVIOR_PARAMS = """
         Probability of dropping a unit of the MLP's hidden layers.
     batch_norm : bool, default=False
         Batch normalisation after each hidden linear map of the MLP.
-    init_std : float, default=0.01
-        Standard deviation of the normal initialisation of the embeddings.
+"""
+
+#: The parameters of DIN and its base model after ``init_std``.
+_ATTENTION_PARAMS = """
     attention_hidden_units : tuple of int, default=(36,)
         Hidden widths of DIN's activation unit (Fig. 2: 36). Unused by
         ``EmbeddingMLPClassifier``.
@@ -246,7 +249,9 @@ class EmbeddingMLPClassifier(_BehaviorClassifier):
     grid (the attention parameters are unused here).
 
     Parameters
-    ----------{_BEHAVIOR_PARAMS}{_TRAINING_PARAMS}
+    ----------{_BEHAVIOR_PARAMS}{parameters(INIT_STD)}{_ATTENTION_PARAMS}\
+{parameters(*training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr.estimators.din import EmbeddingMLPClassifier
@@ -275,7 +280,9 @@ class DINClassifier(_BehaviorClassifier):
     reports (eq. 2).
 
     Parameters
-    ----------{_BEHAVIOR_PARAMS}{_TRAINING_PARAMS}
+    ----------{_BEHAVIOR_PARAMS}{parameters(INIT_STD)}{_ATTENTION_PARAMS}\
+{parameters(*training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr.estimators.din import DINClassifier

@@ -8,38 +8,15 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
-from sk_ctr.estimators.models import _TRAINING_PARAMS
+from sk_ctr.estimators.parameter_docs import (
+    BATCH_NORM,
+    INIT_STD,
+    parameters,
+    training_parameters,
+)
 from sk_ctr.models.two_tower import TwoTowerNet
 
 __all__ = ["TwoTowerClassifier"]
-
-_TWO_TOWER_PARAMS = """
-    user_fields : list of str, default=None
-        Columns of ``X`` read by the user tower. ``None``: every column ``item_fields`` does
-        not list.
-    item_fields : list of str, default=None
-        Columns of ``X`` read by the item tower. ``None``: every column ``user_fields`` does
-        not list. At least one of the two must be given. At ``fit`` both groups must be
-        non-empty, disjoint and together cover the columns of ``X`` exactly; otherwise a
-        ``ValueError`` names the offending columns (a column in neither group is refused, not
-        silently dropped).
-    embed_dim : int, default=16
-        Size k of the field embeddings, shared by both towers.
-    hidden_units : tuple of int, default=(128, 64)
-        Widths of each tower's layers; the last is the size d of u and v. The last layer is
-        linear (no activation), so <u, v> can be negative. Must not be empty.
-    activation : {"relu", "tanh", "sigmoid", "prelu", "dice"}, default="relu"
-        Activation of the hidden layers (all but the last).
-    dropout : float, default=0.0
-        Probability of dropping a unit of a hidden layer (not of u or v).
-    batch_norm : bool, default=False
-        Batch normalisation after each hidden layer's linear map.
-    init_std : float, default=0.01
-        Standard deviation of the normal initialisation of the embeddings.
-    temperature : float, default=1.0
-        Fixed divisor of the inner product, logit = <u, v> / temperature + b. Not learned: the
-        towers' last linear layers already set the scale of u and v.
-"""
 
 
 class TwoTowerClassifier(CTRClassifier):
@@ -58,7 +35,31 @@ class TwoTowerClassifier(CTRClassifier):
     similarity and softmax over candidates.
 
     Parameters
-    ----------{_TWO_TOWER_PARAMS}{_TRAINING_PARAMS}
+    ----------
+    user_fields : list of str, default=None
+        Columns of ``X`` read by the user tower. ``None``: every column ``item_fields`` does
+        not list.
+    item_fields : list of str, default=None
+        Columns of ``X`` read by the item tower. ``None``: every column ``user_fields`` does
+        not list. At least one of the two must be given. At ``fit`` both groups must be
+        non-empty, disjoint and together cover the columns of ``X`` exactly; otherwise a
+        ``ValueError`` names the offending columns (a column in neither group is refused, not
+        silently dropped).
+    embed_dim : int, default=16
+        Size k of the field embeddings, shared by both towers.
+    hidden_units : tuple of int, default=(128, 64)
+        Widths of each tower's layers; the last is the size d of u and v. The last layer is
+        linear (no activation), so <u, v> can be negative. Must not be empty.
+    activation : {{"relu", "tanh", "sigmoid", "prelu", "dice"}}, default="relu"
+        Activation of the hidden layers (all but the last).
+    dropout : float, default=0.0
+        Probability of dropping a unit of a hidden layer (not of u or v).
+{parameters(BATCH_NORM, INIT_STD)}
+    temperature : float, default=1.0
+        Fixed divisor of the inner product, logit = <u, v> / temperature + b. Not learned: the
+        towers' last linear layers already set the scale of u and v.
+{parameters(*training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr.estimators.two_tower import TwoTowerClassifier
