@@ -16,7 +16,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from scipy.special import expit, logit
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
@@ -32,8 +31,7 @@ from skorch.callbacks import (
     PassthroughScoring,
     ProgressBar,
 )
-from skorch.dataset import Dataset, ValidSplit
-from skorch.history import History
+from skorch.dataset import Dataset
 from skorch.utils import to_tensor
 
 from sk_ctr.artifact import SavedVersionMixin
@@ -46,7 +44,6 @@ from sk_ctr.estimators.calibration import (
 from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE, auto_batch_size
 from sk_ctr.estimators.early_stopping import (
     BEST_EPOCH_KEY,
-    StopTraining,
     check_validation_classes,
     scoring_callbacks,
     stopping_callback,
@@ -58,27 +55,21 @@ from sk_ctr.estimators.importance import (
     importances_by_column,
 )
 from sk_ctr.estimators.inputs import RawFrameInputMixin
+from sk_ctr.estimators.stream_fit import StreamFitMixin
 from sk_ctr.layers.mlp import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
 from sk_ctr.training.callbacks import EpochTable, StopOnNonFiniteLoss, is_interactive
 from sk_ctr.training.distributed import (
     LR_SCALINGS,
     STRATEGIES,
-    ShardedSliceLoader,
-    check_sparse_gradients,
-    lr_multiplier,
     plan_parallelism,
     resolve_device,
-    share_random_state,
-    spawn_fit,
     unwrap,
 )
 from sk_ctr.training.loader import SliceLoader
-from sk_ctr.training.prefetch import PrefetchLoader
+from sk_ctr.training.strategies import FitStrategiesMixin
 from sk_ctr.training.streaming import (
     ParquetSource,
-    StreamingDataset,
-    StreamLoader,
     as_source,
     is_paths,
 )
@@ -115,7 +106,13 @@ def sigmoid_then_2d(logits):
     return torch.stack((1 - positive, positive), dim=1)
 
 
-class CTRClassifier(SavedVersionMixin, RawFrameInputMixin, NeuralNetBinaryClassifier):
+class CTRClassifier(
+    SavedVersionMixin,
+    RawFrameInputMixin,
+    StreamFitMixin,
+    FitStrategiesMixin,
+    NeuralNetBinaryClassifier,
+):
     """Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that takes a raw
     DataFrame.
 
@@ -554,240 +551,6 @@ ParquetSource or path
                 importances, self.schema_, getattr(self, "feature_names_in_", None)
             )
 
-    def _run_epochs(self, X, y):
-        """skorch's ``partial_fit`` without its ``except KeyboardInterrupt: pass``: early
-        stopping ends the loop with :class:`StopTraining`, a user's interrupt propagates."""
-        self.notify("on_train_begin", X=X, y=y)
-        try:
-            self.fit_loop(X, y)
-        except StopTraining:
-            pass
-        self.notify("on_train_end", X=X, y=y)
-
-    def _train_network(self, X, y, plan):
-        """skorch's training loop in this process, or data-parallel as ``plan`` says."""
-        check_sparse_gradients(plan, self.sparse_embeddings)
-        if plan.kind == "single":
-            self._run_epochs(X, y)
-        elif plan.kind == "dp":  # GPU-only branch
-            self._fit_data_parallel(X, y, plan)
-        elif plan.kind == "joined":
-            self._fit_in_process_group(X, y)
-        elif isinstance(X, StreamingDataset):  # the rows travel in _split: every rank reads
-            self._fit_spawned(FieldData({}, self.schema_), np.empty(0, np.float32), plan)
-        else:
-            self._fit_spawned(X, y, plan)
-
-    # ---- streaming from Parquet
-    def _fit_stream(self, source, y, sample_weight, refit, validation=None):
-        """Train on a :class:`~sk_ctr.training.streaming.ParquetSource` without loading it.
-
-        The classes come from the label column alone, the transformer from a sample of rows
-        (or a ``partial_fit`` pass, ``transformer_rows=None``); then skorch's own loop runs
-        (callbacks, history, early stopping), :meth:`get_split_datasets` handing it the
-        stream and the source's ``validation``, :meth:`get_iterator` a
-        :class:`~sk_ctr.training.streaming.StreamLoader` over them.
-        """
-        self._validate_params()
-        source.require_label(f"{type(self).__name__}.fit")
-        if y is not None or sample_weight is not None:
-            raise ValueError(
-                f"The labels of a ParquetSource are its column {source.label!r}: call fit(source) "
-                "with y=None and without sample_weight."
-            )
-        if type(self)._pretrain is not CTRClassifier._pretrain:
-            raise ValueError(
-                f"{type(self).__name__} runs a first training stage on the rows in memory, so it "
-                "cannot train on a ParquetSource; load the rows (pandas.read_parquet) instead."
-            )
-        validation_rows = source.validation
-        if validation is not None:
-            if validation_rows is not None:
-                raise ValueError("Give the validation rows once: as fit(..., X_val=, y_val=) or "
-                                 "as ParquetSource(..., validation=), not both.")
-            X_val, y_val, weights = validation
-            if weights is not None:
-                raise ValueError("sample_weight_val is not supported with a ParquetSource.")
-            validation_rows = X_val if isinstance(X_val, ParquetSource) else (X_val, y_val)
-        if self.early_stopping is True and validation_rows is None:
-            raise ValueError(
-                "early_stopping=True scores held-out rows, and a ParquetSource is not split: "
-                "give them as fit(source, X_val=ParquetSource(...)), "
-                "ParquetSource(..., validation=ParquetSource(...)) or "
-                "ParquetSource(..., validation=(X_valid, y_valid))."
-            )
-        if self.early_stopping is False and validation_rows is not None:
-            wants_early_stopping(False, None, self.validation_fraction, validation is not None)
-        plan = plan_parallelism(self.device, self.devices, self.strategy)
-        self._encode_labels(source.label_values(), fit=refit)
-        if refit:
-            self._fit_stream_preprocessor(source, plan)
-        else:
-            self._encode(source.head(), fit=False)  # the fitted columns, or _encode's error
-        train = StreamingDataset(source, self.preprocessor_, self.le_)
-        valid = self._stream_validation(validation_rows)
-        self.temperature_ = 1.0
-        self.__dict__.pop("isotonic_knots_", None)
-        with self._runtime(seeded=True, n_rows=len(train)):
-            if refit or not self.initialized_:
-                self.initialize()
-            self._split = (train, valid)  # what get_split_datasets hands skorch's fit_loop
-            self._train_network(train, None, plan)
-        self._read_training_outcome()
-        return self
-
-    def _fit_stream_preprocessor(self, source, plan):
-        """``preprocessor_`` fitted on ``source.sample`` or, with ``transformer_rows=None``, by
-        ``partial_fit`` on every chunk; then the schema as :meth:`_encode` sets it."""
-        if source.transformer_rows is not None:
-            seed = check_random_state(source.random_state).randint(np.iinfo(np.int32).max)
-            if plan.kind == "joined":  # torchrun: every rank fits rank 0's sample
-                shared = [seed]
-                dist.broadcast_object_list(shared, src=0)
-                seed = shared[0]
-            encoded = self._encode(source.sample(source.transformer_rows, seed), fit=True)
-        else:
-            preprocessor = self._make_preprocessor()
-            if not hasattr(preprocessor, "partial_fit"):
-                raise TypeError(
-                    f"transformer_rows=None fits the preprocessor chunk by chunk, but "
-                    f"{type(preprocessor).__name__} has no partial_fit; give "
-                    "ParquetSource(..., transformer_rows=<rows>) to fit it on a sample."
-                )
-            for frame in source.iter_frames():
-                preprocessor.partial_fit(frame)
-            encoded = self._encode(source.head(), fit=True, fitted_preprocessor=preprocessor)
-        self._check_sequence_support(encoded)
-
-    def _stream_validation(self, validation):
-        """The dataset scored after each epoch: a ParquetSource streamed in full, or in-memory
-        ``(X, y)`` encoded once; None without validation rows."""
-        if validation is None:
-            return None
-        if isinstance(validation, ParquetSource):
-            self._encode_labels(validation.label_values(), fit=False)  # only the fit's classes
-            self._encode(validation.head(), fit=False)  # the fitted columns, or _encode's error
-            return StreamingDataset(validation, self.preprocessor_, self.le_)
-        X_encoded = self._encode(validation[0], fit=False)
-        y_encoded = self._encode_labels(validation[1], fit=False)
-        if len(X_encoded) != len(y_encoded):
-            raise ValueError(
-                f"The validation X and y have inconsistent numbers of samples: "
-                f"{len(X_encoded)} and {len(y_encoded)}."
-            )
-        return Dataset(X_encoded, y_encoded)
-
-    def _stream_iterator(self, dataset, training):
-        """Batches of a StreamingDataset: shuffled when training (``iterator_train__shuffle``),
-        under DDP a rank's share of every global batch."""
-        shuffle = training and self.get_params_for("iterator_train").get("shuffle", False)
-        shard = getattr(self, "_shard", None) if training else None
-        rank, world_size = shard if shard is not None else (0, 1)
-        return StreamLoader(dataset, self.batch_size, shuffle=shuffle, rank=rank,
-                            world_size=world_size)
-
-    # ------------------------------------------------------ data parallel
-    def _fit_spawned(self, X_encoded, y_encoded, plan):
-        """DDP over ``plan.world_size`` spawned processes; rank 0's result is loaded here."""
-        if "_split" not in self.__dict__:  # one validation split for all ranks, made here
-            self._split = self.get_split_datasets(X_encoded, y_encoded)
-        try:
-            result = spawn_fit(self, X_encoded, y_encoded, plan, torch.get_rng_state(),
-                               self.ddp_timeout)
-        finally:
-            self.__dict__.pop("_split", None)
-        unwrap(self.module_).load_state_dict(result["module"])
-        for name, state in result["optimizers"].items():
-            getattr(self, name + "_").load_state_dict(state)
-        self.history_ = History(result["history"])
-
-    def _fit_in_process_group(self, X_encoded, y_encoded):
-        """Join the process group ``torchrun`` made: the same split, weights and shuffles on
-        every rank (all from rank 0), then DDP training; every rank returns the same model."""
-        if "_split" not in self.__dict__:
-            self._split = self.get_split_datasets(X_encoded, y_encoded)
-        shared = [self._split, torch.get_rng_state()]
-        dist.broadcast_object_list(shared, src=0)
-        self._split = shared[0]
-        torch.set_rng_state(shared[1])
-        self._fit_distributed(X_encoded, y_encoded, dist.get_rank(), dist.get_world_size())
-
-    def _fit_distributed(self, X_encoded, y_encoded, rank, world_size):
-        """Train this rank: DDP-wrapped network, sharded batches, scaled learning rate."""
-        network = unwrap(self.module_).to(self.device)
-        device_ids = [torch.device(self.device).index] if _on_cuda(self.device) else None
-        self.module_ = torch.nn.parallel.DistributedDataParallel(network, device_ids=device_ids)
-        self._shard = (rank, world_size)
-        scale = lr_multiplier(self.lr_scaling, world_size)
-        self._scale_learning_rates(scale)
-        try:
-            self._run_epochs(X_encoded, y_encoded)
-        finally:
-            self._scale_learning_rates(1 / scale)
-            self.module_ = unwrap(self.module_)
-            del self._shard
-
-    def _distributed_result(self):
-        """What rank 0 hands back to the parent process."""
-        return {
-            "module": unwrap(self.module_).state_dict(),
-            "optimizers": {name: getattr(self, name + "_").state_dict()
-                           for name in self._optimizers},
-            "history": self.history_.to_list(),
-        }
-
-    def _fit_data_parallel(self, X_encoded, y_encoded, plan):  # GPU-only branch
-        """``nn.DataParallel`` over ``plan.device_ids``: each batch is split across the GPUs."""
-        self.module_ = torch.nn.DataParallel(unwrap(self.module_), device_ids=plan.device_ids)
-        scale = lr_multiplier(self.lr_scaling, plan.world_size)
-        self.batch_size, per_device = self.batch_size * plan.world_size, self.batch_size
-        self._scale_learning_rates(scale)
-        try:
-            self._run_epochs(X_encoded, y_encoded)
-        finally:
-            self._scale_learning_rates(1 / scale)
-            self.batch_size = per_device
-            self.module_ = unwrap(self.module_)
-
-    def _scale_learning_rates(self, factor):
-        for name in self._optimizers:
-            for group in getattr(self, name + "_").param_groups:
-                group["lr"] *= factor
-
-    def get_iterator(self, dataset, training=False):
-        """A rank's shard of every global batch while training distributed."""
-        if isinstance(dataset, StreamingDataset):
-            return self._stream_iterator(dataset, training)
-        shard = getattr(self, "_shard", None)
-        if training and shard is not None:
-            shuffle = self.get_params_for("iterator_train").get("shuffle", False)
-            return ShardedSliceLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
-                                      rank=shard[0], world_size=shard[1])
-        slot = "iterator_train" if training else "iterator_valid"
-        if self.prefetch and getattr(self, slot) is SliceLoader:
-            kwargs = {"batch_size": self.batch_size, **self.get_params_for(slot)}
-            device = self.device if _on_cuda(self.device) else None
-            return PrefetchLoader(dataset, device=device, **kwargs)
-        return super().get_iterator(dataset, training=training)
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """One pass over ``iterator``; under DDP every rank shuffles from the same state."""
-        shard = getattr(self, "_shard", None)
-        if training and shard is not None:
-            share_random_state(*shard)
-        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-
-    def train_step(self, batch, **fit_params):
-        """One step; under DDP the logged loss is the mean over ranks, so every rank's history
-        is the same."""
-        step = super().train_step(batch, **fit_params)
-        shard = getattr(self, "_shard", None)
-        if shard is not None:
-            loss = step["loss"].detach().clone()
-            dist.all_reduce(loss)
-            step["loss"] = loss / shard[1]
-        return step
-
     def _check_sequence_support(self, X_encoded):
         """A clear error, naming the columns, for multi-valued columns a network cannot take."""
         columns = [f.name for f in X_encoded.schema if f.kind == "sequence"]
@@ -797,9 +560,6 @@ ParquetSource or path
                 "per row (lists or delimited strings). Use DINClassifier or "
                 "EmbeddingMLPClassifier, which pool them, or drop those columns."
             )
-
-    def _pretrain(self, X_encoded, y_encoded):
-        """Hook run once after the network is built and before training (FNN's FM stage)."""
 
     # ---------------------------------------------------------- prediction
     def predict_proba(self, X):
@@ -952,43 +712,6 @@ ParquetSource or path
         for name in self._optimizers:
             getattr(self, name + "_").step()
         return None
-
-    def _pretraining_rows(self, X_encoded, y_encoded):
-        """The rows training will use: all of them, or without early stopping's validation rows.
-
-        For a stage run before the main training (FNN's FM, AutoFIS's search): the split is
-        made now, exactly as training will make it, and kept for :meth:`get_split_datasets`,
-        so the stage never sees the rows early stopping scores.
-        """
-        train, valid = self._split = self.get_split_datasets(X_encoded, y_encoded)
-        if valid is None:
-            return X_encoded, y_encoded
-        rows = np.asarray(train.indices)
-        return X_encoded[rows], y_encoded[rows]
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """Hold out a stratified validation split when early stopping is on (the split
-        :meth:`_pretraining_rows` made, or the explicit ``X_val``, if any)."""
-        split = self.__dict__.pop("_split", None)
-        if split is not None:
-            return split
-        dataset = self.get_dataset(X, y)
-        if y is None or not wants_early_stopping(
-            self.early_stopping, y, self.validation_fraction, explicit_validation=False
-        ):
-            return dataset, None
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        split = ValidSplit(self.validation_fraction, stratified=True, random_state=seed)
-        try:
-            train, valid = split(dataset, y)
-        except ValueError as error:  # a class too rare to stratify
-            raise ValueError(
-                f"early_stopping=True cannot hold out a stratified validation_fraction="
-                f"{self.validation_fraction} of these rows ({error}); pass X_val / y_val, a "
-                "larger validation_fraction, or early_stopping=False."
-            ) from error
-        check_validation_classes(np.asarray(y)[valid.indices], self.scoring)
-        return train, valid
 
     def _set_training(self, training=True):
         """skorch's mode switch, skipping networks already in that mode: ``train(False)``
