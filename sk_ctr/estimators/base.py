@@ -45,6 +45,7 @@ from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE, auto_batch_size
 from sk_ctr.estimators.early_stopping import (
     BEST_EPOCH_KEY,
     check_validation_classes,
+    hold_out_validation,
     scoring_callbacks,
     stopping_callback,
     wants_early_stopping,
@@ -67,7 +68,7 @@ from sk_ctr.training.distributed import (
     unwrap,
 )
 from sk_ctr.training.loader import SliceLoader
-from sk_ctr.training.strategies import FitStrategiesMixin
+from sk_ctr.training.strategies import FitContext, choose_loader, on_cuda, train_network
 from sk_ctr.training.streaming import (
     ParquetSource,
     as_source,
@@ -110,7 +111,6 @@ class CTRClassifier(
     SavedVersionMixin,
     RawFrameInputMixin,
     StreamFitMixin,
-    FitStrategiesMixin,
     NeuralNetBinaryClassifier,
 ):
     """Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that takes a raw
@@ -442,6 +442,12 @@ ParquetSource or path
                     raise ValueError("fit(X, y) with X naming Parquet files needs y, the name "
                                      "of their label column: fit(path, y='click').")
             if isinstance(X, ParquetSource):
+                if type(self)._pretrain is not CTRClassifier._pretrain:
+                    raise ValueError(
+                        f"{type(self).__name__} runs a first training stage on the rows in "
+                        "memory, so it cannot train on a ParquetSource; load the rows "
+                        "(pandas.read_parquet) instead."
+                    )
                 return self._fit_stream(X, y, sample_weight, refit, validation)
             self._validate_params()
             X_encoded = self._encode(X, fit=refit)
@@ -457,18 +463,42 @@ ParquetSource or path
             X_encoded = self._with_sample_weight(X_encoded, y_encoded, sample_weight)
             wants_early_stopping(self.early_stopping, y_encoded, self.validation_fraction,
                                  validation is not None)  # raises for X_val without stopping
-            if validation is not None:
-                self._split = (Dataset(X_encoded, y_encoded), self._encode_validation(validation))
+            valid = None if validation is None else self._encode_validation(validation)
             plan = plan_parallelism(self.device, self.devices, self.strategy)
             self.temperature_ = 1.0  # validation scores during training see the raw logits
             self.__dict__.pop("isotonic_knots_", None)
             with self._runtime(seeded=True, n_rows=len(y_encoded)):
+                context = self._fit_context(X_encoded, y_encoded, valid, plan)
                 if refit or not self.initialized_:
                     self.initialize()
-                    self._pretrain(X_encoded, y_encoded)
-                self._train_network(X_encoded, y_encoded, plan)
+                    self._pretrain(*context.training_rows())
+                if self._trains_network():
+                    train_network(self, context)
             self._read_training_outcome()
         return self
+
+    def _fit_context(self, X_encoded, y_encoded, valid, plan):
+        """The :class:`~sk_ctr.training.strategies.FitContext` of a fit on rows in memory:
+        the rows to train on and the validation rows (``valid``, from ``X_val``, or a
+        stratified ``validation_fraction`` held out when early stopping is on)."""
+        dataset = self.get_dataset(X_encoded, y_encoded)
+        if valid is None:
+            train, valid = hold_out_validation(
+                dataset, y_encoded, self.early_stopping, self.validation_fraction,
+                self.scoring, self.random_state,
+            )
+        else:
+            train = dataset
+        return FitContext(X=X_encoded, y=y_encoded, train=train, valid=valid, plan=plan)
+
+    def _pretrain(self, X_train, y_train):
+        """Hook: a stage run once after the network is built and before training (FNN's FM,
+        AutoFIS's search), on the training rows (never the validation rows)."""
+
+    def _trains_network(self):
+        """Hook: whether ``fit`` trains the network after :meth:`_pretrain` (AutoFIS's
+        ``search_only``: no)."""
+        return True
 
     def _print_column_roles(self):
         """The role the transformer gave each column (``preprocessor_.column_roles_``)."""
@@ -525,8 +555,6 @@ ParquetSource or path
                 target = unwrap(self.module_) if name == "module" else getattr(self, name + "_")
                 target.load_state_dict(state)
             raise
-        finally:
-            self.__dict__.pop("_split", None)  # never a split left for the next fit
 
     def _read_training_outcome(self):
         """``best_epoch_``: the epoch whose weights the network has (the last one without
@@ -657,24 +685,48 @@ ParquetSource or path
         return self
 
     def initialize_optimizer(self, triggered_directly=None):
-        """Resolve the optimizer by name; ``optimizer__*`` parameters reach its constructor.
-        With ``sparse_embeddings``, SparseAdam takes the embedding tables."""
-        self._initialize_optimizers(list(self.get_all_learnable_params()))
-        return self
-
-    def _initialize_optimizers(self, named_parameters):
-        """``optimizer_`` over the dense parameters, ``optimizer_sparse_`` over the sparse
-        embedding tables when ``sparse_embeddings`` is on."""
-        sparse = self._sparse_table_names()
-        self.optimizer_ = self._make_optimizer(
-            [(name, param) for name, param in named_parameters if name not in sparse]
-        )
+        """``optimizer_``: the ``optimizer`` (by name or class, with ``lr`` and
+        ``optimizer__*``) over the dense parameters; ``optimizer_sparse_``: SparseAdam over
+        the embedding tables with ``sparse_embeddings``; and the optimizers
+        :meth:`_own_optimizers` returns, over the parameters they claim."""
+        named_parameters = list(self.get_all_learnable_params())
+        own = self._own_optimizers(named_parameters)
+        claimed = {name for names, _ in own.values() for name in names}
+        sparse = self._sparse_table_names() - claimed
+        optimizers = {
+            "optimizer": self._make_optimizer(
+                [(name, param) for name, param in named_parameters
+                 if name not in sparse and name not in claimed]
+            )
+        }
         tables = [param for name, param in named_parameters if name in sparse]
         if tables:
             lr = self.get_params_for_optimizer("optimizer", [])[1]["lr"]
-            self.optimizer_sparse_ = torch.optim.SparseAdam(tables, lr=lr)
-        elif "optimizer_sparse" in self._optimizers:
-            del self.optimizer_sparse_
+            optimizers["optimizer_sparse"] = torch.optim.SparseAdam(tables, lr=lr)
+        optimizers.update({name: optimizer for name, (_, optimizer) in own.items()})
+        for name in [name for name in self._optimizers if name not in optimizers]:
+            delattr(self, name + "_")  # e.g. a previous stage's: never stepped again
+        for name, optimizer in optimizers.items():
+            setattr(self, name + "_", optimizer)
+        return self
+
+    def _own_optimizers(self, named_parameters):
+        """Hook: optimizers of a model's own for some of its parameters (AutoFIS's GRDA for
+        the gates under search), next to ``optimizer_`` and ``optimizer_sparse_``.
+
+        Parameters
+        ----------
+        named_parameters : list of (str, torch.nn.Parameter)
+            Every learnable parameter of the network.
+
+        Returns
+        -------
+        dict of str to (set of str, torch.optim.Optimizer)
+            By name (the attribute is the name plus ``"_"``, e.g. ``"optimizer_alpha"``):
+            the names of the parameters it steps, which no other optimizer gets, and the
+            optimizer.
+        """
+        return {}
 
     def _sparse_table_names(self):
         """Switch every ``nn.Embedding`` of the network to sparse gradients when
@@ -723,6 +775,11 @@ ParquetSource or path
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
 
+    def get_iterator(self, dataset, training=False):
+        """The loader :func:`~sk_ctr.training.strategies.choose_loader` picks (prediction and
+        validation scoring; a fit's loaders come from its context)."""
+        return choose_loader(self, dataset, training)
+
     def get_dataset(self, X, y=None):
         return X if isinstance(X, torch.utils.data.Dataset) else Dataset(X, y)
 
@@ -744,10 +801,13 @@ ParquetSource or path
             loss = (per_sample * weights).sum() / weights.sum()
         if training:
             inputs = {k: v for k, v in X.items() if k not in _NOT_NETWORK_INPUTS}
-            loss = loss + self._penalty(unwrap(self.module_), to_tensor(inputs, self.device))
+            inputs = to_tensor(inputs, self.device)
+            loss = loss + self._penalty(unwrap(self.module_), inputs)
         scale = X.get("_loss_scale") if isinstance(X, Mapping) else None
         if training and scale is not None:  # a DDP rank's share of an uneven global batch
             loss = loss * to_tensor(scale, self.device)[0]
+        if training:
+            loss = loss + self._batch_penalty(unwrap(self.module_), inputs, scale)
         return loss
 
     def _penalty(self, network, inputs):
@@ -756,6 +816,27 @@ ParquetSource or path
         if self.l2 == 0:
             return 0.0
         return self.l2 * network.penalty(**inputs).mean()
+
+    def _batch_penalty(self, network, inputs, loss_scale):
+        """Hook: a term added to a training batch's loss that is not a mean over its samples
+        (DIN's penalty on the distinct rows the mini-batch uses), so not weighed by a DDP
+        rank's share of the batch.
+
+        Parameters
+        ----------
+        network : torch.nn.Module
+            The network (unwrapped from DDP).
+        inputs : dict of str to torch.Tensor
+            The batch's network inputs.
+        loss_scale : torch.Tensor or None
+            The batch's ``"_loss_scale"`` when it is a DDP rank's share of a global batch (0
+            for a rank left without rows), else None.
+
+        Returns
+        -------
+        torch.Tensor or float
+        """
+        return 0.0
 
     @property
     def _default_callbacks(self):
@@ -879,7 +960,7 @@ ParquetSource or path
                 stack.enter_context(self._resolved_batch_size(n_rows))
                 if seeded and self.random_state is not None:
                     seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-                    on_gpu = _on_cuda(self.device)
+                    on_gpu = on_cuda(self.device)
                     devices = [torch.device(self.device).index or 0] if on_gpu else []
                     stack.enter_context(torch.random.fork_rng(devices=devices))
                     torch.manual_seed(int(seed))
@@ -927,6 +1008,3 @@ def _validation_set(X_val, y_val, sample_weight_val):
 #: Keys of a batch that are not arguments of the network's forward.
 _NOT_NETWORK_INPUTS = ("sample_weight", "_loss_scale")
 
-
-def _on_cuda(device):
-    return device is not None and torch.device(device).type == "cuda"

@@ -75,11 +75,11 @@ class FNNClassifier(CTRClassifier):
         self.init_std = init_std
 
     def _pretrain(self, X_encoded, y_encoded):
-        """Train an FM and copy [w_i, v_i] of every feature into the embedding table."""
+        """Train an FM on the training rows and copy [w_i, v_i] of every feature into the
+        embedding table."""
         self.pretrained_fm_ = None
         if self.pretrain_epochs == 0:
             return
-        X_encoded, y_encoded = self._pretraining_rows(X_encoded, y_encoded)
         optimizer_params = {
             f"optimizer__{name}": value for name, value in self.get_params_for("optimizer").items()
         }

@@ -10,7 +10,8 @@ from skorch.dataset import Dataset
 
 from sk_ctr.estimators.early_stopping import wants_early_stopping
 from sk_ctr.training.distributed import plan_parallelism
-from sk_ctr.training.streaming import ParquetSource, StreamingDataset, StreamLoader
+from sk_ctr.training.strategies import FitContext, train_network
+from sk_ctr.training.streaming import ParquetSource, StreamingDataset
 
 
 class StreamFitMixin:
@@ -20,10 +21,9 @@ class StreamFitMixin:
         """Train on a :class:`~sk_ctr.training.streaming.ParquetSource` without loading it.
 
         The classes come from the label column alone, the transformer from a sample of rows
-        (or a ``partial_fit`` pass, ``transformer_rows=None``); then skorch's own loop runs
-        (callbacks, history, early stopping), :meth:`get_split_datasets` handing it the
-        stream and the source's ``validation``, :meth:`get_iterator` a
-        :class:`~sk_ctr.training.streaming.StreamLoader` over them.
+        (or a ``partial_fit`` pass, ``transformer_rows=None``); then the strategy of the
+        plan trains on a :class:`~sk_ctr.training.strategies.FitContext` of the stream and the
+        source's ``validation``, batched by a :class:`~sk_ctr.training.streaming.StreamLoader`.
         """
         self._validate_params()
         source.require_label(f"{type(self).__name__}.fit")
@@ -31,11 +31,6 @@ class StreamFitMixin:
             raise ValueError(
                 f"The labels of a ParquetSource are its column {source.label!r}: call fit(source) "
                 "with y=None and without sample_weight."
-            )
-        if type(self)._pretrain is not StreamFitMixin._pretrain:
-            raise ValueError(
-                f"{type(self).__name__} runs a first training stage on the rows in memory, so it "
-                "cannot train on a ParquetSource; load the rows (pandas.read_parquet) instead."
             )
         validation_rows = source.validation
         if validation is not None:
@@ -68,8 +63,7 @@ class StreamFitMixin:
         with self._runtime(seeded=True, n_rows=len(train)):
             if refit or not self.initialized_:
                 self.initialize()
-            self._split = (train, valid)  # what get_split_datasets hands skorch's fit_loop
-            self._train_network(train, None, plan)
+            train_network(self, FitContext(X=train, y=None, train=train, valid=valid, plan=plan))
         self._read_training_outcome()
         return self
 
@@ -113,15 +107,3 @@ class StreamFitMixin:
                 f"{len(X_encoded)} and {len(y_encoded)}."
             )
         return Dataset(X_encoded, y_encoded)
-
-    def _stream_iterator(self, dataset, training):
-        """Batches of a StreamingDataset: shuffled when training (``iterator_train__shuffle``),
-        under DDP a rank's share of every global batch."""
-        shuffle = training and self.get_params_for("iterator_train").get("shuffle", False)
-        shard = getattr(self, "_shard", None) if training else None
-        rank, world_size = shard if shard is not None else (0, 1)
-        return StreamLoader(dataset, self.batch_size, shuffle=shuffle, rank=rank,
-                            world_size=world_size)
-
-    def _pretrain(self, X_encoded, y_encoded):
-        """Hook run once after the network is built and before training (FNN's FM stage)."""

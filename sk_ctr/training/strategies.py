@@ -1,22 +1,36 @@
-"""How ``fit`` trains: in this process, with DataParallel, in spawned DDP workers or in a
-process group torchrun made (moved out of estimators/base.py)."""
+"""How ``fit`` trains: the context of one training run, the loader of its batches, and one
+strategy per :class:`~sk_ctr.training.distributed.ParallelPlan`.
+
+An estimator encodes its data, holds out its validation rows and builds a :class:`FitContext`;
+:func:`train_network` hands it to the strategy of ``context.plan.kind``:
+
+- ``"single"``: :func:`train_in_process`, skorch's epochs in this process;
+- ``"dp"``: :func:`train_data_parallel`, ``nn.DataParallel`` over GPUs of this process;
+- ``"spawn"``: :func:`train_spawned`, DDP in worker processes that ``fit`` starts, each running
+  :func:`train_rank`;
+- ``"joined"``: :func:`train_in_process_group`, DDP in the process group ``torchrun`` made.
+
+Rows in memory and rows streamed from Parquet (a ``StreamingDataset``) go through the same
+strategies; only their loader differs (:func:`choose_loader`). Every strategy ends in
+:func:`run_epochs`, which runs skorch's epochs (callbacks, history, early stopping) on the
+estimator.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from sklearn.utils import check_random_state
-from skorch.dataset import ValidSplit
 from skorch.history import History
+from torch.utils.data import Subset
 
-from sk_ctr.estimators.early_stopping import (
-    StopTraining,
-    check_validation_classes,
-    wants_early_stopping,
-)
-from sk_ctr.preprocessing import FieldData
+from sk_ctr.training.callbacks import StopTraining
 from sk_ctr.training.distributed import (
+    ParallelPlan,
     ShardedSliceLoader,
     check_sparse_gradients,
     lr_multiplier,
@@ -26,175 +40,217 @@ from sk_ctr.training.distributed import (
 )
 from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.prefetch import PrefetchLoader
-from sk_ctr.training.streaming import StreamingDataset
+from sk_ctr.training.streaming import StreamingDataset, StreamLoader
 
 
-class FitStrategiesMixin:
-    """The training runs of ``CTRClassifier``."""
+@dataclass(frozen=True)
+class FitContext:
+    """What one training run trains on, and how.
 
-    def _run_epochs(self, X, y):
-        """skorch's ``partial_fit`` without its ``except KeyboardInterrupt: pass``: early
-        stopping ends the loop with :class:`StopTraining`, a user's interrupt propagates."""
-        self.notify("on_train_begin", X=X, y=y)
-        try:
-            self.fit_loop(X, y)
-        except StopTraining:
-            pass
-        self.notify("on_train_end", X=X, y=y)
+    Attributes
+    ----------
+    X, y : FieldData and ndarray, or StreamingDataset and None
+        The fit's encoded data, as skorch's ``on_train_begin`` / ``on_train_end`` callbacks
+        receive it (and as a spawned fit shares it with its workers).
+    train : torch.utils.data.Dataset
+        The rows the network trains on: ``X`` and ``y``, or a ``Subset`` of them without the
+        held-out validation rows.
+    valid : torch.utils.data.Dataset or None
+        The rows scored after every epoch (early stopping, calibration), or None.
+    plan : ParallelPlan
+        How the run is parallel; picks the strategy.
+    shard : tuple of (int, int) or None
+        ``(rank, world_size)`` while a DDP rank trains: its loader yields its share of every
+        global batch, every epoch starts from rank 0's random state, the logged loss is the
+        mean over ranks.
+    """
 
-    def _train_network(self, X, y, plan):
-        """skorch's training loop in this process, or data-parallel as ``plan`` says."""
-        check_sparse_gradients(plan, self.sparse_embeddings)
-        if plan.kind == "single":
-            self._run_epochs(X, y)
-        elif plan.kind == "dp":  # GPU-only branch
-            self._fit_data_parallel(X, y, plan)
-        elif plan.kind == "joined":
-            self._fit_in_process_group(X, y)
-        elif isinstance(X, StreamingDataset):  # the rows travel in _split: every rank reads
-            self._fit_spawned(FieldData({}, self.schema_), np.empty(0, np.float32), plan)
-        else:
-            self._fit_spawned(X, y, plan)
+    X: Any
+    y: Any
+    train: Any
+    valid: Any = None
+    plan: ParallelPlan = ParallelPlan("single")
+    shard: tuple | None = None
 
-    # ------------------------------------------------------ data parallel
-    def _fit_spawned(self, X_encoded, y_encoded, plan):
-        """DDP over ``plan.world_size`` spawned processes; rank 0's result is loaded here."""
-        if "_split" not in self.__dict__:  # one validation split for all ranks, made here
-            self._split = self.get_split_datasets(X_encoded, y_encoded)
-        try:
-            result = spawn_fit(self, X_encoded, y_encoded, plan, torch.get_rng_state(),
-                               self.ddp_timeout)
-        finally:
-            self.__dict__.pop("_split", None)
-        unwrap(self.module_).load_state_dict(result["module"])
-        for name, state in result["optimizers"].items():
-            getattr(self, name + "_").load_state_dict(state)
-        self.history_ = History(result["history"])
-
-    def _fit_in_process_group(self, X_encoded, y_encoded):
-        """Join the process group ``torchrun`` made: the same split, weights and shuffles on
-        every rank (all from rank 0), then DDP training; every rank returns the same model."""
-        if "_split" not in self.__dict__:
-            self._split = self.get_split_datasets(X_encoded, y_encoded)
-        shared = [self._split, torch.get_rng_state()]
-        dist.broadcast_object_list(shared, src=0)
-        self._split = shared[0]
-        torch.set_rng_state(shared[1])
-        self._fit_distributed(X_encoded, y_encoded, dist.get_rank(), dist.get_world_size())
-
-    def _fit_distributed(self, X_encoded, y_encoded, rank, world_size):
-        """Train this rank: DDP-wrapped network, sharded batches, scaled learning rate."""
-        network = unwrap(self.module_).to(self.device)
-        device_ids = [torch.device(self.device).index] if _on_cuda(self.device) else None
-        self.module_ = torch.nn.parallel.DistributedDataParallel(network, device_ids=device_ids)
-        self._shard = (rank, world_size)
-        scale = lr_multiplier(self.lr_scaling, world_size)
-        self._scale_learning_rates(scale)
-        try:
-            self._run_epochs(X_encoded, y_encoded)
-        finally:
-            self._scale_learning_rates(1 / scale)
-            self.module_ = unwrap(self.module_)
-            del self._shard
-
-    def _distributed_result(self):
-        """What rank 0 hands back to the parent process."""
-        return {
-            "module": unwrap(self.module_).state_dict(),
-            "optimizers": {name: getattr(self, name + "_").state_dict()
-                           for name in self._optimizers},
-            "history": self.history_.to_list(),
-        }
-
-    def _fit_data_parallel(self, X_encoded, y_encoded, plan):  # GPU-only branch
-        """``nn.DataParallel`` over ``plan.device_ids``: each batch is split across the GPUs."""
-        self.module_ = torch.nn.DataParallel(unwrap(self.module_), device_ids=plan.device_ids)
-        scale = lr_multiplier(self.lr_scaling, plan.world_size)
-        self.batch_size, per_device = self.batch_size * plan.world_size, self.batch_size
-        self._scale_learning_rates(scale)
-        try:
-            self._run_epochs(X_encoded, y_encoded)
-        finally:
-            self._scale_learning_rates(1 / scale)
-            self.batch_size = per_device
-            self.module_ = unwrap(self.module_)
-
-    def _scale_learning_rates(self, factor):
-        for name in self._optimizers:
-            for group in getattr(self, name + "_").param_groups:
-                group["lr"] *= factor
-
-    def get_iterator(self, dataset, training=False):
-        """A rank's shard of every global batch while training distributed."""
-        if isinstance(dataset, StreamingDataset):
-            return self._stream_iterator(dataset, training)
-        shard = getattr(self, "_shard", None)
-        if training and shard is not None:
-            shuffle = self.get_params_for("iterator_train").get("shuffle", False)
-            return ShardedSliceLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
-                                      rank=shard[0], world_size=shard[1])
-        slot = "iterator_train" if training else "iterator_valid"
-        if self.prefetch and getattr(self, slot) is SliceLoader:
-            kwargs = {"batch_size": self.batch_size, **self.get_params_for(slot)}
-            device = self.device if _on_cuda(self.device) else None
-            return PrefetchLoader(dataset, device=device, **kwargs)
-        return super().get_iterator(dataset, training=training)
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """One pass over ``iterator``; under DDP every rank shuffles from the same state."""
-        shard = getattr(self, "_shard", None)
-        if training and shard is not None:
-            share_random_state(*shard)
-        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-
-    def train_step(self, batch, **fit_params):
-        """One step; under DDP the logged loss is the mean over ranks, so every rank's history
-        is the same."""
-        step = super().train_step(batch, **fit_params)
-        shard = getattr(self, "_shard", None)
-        if shard is not None:
-            loss = step["loss"].detach().clone()
-            dist.all_reduce(loss)
-            step["loss"] = loss / shard[1]
-        return step
-
-    def _pretraining_rows(self, X_encoded, y_encoded):
-        """The rows training will use: all of them, or without early stopping's validation rows.
-
-        For a stage run before the main training (FNN's FM, AutoFIS's search): the split is
-        made now, exactly as training will make it, and kept for :meth:`get_split_datasets`,
-        so the stage never sees the rows early stopping scores.
-        """
-        train, valid = self._split = self.get_split_datasets(X_encoded, y_encoded)
-        if valid is None:
-            return X_encoded, y_encoded
-        rows = np.asarray(train.indices)
-        return X_encoded[rows], y_encoded[rows]
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """Hold out a stratified validation split when early stopping is on (the split
-        :meth:`_pretraining_rows` made, or the explicit ``X_val``, if any)."""
-        split = self.__dict__.pop("_split", None)
-        if split is not None:
-            return split
-        dataset = self.get_dataset(X, y)
-        if y is None or not wants_early_stopping(
-            self.early_stopping, y, self.validation_fraction, explicit_validation=False
-        ):
-            return dataset, None
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        split = ValidSplit(self.validation_fraction, stratified=True, random_state=seed)
-        try:
-            train, valid = split(dataset, y)
-        except ValueError as error:  # a class too rare to stratify
-            raise ValueError(
-                f"early_stopping=True cannot hold out a stratified validation_fraction="
-                f"{self.validation_fraction} of these rows ({error}); pass X_val / y_val, a "
-                "larger validation_fraction, or early_stopping=False."
-            ) from error
-        check_validation_classes(np.asarray(y)[valid.indices], self.scoring)
-        return train, valid
+    def training_rows(self):
+        """``(X, y)`` of the rows in ``train``, for a stage run before training (FNN's FM,
+        AutoFIS's search), which must never see the rows early stopping scores."""
+        if isinstance(self.train, Subset):
+            rows = np.asarray(self.train.indices)
+            return self.X[rows], self.y[rows]
+        return self.X, self.y
 
 
-def _on_cuda(device):
+def choose_loader(net, dataset, training, shard=None):
+    """The loader of ``dataset``, the only place that chooses one.
+
+    A ``StreamingDataset`` is read by a :class:`StreamLoader`; a DDP rank's training rows
+    (``shard``) by a :class:`ShardedSliceLoader`; with ``prefetch`` the default
+    :class:`SliceLoader` becomes a :class:`PrefetchLoader`; else the estimator's
+    ``iterator_train`` / ``iterator_valid`` with their ``iterator_*__`` parameters.
+
+    Parameters
+    ----------
+    net : CTRClassifier
+    dataset : torch.utils.data.Dataset
+    training : bool
+        Training batches (shuffled with ``iterator_train__shuffle``), or validation and
+        prediction batches.
+    shard : tuple of (int, int) or None
+        ``(rank, world_size)`` of a DDP rank; used for training batches only.
+    """
+    shuffle = training and net.get_params_for("iterator_train").get("shuffle", False)
+    rank, world_size = shard if training and shard is not None else (0, 1)
+    if isinstance(dataset, StreamingDataset):
+        return StreamLoader(
+            dataset, net.batch_size, shuffle=shuffle, rank=rank, world_size=world_size
+        )
+    if training and shard is not None:
+        return ShardedSliceLoader(
+            dataset, batch_size=net.batch_size, shuffle=shuffle, rank=rank, world_size=world_size
+        )
+    slot = "iterator_train" if training else "iterator_valid"
+    kwargs = {"batch_size": net.batch_size, **net.get_params_for(slot)}
+    if net.prefetch and getattr(net, slot) is SliceLoader:
+        device = net.device if on_cuda(net.device) else None
+        return PrefetchLoader(dataset, device=device, **kwargs)
+    if kwargs["batch_size"] == -1:  # skorch's convention: the whole dataset in one batch
+        kwargs["batch_size"] = len(dataset)
+    return getattr(net, slot)(dataset, **kwargs)
+
+
+def train_network(net, context):
+    """Train ``net`` (initialised) as ``context.plan`` says."""
+    check_sparse_gradients(context.plan, net.sparse_embeddings)
+    STRATEGIES[context.plan.kind](net, context)
+
+
+def run_epochs(net, context):
+    """skorch's ``fit_loop`` on the context's datasets and loaders, between the train-begin and
+    train-end notifications; early stopping ends it with :class:`StopTraining`, and unlike
+    skorch's ``partial_fit`` a user's interrupt propagates."""
+    net.notify("on_train_begin", X=context.X, y=context.y)
+    try:
+        _epochs(net, context)
+    except StopTraining:
+        pass
+    net.notify("on_train_end", X=context.X, y=context.y)
+
+
+def _epochs(net, context):
+    net.check_data(context.X, context.y)
+    net.check_training_readiness()
+    datasets = {"dataset_train": context.train, "dataset_valid": context.valid}
+    train = choose_loader(net, context.train, training=True, shard=context.shard)
+    valid = None if context.valid is None else choose_loader(net, context.valid, training=False)
+    step = net.train_step
+    if context.shard is not None:
+        step = _mean_over_ranks(step, world_size=context.shard[1])
+    for _ in range(net.max_epochs):
+        net.notify("on_epoch_begin", **datasets)
+        if context.shard is not None:  # the same shuffle on every rank
+            share_random_state(*context.shard)
+        net.run_single_epoch(train, training=True, prefix="train", step_fn=step)
+        net.run_single_epoch(valid, training=False, prefix="valid", step_fn=net.validation_step)
+        net.notify("on_epoch_end", **datasets)
+
+
+def _mean_over_ranks(train_step, world_size):
+    """``train_step`` logging the mean loss over the ranks, so every rank's history is the
+    same."""
+
+    def step(batch, **fit_params):
+        result = train_step(batch, **fit_params)
+        loss = result["loss"].detach().clone()
+        dist.all_reduce(loss)
+        result["loss"] = loss / world_size
+        return result
+
+    return step
+
+
+# ----------------------------------------------------------------------------- strategies
+def train_in_process(net, context):
+    """One process, one device."""
+    run_epochs(net, context)
+
+
+def train_data_parallel(net, context):  # GPU-only branch
+    """``nn.DataParallel`` over ``plan.device_ids``: each batch of ``batch_size * world_size``
+    rows is split across the GPUs."""
+    plan = context.plan
+    net.module_ = torch.nn.DataParallel(unwrap(net.module_), device_ids=plan.device_ids)
+    scale = lr_multiplier(net.lr_scaling, plan.world_size)
+    net.batch_size, per_device = net.batch_size * plan.world_size, net.batch_size
+    _scale_learning_rates(net, scale)
+    try:
+        run_epochs(net, context)
+    finally:
+        _scale_learning_rates(net, 1 / scale)
+        net.batch_size = per_device
+        net.module_ = unwrap(net.module_)
+
+
+def train_spawned(net, context):
+    """DDP over ``plan.world_size`` worker processes (each runs :func:`train_rank` on the same
+    context); rank 0's weights, optimizer states and history are loaded here."""
+    result = spawn_fit(net, context, torch.get_rng_state(), net.ddp_timeout)
+    unwrap(net.module_).load_state_dict(result["module"])
+    for name, state in result["optimizers"].items():
+        getattr(net, name + "_").load_state_dict(state)
+    net.history_ = History(result["history"])
+
+
+def train_in_process_group(net, context):
+    """Join the process group ``torchrun`` made: rank 0's validation split and random state on
+    every rank, then DDP; every rank ends with the same model."""
+    shared = [(context.train, context.valid), torch.get_rng_state()]
+    dist.broadcast_object_list(shared, src=0)
+    torch.set_rng_state(shared[1])
+    train, valid = shared[0]
+    context = dataclasses.replace(context, train=train, valid=valid)
+    train_rank(net, context, dist.get_rank(), dist.get_world_size())
+
+
+def train_rank(net, context, rank, world_size):
+    """Train one rank of a DDP group: the network wrapped in DistributedDataParallel, the
+    rank's shard of every global batch, the learning rate scaled to the global batch."""
+    network = unwrap(net.module_).to(net.device)
+    device_ids = [torch.device(net.device).index] if on_cuda(net.device) else None
+    net.module_ = torch.nn.parallel.DistributedDataParallel(network, device_ids=device_ids)
+    scale = lr_multiplier(net.lr_scaling, world_size)
+    _scale_learning_rates(net, scale)
+    try:
+        run_epochs(net, dataclasses.replace(context, shard=(rank, world_size)))
+    finally:
+        _scale_learning_rates(net, 1 / scale)
+        net.module_ = unwrap(net.module_)
+
+
+def rank_result(net):
+    """What rank 0 of a spawned fit hands back to the parent process."""
+    return {
+        "module": unwrap(net.module_).state_dict(),
+        "optimizers": {name: getattr(net, name + "_").state_dict() for name in net._optimizers},
+        "history": net.history_.to_list(),
+    }
+
+
+#: The strategy of each ``ParallelPlan.kind``.
+STRATEGIES = {
+    "single": train_in_process,
+    "dp": train_data_parallel,
+    "spawn": train_spawned,
+    "joined": train_in_process_group,
+}
+
+
+def _scale_learning_rates(net, factor):
+    for name in net._optimizers:
+        for group in getattr(net, name + "_").param_groups:
+            group["lr"] *= factor
+
+
+def on_cuda(device):
+    """Whether ``device`` (a string, ``torch.device`` or None) is a CUDA device."""
     return device is not None and torch.device(device).type == "cuda"
