@@ -11,13 +11,12 @@ import copy
 import inspect
 import sys
 from collections.abc import Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from scipy.special import expit, logit
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -41,7 +40,6 @@ from sk_ctr.estimators.calibration import (
     ValidationTemperature,
     isotonic_probability,
 )
-from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE, auto_batch_size
 from sk_ctr.estimators.early_stopping import (
     BEST_EPOCH_KEY,
     check_validation_classes,
@@ -56,6 +54,8 @@ from sk_ctr.estimators.importance import (
     importances_by_column,
 )
 from sk_ctr.estimators.inputs import RawFrameInputMixin
+from sk_ctr.estimators.optimizers import OPTIMIZERS, OptimizerMixin
+from sk_ctr.estimators.runtime import RuntimeMixin
 from sk_ctr.estimators.stream_fit import StreamFitMixin
 from sk_ctr.layers.mlp import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
@@ -64,24 +64,15 @@ from sk_ctr.training.distributed import (
     LR_SCALINGS,
     STRATEGIES,
     plan_parallelism,
-    resolve_device,
     unwrap,
 )
 from sk_ctr.training.loader import SliceLoader
-from sk_ctr.training.strategies import FitContext, choose_loader, on_cuda, train_network
+from sk_ctr.training.strategies import FitContext, choose_loader, train_network
 from sk_ctr.training.streaming import (
     ParquetSource,
     as_source,
     is_paths,
 )
-
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "adagrad": torch.optim.Adagrad,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
 
 #: Constraints of the embedding parameters, shared by every model with embeddings.
 EMBEDDING_CONSTRAINTS = {
@@ -111,6 +102,8 @@ class CTRClassifier(
     SavedVersionMixin,
     RawFrameInputMixin,
     StreamFitMixin,
+    OptimizerMixin,
+    RuntimeMixin,
     NeuralNetBinaryClassifier,
 ):
     """Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that takes a raw
@@ -684,87 +677,6 @@ ParquetSource or path
         self.criterion_ = self.criterion(**params)
         return self
 
-    def initialize_optimizer(self, triggered_directly=None):
-        """``optimizer_``: the ``optimizer`` (by name or class, with ``lr`` and
-        ``optimizer__*``) over the dense parameters; ``optimizer_sparse_``: SparseAdam over
-        the embedding tables with ``sparse_embeddings``; and the optimizers
-        :meth:`_own_optimizers` returns, over the parameters they claim."""
-        named_parameters = list(self.get_all_learnable_params())
-        own = self._own_optimizers(named_parameters)
-        claimed = {name for names, _ in own.values() for name in names}
-        sparse = self._sparse_table_names() - claimed
-        optimizers = {
-            "optimizer": self._make_optimizer(
-                [(name, param) for name, param in named_parameters
-                 if name not in sparse and name not in claimed]
-            )
-        }
-        tables = [param for name, param in named_parameters if name in sparse]
-        if tables:
-            lr = self.get_params_for_optimizer("optimizer", [])[1]["lr"]
-            optimizers["optimizer_sparse"] = torch.optim.SparseAdam(tables, lr=lr)
-        optimizers.update({name: optimizer for name, (_, optimizer) in own.items()})
-        for name in [name for name in self._optimizers if name not in optimizers]:
-            delattr(self, name + "_")  # e.g. a previous stage's: never stepped again
-        for name, optimizer in optimizers.items():
-            setattr(self, name + "_", optimizer)
-        return self
-
-    def _own_optimizers(self, named_parameters):
-        """Hook: optimizers of a model's own for some of its parameters (AutoFIS's GRDA for
-        the gates under search), next to ``optimizer_`` and ``optimizer_sparse_``.
-
-        Parameters
-        ----------
-        named_parameters : list of (str, torch.nn.Parameter)
-            Every learnable parameter of the network.
-
-        Returns
-        -------
-        dict of str to (set of str, torch.optim.Optimizer)
-            By name (the attribute is the name plus ``"_"``, e.g. ``"optimizer_alpha"``):
-            the names of the parameters it steps, which no other optimizer gets, and the
-            optimizer.
-        """
-        return {}
-
-    def _sparse_table_names(self):
-        """Switch every ``nn.Embedding`` of the network to sparse gradients when
-        ``sparse_embeddings`` is on, and return the names of their weights."""
-        if not self.sparse_embeddings:
-            return set()
-        names = set()
-        for name, module in self.module_.named_modules():
-            if isinstance(module, torch.nn.Embedding):
-                module.sparse = True  # read by every forward, so no rebuild is needed
-                names.add(f"{name}.weight" if name else "weight")
-        return names
-
-    def _make_optimizer(self, named_parameters):
-        """The ``optimizer`` (by name or class) over the given parameters, with ``lr`` and
-        ``optimizer__*``."""
-        args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
-        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
-        if optimizer in (torch.optim.Adam, torch.optim.AdamW):
-            # One fused kernel instead of a loop over parameter tensors: 9 % of a DeepFM step
-            # on CPU (measured), and 2-3x on a 1e6-row table (notes/skorch-study.md, 8).
-            kwargs.setdefault("fused", True)
-        return optimizer(*args, **kwargs)
-
-    def _step_optimizer(self, step_fn):
-        """One forward/backward per batch, then a step of every optimizer.
-
-        skorch passes the closure to each optimizer's ``step``, so two optimizers (AutoFIS's
-        GRDA next to Adam) would run the forward and backward pass twice per batch, the second
-        time at already-updated weights (notes/skorch-study.md, section 8).
-        """
-        if len(self._optimizers) == 1:
-            return super()._step_optimizer(step_fn)
-        step_fn()
-        for name in self._optimizers:
-            getattr(self, name + "_").step()
-        return None
-
     def _set_training(self, training=True):
         """skorch's mode switch, skipping networks already in that mode: ``train(False)``
         visits every submodule, 0.2 ms of a 1-row ``predict_proba`` (benchmarks/serving.py).
@@ -901,73 +813,6 @@ ParquetSource or path
         # skorch lists every attribute without a trailing underscore; its private bookkeeping
         # (``_params_to_validate``) must not look like a parameter to sklearn's clone.
         return [name for name in super()._get_param_names() if not name.startswith("_")]
-
-    @contextmanager
-    def _resolved_device(self):
-        """``device="auto"`` as a real device for the duration of a call: skorch moves
-        tensors with ``self.device`` itself."""
-        if str(self.device) != "auto":
-            yield
-            return
-        self.device = resolve_device("auto")
-        try:
-            yield
-        finally:
-            self.device = "auto"
-
-    @contextmanager
-    def _resolved_batch_size(self, n_rows):
-        """``batch_size="auto"`` as a number for the duration of a call: skorch and the
-        loaders read ``self.batch_size``. Training sets ``batch_size_``."""
-        if not isinstance(self.batch_size, str):
-            if n_rows is not None:
-                self.batch_size_ = self.batch_size
-            yield
-            return
-        if n_rows is None:
-            self.batch_size = PREDICTION_BATCH_SIZE
-        else:
-            self.batch_size = self.batch_size_ = auto_batch_size(n_rows)
-        try:
-            yield
-        finally:
-            self.batch_size = "auto"
-
-    def __getstate__(self):
-        with self._resolved_device():  # skorch stores the device to map the tensors on load
-            state = super().__getstate__()
-        if str(self.device) == "auto":
-            state["_device_parameter"] = "auto"
-        return state
-
-    def __setstate__(self, state):
-        parameter = state.pop("_device_parameter", None)
-        super().__setstate__(state)
-        if parameter is not None:
-            self.device = parameter
-
-    @contextmanager
-    def _runtime(self, seeded=False, n_rows=None):
-        """Set torch's thread count (and seed its RNG) for one call, restoring both after;
-        resolve ``device="auto"`` and ``batch_size="auto"`` (for training on ``n_rows`` rows,
-        or for prediction without them)."""
-        previous_threads = torch.get_num_threads()
-        if self.n_threads is not None:
-            torch.set_num_threads(self.n_threads)
-        try:
-            with ExitStack() as stack:
-                stack.enter_context(self._resolved_device())
-                stack.enter_context(self._resolved_batch_size(n_rows))
-                if seeded and self.random_state is not None:
-                    seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-                    on_gpu = on_cuda(self.device)
-                    devices = [torch.device(self.device).index or 0] if on_gpu else []
-                    stack.enter_context(torch.random.fork_rng(devices=devices))
-                    torch.manual_seed(int(seed))
-                yield
-        finally:
-            if self.n_threads is not None:
-                torch.set_num_threads(previous_threads)
 
     def __repr__(self):
         # skorch's repr prints the whole module; show the parameters that differ from the
