@@ -138,6 +138,7 @@ class AutoFISClassifier(CTRClassifier):
     (20000, 2)
     """
 
+    _network = AutoFISNet
     _parameter_constraints = {
         **CTRClassifier._parameter_constraints,
         **EMBEDDING_CONSTRAINTS,
@@ -329,27 +330,16 @@ class AutoFISClassifier(CTRClassifier):
         return not self.search_only
 
     # ------------------------------------------------------ skorch hooks
-    def initialize_module(self):
-        """Build the AutoFISNet of the current stage (the first search before any stage)."""
+    def _network_params(self):
+        """The AutoFISNet of the current stage (the first search before any stage). The
+        estimator's ``interactions`` (the candidates) and ``batch_norm`` (of the re-train
+        stage) are not the network's arguments of those names."""
         stage = getattr(self, "_stage", None) or {
             "interactions": [],
             "alpha": [],
             "search": self._candidates(2),
         }
-        self.module_ = AutoFISNet(
-            self.schema_,
-            base=self.base,
-            embed_dim=self.embed_dim,
-            hidden_units=self.hidden_units,
-            activation=self.activation,
-            dropout=self.dropout,
-            mlp_batch_norm=self.mlp_batch_norm,
-            init_std=self.init_std,
-            alpha_init=self.alpha_init,
-            **stage,
-            **self.get_params_for("module"),
-        )
-        return self
+        return {"batch_norm": True, "learn_alpha": True, **stage}
 
     def _own_optimizers(self, named_parameters):
         """GRDA for the alpha under search, when there is one (``optimizer_alpha_``); the

@@ -667,9 +667,20 @@ ParquetSource or path
         network = self.module if self.module is not None else self._network
         names = [n for n in inspect.signature(network).parameters if n != "fields"]
         params = {name: getattr(self, name) for name in names if hasattr(self, name)}
+        params.update(self._network_params())
         params.update(self.get_params_for("module"))
         self.module_ = network(self.schema_, **params)
         return self
+
+    def _network_params(self):
+        """Hook: arguments of the network that are not this estimator's parameters of the same
+        names (AutoFIS's current stage); they take precedence over those.
+
+        Returns
+        -------
+        dict of str to object
+        """
+        return {}
 
     def initialize_criterion(self):
         """The criterion gives per-sample losses; :meth:`get_loss` weights and averages them."""
