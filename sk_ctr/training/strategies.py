@@ -122,7 +122,7 @@ def choose_loader(net, dataset, training, shard=None):
 def train_network(net, context):
     """Train ``net`` (initialised) as ``context.plan`` says."""
     check_sparse_gradients(context.plan, net.sparse_embeddings)
-    STRATEGIES[context.plan.kind](net, context)
+    STRATEGY_OF_PLAN[context.plan.kind](net, context)
 
 
 def run_epochs(net, context):
@@ -237,7 +237,7 @@ def rank_result(net):
 
 
 #: The strategy of each ``ParallelPlan.kind``.
-STRATEGIES = {
+STRATEGY_OF_PLAN = {
     "single": train_in_process,
     "dp": train_data_parallel,
     "spawn": train_spawned,
