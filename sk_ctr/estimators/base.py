@@ -11,15 +11,13 @@ import copy
 import inspect
 import sys
 from collections.abc import Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from scipy.special import expit, logit
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -33,8 +31,7 @@ from skorch.callbacks import (
     PassthroughScoring,
     ProgressBar,
 )
-from skorch.dataset import Dataset, ValidSplit, unpack_data
-from skorch.history import History
+from skorch.dataset import Dataset, unpack_data
 from skorch.utils import to_tensor
 
 from sk_ctr.artifact import SavedVersionMixin
@@ -44,11 +41,10 @@ from sk_ctr.estimators.calibration import (
     ValidationTemperature,
     isotonic_probability,
 )
-from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE, auto_batch_size
 from sk_ctr.estimators.early_stopping import (
     BEST_EPOCH_KEY,
-    StopTraining,
     check_validation_classes,
+    hold_out_validation,
     scoring_callbacks,
     stopping_callback,
     wants_early_stopping,
@@ -59,7 +55,10 @@ from sk_ctr.estimators.importance import (
     importances_by_column,
 )
 from sk_ctr.estimators.inputs import RawFrameInputMixin
+from sk_ctr.estimators.optimizers import OPTIMIZERS, OptimizerMixin
 from sk_ctr.estimators.parameter_docs import parameters, training_parameters
+from sk_ctr.estimators.runtime import RuntimeMixin
+from sk_ctr.estimators.stream_fit import StreamFitMixin
 from sk_ctr.io.parquet import ParquetSource, as_source, is_paths
 from sk_ctr.layers.activation import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
@@ -73,26 +72,11 @@ from sk_ctr.training.callbacks import EpochTable, StopOnNonFiniteLoss, is_intera
 from sk_ctr.training.distributed import (
     LR_SCALINGS,
     STRATEGIES,
-    ShardedSliceLoader,
-    check_sparse_gradients,
-    lr_multiplier,
     plan_parallelism,
-    resolve_device,
-    share_random_state,
-    spawn_fit,
     unwrap,
 )
 from sk_ctr.training.loader import SliceLoader
-from sk_ctr.training.prefetch import PrefetchLoader
-from sk_ctr.training.streaming import StreamingDataset, StreamLoader
-
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "adagrad": torch.optim.Adagrad,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
+from sk_ctr.training.strategies import FitContext, choose_loader, train_network
 
 #: Constraints of the embedding parameters, shared by every model with embeddings.
 EMBEDDING_CONSTRAINTS = {
@@ -163,7 +147,14 @@ def forwarded_signature(init, forwarded_to):
     return inspect.Signature([*new, *(own.get(p.name, p) for p in inherited)])
 
 
-class CTRClassifier(SavedVersionMixin, RawFrameInputMixin, NeuralNetBinaryClassifier):
+class CTRClassifier(
+    SavedVersionMixin,
+    RawFrameInputMixin,
+    StreamFitMixin,
+    OptimizerMixin,
+    RuntimeMixin,
+    NeuralNetBinaryClassifier,
+):
     __doc__ = f"""Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that
     takes a raw DataFrame.
 
@@ -392,6 +383,12 @@ ParquetSource or path
                     raise ValueError("fit(X, y) with X naming Parquet files needs y, the name "
                                      "of their label column: fit(path, y='click').")
             if isinstance(X, ParquetSource):
+                if type(self)._pretrain is not CTRClassifier._pretrain:
+                    raise ValueError(
+                        f"{type(self).__name__} runs a first training stage on the rows in "
+                        "memory, so it cannot train on a ParquetSource; load the rows "
+                        "(pandas.read_parquet) instead."
+                    )
                 return self._fit_stream(X, y, sample_weight, refit, validation)
             self._validate_params()
             X_encoded = self._encode(X, fit=refit)
@@ -407,18 +404,42 @@ ParquetSource or path
             X_encoded = self._with_sample_weight(X_encoded, y_encoded, sample_weight)
             wants_early_stopping(self.early_stopping, y_encoded, self.validation_fraction,
                                  validation is not None)  # raises for X_val without stopping
-            if validation is not None:
-                self._split = (Dataset(X_encoded, y_encoded), self._encode_validation(validation))
+            valid = None if validation is None else self._encode_validation(validation)
             plan = plan_parallelism(self.device, self.devices, self.strategy)
             self.temperature_ = 1.0  # validation scores during training see the raw logits
             self.__dict__.pop("isotonic_knots_", None)
             with self._runtime(seeded=True, n_rows=len(y_encoded)):
+                context = self._fit_context(X_encoded, y_encoded, valid, plan)
                 if refit or not self.initialized_:
                     self.initialize()
-                    self._pretrain(X_encoded, y_encoded)
-                self._train_network(X_encoded, y_encoded, plan)
+                    self._pretrain(*context.training_rows())
+                if self._trains_network():
+                    train_network(self, context)
             self._read_training_outcome()
         return self
+
+    def _fit_context(self, X_encoded, y_encoded, valid, plan):
+        """The :class:`~sk_ctr.training.strategies.FitContext` of a fit on rows in memory:
+        the rows to train on and the validation rows (``valid``, from ``X_val``, or a
+        stratified ``validation_fraction`` held out when early stopping is on)."""
+        dataset = self.get_dataset(X_encoded, y_encoded)
+        if valid is None:
+            train, valid = hold_out_validation(
+                dataset, y_encoded, self.early_stopping, self.validation_fraction,
+                self.scoring, self.random_state,
+            )
+        else:
+            train = dataset
+        return FitContext(X=X_encoded, y=y_encoded, train=train, valid=valid, plan=plan)
+
+    def _pretrain(self, X_train, y_train):
+        """Hook: a stage run once after the network is built and before training (FNN's FM,
+        AutoFIS's search), on the training rows (never the validation rows)."""
+
+    def _trains_network(self):
+        """Hook: whether ``fit`` trains the network after :meth:`_pretrain` (AutoFIS's
+        ``search_only``: no)."""
+        return True
 
     def _print_column_roles(self):
         """The role the transformer gave each column (``preprocessor_.column_roles_``)."""
@@ -475,8 +496,6 @@ ParquetSource or path
                 target = unwrap(self.module_) if name == "module" else getattr(self, name + "_")
                 target.load_state_dict(state)
             raise
-        finally:
-            self.__dict__.pop("_split", None)  # never a split left for the next fit
 
     def _read_training_outcome(self):
         """``best_epoch_``: the epoch whose weights the network has (the last one without
@@ -501,240 +520,6 @@ ParquetSource or path
                 importances, self.schema_, getattr(self, "feature_names_in_", None)
             )
 
-    def _run_epochs(self, X, y):
-        """skorch's ``partial_fit`` without its ``except KeyboardInterrupt: pass``: early
-        stopping ends the loop with :class:`StopTraining`, a user's interrupt propagates."""
-        self.notify("on_train_begin", X=X, y=y)
-        try:
-            self.fit_loop(X, y)
-        except StopTraining:
-            pass
-        self.notify("on_train_end", X=X, y=y)
-
-    def _train_network(self, X, y, plan):
-        """skorch's training loop in this process, or data-parallel as ``plan`` says."""
-        check_sparse_gradients(plan, self.sparse_embeddings)
-        if plan.kind == "single":
-            self._run_epochs(X, y)
-        elif plan.kind == "dp":  # GPU-only branch
-            self._fit_data_parallel(X, y, plan)
-        elif plan.kind == "joined":
-            self._fit_in_process_group(X, y)
-        elif isinstance(X, StreamingDataset):  # the rows travel in _split: every rank reads
-            self._fit_spawned(FieldData({}, self.schema_), np.empty(0, np.float32), plan)
-        else:
-            self._fit_spawned(X, y, plan)
-
-    # ---- streaming from Parquet
-    def _fit_stream(self, source, y, sample_weight, refit, validation=None):
-        """Train on a :class:`~sk_ctr.io.parquet.ParquetSource` without loading it.
-
-        The classes come from the label column alone, the transformer from a sample of rows
-        (or a ``partial_fit`` pass, ``transformer_rows=None``); then skorch's own loop runs
-        (callbacks, history, early stopping), :meth:`get_split_datasets` handing it the
-        stream and the source's ``validation``, :meth:`get_iterator` a
-        :class:`~sk_ctr.training.streaming.StreamLoader` over them.
-        """
-        self._validate_params()
-        source.require_label(f"{type(self).__name__}.fit")
-        if y is not None or sample_weight is not None:
-            raise ValueError(
-                f"The labels of a ParquetSource are its column {source.label!r}: call fit(source) "
-                "with y=None and without sample_weight."
-            )
-        if type(self)._pretrain is not CTRClassifier._pretrain:
-            raise ValueError(
-                f"{type(self).__name__} runs a first training stage on the rows in memory, so it "
-                "cannot train on a ParquetSource; load the rows (pandas.read_parquet) instead."
-            )
-        validation_rows = source.validation
-        if validation is not None:
-            if validation_rows is not None:
-                raise ValueError("Give the validation rows once: as fit(..., X_val=, y_val=) or "
-                                 "as ParquetSource(..., validation=), not both.")
-            X_val, y_val, weights = validation
-            if weights is not None:
-                raise ValueError("sample_weight_val is not supported with a ParquetSource.")
-            validation_rows = X_val if isinstance(X_val, ParquetSource) else (X_val, y_val)
-        if self.early_stopping is True and validation_rows is None:
-            raise ValueError(
-                "early_stopping=True scores held-out rows, and a ParquetSource is not split: "
-                "give them as fit(source, X_val=ParquetSource(...)), "
-                "ParquetSource(..., validation=ParquetSource(...)) or "
-                "ParquetSource(..., validation=(X_valid, y_valid))."
-            )
-        if self.early_stopping is False and validation_rows is not None:
-            wants_early_stopping(False, None, self.validation_fraction, validation is not None)
-        plan = plan_parallelism(self.device, self.devices, self.strategy)
-        self._encode_labels(source.label_values(), fit=refit)
-        if refit:
-            self._fit_stream_preprocessor(source, plan)
-        else:
-            self._encode(source.head(), fit=False)  # the fitted columns, or _encode's error
-        train = StreamingDataset(source, self.preprocessor_, self.le_)
-        valid = self._stream_validation(validation_rows)
-        self.temperature_ = 1.0
-        self.__dict__.pop("isotonic_knots_", None)
-        with self._runtime(seeded=True, n_rows=len(train)):
-            if refit or not self.initialized_:
-                self.initialize()
-            self._split = (train, valid)  # what get_split_datasets hands skorch's fit_loop
-            self._train_network(train, None, plan)
-        self._read_training_outcome()
-        return self
-
-    def _fit_stream_preprocessor(self, source, plan):
-        """``preprocessor_`` fitted on ``source.sample`` or, with ``transformer_rows=None``, by
-        ``partial_fit`` on every chunk; then the schema as :meth:`_encode` sets it."""
-        if source.transformer_rows is not None:
-            seed = check_random_state(source.random_state).randint(np.iinfo(np.int32).max)
-            if plan.kind == "joined":  # torchrun: every rank fits rank 0's sample
-                shared = [seed]
-                dist.broadcast_object_list(shared, src=0)
-                seed = shared[0]
-            encoded = self._encode(source.sample(source.transformer_rows, seed), fit=True)
-        else:
-            preprocessor = self._make_preprocessor()
-            if not hasattr(preprocessor, "partial_fit"):
-                raise TypeError(
-                    f"transformer_rows=None fits the preprocessor chunk by chunk, but "
-                    f"{type(preprocessor).__name__} has no partial_fit; give "
-                    "ParquetSource(..., transformer_rows=<rows>) to fit it on a sample."
-                )
-            for frame in source.iter_frames():
-                preprocessor.partial_fit(frame)
-            encoded = self._encode(source.head(), fit=True, fitted_preprocessor=preprocessor)
-        self._check_sequence_support(encoded)
-
-    def _stream_validation(self, validation):
-        """The dataset scored after each epoch: a ParquetSource streamed in full, or in-memory
-        ``(X, y)`` encoded once; None without validation rows."""
-        if validation is None:
-            return None
-        if isinstance(validation, ParquetSource):
-            self._encode_labels(validation.label_values(), fit=False)  # only the fit's classes
-            self._encode(validation.head(), fit=False)  # the fitted columns, or _encode's error
-            return StreamingDataset(validation, self.preprocessor_, self.le_)
-        X_encoded = self._encode(validation[0], fit=False)
-        y_encoded = self._encode_labels(validation[1], fit=False)
-        if len(X_encoded) != len(y_encoded):
-            raise ValueError(
-                f"The validation X and y have inconsistent numbers of samples: "
-                f"{len(X_encoded)} and {len(y_encoded)}."
-            )
-        return Dataset(X_encoded, y_encoded)
-
-    def _stream_iterator(self, dataset, training):
-        """Batches of a StreamingDataset: shuffled when training (``iterator_train__shuffle``),
-        under DDP a rank's share of every global batch."""
-        shuffle = training and self.get_params_for("iterator_train").get("shuffle", False)
-        shard = getattr(self, "_shard", None) if training else None
-        rank, world_size = shard if shard is not None else (0, 1)
-        return StreamLoader(dataset, self.batch_size, shuffle=shuffle, rank=rank,
-                            world_size=world_size)
-
-    # ------------------------------------------------------ data parallel
-    def _fit_spawned(self, X_encoded, y_encoded, plan):
-        """DDP over ``plan.world_size`` spawned processes; rank 0's result is loaded here."""
-        if "_split" not in self.__dict__:  # one validation split for all ranks, made here
-            self._split = self.get_split_datasets(X_encoded, y_encoded)
-        try:
-            result = spawn_fit(self, X_encoded, y_encoded, plan, torch.get_rng_state(),
-                               self.ddp_timeout)
-        finally:
-            self.__dict__.pop("_split", None)
-        unwrap(self.module_).load_state_dict(result["module"])
-        for name, state in result["optimizers"].items():
-            getattr(self, name + "_").load_state_dict(state)
-        self.history_ = History(result["history"])
-
-    def _fit_in_process_group(self, X_encoded, y_encoded):
-        """Join the process group ``torchrun`` made: the same split, weights and shuffles on
-        every rank (all from rank 0), then DDP training; every rank returns the same model."""
-        if "_split" not in self.__dict__:
-            self._split = self.get_split_datasets(X_encoded, y_encoded)
-        shared = [self._split, torch.get_rng_state()]
-        dist.broadcast_object_list(shared, src=0)
-        self._split = shared[0]
-        torch.set_rng_state(shared[1])
-        self._fit_distributed(X_encoded, y_encoded, dist.get_rank(), dist.get_world_size())
-
-    def _fit_distributed(self, X_encoded, y_encoded, rank, world_size):
-        """Train this rank: DDP-wrapped network, sharded batches, scaled learning rate."""
-        network = unwrap(self.module_).to(self.device)
-        device_ids = [torch.device(self.device).index] if _on_cuda(self.device) else None
-        self.module_ = torch.nn.parallel.DistributedDataParallel(network, device_ids=device_ids)
-        self._shard = (rank, world_size)
-        scale = lr_multiplier(self.lr_scaling, world_size)
-        self._scale_learning_rates(scale)
-        try:
-            self._run_epochs(X_encoded, y_encoded)
-        finally:
-            self._scale_learning_rates(1 / scale)
-            self.module_ = unwrap(self.module_)
-            del self._shard
-
-    def _distributed_result(self):
-        """What rank 0 hands back to the parent process."""
-        return {
-            "module": unwrap(self.module_).state_dict(),
-            "optimizers": {name: getattr(self, name + "_").state_dict()
-                           for name in self._optimizers},
-            "history": self.history_.to_list(),
-        }
-
-    def _fit_data_parallel(self, X_encoded, y_encoded, plan):  # GPU-only branch
-        """``nn.DataParallel`` over ``plan.device_ids``: each batch is split across the GPUs."""
-        self.module_ = torch.nn.DataParallel(unwrap(self.module_), device_ids=plan.device_ids)
-        scale = lr_multiplier(self.lr_scaling, plan.world_size)
-        self.batch_size, per_device = self.batch_size * plan.world_size, self.batch_size
-        self._scale_learning_rates(scale)
-        try:
-            self._run_epochs(X_encoded, y_encoded)
-        finally:
-            self._scale_learning_rates(1 / scale)
-            self.batch_size = per_device
-            self.module_ = unwrap(self.module_)
-
-    def _scale_learning_rates(self, factor):
-        for name in self._optimizers:
-            for group in getattr(self, name + "_").param_groups:
-                group["lr"] *= factor
-
-    def get_iterator(self, dataset, training=False):
-        """A rank's shard of every global batch while training distributed."""
-        if isinstance(dataset, StreamingDataset):
-            return self._stream_iterator(dataset, training)
-        shard = getattr(self, "_shard", None)
-        if training and shard is not None:
-            shuffle = self.get_params_for("iterator_train").get("shuffle", False)
-            return ShardedSliceLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
-                                      rank=shard[0], world_size=shard[1])
-        slot = "iterator_train" if training else "iterator_valid"
-        if self.prefetch and getattr(self, slot) is SliceLoader:
-            kwargs = {"batch_size": self.batch_size, **self.get_params_for(slot)}
-            device = self.device if _on_cuda(self.device) else None
-            return PrefetchLoader(dataset, device=device, **kwargs)
-        return super().get_iterator(dataset, training=training)
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """One pass over ``iterator``; under DDP every rank shuffles from the same state."""
-        shard = getattr(self, "_shard", None)
-        if training and shard is not None:
-            share_random_state(*shard)
-        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-
-    def train_step(self, batch, **fit_params):
-        """One step; under DDP the logged loss is the mean over ranks, so every rank's history
-        is the same."""
-        step = super().train_step(batch, **fit_params)
-        shard = getattr(self, "_shard", None)
-        if shard is not None:
-            loss = step["loss"].detach().clone()
-            dist.all_reduce(loss)
-            step["loss"] = loss / shard[1]
-        return step
-
     def _check_sequence_support(self, X_encoded):
         """A clear error, naming the columns, for multi-valued columns a network cannot take."""
         columns = [f.name for f in X_encoded.schema if f.kind == "sequence"]
@@ -744,9 +529,6 @@ ParquetSource or path
                 "per row (lists or delimited strings). Use DINClassifier or "
                 "EmbeddingMLPClassifier, which pool them, or drop those columns."
             )
-
-    def _pretrain(self, X_encoded, y_encoded):
-        """Hook run once after the network is built and before training (FNN's FM stage)."""
 
     # ---------------------------------------------------------- prediction
     def predict_proba(self, X):
@@ -865,108 +647,25 @@ ParquetSource or path
         network = self.module if self.module is not None else self._network
         names = [n for n in inspect.signature(network).parameters if n != "fields"]
         params = {name: getattr(self, name) for name in names if hasattr(self, name)}
+        params.update(self._network_params())
         self.module_ = network(self.schema_, **params)
         return self
+
+    def _network_params(self):
+        """Hook: arguments of the network that are not this estimator's parameters of the same
+        names (AutoFIS's current stage); they take precedence over those.
+
+        Returns
+        -------
+        dict of str to object
+        """
+        return {}
 
     def initialize_criterion(self):
         """The criterion gives per-sample losses; :meth:`get_loss` weights and averages them."""
         params = {"reduction": "none", **self.get_params_for("criterion")}
         self.criterion_ = self.criterion(**params)
         return self
-
-    def initialize_optimizer(self, triggered_directly=None):
-        """Resolve the optimizer by name; ``optimizer__*`` parameters reach its constructor.
-        With ``sparse_embeddings``, SparseAdam takes the embedding tables."""
-        self._initialize_optimizers(list(self.get_all_learnable_params()))
-        return self
-
-    def _initialize_optimizers(self, named_parameters):
-        """``optimizer_`` over the dense parameters, ``optimizer_sparse_`` over the sparse
-        embedding tables when ``sparse_embeddings`` is on."""
-        sparse = self._sparse_table_names()
-        self.optimizer_ = self._make_optimizer(
-            [(name, param) for name, param in named_parameters if name not in sparse]
-        )
-        tables = [param for name, param in named_parameters if name in sparse]
-        if tables:
-            lr = self.get_params_for_optimizer("optimizer", [])[1]["lr"]
-            self.optimizer_sparse_ = torch.optim.SparseAdam(tables, lr=lr)
-        elif "optimizer_sparse" in self._optimizers:
-            del self.optimizer_sparse_
-
-    def _sparse_table_names(self):
-        """Switch every ``nn.Embedding`` of the network to sparse gradients when
-        ``sparse_embeddings`` is on, and return the names of their weights."""
-        if not self.sparse_embeddings:
-            return set()
-        names = set()
-        for name, module in self.module_.named_modules():
-            if isinstance(module, torch.nn.Embedding):
-                module.sparse = True  # read by every forward, so no rebuild is needed
-                names.add(f"{name}.weight" if name else "weight")
-        return names
-
-    def _make_optimizer(self, named_parameters):
-        """The ``optimizer`` (by name or class) over the given parameters, with ``lr`` and
-        ``optimizer__*``."""
-        args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
-        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
-        if optimizer in (torch.optim.Adam, torch.optim.AdamW):
-            # One fused kernel instead of a loop over parameter tensors: 9 % of a DeepFM step
-            # on CPU (measured), and 2-3x on a 1e6-row table (notes/skorch-study.md, 8).
-            kwargs.setdefault("fused", True)
-        return optimizer(*args, **kwargs)
-
-    def _step_optimizer(self, step_fn):
-        """One forward/backward per batch, then a step of every optimizer.
-
-        skorch passes the closure to each optimizer's ``step``, so two optimizers (AutoFIS's
-        GRDA next to Adam) would run the forward and backward pass twice per batch, the second
-        time at already-updated weights (notes/skorch-study.md, section 8).
-        """
-        if len(self._optimizers) == 1:
-            return super()._step_optimizer(step_fn)
-        step_fn()
-        for name in self._optimizers:
-            getattr(self, name + "_").step()
-        return None
-
-    def _pretraining_rows(self, X_encoded, y_encoded):
-        """The rows training will use: all of them, or without early stopping's validation rows.
-
-        For a stage run before the main training (FNN's FM, AutoFIS's search): the split is
-        made now, exactly as training will make it, and kept for :meth:`get_split_datasets`,
-        so the stage never sees the rows early stopping scores.
-        """
-        train, valid = self._split = self.get_split_datasets(X_encoded, y_encoded)
-        if valid is None:
-            return X_encoded, y_encoded
-        rows = np.asarray(train.indices)
-        return X_encoded[rows], y_encoded[rows]
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """Hold out a stratified validation split when early stopping is on (the split
-        :meth:`_pretraining_rows` made, or the explicit ``X_val``, if any)."""
-        split = self.__dict__.pop("_split", None)
-        if split is not None:
-            return split
-        dataset = self.get_dataset(X, y)
-        if y is None or not wants_early_stopping(
-            self.early_stopping, y, self.validation_fraction, explicit_validation=False
-        ):
-            return dataset, None
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        split = ValidSplit(self.validation_fraction, stratified=True, random_state=seed)
-        try:
-            train, valid = split(dataset, y)
-        except ValueError as error:  # a class too rare to stratify
-            raise ValueError(
-                f"early_stopping=True cannot hold out a stratified validation_fraction="
-                f"{self.validation_fraction} of these rows ({error}); pass X_val / y_val, a "
-                "larger validation_fraction, or early_stopping=False."
-            ) from error
-        check_validation_classes(np.asarray(y)[valid.indices], self.scoring)
-        return train, valid
 
     def _set_training(self, training=True):
         """skorch's mode switch, skipping networks already in that mode: ``train(False)``
@@ -977,6 +676,11 @@ ParquetSource or path
             module = getattr(self, name + "_")
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
+
+    def get_iterator(self, dataset, training=False):
+        """The loader :func:`~sk_ctr.training.strategies.choose_loader` picks (prediction and
+        validation scoring; a fit's loaders come from its context)."""
+        return choose_loader(self, dataset, training)
 
     def get_dataset(self, X, y=None):
         return X if isinstance(X, torch.utils.data.Dataset) else Dataset(X, y)
@@ -1003,6 +707,8 @@ ParquetSource or path
         scale = X.get(LOSS_SCALE) if isinstance(X, Mapping) else None
         if training and scale is not None:  # a DDP rank's share of an uneven global batch
             loss = loss * to_tensor(scale, self.device)[0]
+        if training:
+            loss = loss + self._batch_penalty(unwrap(self.module_), inputs, scale)
         return loss
 
     def _penalty(self, network, inputs):
@@ -1011,6 +717,27 @@ ParquetSource or path
         if self.l2 == 0:
             return 0.0
         return self.l2 * network.penalty(**inputs).mean()
+
+    def _batch_penalty(self, network, inputs, loss_scale):
+        """Hook: a term added to a training batch's loss that is not a mean over its samples
+        (DIN's penalty on the distinct rows the mini-batch uses), so not weighed by a DDP
+        rank's share of the batch.
+
+        Parameters
+        ----------
+        network : torch.nn.Module
+            The network (unwrapped from DDP).
+        inputs : dict of str to torch.Tensor
+            The batch's network inputs.
+        loss_scale : torch.Tensor or None
+            The batch's ``"_loss_scale"`` when it is a DDP rank's share of a global batch (0
+            for a rank left without rows), else None.
+
+        Returns
+        -------
+        torch.Tensor or float
+        """
+        return 0.0
 
     @property
     def _default_callbacks(self):
@@ -1123,73 +850,6 @@ ParquetSource or path
         """
         return BaseEstimator.get_params(self, deep=deep)
 
-    @contextmanager
-    def _resolved_device(self):
-        """``device="auto"`` as a real device for the duration of a call: skorch moves
-        tensors with ``self.device`` itself."""
-        if str(self.device) != "auto":
-            yield
-            return
-        self.device = resolve_device("auto")
-        try:
-            yield
-        finally:
-            self.device = "auto"
-
-    @contextmanager
-    def _resolved_batch_size(self, n_rows):
-        """``batch_size="auto"`` as a number for the duration of a call: skorch and the
-        loaders read ``self.batch_size``. Training sets ``batch_size_``."""
-        if not isinstance(self.batch_size, str):
-            if n_rows is not None:
-                self.batch_size_ = self.batch_size
-            yield
-            return
-        if n_rows is None:
-            self.batch_size = PREDICTION_BATCH_SIZE
-        else:
-            self.batch_size = self.batch_size_ = auto_batch_size(n_rows)
-        try:
-            yield
-        finally:
-            self.batch_size = "auto"
-
-    def __getstate__(self):
-        with self._resolved_device():  # skorch stores the device to map the tensors on load
-            state = super().__getstate__()
-        if str(self.device) == "auto":
-            state["_device_parameter"] = "auto"
-        return state
-
-    def __setstate__(self, state):
-        parameter = state.pop("_device_parameter", None)
-        super().__setstate__(state)
-        if parameter is not None:
-            self.device = parameter
-
-    @contextmanager
-    def _runtime(self, seeded=False, n_rows=None):
-        """Set torch's thread count (and seed its RNG) for one call, restoring both after;
-        resolve ``device="auto"`` and ``batch_size="auto"`` (for training on ``n_rows`` rows,
-        or for prediction without them)."""
-        previous_threads = torch.get_num_threads()
-        if self.n_threads is not None:
-            torch.set_num_threads(self.n_threads)
-        try:
-            with ExitStack() as stack:
-                stack.enter_context(self._resolved_device())
-                stack.enter_context(self._resolved_batch_size(n_rows))
-                if seeded and self.random_state is not None:
-                    seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-                    on_gpu = _on_cuda(self.device)
-                    devices = [torch.device(self.device).index or 0] if on_gpu else []
-                    stack.enter_context(torch.random.fork_rng(devices=devices))
-                    torch.manual_seed(int(seed))
-                yield
-        finally:
-            if self.n_threads is not None:
-                torch.set_num_threads(previous_threads)
-
     def set_params(self, **params):
         """Set the parameters (scikit-learn's ``set_params``, with skorch's routing of
         ``optimizer__<name>``, ``callbacks__<name>__<param>`` ...).
@@ -1271,6 +931,3 @@ def _is_default(name, value):
     default = SKORCH_DEFAULTS[name]
     return value is default or (type(value) is type(default) and value == default)
 
-
-def _on_cuda(device):
-    return device is not None and torch.device(device).type == "cuda"

@@ -5,8 +5,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from sklearn.utils._param_validation import Interval, StrOptions
-from skorch.utils import to_tensor
 
 from sk_ctr.estimators.base import (
     EMBEDDING_CONSTRAINTS,
@@ -17,8 +17,8 @@ from sk_ctr.estimators.parameter_docs import INIT_STD, parameters, training_para
 from sk_ctr.layers.attention import POOLING_MODES
 from sk_ctr.models.din import BEHAVIOR_GROUPINGS, DINNet, EmbeddingMLPNet
 from sk_ctr.preprocessing import CTRTransformer
-from sk_ctr.preprocessing.batch import IDS, LENGTHS, LOSS_SCALE, SEQUENCES, network_inputs
-from sk_ctr.training.distributed import ranks_using, unwrap
+from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES
+from sk_ctr.training.distributed import ranks_using
 
 __all__ = ["EmbeddingMLPClassifier", "DINClassifier"]
 
@@ -183,33 +183,30 @@ class _BehaviorClassifier(CTRClassifier):
             self.module_.set_frequencies(self._frequencies)
         return self
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The loss of :class:`CTRClassifier` (with ``l2`` on the rows each sample uses,
-        history items included) plus, in training, ``adaptive_l2`` times DIN's
-        frequency-scaled penalty of the distinct rows the mini-batch uses (eq. 10).
+    def _batch_penalty(self, network, inputs, loss_scale):
+        """In training, ``adaptive_l2`` times DIN's frequency-scaled penalty of the distinct
+        rows the mini-batch uses (eq. 10), next to the ``l2`` of :class:`CTRClassifier` (on
+        the rows each sample uses, history items included).
 
-        That penalty is not a per-sample mean, so a DDP rank does not weigh it by its share
-        of the global batch as it does the rest: it adds ``world_size / c_i`` times the term
-        of each row i it uses, c_i being the number of ranks using the row, and DDP's average
-        of the ranks' gradients is then exactly the penalty's gradient on the global batch.
+        That penalty is not a per-sample mean, so a DDP rank (its batch carries a
+        ``loss_scale``) does not weigh it by its share of the global batch as it does the
+        rest: it adds ``world_size / c_i`` times the term of each row i it uses, c_i being the
+        number of ranks using the row, and DDP's average of the ranks' gradients is then
+        exactly the penalty's gradient on the global batch.
         """
-        loss = super().get_loss(y_pred, y_true, X, training)
-        if not training or self.adaptive_l2 == 0:
-            return loss
-        inputs = to_tensor(network_inputs(X), self.device)
-        network, shard = unwrap(self.module_), getattr(self, "_shard", None)
-        if shard is None:
-            return loss + self.adaptive_l2 * network.adaptive_penalty(**inputs)
-        world_size = shard[1]
+        if self.adaptive_l2 == 0:
+            return 0.0
+        if loss_scale is None:  # one process: the batch is the global batch
+            return self.adaptive_l2 * network.adaptive_penalty(**inputs)
+        world_size = dist.get_world_size()
         # a rank left without rows carries one row with weight 0 (rank_share): no rows of its own
-        scale = X.get(LOSS_SCALE)
-        empty = scale is not None and float(scale[0]) == 0.0
+        empty = float(loss_scale[0]) == 0.0
 
         def share(rows):
             users = ranks_using(rows[:0] if empty else rows, world_size)
             return torch.zeros_like(rows) if empty else world_size / users
 
-        return loss + self.adaptive_l2 * network.adaptive_penalty(**inputs, row_weights=share)
+        return self.adaptive_l2 * network.adaptive_penalty(**inputs, row_weights=share)
 
 
 def count_ids(encoded):

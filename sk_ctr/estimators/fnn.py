@@ -79,11 +79,11 @@ class FNNClassifier(CTRClassifier):
         self.init_std = init_std
 
     def _pretrain(self, X_encoded, y_encoded):
-        """Train an FM and copy [w_i, v_i] of every feature into the embedding table."""
+        """Train an FM on the training rows and copy [w_i, v_i] of every feature into the
+        embedding table."""
         self.pretrained_fm_ = None
         if self.pretrain_epochs == 0:
             return
-        X_encoded, y_encoded = self._pretraining_rows(X_encoded, y_encoded)
         fm = self._factorization_machine().fit(X_encoded, y_encoded)
         table, fm_net = self.module_.embedding, fm.module_
         with torch.no_grad():
