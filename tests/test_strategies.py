@@ -9,11 +9,12 @@ from skorch.dataset import Dataset
 
 from sk_ctr import CTRTransformer, FMClassifier
 from sk_ctr.estimators.early_stopping import hold_out_validation
+from sk_ctr.io.parquet import ParquetSource
 from sk_ctr.training.distributed import ShardedSliceLoader
 from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.prefetch import PrefetchLoader
 from sk_ctr.training.strategies import FitContext, choose_loader
-from sk_ctr.training.streaming import ParquetSource, StreamingDataset, StreamLoader
+from sk_ctr.training.streaming import StreamingDataset, StreamLoader
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,17 @@ from sklearn.utils import check_random_state
 from skorch.dataset import Dataset
 
 from sk_ctr.estimators.early_stopping import wants_early_stopping
+from sk_ctr.io.parquet import ParquetSource
 from sk_ctr.training.distributed import plan_parallelism
 from sk_ctr.training.strategies import FitContext, train_network
-from sk_ctr.training.streaming import ParquetSource, StreamingDataset
+from sk_ctr.training.streaming import StreamingDataset
 
 
 class StreamFitMixin:
-    """``fit`` on a :class:`~sk_ctr.training.streaming.ParquetSource`, for ``CTRClassifier``."""
+    """``fit`` on a :class:`~sk_ctr.io.parquet.ParquetSource`, for ``CTRClassifier``."""
 
     def _fit_stream(self, source, y, sample_weight, refit, validation=None):
-        """Train on a :class:`~sk_ctr.training.streaming.ParquetSource` without loading it.
+        """Train on a :class:`~sk_ctr.io.parquet.ParquetSource` without loading it.
 
         The classes come from the label column alone, the transformer from a sample of rows
         (or a ``partial_fit`` pass, ``transformer_rows=None``); then the strategy of the
