@@ -10,7 +10,13 @@ from sklearn.metrics import log_loss
 from sklearn.utils.estimator_checks import check_classifiers_train
 from skorch.callbacks import Callback
 
-from sk_ctr import DeepFMClassifier, FMClassifier, LRClassifier
+from sk_ctr import (
+    AutoFISClassifier,
+    DeepFMClassifier,
+    FMClassifier,
+    FNNClassifier,
+    LRClassifier,
+)
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.defaults import auto_batch_size
 
@@ -117,6 +123,20 @@ def test_validation_rows_without_early_stopping_are_refused(data):
         LRClassifier(early_stopping=False).fit(X, y, X_val=X_val, y_val=y_val)
     with pytest.raises(ValueError, match="y_val"):
         LRClassifier().fit(X, y, X_val=X_val)
+
+
+def test_a_pretraining_stage_trains_on_all_of_x_when_x_val_is_given(data):
+    # FNN's FM and AutoFIS's search run before training, on the training rows: with X_val
+    # that is all of X (they took the rows of a held-out split, and failed without one).
+    X, y, X_val, y_val = data
+    fnn = FNNClassifier(hidden_units=(8,), pretrain_epochs=1, max_epochs=1, batch_size=50,
+                        n_threads=1, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    assert fnn.pretrained_fm_.history_[-1, "train_batch_count"] == 1000 // 50
+    assert "valid_auc" in fnn.history_[-1]
+    autofis = AutoFISClassifier(base="fm", search_epochs=1, search_only=True, batch_size=50,
+                                n_threads=1, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    alpha = autofis.module_.search_gates.alpha
+    assert autofis.optimizer_alpha_.state[alpha]["step"] == 1000 // 50
 
 
 def test_a_one_class_validation_set_is_named(data):

@@ -18,6 +18,7 @@ import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit
 
+from sk_ctr.preprocessing.batch import SAMPLE_WEIGHT
 from sk_ctr.training.callbacks import AfterTrainingOnValidation
 
 #: History key of the temperature fitted at the end of training (read back by the estimator,
@@ -144,8 +145,8 @@ class ValidationTemperature(AfterTrainingOnValidation):
             for X, y in net.get_iterator(dataset, training=False):
                 logits.append(net.infer(X).float().cpu().numpy())
                 labels.append(np.asarray(y))
-                if isinstance(X, dict) and "sample_weight" in X:
-                    weights.append(np.asarray(X["sample_weight"]))
+                if isinstance(X, dict) and SAMPLE_WEIGHT in X:
+                    weights.append(np.asarray(X[SAMPLE_WEIGHT]))
         weights = np.concatenate(weights) if weights else None
         logits, labels = np.concatenate(logits), np.concatenate(labels)
         temperature = fit_temperature(logits, labels, weights)
