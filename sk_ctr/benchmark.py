@@ -10,8 +10,11 @@ Data (``--data``)
     :func:`~sk_ctr.datasets.get_data_home`; a checkout's ``../shared/data``), split 80/20 at random
     (stratified, ``--seed``); ``frappe``: train on its validation part, test on its test part
     (:func:`~sk_ctr.datasets.load_frappe`); ``ipinyou``: its own train/test parts;
-    ``synthetic``: ``make_ctr_classification(n_samples=50000, n_fields=10, cardinality=100,
-    n_numeric=3)`` split 80/20; any other value is the path of a CSV or Parquet file whose
+    ``movielens`` (200 MovieLens-1M ratings, a click when the rating is >= 4) and ``taobao``
+    (500 DMR rows, :func:`~sk_ctr.datasets.load_taobao_dmr`): split 80/20 as ``criteo``; the
+    samples are read from the data home like the others; ``synthetic``:
+    ``make_ctr_classification(n_samples=50000, n_fields=10, cardinality=100, n_numeric=3)``
+    split 80/20; any other value is the path of a CSV or Parquet file whose
     ``--label`` column holds the two classes, split 80/20.
 
 Models (``--models``, comma-separated; default all; quote the list in a shell because of
@@ -74,6 +77,7 @@ from sk_ctr.datasets import (
     load_criteo,
     load_frappe,
     load_ipinyou,
+    load_taobao_dmr,
     make_ctr_classification,
 )
 from sk_ctr.datasets._home import data_home_path
@@ -108,7 +112,9 @@ def default_models():
     return {**factories, "lightgbm": PAPER["lightgbm"], "catboost": PAPER["catboost"]}
 
 
-DATASETS = ("criteo", "frappe", "avazu", "ipinyou", "synthetic")
+DATASETS = ("criteo", "frappe", "avazu", "ipinyou", "movielens", "taobao", "synthetic")
+#: MovieLens-1M ratings counted as a click, as DeepCTR's examples do.
+MOVIELENS_CLICK_RATING = 4
 
 
 # --------------------------------------------------------------------------------------
@@ -122,9 +128,9 @@ def load_benchmark_data(data, label=None, test_size=0.2, seed=0):
     Parameters
     ----------
     data : str or path-like
-        One of ``"criteo", "frappe", "avazu", "ipinyou", "synthetic"``, or a file path. The
-        named sets but ``"synthetic"`` are read from the data home
-        (:func:`~sk_ctr.datasets.get_data_home`).
+        One of ``"criteo", "frappe", "avazu", "ipinyou", "movielens", "taobao",
+        "synthetic"``, or a file path. The named sets but ``"synthetic"`` are read from the
+        data home (:func:`~sk_ctr.datasets.get_data_home`).
     label : str, default=None
         The label column of a file (required for a file, ignored otherwise).
     test_size : float, default=0.2
@@ -145,6 +151,11 @@ def load_benchmark_data(data, label=None, test_size=0.2, seed=0):
         X, y = load_criteo(data_home_path("criteo_kaggle_10k", "train_examples.txt"))
     elif data == "avazu":
         X, y = load_avazu(data_home_path("avazu_kaggle_sample", "avazu_train_first499.csv"))
+    elif data == "movielens":
+        X = pd.read_csv(data_home_path("movielens1m_deepctr_sample", "movielens_sample.txt"))
+        y = (X.pop("rating").to_numpy() >= MOVIELENS_CLICK_RATING).astype(np.int64)
+    elif data == "taobao":
+        X, y = load_taobao_dmr(data_home_path("taobao_ad_dmr_sample", "alimama_sampled_train.txt"))
     elif data == "synthetic":
         X, y = make_ctr_classification(
             n_samples=50_000, n_fields=10, cardinality=100, n_numeric=3, random_state=seed

@@ -182,3 +182,20 @@ def test_command_line_defaults_mode(tiny_split, capsys):
     with pytest.raises(SystemExit):
         main(["--defaults", "--models", "deepfm"])
     assert "choose among AFMClassifier" in capsys.readouterr().err
+
+
+def test_movielens_and_taobao_samples_split_80_20_with_their_labels(
+    shared_data_file, monkeypatch
+):
+    import sk_ctr.benchmark
+
+    ratings = shared_data_file("movielens1m_deepctr_sample", "movielens_sample.txt")
+    shared_data_file("taobao_ad_dmr_sample", "alimama_sampled_train.txt")
+    monkeypatch.setenv("SK_CTR_DATA", str(ratings.parents[1]))
+    X, y, X_test, y_test = sk_ctr.benchmark.load_benchmark_data("movielens")
+    assert (len(X), len(X_test)) == (160, 40)
+    assert "rating" not in X.columns
+    assert y.sum() + y_test.sum() == 113  # ratings 4 and 5 (README: 65 + 48)
+    X, y, X_test, y_test = sk_ctr.benchmark.load_benchmark_data("taobao")
+    assert (len(X), len(X_test)) == (400, 100)
+    assert {"hist_cate_id", "hist_brand"} <= set(X.columns)

@@ -63,12 +63,23 @@ def test_auto_holds_out_validation_rows_only_when_each_class_has_enough(data):
     assert "valid_loss" in est.history_[-1]
     assert sum(b.get("train_batch_size", 0) for b in est.history_[-1, "batches"]) == 900
     rare = np.zeros(len(y), dtype=int)
-    rare[:60] = 1  # 10 % of 60 positives is 6 < 10 rows: no reliable validation score
+    rare[:40] = 1  # 10 % of 40 positives is 4 < 5 rows: no validation score at all
     est = LRClassifier(max_epochs=2, random_state=0).fit(X, rare)
     assert "valid_loss" not in est.history_[-1]
     assert est.best_epoch_ == 2
     est = LRClassifier(max_epochs=2, early_stopping=False, random_state=0).fit(X, y)
     assert "valid_loss" not in est.history_[-1]
+
+
+def test_auto_stops_early_from_five_held_out_rows_of_the_rarer_class(data):
+    # 60 positives: 6 of them held out, enough to stop on (a blind 50 epochs over-fits tiny
+    # data: docs/defaults.md)
+    X, y, _, _ = data
+    rare = np.zeros(len(y), dtype=int)
+    rare[:60] = 1
+    est = LRClassifier(max_epochs=2, random_state=0).fit(X, rare)
+    assert "valid_loss" in est.history_[-1]
+    assert sum(b.get("train_batch_size", 0) for b in est.history_[-1, "batches"]) == 900
 
 
 @pytest.mark.parametrize(

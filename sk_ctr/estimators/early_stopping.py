@@ -19,8 +19,11 @@ from skorch.dataset import ValidSplit
 from sk_ctr.training.callbacks import StopTraining, validation_auc
 
 #: ``early_stopping="auto"`` holds out a validation split when it would contain at least this
-#: many rows of each class: fewer make the monitored score mostly noise (docs/defaults.md).
-AUTO_MIN_VALIDATION_ROWS_PER_CLASS = 10
+#: many rows of each class. Below it the monitored score is mostly noise; but a noisy stop (and
+#: the temperature fitted on the same rows) still beats training every epoch blind: on
+#: validation splits of the Avazu and MovieLens samples (5-7 rows of the rarer class held out)
+#: DeepFM's log-loss went 2.90 -> 0.44 and 7.55 -> 0.68 with early stopping (docs/defaults.md).
+AUTO_MIN_VALIDATION_ROWS_PER_CLASS = 5
 
 
 #: History key marking the epochs early stopping counted as improvements; the last one is the

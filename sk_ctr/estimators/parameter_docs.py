@@ -54,9 +54,9 @@ early_stopping : "auto" or bool, default="auto"
     ``X_val`` / ``y_val`` given to :meth:`fit`, score them after every epoch, stop when
     ``scoring`` has not improved by more than ``tol`` for ``n_iter_no_change`` epochs and
     restore the weights of the best epoch. ``"auto"``: on whenever the held-out rows would
-    hold at least 10 rows of each class (and always with ``X_val``), which covers every
-    CTR data set of useful size: CTR networks typically over-fit after one to three
-    epochs (docs/defaults.md).
+    hold at least 5 rows of each class (and always with ``X_val``): CTR networks
+    typically over-fit after one to three epochs, and even a noisy stop beats 50 blind
+    epochs (399 Avazu rows: log-loss 0.44 against 2.9; docs/defaults.md).
 """
 
 SCORING = """\
@@ -92,7 +92,8 @@ calibration : {"auto", "temperature", "isotonic"} or None, default="auto"
     ``"temperature"`` (Guo et al., ICML 2017): one scalar ``temperature_`` divides every
     logit, correcting the over-confidence of networks trained for several epochs.
     ``"isotonic"``: then a non-decreasing piecewise-linear map of the scaled logit to the
-    probability (``isotonic_knots_``), with ties broken by the logit. ``"auto"``:
+    probability (``isotonic_knots_``), with ties broken by the logit, kept within
+    1 / (n_pos + 2) and 1 - 1 / (n_neg + 2) of the validation rows. ``"auto"``:
     isotonic when the validation rows hold at least 1,000 rows of each class (below, it
     over-fits: docs/defaults.md), else the temperature. None of them changes any ranking
     (AUC). ``None``, or a fit without validation rows: ``temperature_ = 1``.
