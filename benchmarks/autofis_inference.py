@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from sk_ctr.layers.gating import all_interactions
+from sk_ctr.layers.field_products import all_interactions
 from sk_ctr.models import DeepFMNet, PNNNet
 from sk_ctr.models.autofis import AutoFISNet
 from sk_ctr.preprocessing import Field
@@ -33,7 +33,7 @@ MLP = {"hidden_units": (400, 400, 400), "activation": "relu", "dropout": 0.5}
 
 
 def fields():
-    return [Field(f"f{i}", "categorical", VOCAB, i * VOCAB, "categorical") for i in range(N_FIELDS)]
+    return [Field(f"f{i}", "categorical", VOCAB, source="categorical") for i in range(N_FIELDS)]
 
 
 def seconds_per_pass(net, ids, values):

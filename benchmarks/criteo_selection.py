@@ -18,11 +18,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from sk_ctr import CTRTransformer, DeepFMClassifier, FMClassifier, LRClassifier
-from sk_ctr.datasets import load_criteo
+from sk_ctr.datasets import get_data_home, load_criteo
 
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[1].parent / "shared/data/criteo_kaggle_10k/train_examples.txt"
-)
+DEFAULT_DATA = get_data_home() / "criteo_kaggle_10k" / "train_examples.txt"
 COMMON = {"max_epochs": 40, "early_stopping": True, "n_iter_no_change": 3, "batch_size": 256}
 MODELS = {"LR": LRClassifier, "FM": FMClassifier, "DeepFM": DeepFMClassifier}
 

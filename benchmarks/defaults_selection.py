@@ -4,7 +4,10 @@ Every data set's training part (the same one ``python -m sk_ctr.benchmark`` trai
 80/20 again (stratified, ``--split-seed``, default 1); each configuration is fitted on the 80 %
 and scored on the 20 %. The test parts are never loaded. LightGBM (``LGBMClassifier()`` on
 category columns, its own early stopping on 10 % of the fitting rows) is fitted on the same
-rows as the yardstick. One JSON line per fit goes to stdout; ``--summary`` prints a table.
+rows as the yardstick. One JSON line per fit goes to stdout. The grid key ``lr_schedule``
+(``"FACTOR:PATIENCE"`` or null) adds skorch's ``LRScheduler`` with torch's
+``ReduceLROnPlateau`` on the validation AUC (``"0.3:1"``: lr times 0.3 after one epoch without
+a gain).
 
     GOMP_SPINCOUNT=1000 python benchmarks/defaults_selection.py --data criteo,frappe \\
         --model deepfm --grid '{"lr": [1e-3, 3e-3], "batch_size": [256, "auto"]}'
@@ -116,7 +119,8 @@ def main(argv=None):
         for values in itertools.product(*(grid[n] for n in names)):
             params = dict(zip(names, values, strict=True))
             for seed in seeds:
-                model = estimator(random_state=seed, n_threads=1, **params)
+                model = estimator(random_state=seed, n_threads=1,
+                                  **_with_schedule(params))
                 start = time.perf_counter()
                 try:
                     model.fit(X_fit, y_fit)
@@ -127,6 +131,22 @@ def main(argv=None):
                 p = model.predict_proba(X_val)[:, 1]
                 _emit(data, args.model, params, seed, y_val, p, time.perf_counter() - start,
                       model)
+
+
+def _with_schedule(params):
+    """``params`` with ``lr_schedule="FACTOR:PATIENCE"`` turned into a skorch ``LRScheduler``
+    callback reducing the learning rate when the validation AUC stops improving."""
+    params = dict(params)
+    schedule = params.pop("lr_schedule", None)
+    if schedule is None:
+        return params
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    factor, patience = schedule.split(":")
+    scheduler = LRScheduler(policy=ReduceLROnPlateau, monitor="valid_auc", mode="max",
+                            factor=float(factor), patience=int(patience))
+    return {**params, "callbacks": [("lr_plateau", scheduler)]}
 
 
 def _estimator_class(name):

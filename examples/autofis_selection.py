@@ -21,8 +21,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from sk_ctr import AutoFISClassifier, DeepFMClassifier, FMClassifier  # noqa: E402
-from sk_ctr.datasets import load_criteo  # noqa: E402
-from sk_ctr.datasets_interactions import make_interaction_dataset  # noqa: E402
+from sk_ctr.datasets import load_criteo, make_interaction_dataset  # noqa: E402
 from sk_ctr.plotting import plot_interactions  # noqa: E402
 
 PLANTED = {("x0", "x1"), ("x2", "x5"), ("x3", "x4")}

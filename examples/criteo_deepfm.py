@@ -1,6 +1,7 @@
 """DeepFM on the Criteo sample: a raw DataFrame in, probabilities out, then a small grid search.
 
-Run from the repository root (the Criteo sample lies in ../shared/data, or pass --data)::
+Run from the repository root (the Criteo sample is read from the data home, SK_CTR_DATA:
+../shared/data in a checkout; or pass --data)::
 
     python examples/criteo_deepfm.py [--data PATH] [--rows N]
 """
@@ -12,11 +13,9 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 from sk_ctr import CTRTransformer, DeepFMClassifier, LRClassifier
-from sk_ctr.datasets import load_criteo
+from sk_ctr.datasets import get_data_home, load_criteo
 
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[1].parent / "shared/data/criteo_kaggle_10k/train_examples.txt"
-)
+DEFAULT_DATA = get_data_home() / "criteo_kaggle_10k" / "train_examples.txt"
 
 
 def main(argv=None):

@@ -5,7 +5,8 @@ as the probability of *keeping* a neuron: 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, and find
 at its best for a keep probability between 0.6 and 0.9. Here the same sweep is one
 ``GridSearchCV`` per model over ``dropout`` (the probability of *dropping*, as in PyTorch:
 keep = 1 - dropout), scored by cross-validated ROC AUC and log-loss, on the Criteo sample when it
-lies beside the repository (``../shared/data``) or on synthetic data with order-2 structure.
+is in the data home (``SK_CTR_DATA``, a checkout's ``../shared/data``) or on synthetic data with
+order-2 structure.
 The journal ran on Company* (billions of rows); on a few thousand rows expect flatter curves.
 
 Run from the repository root::
@@ -26,10 +27,9 @@ import pandas as pd  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 
 from sk_ctr import CTRTransformer, DeepFMClassifier, DNNClassifier, PNNClassifier  # noqa: E402
-from sk_ctr.datasets import load_criteo, make_ctr_classification  # noqa: E402
+from sk_ctr.datasets import get_data_home, load_criteo, make_ctr_classification  # noqa: E402
 
-CRITEO = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "criteo_kaggle_10k"
-          / "train_examples.txt")
+CRITEO = get_data_home() / "criteo_kaggle_10k" / "train_examples.txt"
 #: The journal's keep probabilities (Fig. 11).
 KEEP = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 
@@ -50,7 +50,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true",
                         help="DeepFM only, three dropout values, 2 folds, 2 epochs")
-    parser.add_argument("--data", help="a Criteo file (default: ../shared/data's sample)")
+    parser.add_argument("--data", help="a Criteo file (default: the data home's sample)")
     parser.add_argument("--plot", default="dropout_study.png", help="the figure (PNG)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)

@@ -5,17 +5,21 @@ import torch; ``sk_ctr.DeepFMClassifier`` or ``from sk_ctr import DeepFMClassifi
 """
 
 from sk_ctr._lazy import attach
-from sk_ctr.estimators import ESTIMATOR_MODULES
+from sk_ctr.estimators import _public_modules as _estimator_modules
 
+#: The public names besides the estimators (which :mod:`sk_ctr.utils.discovery` finds).
 _PUBLIC_MODULES = {
-    **ESTIMATOR_MODULES,
     "CrossProductFeatures": "sk_ctr.preprocessing.crosses",
     "CTRTransformer": "sk_ctr.preprocessing.transformer",
     "Field": "sk_ctr.preprocessing.fields",
     "FieldData": "sk_ctr.preprocessing.fields",
-    "ParquetSource": "sk_ctr.training.streaming",
+    "ParquetSource": "sk_ctr.io.parquet",
+    "__version__": "sk_ctr._version",
 }
 
-__all__ = sorted(_PUBLIC_MODULES)
 
-__getattr__, __dir__ = attach(__name__, {**_PUBLIC_MODULES, "__version__": "sk_ctr._version"})
+def _public_modules():
+    return {**_estimator_modules(), **_PUBLIC_MODULES}
+
+
+__getattr__, __dir__ = attach(__name__, _public_modules)

@@ -19,19 +19,26 @@ def attach(package, names):
     ----------
     package : str
         The package's ``__name__``.
-    names : dict
+    names : dict or callable
         Public name to the module that defines it (``{"DeepFMClassifier":
-        "sk_ctr.estimators.models"}``).
+        "sk_ctr.estimators.models"}``), or a function returning that dict, called when a name
+        is first looked up (:func:`sk_ctr.utils.discovery.estimator_modules` reads files).
 
     Returns
     -------
     __getattr__, __dir__ : callable
-        To assign in the package's namespace. ``__getattr__`` also imports a submodule read as
+        To assign in the package's namespace. ``__getattr__`` also serves the package's
+        ``__all__`` (the public names not starting with ``_``) and imports a submodule read as
         an attribute (``sk_ctr.datasets`` after ``import sk_ctr``), as the eager imports did.
     """
     namespace = importlib.import_module(package).__dict__
+    find_names = names if callable(names) else lambda: names
 
     def __getattr__(name):
+        names = find_names()
+        if name == "__all__":
+            namespace[name] = sorted(n for n in names if not n.startswith("_"))
+            return namespace[name]
         if name in names:
             value = getattr(importlib.import_module(names[name]), name)
             namespace[name] = value  # the next read is a plain attribute lookup
@@ -41,6 +48,6 @@ def attach(package, names):
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__():
-        return sorted({*namespace, *names})
+        return sorted({*namespace, *find_names(), "__all__"})
 
     return __getattr__, __dir__

@@ -6,11 +6,15 @@ is fitted on the training part and scored once on the test part: ROC AUC, log-lo
 the best epoch. Nothing is tuned on the test part.
 
 Data (``--data``)
-    ``criteo`` and ``avazu``: the samples in ``../shared/data``, split 80/20 at random
+    ``criteo`` and ``avazu``: the samples in the data home (``SK_CTR_DATA``, see
+    :func:`~sk_ctr.datasets.get_data_home`; a checkout's ``../shared/data``), split 80/20 at random
     (stratified, ``--seed``); ``frappe``: train on its validation part, test on its test part
     (:func:`~sk_ctr.datasets.load_frappe`); ``ipinyou``: its own train/test parts;
-    ``synthetic``: ``make_ctr_classification(n_samples=50000, n_fields=10, cardinality=100,
-    n_numeric=3)`` split 80/20; any other value is the path of a CSV or Parquet file whose
+    ``movielens`` (200 MovieLens-1M ratings, a click when the rating is >= 4) and ``taobao``
+    (500 DMR rows, :func:`~sk_ctr.datasets.load_taobao_dmr`): split 80/20 as ``criteo``; the
+    samples are read from the data home like the others; ``synthetic``:
+    ``make_ctr_classification(n_samples=50000, n_fields=10, cardinality=100, n_numeric=3)``
+    split 80/20; any other value is the path of a CSV or Parquet file whose
     ``--label`` column holds the two classes, split 80/20.
 
 Models (``--models``, comma-separated; default all; quote the list in a shell because of
@@ -59,47 +63,28 @@ import argparse
 import sys
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import ClassifierMixin
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-import sk_ctr
-import sk_ctr.estimators
-from sk_ctr import (
-    AFMClassifier,
-    AutoFISClassifier,
-    DCNClassifier,
-    DeepFMClassifier,
-    DNNClassifier,
-    FFMClassifier,
-    FMClassifier,
-    FNNClassifier,
-    FwFMClassifier,
-    GBDTFFMClassifier,
-    GBDTLRClassifier,
-    LRClassifier,
-    PNNClassifier,
-    WideDeepClassifier,
-)
 from sk_ctr.datasets import (
     load_avazu,
     load_criteo,
     load_frappe,
     load_ipinyou,
+    load_taobao_dmr,
     make_ctr_classification,
 )
-from sk_ctr.estimators import CTRClassifier
-from sk_ctr.reference_models import GradientBoostingReference
+from sk_ctr.datasets._home import data_home_path
+from sk_ctr.presets import LARGE_DATA_ROWS, PAPER, Protocol
+from sk_ctr.utils.discovery import all_estimators
 
 __all__ = [
-    "MODELS",
-    "Protocol",
     "default_models",
     "format_table",
     "load_benchmark_data",
@@ -107,96 +92,29 @@ __all__ = [
     "summarize",
 ]
 
-SHARED_DATA = Path(sk_ctr.__file__).resolve().parents[2] / "shared" / "data"
-
-#: Batch size 256 below this many training rows, 2000 from it on.
-LARGE_DATA_ROWS = 100_000
-#: Learning rates: models with a multi-layer perceptron, and the shallow factorization models.
-DEEP_LR, SHALLOW_LR = 1e-3, 1e-2
-#: The deep component of every deep model (journal Table III, Criteo-Random).
-DEEP = {"hidden_units": (400, 400, 400), "activation": "relu", "dropout": 0.5}
-#: Embedding sizes (journal section III-C-1): 10 with an FM component, 11 without.
-FM_EMBED, DEEP_EMBED = 10, 11
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """The training settings every model of one fit shares (see the module docstring)."""
-
-    batch_size: int
-    max_epochs: int = 20
-    random_state: int = 0
-    l2: float = 1e-3
-    cross_features: tuple = ()
-
-    def training(self, lr):
-        """The ``CTRClassifier`` training parameters, with the model family's learning rate."""
-        return {
-            "lr": lr, "l2": self.l2, "batch_size": self.batch_size,
-            "max_epochs": self.max_epochs, "early_stopping": True, "validation_fraction": 0.1,
-            "n_iter_no_change": 3, "random_state": self.random_state,
-        }  # fmt: skip
-
-    def deep(self, embed_dim, **overrides):
-        """Embedding size, the Table III deep component and the deep models' training."""
-        return {"embed_dim": embed_dim, **DEEP, **overrides, **self.training(DEEP_LR)}
-
-
-#: Model spelling -> factory ``Protocol -> unfitted estimator``. The order is the table's.
-MODELS = {
-    "lr": lambda p: LRClassifier(**p.training(SHALLOW_LR)),
-    "fm": lambda p: FMClassifier(embed_dim=FM_EMBED, **p.training(SHALLOW_LR)),
-    "dnn": lambda p: DNNClassifier(**p.deep(DEEP_EMBED)),
-    # FNN's k is its FM's; the MLP reads [w_i, v_i], k + 1 = 11 values per field.
-    "fnn": lambda p: FNNClassifier(**p.deep(FM_EMBED)),
-    "ipnn": lambda p: PNNClassifier(product="inner", **p.deep(DEEP_EMBED, activation="tanh")),
-    "opnn": lambda p: PNNClassifier(product="outer", **p.deep(DEEP_EMBED)),
-    "pnn*": lambda p: PNNClassifier(product="both", **p.deep(DEEP_EMBED)),
-    "lr&dnn": lambda p: WideDeepClassifier(
-        wide="lr", cross_features=list(p.cross_features) or None, **p.deep(DEEP_EMBED)
-    ),
-    "fm&dnn": lambda p: WideDeepClassifier(wide="fm", **p.deep(FM_EMBED)),
-    "deepfm": lambda p: DeepFMClassifier(deep="dnn", **p.deep(FM_EMBED)),
-    "deepfm-ip": lambda p: DeepFMClassifier(deep="inner", **p.deep(FM_EMBED)),
-    "deepfm-op": lambda p: DeepFMClassifier(deep="outer", **p.deep(FM_EMBED)),
-    "deepfm-*p": lambda p: DeepFMClassifier(deep="both", **p.deep(FM_EMBED)),
-    "dcn": lambda p: DCNClassifier(**p.deep(DEEP_EMBED)),
-    "ffm": lambda p: FFMClassifier(**p.training(SHALLOW_LR)),
-    "fwfm": lambda p: FwFMClassifier(**p.training(SHALLOW_LR)),
-    "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),
-    "gbdt+lr": lambda p: GBDTLRClassifier(random_state=p.random_state),
-    "gbdt+ffm": lambda p: GBDTFFMClassifier(random_state=p.random_state),
-    # AutoFIS: its own search defaults (grda_c and search_epochs "auto"), the base's settings.
-    "autofm": lambda p: AutoFISClassifier(base="fm", embed_dim=FM_EMBED, **p.training(SHALLOW_LR)),
-    "autodeepfm": lambda p: AutoFISClassifier(base="deepfm", **p.deep(FM_EMBED)),
-    # Gradient boosting at its defaults, its own early stopping on 10 % of the training part.
-    "lightgbm": lambda p: GradientBoostingReference("lightgbm", random_state=p.random_state),
-    "catboost": lambda p: GradientBoostingReference("catboost", random_state=p.random_state),
-}
 #: The rows whose AUC the "AUC vs LR %" column divides by (the protocol's, the defaults').
 LR_ROWS = ("lr", "LRClassifier")
 
 
 def default_models():
     """Class name -> factory ``Protocol -> estimator with nothing set but random_state``, for
-    every estimator class :mod:`sk_ctr.estimators` exports (its base class ``CTRClassifier``,
-    which trains a network passed as ``module``, aside), then the ``lightgbm`` and
-    ``catboost`` reference rows.
+    every estimator of :func:`~sk_ctr.utils.discovery.all_estimators` (by name), then the
+    ``lightgbm`` and ``catboost`` reference rows.
 
     Returns
     -------
     dict of str to callable
     """
-    classes = [getattr(sk_ctr.estimators, name) for name in sk_ctr.estimators.__all__]
     factories = {
-        cls.__name__: (lambda p, cls=cls: cls(random_state=p.random_state))
-        for cls in classes
-        if isinstance(cls, type) and issubclass(cls, ClassifierMixin) and cls is not CTRClassifier
+        name: (lambda p, cls=cls: cls(random_state=p.random_state))
+        for name, cls in all_estimators()
     }
-    return {**factories, "lightgbm": MODELS["lightgbm"], "catboost": MODELS["catboost"]}
+    return {**factories, "lightgbm": PAPER["lightgbm"], "catboost": PAPER["catboost"]}
 
 
-DATASETS = ("criteo", "frappe", "avazu", "ipinyou", "synthetic")
+DATASETS = ("criteo", "frappe", "avazu", "ipinyou", "movielens", "taobao", "synthetic")
+#: MovieLens-1M ratings counted as a click, as DeepCTR's examples do.
+MOVIELENS_CLICK_RATING = 4
 
 
 # --------------------------------------------------------------------------------------
@@ -210,7 +128,9 @@ def load_benchmark_data(data, label=None, test_size=0.2, seed=0):
     Parameters
     ----------
     data : str or path-like
-        One of ``"criteo", "frappe", "avazu", "ipinyou", "synthetic"``, or a file path.
+        One of ``"criteo", "frappe", "avazu", "ipinyou", "movielens", "taobao",
+        "synthetic"``, or a file path. The named sets but ``"synthetic"`` are read from the
+        data home (:func:`~sk_ctr.datasets.get_data_home`).
     label : str, default=None
         The label column of a file (required for a file, ignored otherwise).
     test_size : float, default=0.2
@@ -224,13 +144,18 @@ def load_benchmark_data(data, label=None, test_size=0.2, seed=0):
         Raw DataFrames and 0/1 int64 labels.
     """
     if data == "frappe":
-        return load_frappe(SHARED_DATA / "frappe_nfm")
+        return load_frappe(data_home_path("frappe_nfm"))
     if data == "ipinyou":
-        return load_ipinyou(SHARED_DATA / "ipinyou_2997_deepctr")
+        return load_ipinyou(data_home_path("ipinyou_2997_deepctr"))
     if data == "criteo":
-        X, y = load_criteo(SHARED_DATA / "criteo_kaggle_10k" / "train_examples.txt")
+        X, y = load_criteo(data_home_path("criteo_kaggle_10k", "train_examples.txt"))
     elif data == "avazu":
-        X, y = load_avazu(SHARED_DATA / "avazu_kaggle_sample" / "avazu_train_first499.csv")
+        X, y = load_avazu(data_home_path("avazu_kaggle_sample", "avazu_train_first499.csv"))
+    elif data == "movielens":
+        X = pd.read_csv(data_home_path("movielens1m_deepctr_sample", "movielens_sample.txt"))
+        y = (X.pop("rating").to_numpy() >= MOVIELENS_CLICK_RATING).astype(np.int64)
+    elif data == "taobao":
+        X, y = load_taobao_dmr(data_home_path("taobao_ad_dmr_sample", "alimama_sampled_train.txt"))
     elif data == "synthetic":
         X, y = make_ctr_classification(
             n_samples=50_000, n_fields=10, cardinality=100, n_numeric=3, random_state=seed
@@ -309,8 +234,8 @@ def run_benchmark(
         A data set name or file (see :func:`load_benchmark_data`), or an already split
         ``(X_train, y_train, X_test, y_test)``.
     models : list of str, default=None
-        Keys of :data:`MODELS` (of :func:`default_models` with ``defaults``); None means all,
-        in the table's order.
+        Keys of :data:`sk_ctr.presets.PAPER` (of :func:`default_models` with ``defaults``);
+        None means all, in the table's order.
     repeat : int, default=1
         Fits per model, with ``random_state = seed + i`` for ``i in range(repeat)``.
     max_epochs : int, default=20
@@ -329,8 +254,8 @@ def run_benchmark(
         and score on its 20 %. For choosing settings without ever looking at the test part.
     defaults : bool, default=False
         Fit :func:`default_models` (every estimator with nothing set but ``random_state``, and
-        the reference rows) instead of the protocol's :data:`MODELS`; ``max_epochs`` and
-        ``l2`` are then unused.
+        the reference rows) instead of the protocol's :data:`sk_ctr.presets.PAPER`;
+        ``max_epochs`` and ``l2`` are then unused.
     log : file-like or None, default=sys.stderr
         Where a progress line per fit (and the traceback of a failed fit) is written.
 
@@ -341,7 +266,7 @@ def run_benchmark(
         best_epoch, error`` (``error`` is missing, or ``"ExceptionType: message"`` with NaN
         scores when the fit failed; the failure does not stop the other fits).
     """
-    registry = default_models() if defaults else MODELS
+    registry = default_models() if defaults else PAPER
     models = list(registry) if models is None else list(models)
     unknown = [name for name in models if name not in registry]
     if unknown:
@@ -577,7 +502,7 @@ def main(argv=None):
     parser.add_argument(
         "--models",
         default=None,
-        help=f"comma-separated, quoted (default: all): {','.join(MODELS)}; with --defaults, "
+        help=f"comma-separated, quoted (default: all): {','.join(PAPER)}; with --defaults, "
         "estimator class names (DeepFMClassifier, ...), lightgbm, catboost",
     )
     parser.add_argument(
@@ -627,7 +552,7 @@ def main(argv=None):
     if args.data not in DATASETS and args.label is None:
         parser.error("--label is required when --data is a file")
     try:
-        models = _resolve_models(args.models, default_models() if args.defaults else MODELS)
+        models = _resolve_models(args.models, default_models() if args.defaults else PAPER)
     except ValueError as error:
         parser.error(str(error))
 

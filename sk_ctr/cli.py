@@ -42,10 +42,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sk_ctr._atomic import atomic_path
+from sk_ctr.io.tables import TableError, chunk_writer, read_table, write_table
 
 PROG = "sk-ctr"
-PARQUET_SUFFIXES = (".parquet", ".pq")
-TAB_SUFFIXES = (".tsv", ".tab")
 #: Rows predicted per step of ``predict``'s progress bar.
 PREDICT_CHUNK = 100_000
 
@@ -96,7 +95,7 @@ def main(argv=None):
     with stop_signals_raise_interrupt() as received:
         try:
             return args.run(args)
-        except UsageError as error:
+        except (UsageError, TableError) as error:
             print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
@@ -404,7 +403,7 @@ def _fit_streaming(args, model, params):
 def _parquet_source(path, label, drop, option, validation=None, **source_params):
     """``ParquetSource(path, label, validation=validation, **source_params)`` without the
     ``drop`` columns, errors naming ``option``."""
-    from sk_ctr.training.streaming import ParquetSource
+    from sk_ctr.io.parquet import ParquetSource
 
     try:
         source = ParquetSource(path, label=label, validation=validation, **source_params)
@@ -508,13 +507,9 @@ def _export(args):
 
 def estimator_classes():
     """The estimator classes of sk_ctr by name (``DeepFMClassifier`` ...)."""
-    import sk_ctr
+    from sk_ctr.utils.discovery import all_estimators
 
-    return {
-        name: getattr(sk_ctr, name)
-        for name in sk_ctr.__all__
-        if name.endswith("Classifier") and name != "CTRClassifier"
-    }
+    return dict(all_estimators())
 
 
 def resolve_model(name):
@@ -523,7 +518,7 @@ def resolve_model(name):
     Parameters
     ----------
     name : str
-        A spelling of :data:`sk_ctr.benchmark.MODELS` (``"deepfm"``, ``"ipnn"``,
+        A spelling of :data:`sk_ctr.presets.PAPER` (``"deepfm"``, ``"ipnn"``,
         ``"fm&dnn"`` ...), which takes precedence, or an estimator class name with or without
         ``Classifier``, in any case (``"DINClassifier"``, ``"din"``, ``"AutoFIS"``).
 
@@ -536,20 +531,20 @@ def resolve_model(name):
     UsageError
         For an unknown name; the message lists the known ones.
     """
-    from sk_ctr.benchmark import MODELS
+    from sk_ctr.presets import PAPER
 
     key = name.strip().lower()
-    if key in MODELS:
+    if key in PAPER:
         return ("benchmark", key)
     classes = {cls_name.lower(): cls for cls_name, cls in estimator_classes().items()}
     for candidate in (key, key + "classifier"):
         if candidate in classes:
             return ("class", classes[candidate])
-    known = list(MODELS) + sorted(estimator_classes())
+    known = list(PAPER) + sorted(estimator_classes())
     close = difflib.get_close_matches(key, [k.lower() for k in known], n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise UsageError(
-        f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(MODELS)}; "
+        f"unknown model {name!r}.{hint} Benchmark spellings: {', '.join(PAPER)}; "
         f"estimators: {', '.join(sorted(estimator_classes()))}."
     )
 
@@ -615,12 +610,12 @@ def build_estimator(model, params, n_rows):
     """
     from sklearn.utils._param_validation import InvalidParameterError
 
-    from sk_ctr.benchmark import LARGE_DATA_ROWS, MODELS, Protocol
     from sk_ctr.preprocessing import CTRTransformer
+    from sk_ctr.presets import LARGE_DATA_ROWS, PAPER, Protocol
 
     kind, value = model
     if kind == "benchmark":
-        estimator = MODELS[value](Protocol(batch_size=256 if n_rows < LARGE_DATA_ROWS else 2000))
+        estimator = PAPER[value](Protocol(batch_size=256 if n_rows < LARGE_DATA_ROWS else 2000))
     else:
         estimator = value()
     name = type(estimator).__name__
@@ -665,72 +660,6 @@ def build_estimator(model, params, n_rows):
     except (InvalidParameterError, ValueError, TypeError) as error:
         raise UsageError(f"invalid parameter for {name}: {error}") from error
     return estimator
-
-
-def read_table(path, sep=None):
-    """Read a CSV or Parquet file into a DataFrame, with errors that name the file.
-
-    Parameters
-    ----------
-    path : str or path-like
-        ``.parquet`` / ``.pq`` is Parquet (needs pyarrow); anything else is CSV (tab-separated
-        for ``.tsv``; pandas decompresses ``.gz``, ``.zip`` ...).
-    sep : str, default=None
-        CSV separator; ``None``: tab for ``.tsv`` / ``.tab``, else comma.
-
-    Returns
-    -------
-    pandas.DataFrame
-
-    Raises
-    ------
-    UsageError
-        If the file is missing, unreadable, empty or pyarrow is needed and missing.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file.")
-    suffixes = [s.lower() for s in path.suffixes]
-    try:
-        if suffixes and suffixes[-1] in PARQUET_SUFFIXES:
-            frame = pd.read_parquet(path)
-        else:
-            if sep is None:
-                sep = "\t" if any(s in TAB_SUFFIXES for s in suffixes) else ","
-            frame = pd.read_csv(path, sep=sep)
-    except ImportError as error:
-        raise UsageError(
-            f"reading Parquet ({path}) needs pyarrow: pip install "
-            f"'sk-ctr[parquet]' (or pyarrow). ({error})"
-        ) from error
-    except (OSError, ValueError, UnicodeDecodeError) as error:  # pandas' and pyarrow's errors
-        raise UsageError(f"cannot read {path}: {type(error).__name__}: {error}") from error
-    if len(frame) == 0:
-        raise UsageError(f"{path} has no rows.")
-    return frame
-
-
-def write_table(frame, path):
-    """Write ``frame`` as Parquet (``.parquet`` / ``.pq``) or CSV (else; ``"-"``: stdout)."""
-    if path == "-":
-        frame.to_csv(sys.stdout, index=False)
-        return
-    path = Path(path)
-    try:
-        with atomic_path(path) as temporary:
-            if path.suffix.lower() in PARQUET_SUFFIXES:
-                frame.to_parquet(temporary, index=False)
-            else:
-                frame.to_csv(temporary, index=False, sep=_csv_separator(path.suffix))
-    except ImportError as error:
-        raise UsageError(
-            f"writing Parquet ({path}) needs pyarrow: pip install "
-            f"'sk-ctr[parquet]' (or pyarrow). ({error})"
-        ) from error
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error}") from error
 
 
 def check_output(out, inputs, force):
@@ -847,61 +776,6 @@ def _predict_streaming(args, estimator):
     return 0
 
 
-@contextmanager
-def chunk_writer(path):
-    """A :class:`ChunkWriter` of ``path`` (``"-"``: stdout) whose file appears, whole, only
-    when the block succeeds: chunks go to a temporary file beside it (see
-    :func:`sk_ctr._atomic.atomic_path`), so a failure or an interrupt part-way leaves the
-    previous file untouched and no partial one."""
-    if path == "-":
-        yield ChunkWriter("-")
-        return
-    with atomic_path(path) as temporary:
-        writer = ChunkWriter(temporary, suffix=Path(path).suffix)
-        try:
-            yield writer
-        finally:
-            writer.close()
-
-
-class ChunkWriter:
-    """Write DataFrames one after another to one CSV (``"-"``: stdout) or Parquet file, as
-    :func:`write_table` writes one; the format comes from ``suffix`` (default: ``path``'s).
-    Use it through :func:`chunk_writer`, which makes the file appear whole or not at all."""
-
-    def __init__(self, path, suffix=None):
-        self.path, self.parquet, self.chunks = path, None, 0
-        self.suffix = (Path(path).suffix if suffix is None else suffix).lower()
-
-    def write(self, frame):
-        if self.path == "-":
-            frame.to_csv(sys.stdout, index=False, header=not self.chunks)
-        elif self.suffix in PARQUET_SUFFIXES:
-            self._write_parquet(frame)
-        else:
-            frame.to_csv(
-                self.path,
-                index=False,
-                sep=_csv_separator(self.suffix),
-                mode="a" if self.chunks else "w",
-                header=not self.chunks,
-            )
-        self.chunks += 1
-
-    def _write_parquet(self, frame):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        if self.parquet is None:
-            self.parquet = pq.ParquetWriter(self.path, table.schema)
-        self.parquet.write_table(table)
-
-    def close(self):
-        if self.parquet is not None:
-            self.parquet.close()
-
-
 def predict_in_chunks(estimator, X, chunk_size=PREDICT_CHUNK):
     """``predict_proba(X)[:, 1]`` chunk by chunk, with a progress bar on a terminal.
 
@@ -1005,10 +879,6 @@ def _dump(estimator, path):
         raise UsageError(f"cannot write {path}: {error}") from error
 
 
-def _csv_separator(suffix):
-    return "\t" if suffix.lower() in TAB_SUFFIXES else ","
-
-
 def _training_summary(estimator):
     history = getattr(estimator, "history_", None)
     if not history:
@@ -1046,7 +916,7 @@ def _column_list(columns, limit=20):
 
 
 def _format_models_help():
-    from sk_ctr.benchmark import MODELS
+    from sk_ctr.presets import PAPER
 
     def wrapped(names):
         return textwrap.fill(
@@ -1054,7 +924,7 @@ def _format_models_help():
         )
 
     return _MODELS_HELP.format(
-        benchmark=wrapped(MODELS), classes=wrapped(sorted(estimator_classes()))
+        benchmark=wrapped(PAPER), classes=wrapped(sorted(estimator_classes()))
     )
 
 

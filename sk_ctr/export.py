@@ -44,13 +44,17 @@ from sklearn.utils.validation import check_is_fitted
 from sk_ctr._atomic import atomic_path
 from sk_ctr.estimators.calibration import TIE_BREAK_SHARE
 from sk_ctr.preprocessing import FieldData
+from sk_ctr.preprocessing.batch import (
+    IDS,
+    INPUT_DTYPES,
+    LENGTHS,
+    SEQUENCES,
+    VALUES,
+    input_keys,
+)
 
 __all__ = ["export_inputs", "export_onnx", "export_torchscript", "input_names"]
 
-#: Inputs of every exported network, in argument order; behaviour models add the two sequence
-#: inputs.
-FIELD_INPUTS = ("ids", "values")
-SEQUENCE_INPUTS = ("sequences", "lengths")
 OUTPUT_NAME = "probability"
 #: Rows the network is traced on, and rows of the check batch (a different size on purpose:
 #: a traced constant batch size shows up as a shape error or a wrong score).
@@ -74,10 +78,7 @@ def input_names(estimator):
         fields (behaviour histories, multi-valued columns).
     """
     check_is_fitted(estimator, "schema_")
-    names = list(FIELD_INPUTS)
-    if any(field.kind == "sequence" for field in estimator.schema_):
-        names += SEQUENCE_INPUTS
-    return names
+    return list(input_keys(estimator.schema_))
 
 
 def export_inputs(estimator, X):
@@ -127,8 +128,7 @@ def export_inputs(estimator, X):
         )
     else:
         encoded = estimator.preprocessor_.transform(X)
-    dtypes = {"ids": np.int64, "values": np.float32, "sequences": np.int64, "lengths": np.int64}
-    return {name: np.ascontiguousarray(encoded[name], dtype=dtypes[name]) for name in names}
+    return {name: np.ascontiguousarray(encoded[name], dtype=INPUT_DTYPES[name]) for name in names}
 
 
 def export_torchscript(estimator, path, X=None):
@@ -340,14 +340,14 @@ def _prepare(estimator, X):
     shift = 0.0 if rate is None else float(np.log(rate))
     temperature = getattr(estimator, "temperature_", 1.0)
     knots = getattr(estimator, "isotonic_knots_", None)
-    wrapper = (_SequenceProbability if len(names) == 4 else _Probability)(
+    wrapper = (_SequenceProbability if SEQUENCES in names else _Probability)(
         network, shift, temperature, knots
     ).eval()
     if X is None:
         arrays = _random_inputs(estimator, TRACE_ROWS + CHECK_ROWS)
     else:
         arrays = export_inputs(estimator, X)
-        n_rows = len(arrays["ids"])
+        n_rows = len(arrays[IDS])
         if n_rows < TRACE_ROWS + CHECK_ROWS:  # repeat the rows: the sizes must differ, not rows
             repeat = -(-(TRACE_ROWS + CHECK_ROWS) // n_rows)
             arrays = {k: np.concatenate([v] * repeat) for k, v in arrays.items()}
@@ -367,34 +367,34 @@ def _random_inputs(estimator, n_rows, seed=0):
     numeric = [f for f in schema if f.kind == "numeric"]
     sequence = [f for f in schema if f.kind == "sequence"]
     arrays = {
-        "ids": np.stack([rng.integers(0, f.vocab_size, n_rows) for f in categorical], axis=1)
+        IDS: np.stack([rng.integers(0, f.vocab_size, n_rows) for f in categorical], axis=1)
         if categorical else np.zeros((n_rows, 0), dtype=np.int64),
-        "values": rng.standard_normal((n_rows, len(numeric))).astype(np.float32),
+        VALUES: rng.standard_normal((n_rows, len(numeric))).astype(np.float32),
     }
     if sequence:
-        width = _sequence_width(estimator)
+        width = _sequence_width(sequence)
         lengths = rng.integers(0, width + 1, n_rows)
         lengths[0] = width  # one full history and one empty one among the traced rows
         lengths[1] = 0
         items = np.stack([rng.integers(1, f.vocab_size, (n_rows, width)) for f in sequence],
                          axis=1)
         padding = np.arange(width) >= lengths[:, None, None]
-        arrays["sequences"] = np.where(padding, 0, items).astype(np.int64)
-        arrays["lengths"] = np.repeat(lengths[:, None], len(sequence), axis=1).astype(np.int64)
-    arrays["ids"] = arrays["ids"].astype(np.int64)
+        arrays[SEQUENCES] = np.where(padding, 0, items).astype(np.int64)
+        arrays[LENGTHS] = np.repeat(lengths[:, None], len(sequence), axis=1).astype(np.int64)
+    arrays[IDS] = arrays[IDS].astype(INPUT_DTYPES[IDS])
     return arrays
 
 
-def _sequence_width(estimator):
-    """L, the padded history length: the transformer's ``sequence_length_`` (the schema does
-    not carry it; it reaches the network only through the data)."""
-    width = getattr(getattr(estimator, "preprocessor_", None), "sequence_length_", None)
-    if width is None:
+def _sequence_width(sequence_fields):
+    """L, the padded history length, from the schema (a hand-built one may not say it)."""
+    widths = {field.max_length for field in sequence_fields}
+    if None in widths:
         raise ValueError(
-            f"This {type(estimator).__name__} was fitted on FieldData, so the history length "
-            "L is unknown: pass X= (a few rows of encoded FieldData) to export it."
+            "The schema does not give the padded length of its sequence fields "
+            "(Field.max_length), so the history length L is unknown: pass X= (a few rows of "
+            "encoded FieldData) to export the network."
         )
-    return int(width)
+    return int(max(widths))
 
 
 def _check_against_network(estimator, wrapper, inputs, exported, kind, error=None):

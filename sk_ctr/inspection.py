@@ -12,15 +12,9 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.random import sample_without_replacement
 
 from sk_ctr.preprocessing import FieldData
+from sk_ctr.preprocessing.batch import ARRAYS_OF_KIND
 
 __all__ = ["field_permutation_importance", "permutation_importance"]
-
-#: Which arrays of a FieldData hold a field of each kind, on which axis 1 position.
-_ARRAYS_OF_KIND = {
-    "categorical": ("ids",),
-    "numeric": ("values",),
-    "sequence": ("sequences", "lengths"),
-}
 
 
 def permutation_importance(
@@ -137,7 +131,7 @@ def field_permutation_importance(
             baseline = scorer(estimator, X_field, y_field)
         order = np.arange(len(y_field))
         position = positions[field.name]
-        shuffled = {key: X_field[key].copy() for key in _ARRAYS_OF_KIND[field.kind]}
+        shuffled = {key: X_field[key].copy() for key in ARRAYS_OF_KIND[field.kind]}
         field_scores = []
         for _ in range(n_repeats):
             generator.shuffle(order)
@@ -160,7 +154,7 @@ def field_permutation_importance(
 
 def _field_positions(schema):
     """Each field's position along axis 1 of its kind's arrays (schema order within a kind)."""
-    counts, positions = dict.fromkeys(_ARRAYS_OF_KIND, 0), {}
+    counts, positions = dict.fromkeys(ARRAYS_OF_KIND, 0), {}
     for field in schema:
         positions[field.name] = counts[field.kind]
         counts[field.kind] += 1

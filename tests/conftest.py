@@ -16,13 +16,15 @@ os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from sk_ctr.datasets import make_ctr_classification  # noqa: E402
+from sk_ctr.datasets import get_data_home, make_ctr_classification  # noqa: E402
 
 torch.set_num_threads(1)  # also when torch was imported before us (e.g. by a plugin)
 
 # Real data samples live in ../shared/data beside the repo: their terms forbid redistribution,
-# so they are never copied into it. CI has them; a user's checkout may not.
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# so they are never copied into it. CI has them; a user's checkout may not. The package reads
+# them from its data home, pointed there for the tests unless SK_CTR_DATA names another folder.
+os.environ.setdefault("SK_CTR_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = get_data_home()
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +40,7 @@ def shared_data_file():
     def locate(*parts):
         path = SHARED_DATA.joinpath(*parts)
         if not path.is_file():
-            pytest.skip(f"../shared/data is absent beside the repository (looked for {path})")
+            pytest.skip(f"the data home {SHARED_DATA} lacks the sample (looked for {path})")
         return path
 
     return locate

@@ -23,7 +23,7 @@ from sk_ctr import (
 )
 from sk_ctr.datasets import make_interaction_dataset
 from sk_ctr.layers import FactorizationMachine, GatedInteraction
-from sk_ctr.layers.gating import FieldProducts, all_interactions
+from sk_ctr.layers.field_products import FieldProducts, all_interactions
 from sk_ctr.layers.interaction import SelectedFactorizationMachine
 from sk_ctr.layers.product import ProductLayer
 from sk_ctr.models.autofis import AutoFISNet
@@ -168,7 +168,7 @@ def test_grda_rejects_invalid_settings(kwargs):
 # ----------------------------------------------------------------------------------------
 # The network
 # ----------------------------------------------------------------------------------------
-FIELDS = [Field(f"f{i}", "categorical", 5, 5 * i, "categorical") for i in range(4)]
+FIELDS = [Field(f"f{i}", "categorical", 5, source="categorical") for i in range(4)]
 
 
 @pytest.mark.parametrize("base", ["fm", "deepfm", "ipnn"])
@@ -306,6 +306,46 @@ def test_search_only_predicts_with_the_searched_model(small_ctr_data):
     assert len(est.history_) == 0 and len(est.search_history_) == 2
     assert est.module_.search_gates.products.output_dim == 15  # all pairs of 6 fields
     assert est.predict_proba(X).shape == (1000, 2)
+
+
+def embedding_tables(network):
+    return [m.weight for m in network.modules() if isinstance(m, torch.nn.Embedding)]
+
+
+def test_sparse_embeddings_search_with_sparse_adam_next_to_grda_and_still_select(planted):
+    # The optimizers of the search stage: SparseAdam on the embedding tables (sparse
+    # gradients), GRDA on the gates, the dense optimizer on the rest, one step of each per batch.
+    X_train, _, y_train, _ = planted
+    est = AutoFISClassifier(
+        base="fm", grda_c=0.05, search_epochs=3, search_only=True, sparse_embeddings=True,
+        **FAST,
+    ).fit(X_train, y_train)
+    assert est._optimizers == ["optimizer", "optimizer_sparse", "optimizer_alpha"]
+    tables = embedding_tables(est.module_)
+    assert len(tables) == 2  # the FM's factors and its order-1 weights
+    assert isinstance(est.optimizer_sparse_, torch.optim.SparseAdam)
+    assert {id(p) for p in est.optimizer_sparse_.param_groups[0]["params"]} == set(map(id, tables))
+    assert all(table.grad is not None and table.grad.is_sparse for table in tables)
+    n_steps = 3 * -(-len(y_train) // 256)
+    assert all(est.optimizer_sparse_.state[table]["step"] == n_steps for table in tables)
+    alpha = est.module_.search_gates.alpha
+    assert est.optimizer_alpha_.param_groups[0]["params"] == [alpha]
+    dense = {id(p) for group in est.optimizer_.param_groups for p in group["params"]}
+    assert not dense & {id(alpha), *map(id, tables)}
+    assert set(est.selected_interactions_) == {("x0", "x1"), ("x2", "x5"), ("x3", "x4")}
+
+
+def test_sparse_embeddings_in_the_re_train_stage(small_ctr_data):
+    X, y = small_ctr_data
+    est = AutoFISClassifier(
+        base="deepfm", hidden_units=(8,), search_epochs=1, max_epochs=1, sparse_embeddings=True,
+        **FAST,
+    ).fit(X, y)
+    assert est._optimizers == ["optimizer", "optimizer_sparse"]  # alpha trains with the weights
+    tables = embedding_tables(est.module_)
+    assert {id(p) for p in est.optimizer_sparse_.param_groups[0]["params"]} == set(map(id, tables))
+    assert all(table.grad.is_sparse for table in tables)
+    assert all(est.optimizer_sparse_.state[table]["step"] == 4 for table in tables)  # 1,000 rows
 
 
 def test_bilevel_search_and_order_three(small_ctr_data):

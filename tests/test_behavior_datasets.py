@@ -41,7 +41,7 @@ def assert_shared_encoding(X, behavior, max_sequence_length=50):
     for j, field in enumerate(encoded.sequence_fields):
         if field.name in behavior:
             assert field.shares == behavior[field.name]
-            assert field.offset == fields[behavior[field.name]].offset
+            assert field.vocab_size == fields[behavior[field.name]].vocab_size
             # Training items are never "other": the vocabulary was fitted on them.
             assert (encoded["sequences"][:, j] != 1).all()
         expected = np.minimum(lengths_of(X[field.name]), max_sequence_length)

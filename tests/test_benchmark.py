@@ -10,8 +10,6 @@ from sklearn.model_selection import train_test_split
 
 import sk_ctr
 from sk_ctr.benchmark import (
-    MODELS,
-    Protocol,
     default_models,
     format_table,
     main,
@@ -20,6 +18,7 @@ from sk_ctr.benchmark import (
 )
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators import CTRClassifier
+from sk_ctr.presets import PAPER, Protocol
 from sk_ctr.reference_models import PATIENCE
 
 
@@ -32,7 +31,7 @@ def tiny_split():
 
 def test_every_model_spelling_builds_an_estimator_with_the_journal_settings():
     protocol = Protocol(batch_size=256, max_epochs=20, random_state=3)
-    estimators = {name: factory(protocol) for name, factory in MODELS.items()}
+    estimators = {name: factory(protocol) for name, factory in PAPER.items()}
     assert estimators["deepfm"].get_params()["embed_dim"] == 10  # FM component: k = 10
     assert estimators["dnn"].get_params()["embed_dim"] == 11  # no FM component: k = 11
     assert estimators["ipnn"].get_params()["activation"] == "tanh"  # Table III
@@ -67,7 +66,7 @@ def test_a_failing_model_is_reported_and_the_others_still_run(tiny_split, monkey
     def broken(protocol):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(MODELS, "fm", broken)
+    monkeypatch.setitem(PAPER, "fm", broken)
     log = io.StringIO()
     runs = run_benchmark(tiny_split, ["fm", "lr"], max_epochs=1, log=log)
     assert runs.loc[0, "error"] == "RuntimeError: boom" and np.isnan(runs.loc[0, "auc"])
@@ -127,7 +126,7 @@ def test_reference_rows_fit_with_their_own_early_stopping(tiny_split, library):
     assert runs["error"].isna().all(), runs["error"].iloc[0]
     assert runs.loc[0, "auc"] > 0.6  # the label is a function of the columns
     assert 1 <= runs.loc[0, "best_epoch"] <= runs.loc[0, "epochs"]
-    model = MODELS[library](Protocol(batch_size=256, random_state=2))
+    model = PAPER[library](Protocol(batch_size=256, random_state=2))
     model.fit(X_train, y_train)
     categorical = [c for c in X_train.columns if X_train[c].dtype == object]
     assert model.categorical_columns_ == categorical and "tags" in categorical
@@ -182,4 +181,21 @@ def test_command_line_defaults_mode(tiny_split, capsys):
         run_benchmark(data, ["lr"], defaults=True, log=None)  # a protocol spelling
     with pytest.raises(SystemExit):
         main(["--defaults", "--models", "deepfm"])
-    assert "choose among AutoFISClassifier" in capsys.readouterr().err
+    assert "choose among AFMClassifier" in capsys.readouterr().err
+
+
+def test_movielens_and_taobao_samples_split_80_20_with_their_labels(
+    shared_data_file, monkeypatch
+):
+    import sk_ctr.benchmark
+
+    ratings = shared_data_file("movielens1m_deepctr_sample", "movielens_sample.txt")
+    shared_data_file("taobao_ad_dmr_sample", "alimama_sampled_train.txt")
+    monkeypatch.setenv("SK_CTR_DATA", str(ratings.parents[1]))
+    X, y, X_test, y_test = sk_ctr.benchmark.load_benchmark_data("movielens")
+    assert (len(X), len(X_test)) == (160, 40)
+    assert "rating" not in X.columns
+    assert y.sum() + y_test.sum() == 113  # ratings 4 and 5 (README: 65 + 48)
+    X, y, X_test, y_test = sk_ctr.benchmark.load_benchmark_data("taobao")
+    assert (len(X), len(X_test)) == (400, 100)
+    assert {"hist_cate_id", "hist_brand"} <= set(X.columns)

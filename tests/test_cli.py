@@ -357,10 +357,7 @@ def test_unreadable_files(files, tmp_path, capsys):
 
 
 def test_parquet_without_pyarrow_says_what_to_install(files, tmp_path, capsys, monkeypatch):
-    def no_engine(*args, **kwargs):
-        raise ImportError("Unable to find a usable engine; tried using: 'pyarrow'")
-
-    monkeypatch.setattr(pd, "read_parquet", no_engine)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # importing it raises ImportError
     err = error_of(
         capsys,
         [

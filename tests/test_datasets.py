@@ -3,7 +3,6 @@
 import doctest
 import gzip
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,17 +11,24 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import OneHotEncoder
 
-from sk_ctr import datasets
-from sk_ctr.datasets import load_avazu, load_criteo, make_ctr_classification
+from sk_ctr.datasets import (
+    _criteo_avazu,
+    _synthetic,
+    get_data_home,
+    load_avazu,
+    load_criteo,
+    make_ctr_classification,
+)
 
-# Real data samples live beside the repo (they may not be redistributed, so never in it).
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# Real data samples live beside the repo (they may not be redistributed, so never in it); the
+# conftest points the data home at them.
+DATA = get_data_home()
 
 
 def data_file(*parts):
     path = DATA.joinpath(*parts)
     if not path.is_file():
-        pytest.skip(f"../shared/data is absent beside the repo (looked for {path})")
+        pytest.skip(f"the data home {DATA} lacks the sample (looked for {path})")
     return path
 
 
@@ -31,8 +37,9 @@ def data_file(*parts):
 # --------------------------------------------------------------------------------------
 
 
-def test_docstring_examples():
-    result = doctest.testmod(datasets, optionflags=doctest.ELLIPSIS)
+@pytest.mark.parametrize("module", [_synthetic, _criteo_avazu])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
 
@@ -165,7 +172,7 @@ def test_anova_matches_sum_over_field_subsets(order):
         sum(np.prod(row[list(subset)], axis=0).sum() for subset in combinations(range(5), order))
         for row in vectors
     ]
-    np.testing.assert_allclose(datasets._anova(vectors, order), expected)
+    np.testing.assert_allclose(_synthetic._anova(vectors, order), expected)
 
 
 def test_third_order_runs():
@@ -377,3 +384,34 @@ def test_load_avazu_bad_values(tmp_path):
 def test_load_avazu_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="train.gz"):
         load_avazu(tmp_path / "train.gz")
+
+
+# --------------------------------------------------------------------------------------
+# The data home
+# --------------------------------------------------------------------------------------
+
+
+def test_data_home_is_the_argument_else_the_variable_else_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("SK_CTR_DATA", str(tmp_path / "from_variable"))
+    assert get_data_home(tmp_path / "given") == tmp_path / "given"
+    assert get_data_home() == tmp_path / "from_variable"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert get_data_home("~/ctr") == tmp_path / "ctr"
+    for unset in (monkeypatch.delenv, lambda name: monkeypatch.setenv(name, "")):
+        unset("SK_CTR_DATA")
+        assert get_data_home() == tmp_path / "sk_ctr_data"
+
+
+def test_named_benchmark_data_are_read_from_the_data_home(monkeypatch, tmp_path):
+    # An installed package has nothing beside it: the named sets come from SK_CTR_DATA only.
+    from sk_ctr.benchmark import load_benchmark_data
+
+    criteo = tmp_path / "criteo_kaggle_10k" / "train_examples.txt"
+    criteo.parent.mkdir()
+    criteo.write_text("".join(criteo_line(label) for label in "0110011001"))
+    monkeypatch.setenv("SK_CTR_DATA", str(tmp_path))
+    X_train, y_train, X_test, y_test = load_benchmark_data("criteo")
+    assert len(X_train) + len(X_test) == 10 and sorted([*y_train, *y_test]) == [0] * 5 + [1] * 5
+    check_criteo_frame(X_train)
+    with pytest.raises(FileNotFoundError, match=r"avazu_kaggle_sample.*SK_CTR_DATA"):
+        load_benchmark_data("avazu")

@@ -3,14 +3,19 @@
 
 import gzip
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
 import sk_ctr
-from sk_ctr.datasets import load_frappe, load_ipinyou, load_libfm, load_libsvm_fields
+from sk_ctr.datasets import (
+    get_data_home,
+    load_frappe,
+    load_ipinyou,
+    load_libfm,
+    load_libsvm_fields,
+)
 
 # Frappe's fields in file order with their global index ranges (data README; the upstream
 # README gives the sizes 957, 4082, 7, 7, 2, 3, 2, 9, 80, 233).
@@ -30,9 +35,9 @@ IPINYOU_SIZES = {
 @pytest.fixture(scope="module")
 def frappe():
     # Loaded once for the module (the conftest fixture shared_data_file is function-scoped).
-    directory = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "frappe_nfm"
+    directory = get_data_home() / "frappe_nfm"
     if not (directory / "frappe.validation.libfm").is_file():
-        pytest.skip(f"../shared/data is absent beside the repository (looked for {directory})")
+        pytest.skip(f"the data home lacks the Frappe sample (looked for {directory})")
     return load_frappe(directory)
 
 

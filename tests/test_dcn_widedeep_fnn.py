@@ -4,6 +4,7 @@ them."""
 
 import doctest
 import importlib
+import inspect
 import itertools
 import pickle
 
@@ -24,11 +25,11 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
-from sk_ctr import CTRTransformer
+from sk_ctr import CTRTransformer, ParquetSource
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.dcn import DCNClassifier
 from sk_ctr.estimators.fnn import FNNClassifier
-from sk_ctr.estimators.models import LRClassifier
+from sk_ctr.estimators.models import FMClassifier, LRClassifier
 from sk_ctr.estimators.widedeep import WideDeepClassifier
 from sk_ctr.layers.cross import CrossNetwork
 from sk_ctr.models.dcn import DCNNet
@@ -318,7 +319,8 @@ def test_widedeep_cross_fields_reach_only_the_wide_part():
     fields, ids, values = encoded_batch()
     net = make_widedeep(fields, wide="fm")
     cross = categorical_names(fields).index("site_x_device")
-    raw_vocab = [f.vocab_size for f in fields if f.kind == "categorical" and "_x_" not in f.name]
+    assert fields[cross].cross_of == ("site", "device")
+    raw_vocab = [f.vocab_size for f in fields if f.kind == "categorical" and f.cross_of is None]
     assert net.deep_embedding.table.num_embeddings == sum(raw_vocab)
     assert net.mlp.hidden[0].in_features == (len(fields) - 1) * 3
     changed = ids.clone()
@@ -327,7 +329,7 @@ def test_widedeep_cross_fields_reach_only_the_wide_part():
     assert not torch.allclose(net.wide_logit(changed, values), net.wide_logit(ids, values))
 
 
-def test_widedeep_wide_fields_overrides_the_name_rule():
+def test_widedeep_wide_fields_overrides_the_cross_marks():
     fields, ids, values = encoded_batch(numeric="value")
     wide_only = ("hour", "price")
     net = make_widedeep(fields, wide_fields=list(wide_only))
@@ -335,6 +337,63 @@ def test_widedeep_wide_fields_overrides_the_name_rule():
     assert deep_values.shape[1] == 0 and "site_x_device" not in wide_only
     expected = net.mlp(net.deep_embedding(deep_ids, deep_values).flatten(start_dim=1))
     torch.testing.assert_close(net.deep_logit(ids, values), expected)
+
+
+def test_widedeep_a_column_named_like_a_cross_stays_in_the_deep_part():
+    """Wide-only is the schema's cross mark, not the "_x_" in a name: a user's own column
+    ``box_x_size`` reaches the deep part; a real cross of it does not."""
+    frame = raw_frame().assign(box_x_size=lambda f: np.where(f["price"] > 0, "big", "small"))
+    plain = CTRTransformer(numeric="value").fit(frame).fields_
+    assert next(f for f in plain if f.name == "box_x_size").cross_of is None
+    net = WideDeepNet(plain, embed_dim=3, hidden_units=(4,))
+    assert net.deep_categorical.tolist() == list(range(len(categorical_names(plain))))
+    assert net.mlp.hidden[0].in_features == len(plain) * 3
+
+    crossed = CrossProductFeatures([("site", "box_x_size")], n_buckets=97).fit_transform(frame)
+    fields = CTRTransformer(numeric="value").fit(crossed).fields_
+    names = categorical_names(fields)
+    assert names[-1] == "site_x_box_x_size"
+    assert fields[len(names) - 1].cross_of == ("site", "box_x_size")
+    net = WideDeepNet(fields, embed_dim=3, hidden_units=(4,))
+    assert net.deep_categorical.tolist() == [names.index(n) for n in names[:-1]]
+    assert net.mlp.hidden[0].in_features == (len(fields) - 1) * 3
+
+
+def test_widedeep_estimator_keeps_a_column_named_like_a_cross_in_the_deep_part(small_ctr_data):
+    X, y = small_ctr_data
+    X = X.rename(columns={"C3": "box_x_size"})
+    est = small(WideDeepClassifier, cross_features=[("C1", "C2")]).fit(X, y)
+    deep = [est.schema_[j].name for j in est.module_.deep_categorical.tolist()]
+    assert "box_x_size" in deep and "C1_x_C2" not in deep
+    assert [f.name for f in est.schema_ if f.cross_of] == ["C1_x_C2"]
+    # Pickled crosses keep their mark; and wide_fields still chooses by name.
+    assert pickle.loads(pickle.dumps(est)).schema_ == est.schema_
+    chosen = small(WideDeepClassifier, wide_fields=["box_x_size"]).fit(X, y)
+    deep = [chosen.schema_[j].name for j in chosen.module_.deep_categorical.tolist()]
+    assert "box_x_size" not in deep and len(deep) == len(chosen.schema_) - 1
+
+
+def test_cross_marks_survive_chained_cross_steps_partial_fit_and_parquet(tmp_path):
+    frame = raw_frame()
+    first = CrossProductFeatures([("site", "device")]).fit_transform(frame)
+    both = CrossProductFeatures([("hour", "device")]).fit_transform(first)
+    expected = {"site_x_device": ("site", "device"), "hour_x_device": ("hour", "device")}
+    marked = {f.name: f.cross_of for f in CTRTransformer().fit(both).fields_ if f.cross_of}
+    assert marked == expected
+    chunked = CTRTransformer().partial_fit(both[:20]).partial_fit(both[20:])
+    assert {f.name: f.cross_of for f in chunked.fields_ if f.cross_of} == expected
+    # A crossed frame saved to Parquet and streamed back chunk by chunk keeps its marks.
+    both.to_parquet(tmp_path / "crossed.parquet")
+    streamed = CTRTransformer()
+    for chunk in ParquetSource(tmp_path / "crossed.parquet", batch_rows=15).iter_frames():
+        streamed.partial_fit(chunk)
+    assert {f.name: f.cross_of for f in streamed.fields_ if f.cross_of} == expected
+    # Dropping a cross drops its mark; a frame without the mark has no cross.
+    kept = CTRTransformer().fit(both.drop(columns="site_x_device")).fields_
+    assert [f.name for f in kept if f.cross_of] == ["hour_x_device"]
+    unmarked = both.copy()
+    unmarked.attrs = {}
+    assert not any(f.cross_of for f in CTRTransformer().fit(unmarked).fields_)
 
 
 def test_widedeep_rejects_unknown_or_all_wide_fields():
@@ -360,9 +419,10 @@ def test_widedeep_penalty_covers_every_table_with_its_own_columns():
     fields, ids, _ = encoded_batch(numeric="bucketize")
     values = torch.zeros(len(ids), 0, dtype=torch.float64)
     net = make_widedeep(fields, wide="fm")
-    offsets = [f.offset for f in fields if f.kind == "categorical"]
+    vocab = [f.vocab_size for f in fields if f.kind == "categorical"]
+    offsets = [sum(vocab[:j]) for j in range(len(vocab))]
     deep_ids, _ = deep_columns(fields, ids, values)
-    deep_vocab = [f.vocab_size for f in fields if "_x_" not in f.name]
+    deep_vocab = [f.vocab_size for f in fields if f.cross_of is None]
     deep_offsets = [sum(deep_vocab[:j]) for j in range(len(deep_vocab))]
     expected = (
         looked_up_rows_squared(net.linear.weights.table.weight, ids, offsets)
@@ -428,6 +488,33 @@ def test_fnn_pretrains_on_the_rows_early_stopping_trains_on(small_ctr_data):
     fm_rows = sum(est.pretrained_fm_.history[0, "batches", :, "train_batch_size"])
     fnn_rows = sum(est.history[0, "batches", :, "train_batch_size"])
     assert fm_rows == fnn_rows == 900  # validation_fraction=0.1 of 1,000 rows held out
+
+
+def test_fnn_passes_every_parameter_an_fm_has_to_its_fm_stage():
+    # derived from the signatures, so a training parameter added to CTRClassifier is covered
+    fnn_params = inspect.signature(FNNClassifier).parameters
+    shared = [name for name, p in inspect.signature(FMClassifier).parameters.items()
+              if name in fnn_params and p.kind is p.KEYWORD_ONLY]
+    assert {"embed_dim", "init_std", "lr", "sparse_embeddings", "prefetch"} <= set(shared)
+    values = {name: object() for name in shared}  # sentinels: each must arrive as itself
+    weight_decay = object()
+    est = FNNClassifier(**values, pretrain_epochs=3, optimizer__weight_decay=weight_decay)
+    fm = est._factorization_machine().get_params(deep=False)
+    stage = {"max_epochs": 3, "early_stopping": False, "calibration": None, "callbacks": None}
+    for name in shared:
+        assert fm[name] == stage[name] if name in stage else fm[name] is values[name], name
+    assert fm["optimizer__weight_decay"] is weight_decay
+    assert {"pretrain_epochs", "hidden_units", "dropout"}.isdisjoint(fm)
+
+
+def test_fnn_fm_stage_trains_with_the_fnn_settings(small_ctr_data):
+    X, y = small_ctr_data
+    est = small(FNNClassifier, sparse_embeddings=True, l2=1e-3, max_epochs=1,
+                optimizer__weight_decay=1e-4).fit(X, y)
+    fm = est.pretrained_fm_
+    assert fm.sparse_embeddings and fm.l2 == 1e-3 and fm.embed_dim == est.embed_dim
+    assert fm.optimizer_sparse_.param_groups[0]["lr"] == est.lr  # the FM's tables were sparse
+    assert fm.optimizer_.param_groups[0]["weight_decay"] == 1e-4
 
 
 def test_fnn_without_pretraining_keeps_the_random_table(small_ctr_data):

@@ -18,13 +18,13 @@ from torch import nn
 
 from sk_ctr.datasets import make_behavior_dataset
 from sk_ctr.estimators.din import DINClassifier, EmbeddingMLPClassifier, count_ids
+from sk_ctr.layers import MLP, Dice, make_activation
 from sk_ctr.layers.attention import (
     ActivationUnit,
     AttentionPooling,
     SequencePooling,
     sequence_mask,
 )
-from sk_ctr.layers.mlp import MLP, Dice, make_activation
 from sk_ctr.layers.sequence_embedding import SequenceEmbedding
 from sk_ctr.layers.tower import Tower
 from sk_ctr.metrics import gauc_score, make_gauc_scorer
@@ -320,13 +320,13 @@ def test_sequence_embedding_squared_norm_and_rows_used_skip_padding():
 #: user (5 ids), item_id (7), cate_id (4), a numeric field, two histories sharing the
 #: candidates' rows and a multi-valued "tags" field with a vocabulary of its own.
 SCHEMA = (
-    Field("user", "categorical", 5, 0, "categorical"),
-    Field("item_id", "categorical", 7, 5, "categorical"),
-    Field("cate_id", "categorical", 4, 12, "categorical"),
-    Field("price", "numeric", 1, 0, "numeric"),
-    Field("hist_item_id", "sequence", 7, 5, "sequence", shares="item_id"),
-    Field("hist_cate_id", "sequence", 4, 12, "sequence", shares="cate_id"),
-    Field("tags", "sequence", 6, 16, "sequence"),
+    Field("user", "categorical", 5, source="categorical"),
+    Field("item_id", "categorical", 7, source="categorical"),
+    Field("cate_id", "categorical", 4, source="categorical"),
+    Field("price", "numeric", 1, source="numeric"),
+    Field("hist_item_id", "sequence", 7, source="sequence", shares="item_id"),
+    Field("hist_cate_id", "sequence", 4, source="sequence", shares="cate_id"),
+    Field("tags", "sequence", 6, source="sequence"),
 )
 LENGTHS = [[0, 0, 0], [1, 1, 2], [6, 6, 6], [3, 3, 0], [2, 2, 1], [4, 4, 5]]
 
@@ -474,7 +474,7 @@ def test_networks_without_sequence_fields():
 
 
 def test_network_input_errors():
-    bad = (*SCHEMA[:4], Field("hist", "sequence", 1, 0, "sequence", shares="price"))
+    bad = (*SCHEMA[:4], Field("hist", "sequence", 1, source="sequence", shares="price"))
     with pytest.raises(ValueError, match="'price', which is not a categorical field"):
         EmbeddingMLPNet(bad)
     batch = schema_batch()

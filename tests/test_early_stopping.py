@@ -10,7 +10,13 @@ from sklearn.metrics import log_loss
 from sklearn.utils.estimator_checks import check_classifiers_train
 from skorch.callbacks import Callback
 
-from sk_ctr import DeepFMClassifier, FMClassifier, LRClassifier
+from sk_ctr import (
+    AutoFISClassifier,
+    DeepFMClassifier,
+    FMClassifier,
+    FNNClassifier,
+    LRClassifier,
+)
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.defaults import auto_batch_size
 
@@ -57,12 +63,23 @@ def test_auto_holds_out_validation_rows_only_when_each_class_has_enough(data):
     assert "valid_loss" in est.history_[-1]
     assert sum(b.get("train_batch_size", 0) for b in est.history_[-1, "batches"]) == 900
     rare = np.zeros(len(y), dtype=int)
-    rare[:60] = 1  # 10 % of 60 positives is 6 < 10 rows: no reliable validation score
+    rare[:40] = 1  # 10 % of 40 positives is 4 < 5 rows: no validation score at all
     est = LRClassifier(max_epochs=2, random_state=0).fit(X, rare)
     assert "valid_loss" not in est.history_[-1]
     assert est.best_epoch_ == 2
     est = LRClassifier(max_epochs=2, early_stopping=False, random_state=0).fit(X, y)
     assert "valid_loss" not in est.history_[-1]
+
+
+def test_auto_stops_early_from_five_held_out_rows_of_the_rarer_class(data):
+    # 60 positives: 6 of them held out, enough to stop on (a blind 50 epochs over-fits tiny
+    # data: docs/defaults.md)
+    X, y, _, _ = data
+    rare = np.zeros(len(y), dtype=int)
+    rare[:60] = 1
+    est = LRClassifier(max_epochs=2, random_state=0).fit(X, rare)
+    assert "valid_loss" in est.history_[-1]
+    assert sum(b.get("train_batch_size", 0) for b in est.history_[-1, "batches"]) == 900
 
 
 @pytest.mark.parametrize(
@@ -106,6 +123,20 @@ def test_validation_rows_without_early_stopping_are_refused(data):
         LRClassifier(early_stopping=False).fit(X, y, X_val=X_val, y_val=y_val)
     with pytest.raises(ValueError, match="y_val"):
         LRClassifier().fit(X, y, X_val=X_val)
+
+
+def test_a_pretraining_stage_trains_on_all_of_x_when_x_val_is_given(data):
+    # FNN's FM and AutoFIS's search run before training, on the training rows: with X_val
+    # that is all of X (they took the rows of a held-out split, and failed without one).
+    X, y, X_val, y_val = data
+    fnn = FNNClassifier(hidden_units=(8,), pretrain_epochs=1, max_epochs=1, batch_size=50,
+                        n_threads=1, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    assert fnn.pretrained_fm_.history_[-1, "train_batch_count"] == 1000 // 50
+    assert "valid_auc" in fnn.history_[-1]
+    autofis = AutoFISClassifier(base="fm", search_epochs=1, search_only=True, batch_size=50,
+                                n_threads=1, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    alpha = autofis.module_.search_gates.alpha
+    assert autofis.optimizer_alpha_.state[alpha]["step"] == 1000 // 50
 
 
 def test_a_one_class_validation_set_is_named(data):

@@ -1,6 +1,7 @@
 """Persistence and serving: one joblib artifact predicts raw frames in a fresh process, and the
 TorchScript / ONNX exports of the network reproduce predict_proba on the same rows."""
 
+import dataclasses
 import importlib.util
 import subprocess
 import sys
@@ -210,11 +211,22 @@ def test_export_errors_name_the_problem(fitted, ctr_data, tmp_path):
         export_torchscript(fitted["din"][0], tmp_path / "m.pt", X=ctr_data[0])
 
 
-def test_behaviour_model_fitted_on_field_data_needs_example_rows(behavior_data, tmp_path):
-    from sk_ctr import CTRTransformer
+def test_behaviour_model_fitted_on_field_data_exports_from_its_schema(behavior_data, tmp_path):
+    """The schema carries the history length L (Field.max_length), so no example rows are
+    needed; a hand-built schema without it needs them."""
+    from sk_ctr import CTRTransformer, FieldData
 
     X, y = behavior_data
     encoded = CTRTransformer(behavior=BEHAVIOR, max_sequence_length=5).fit_transform(X)
+    est = EmbeddingMLPClassifier(hidden_units=(8,), **FAST).fit(encoded, y)
+    path = export_torchscript(est, tmp_path / "sized.pt")
+    inputs = [torch.from_numpy(a) for a in export_inputs(est, encoded[:20]).values()]
+    assert inputs[2].shape[2] == 5
+    np.testing.assert_allclose(torch.jit.load(path)(*inputs).detach().numpy(),
+                               est.predict_proba(encoded[:20])[:, 1], atol=1e-6)
+
+    schema = [dataclasses.replace(field, max_length=None) for field in encoded.schema]
+    encoded = FieldData(dict(encoded), schema)
     est = EmbeddingMLPClassifier(hidden_units=(8,), **FAST).fit(encoded, y)
     with pytest.raises(ValueError, match="pass X="):
         export_torchscript(est, tmp_path / "m.pt")

@@ -13,13 +13,13 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sk_ctr import CTRTransformer, LRClassifier
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.field_aware import AFMClassifier, FFMClassifier, FwFMClassifier
+from sk_ctr.layers.dropout import Dropout
 from sk_ctr.layers.field_aware import (
     AttentionalInteraction,
     FieldAwareEmbedding,
     FieldAwareInteraction,
     FieldWeightedInteraction,
 )
-from sk_ctr.layers.mlp import Dropout
 from sk_ctr.models.field_aware import AFMNet, FFMNet, FwFMNet
 
 VOCAB_SIZES = [3, 5, 2]
@@ -269,7 +269,7 @@ def test_ffm_penalty_covers_linear_weights_and_the_field_aware_table():
     values = torch.ones_like(values)
     values[::2] = -1.0  # values of +-1 keep the test neutral on value-scaled penalties
     net = randomize_(FFMNet(fields, embed_dim=2)).double()
-    offsets = [f.offset for f in fields if f.kind == "categorical"]
+    offsets = offsets_of([f.vocab_size for f in fields if f.kind == "categorical"])
     expected = torch.zeros(len(ids), dtype=torch.float64)
     for table in (net.linear.weights, net.embedding.vectors):
         for b in range(len(ids)):

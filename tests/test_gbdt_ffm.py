@@ -3,6 +3,7 @@ two-stage base it shares with GBDT + LR, and its row in the benchmark."""
 
 import io
 import pickle
+from functools import partial
 
 import numpy as np
 import pytest
@@ -12,9 +13,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sk_ctr import CTRTransformer, FFMClassifier, FieldData, LRClassifier
+from sk_ctr import CTRTransformer, FFMClassifier, FieldData, FMClassifier, LRClassifier
 from sk_ctr.benchmark import run_benchmark
 from sk_ctr.datasets import make_ctr_classification
+from sk_ctr.estimators.gbdt import TREE_CONSTRAINTS, BaseLeafFieldsClassifier, FinalStage
 from sk_ctr.estimators.gbdt_ffm import GBDTFFMClassifier
 from sk_ctr.estimators.gbdt_lr import GBDTLRClassifier
 
@@ -82,6 +84,42 @@ def test_gbdt_lr_shares_the_base_and_names_its_stage_lr(small_ctr_data):
     est = GBDTLRClassifier(n_estimators=3, linear_model=linear, random_state=0).fit(X, y)
     assert est.final_estimator_ is est.lr_ and not hasattr(est, "ffm_")
     assert not hasattr(GBDTFFMClassifier(), "final_estimator_")  # unfitted
+
+
+class GBDTFMClassifier(BaseLeafFieldsClassifier):
+    """A third configuration, declared as GBDT + LR and GBDT + FFM are: its stage and params."""
+
+    _final_stage = FinalStage(model="fm_model", fraction="fm_fraction", attribute="fm_",
+                              default=partial(FMClassifier, max_epochs=2, n_threads=1))
+    _parameter_constraints = {**TREE_CONSTRAINTS, **_final_stage.constraints()}
+
+    def __init__(self, *, n_estimators=3, learning_rate=0.1, max_depth=3, max_leaf_nodes=None,
+                 min_samples_leaf=1, subsample=1.0, fm_model=None, fm_fraction=None,
+                 keep_original=False, preprocessor=None, random_state=None):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.subsample = subsample
+        self.fm_model = fm_model
+        self.fm_fraction = fm_fraction
+        self.keep_original = keep_original
+        self.preprocessor = preprocessor
+        self.random_state = random_state
+
+
+def test_a_configuration_is_its_final_stage_and_parameters(small_ctr_data):
+    X, y = small_ctr_data
+    est = GBDTFMClassifier(fm_fraction=0.25, random_state=0).fit(X, y)
+    assert isinstance(est.fm_, FMClassifier) and est.final_estimator_ is est.fm_
+    assert est.fm_.max_epochs == 2  # the stage's default model
+    assert est.gbdt_.estimators_[0, 0].tree_.n_node_samples[0] == 750  # its fraction param
+    np.testing.assert_allclose(est.predict_proba(X), est.fm_.predict_proba(est.apply(X)))
+    with pytest.raises(InvalidParameterError, match="'fm_fraction' parameter"):
+        GBDTFMClassifier(fm_fraction=1.5).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'fm_model' parameter"):
+        GBDTFMClassifier(fm_model="fm").fit(X, y)
 
 
 def test_gbdt_ffm_labels_weights_and_reproducibility(small_ctr_data):

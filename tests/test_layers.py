@@ -8,7 +8,7 @@ from torch import nn
 
 from sk_ctr import CTRTransformer
 from sk_ctr.layers import MLP, FactorizationMachine, FieldEmbedding, LinearTerm
-from sk_ctr.layers.mlp import Dropout
+from sk_ctr.layers.dropout import Dropout
 from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
 
 VOCAB_SIZES = [3, 5, 2]
@@ -331,7 +331,7 @@ def test_dnn_net_is_mlp_of_flattened_embeddings(batch):
 
 
 def categorical_offsets(fields):
-    return [f.offset for f in fields if f.kind == "categorical"]
+    return offsets_of([f.vocab_size for f in fields if f.kind == "categorical"])
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from sk_ctr import CTRTransformer
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.models import DeepFMClassifier, LRClassifier
 from sk_ctr.estimators.pnn import PNNClassifier
-from sk_ctr.layers.mlp import Dropout
+from sk_ctr.layers.dropout import Dropout
 from sk_ctr.layers.product import InnerProduct, OuterProduct, ProductLayer
 from sk_ctr.models import DeepFMNet
 from sk_ctr.models.pnn import DeepFMPNet, PNNNet
@@ -269,9 +269,9 @@ def test_clone_and_params_round_trip():
     twin = clone(est)
     assert twin.get_params(deep=False).keys() == est.get_params(deep=False).keys()
     assert twin.set_params(product="outer").get_params()["product"] == "outer"
-    assert repr(twin) == (
-        "PNNClassifier(embed_dim=6, hidden_units=(8, 4), l2=0.0001, lr=0.02, product='outer', "
-        "random_state=3)"
+    assert repr(twin) == (  # scikit-learn's layout: changed parameters, 80 columns
+        "PNNClassifier(embed_dim=6, hidden_units=(8, 4), l2=0.0001, lr=0.02,\n"
+        "              product='outer', random_state=3)"
     )
 
 

@@ -239,10 +239,7 @@ def test_shared_fields_point_at_the_candidate_rows_of_the_table():
     for history, candidate in BEHAVIOR.items():
         field = by_name[history]
         assert (field.kind, field.source, field.shares) == ("sequence", "sequence", candidate)
-        assert (field.vocab_size, field.offset) == (
-            by_name[candidate].vocab_size,
-            by_name[candidate].offset,
-        )
+        assert field.vocab_size == by_name[candidate].vocab_size
     assert by_name["item"].shares is None
 
 
@@ -292,7 +289,7 @@ def test_two_histories_can_share_one_candidate():
                                                                    [ids["d"], ids["a"]]])
 
 
-def test_schema_order_and_offsets_cover_one_table():
+def test_schema_order_and_the_sequence_fields_padded_length():
     frame = behavior_frame().assign(tags=[["t1"], ["t2", "t1"], [], ["t3"]])
     encoder = CTRTransformer(behavior=BEHAVIOR, numeric="value").fit(frame)
     kinds = [f.kind for f in encoder.fields_]
@@ -300,15 +297,17 @@ def test_schema_order_and_offsets_cover_one_table():
     assert list(encoder.get_feature_names_out()) == [
         "user", "item", "cate", "price", "hist_item", "hist_cate", "tags"
     ]
-    categorical = [f for f in encoder.fields_ if f.kind == "categorical"]
     tags = encoder.fields_[-1]
     assert tags.shares is None
-    assert tags.offset == sum(f.vocab_size for f in categorical)
-    # Every id of every field fits in one table of categorical + own-vocabulary rows.
-    table_size = tags.offset + tags.vocab_size
-    for field in encoder.fields_:
-        if field.kind != "numeric":
-            assert field.offset + field.vocab_size <= table_size
+    # The schema says how wide the network's "sequences" input is.
+    assert [f.max_length for f in encoder.fields_] == [None] * 4 + [50] * 3
+    longest = CTRTransformer(behavior=BEHAVIOR, max_sequence_length=None).fit(frame)
+    assert [f.max_length for f in longest.fields_][4:] == [4] * 3  # hist_item's 4th row
+    assert longest.transform(frame)["sequences"].shape[2] == 4
+    truncated = CTRTransformer(behavior=BEHAVIOR, max_sequence_length=3)
+    chunked = clone(truncated).partial_fit(frame[:2]).partial_fit(frame[2:])
+    for encoder in (truncated.fit(frame), chunked):
+        assert {f.max_length for f in encoder.fields_ if f.kind == "sequence"} == {3}
 
 
 def test_field_data_lists_the_sequence_fields_in_array_order():

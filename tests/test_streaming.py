@@ -28,9 +28,11 @@ from sk_ctr import (
     WideDeepClassifier,
 )
 from sk_ctr.datasets import make_behavior_dataset, make_ctr_classification
-from sk_ctr.preprocessing.transformer import QUANTILE_SAMPLE, _reservoir_sample
+from sk_ctr.io.parquet import ParquetSource
+from sk_ctr.io.tables import read_table
+from sk_ctr.preprocessing.counting import QUANTILE_SAMPLE, _reservoir_sample
 from sk_ctr.training.loader import SliceLoader
-from sk_ctr.training.streaming import ParquetSource, StreamingDataset, StreamLoader
+from sk_ctr.training.streaming import StreamingDataset, StreamLoader
 
 try:
     import pyarrow
@@ -592,18 +594,39 @@ def test_a_csv_path_is_refused_saying_paths_are_parquet(tmp_path):
 
 
 @needs_pyarrow
-def test_integer_columns_with_nulls_in_some_row_groups_are_float_in_every_chunk(tmp_path):
-    # written by pyarrow (no pandas metadata): pandas gives float64 to a chunk with a null only
-    site = pyarrow.array([1, 2, None, 4, 5, 6, 7, 8])
+def test_integer_and_bool_columns_with_nulls_keep_every_value_in_every_chunk(tmp_path):
+    # Written by pyarrow (no pandas metadata), where pandas' default makes a chunk with a null
+    # float64: 2**53 + 1 would read as 2**53, two user ids as one, and the ids as a quantity.
+    big = 2**53
+    users = [big, big + 1, None, big + 1, big + 2, big, big + 1, big + 2]
+    flags = [True, False, True, None, False, True, False, True]
     pq.write_table(
-        pyarrow.table({"site": site, "click": [0, 1] * 4}),
+        pyarrow.table({
+            "user": pyarrow.array(users, pyarrow.int64()),
+            "flag": pyarrow.array(flags),
+            "slot": pyarrow.array(range(8), pyarrow.uint16()),
+            "click": [0, 1] * 4,
+        }),
         tmp_path / "ints.parquet",
         row_group_size=4,
     )
     source = ParquetSource(tmp_path / "ints.parquet", label="click", batch_rows=4)
-    dtypes = [frame["site"].dtype for frame in source.iter_frames()]
-    assert dtypes == [np.float64, np.float64]
-    assert pd.read_parquet(tmp_path / "ints.parquet")["site"].dtype == np.float64
+    frames = list(source.iter_frames())
+    assert [(f["user"].dtype, f["flag"].dtype, f["slot"].dtype) for f in frames] == [
+        (pd.Int64Dtype(), pd.BooleanDtype(), np.uint16)
+    ] * 2  # the second chunk has no null: the same dtypes all the same
+    read_back = pd.concat(frames, ignore_index=True)
+    assert read_back["user"].tolist() == [pd.NA if u is None else u for u in users]
+    assert read_back["flag"].tolist() == [pd.NA if f is None else f for f in flags]
+    pd.testing.assert_frame_equal(source.head(), frames[0])  # head() as well
+    # the command line's whole-table reader gives the same frame
+    pd.testing.assert_frame_equal(read_table(tmp_path / "ints.parquet").drop(columns="click"),
+                                  read_back)
+    # three distinct users (and the missing one) for the transformer, not one number
+    fitted = CTRTransformer().fit(read_back)
+    assert {f.name: f.kind for f in fitted.fields_}["user"] == "categorical"
+    ids = fitted.transform(read_back)["ids"][:, 0]
+    assert len(set(ids[[0, 1, 4]])) == 3 and ids[2] == 0 and ids[0] == ids[5]
 
 
 @needs_pyarrow
@@ -761,7 +784,7 @@ RSS_SCRIPT = textwrap.dedent("""
     import pandas as pd
     import pyarrow.parquet as pq
     from sk_ctr import LRClassifier
-    from sk_ctr.training.streaming import ParquetSource
+    from sk_ctr.io.parquet import ParquetSource
 
     def peak_mb():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

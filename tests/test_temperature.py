@@ -103,6 +103,22 @@ def test_isotonic_map_matches_interpolation_and_keeps_every_ranking():
     assert np.all(np.diff(mapped) > 0)  # strictly increasing: no ties, no ranking changed
 
 
+def test_isotonic_map_predicts_no_certainty_the_validation_rows_cannot_attest():
+    from sk_ctr.estimators.calibration import fit_isotonic, isotonic_probability
+
+    # the lowest 300 logits are all negatives, the highest 200 all positives: pure outer blocks
+    z = np.linspace(-6, 6, 2000)
+    y = np.r_[np.zeros(300), np.arange(1500) % 2, np.ones(200)]
+    knots = fit_isotonic(z, y)
+    n_pos, n_neg = y.sum(), len(y) - y.sum()
+    assert knots[1].min() == pytest.approx(1 / (n_pos + 2))
+    assert knots[1].max() == pytest.approx(1 - 1 / (n_neg + 2))
+    far = isotonic_probability(np.array([-50.0, 50.0]), knots)
+    np.testing.assert_allclose(far, [1 / (n_pos + 2), 1 - 1 / (n_neg + 2)], atol=3e-6)
+    weighted = fit_isotonic(z, y, sample_weight=np.full(2000, 2.0))  # counts are weighted
+    assert weighted[1].min() == pytest.approx(1 / (2 * n_pos + 2))
+
+
 def test_isotonic_calibration_is_applied_and_exported(over_confident):
     raw, _, X_test, y_test = over_confident
     params = {k: v for k, v in raw.get_params().items() if k in

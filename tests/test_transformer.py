@@ -84,17 +84,18 @@ def test_training_ids_are_contiguous_per_field():
         assert used == set(range(2, field.vocab_size)), field.name
 
 
-def test_offsets_are_cumulative_vocab_sizes_of_previous_categorical_fields():
+def test_schema_lists_categorical_then_numeric_fields_in_column_order():
     frame = mixed_frame()
     encoder = CTRTransformer(numeric="value").fit(frame)
     categorical = [f for f in encoder.fields_ if f.kind == "categorical"]
     numeric = [f for f in encoder.fields_ if f.kind == "numeric"]
-    assert [f.offset for f in categorical] == list(
-        np.cumsum([0] + [f.vocab_size for f in categorical[:-1]])
-    )
+    assert encoder.fields_ == (*categorical, *numeric)
     assert [f.name for f in categorical] == ["site", "device", "hour"]
     assert [f.name for f in numeric] == ["price", "age"]
-    assert [(f.vocab_size, f.offset) for f in numeric] == [(1, 0), (1, 1)]
+    assert [(f.vocab_size, f.source) for f in numeric] == [(1, "numeric"), (1, "numeric")]
+    # Where a field's rows lie in a shared table is the embedding layer's business.
+    assert not hasattr(categorical[0], "offset")
+    assert all(f.max_length is None and f.cross_of is None for f in encoder.fields_)
 
 
 def test_vocab_sizes_are_distinct_values_plus_two_reserved_ids():

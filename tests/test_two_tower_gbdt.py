@@ -20,11 +20,11 @@ from sk_ctr.preprocessing.fields import Field
 # Three categorical fields and two numeric ones, in schema order (categorical first).
 VOCAB_SIZES = [3, 5, 4]
 SCHEMA = (
-    Field("u_id", "categorical", 3, 0, "categorical"),
-    Field("i_id", "categorical", 5, 3, "categorical"),
-    Field("u_age", "categorical", 4, 8, "bucketized"),
-    Field("i_price", "numeric", 1, 0, "numeric"),
-    Field("u_score", "numeric", 1, 1, "numeric"),
+    Field("u_id", "categorical", 3, source="categorical"),
+    Field("i_id", "categorical", 5, source="categorical"),
+    Field("u_age", "categorical", 4, source="bucketized"),
+    Field("i_price", "numeric", 1, source="numeric"),
+    Field("u_score", "numeric", 1, source="numeric"),
 )
 USER, ITEM = ["u_id", "u_age", "u_score"], ["i_id", "i_price"]
 
@@ -104,7 +104,7 @@ def test_tower_dropout_and_batch_norm_only_in_hidden_layers():
 def field_vectors(net, ids, values, names):
     """[e_i for the named fields], gathered by hand from the embedding's parameters."""
     names_in_order = [f.name for f in SCHEMA]
-    offsets = [f.offset for f in SCHEMA if f.kind == "categorical"]
+    offsets = [sum(VOCAB_SIZES[:j]) for j in range(len(VOCAB_SIZES))]  # one shared table
     vectors = []
     for name in names:
         position = names_in_order.index(name)

@@ -14,11 +14,21 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.dataset import Dataset
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
-from sk_ctr.estimators.models import _TRAINING_PARAMS, INTERACTIONS_CONSTRAINTS
-from sk_ctr.layers.gating import all_interactions
+from sk_ctr.estimators.models import INTERACTIONS_CONSTRAINTS
+from sk_ctr.estimators.parameter_docs import (
+    ACTIVATION,
+    DROPOUT,
+    EMBED_DIM,
+    INIT_STD_FACTORIZATION,
+    parameters,
+    training_parameters,
+)
+from sk_ctr.layers.field_products import all_interactions
 from sk_ctr.models.autofis import BASES, AutoFISNet
 from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.optim import GRDA
+
+__all__ = ["AutoFISClassifier"]
 
 #: Parameters of the GatedInteraction searched by GRDA (AutoFISNet.search_gates).
 _SEARCH_PREFIX = "search_gates."
@@ -96,15 +106,14 @@ class AutoFISClassifier(CTRClassifier):
     interactions : list of tuple of str, default=None
         Candidate pairs (and triples with ``order=3``) to search among; ``None`` searches them
         all.
-    embed_dim : int, default=10
-    init_std : float, default=0.01
+{parameters(EMBED_DIM, INIT_STD_FACTORIZATION)}
     hidden_units : tuple of int, default=(400, 400, 400)
         Hidden layers of the MLP (unused with ``base="fm"``).
-    activation : {{"relu", "tanh", "sigmoid", "prelu", "dice"}}, default="relu"
-    dropout : float, default=0.5
+{parameters(ACTIVATION, DROPOUT)}
     mlp_batch_norm : bool, default=False
         Batch normalisation in the MLP (the paper's DeepFM on Criteo uses it).
-{_TRAINING_PARAMS}
+{parameters(*training_parameters())}
+
     Attributes
     ----------
     interaction_importances_ : pandas.Series
@@ -138,6 +147,7 @@ class AutoFISClassifier(CTRClassifier):
     (20000, 2)
     """
 
+    _network = AutoFISNet
     _parameter_constraints = {
         **CTRClassifier._parameter_constraints,
         **EMBEDDING_CONSTRAINTS,
@@ -204,12 +214,11 @@ class AutoFISClassifier(CTRClassifier):
     def _train(self, X, y, sample_weight, refit, validation=None):
         if refit:  # a new fit searches again, possibly on other fields
             self.__dict__.pop("_stage", None)
-            self.__dict__.pop("_skip_training", None)
         return super()._train(X, y, sample_weight, refit, validation)
 
-    def _pretrain(self, X_encoded, y_encoded):
-        """Run the search stage(s), then build the re-train model on the selection."""
-        X_search, y_search = self._pretraining_rows(X_encoded, y_encoded)
+    def _pretrain(self, X_search, y_search):
+        """Run the search stage(s) on the training rows, then build the re-train model on the
+        selection."""
         kept, kept_alpha, alphas = [], [], []
         self.search_history_ = []
         start = time.perf_counter()
@@ -239,7 +248,6 @@ class AutoFISClassifier(CTRClassifier):
         self.interaction_importances_ = self.interaction_alphas_.abs()
         self.selected_interactions_ = kept
         if self.search_only:
-            self._skip_training = True
             return
         self._stage = {
             "interactions": kept,
@@ -313,7 +321,9 @@ class AutoFISClassifier(CTRClassifier):
         """Weights step on one batch, alpha on another (first-order DARTS)."""
         self._zero_grad_optimizer()
         loss = self.train_step_single(weight_batch)["loss"]
-        self.optimizer_.step()
+        for name in self._optimizers:  # optimizer_, and optimizer_sparse_ for sparse tables
+            if name != "optimizer_alpha":
+                getattr(self, name + "_").step()
         self._zero_grad_optimizer()
         self.train_step_single(alpha_batch)
         self.optimizer_alpha_.step()
@@ -322,50 +332,35 @@ class AutoFISClassifier(CTRClassifier):
     def _loader(self, X, y):
         return SliceLoader(Dataset(X, y), batch_size=self.batch_size, shuffle=True)
 
-    def _train_network(self, X, y, plan):
-        """The re-train stage; skipped with ``search_only`` (before skorch's train-begin and
-        train-end notifications, so early stopping never sees an empty history)."""
-        if self.__dict__.pop("_skip_training", False):
-            self.__dict__.pop("_split", None)  # the hold-out the search left out stays unused
-            return
-        super()._train_network(X, y, plan)
+    def _trains_network(self):
+        """The re-train stage follows the search, unless ``search_only`` (then skorch's
+        train-begin and train-end notifications never come, so early stopping never sees an
+        empty history)."""
+        return not self.search_only
 
     # ------------------------------------------------------ skorch hooks
-    def initialize_module(self):
-        """Build the AutoFISNet of the current stage (the first search before any stage)."""
+    def _network_params(self):
+        """The AutoFISNet of the current stage (the first search before any stage). The
+        estimator's ``interactions`` (the candidates) and ``batch_norm`` (of the re-train
+        stage) are not the network's arguments of those names."""
         stage = getattr(self, "_stage", None) or {
             "interactions": [],
             "alpha": [],
             "search": self._candidates(2),
         }
-        self.module_ = AutoFISNet(
-            self.schema_,
-            base=self.base,
-            embed_dim=self.embed_dim,
-            hidden_units=self.hidden_units,
-            activation=self.activation,
-            dropout=self.dropout,
-            mlp_batch_norm=self.mlp_batch_norm,
-            init_std=self.init_std,
-            alpha_init=self.alpha_init,
-            **stage,
-            **self.get_params_for("module"),
-        )
-        return self
+        return {"batch_norm": True, "learn_alpha": True, **stage}
 
-    def initialize_optimizer(self, triggered_directly=None):
-        """``optimizer`` for the weights; GRDA for the alpha under search, when there is one."""
-        named = list(self.get_all_learnable_params())
-        searched = [param for name, param in named if name.startswith(_SEARCH_PREFIX)]
-        self.optimizer_ = self._make_optimizer(
-            [(name, param) for name, param in named if not name.startswith(_SEARCH_PREFIX)]
-        )
-        if any(param.numel() for param in searched):
-            c = 0.0 if self.grda_c == "auto" else self.grda_c  # "auto": threshold at the end
-            self.optimizer_alpha_ = GRDA(searched, lr=self.grda_lr, c=c, mu=self.grda_mu)
-        elif "optimizer_alpha" in self._optimizers:
-            del self.optimizer_alpha_  # the re-train stage trains alpha with the weights
-        return self
+    def _own_optimizers(self, named_parameters):
+        """GRDA for the alpha under search, when there is one (``optimizer_alpha_``); the
+        re-train stage trains alpha with the weights."""
+        searched = {
+            name: param for name, param in named_parameters if name.startswith(_SEARCH_PREFIX)
+        }
+        if not any(param.numel() for param in searched.values()):
+            return {}
+        c = 0.0 if self.grda_c == "auto" else self.grda_c  # "auto": threshold at the end
+        grda = GRDA(list(searched.values()), lr=self.grda_lr, c=c, mu=self.grda_mu)
+        return {"optimizer_alpha": (set(searched), grda)}
 
     def _close_noise_gates(self):
         """``grda_c="auto"``: GRDA's soft threshold alpha = sign(a) max(|a| - g, 0), applied

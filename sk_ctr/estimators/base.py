@@ -11,14 +11,13 @@ import copy
 import inspect
 import sys
 from collections.abc import Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from scipy.special import expit, logit
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -26,14 +25,13 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.validation import _check_sample_weight
-from skorch import NeuralNetBinaryClassifier
+from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import (
     EpochTimer,
     PassthroughScoring,
     ProgressBar,
 )
-from skorch.dataset import Dataset, ValidSplit
-from skorch.history import History
+from skorch.dataset import Dataset, unpack_data
 from skorch.utils import to_tensor
 
 from sk_ctr.artifact import SavedVersionMixin
@@ -43,11 +41,10 @@ from sk_ctr.estimators.calibration import (
     ValidationTemperature,
     isotonic_probability,
 )
-from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE, auto_batch_size
 from sk_ctr.estimators.early_stopping import (
     BEST_EPOCH_KEY,
-    StopTraining,
     check_validation_classes,
+    hold_out_validation,
     scoring_callbacks,
     stopping_callback,
     wants_early_stopping,
@@ -58,38 +55,28 @@ from sk_ctr.estimators.importance import (
     importances_by_column,
 )
 from sk_ctr.estimators.inputs import RawFrameInputMixin
-from sk_ctr.layers.mlp import ACTIVATIONS
+from sk_ctr.estimators.optimizers import OPTIMIZERS, OptimizerMixin
+from sk_ctr.estimators.parameter_docs import parameters, training_parameters
+from sk_ctr.estimators.runtime import RuntimeMixin
+from sk_ctr.estimators.stream_fit import StreamFitMixin
+from sk_ctr.io.parquet import ParquetSource, as_source, is_paths
+from sk_ctr.layers.activation import ACTIVATIONS
 from sk_ctr.preprocessing import FieldData
+from sk_ctr.preprocessing.batch import (
+    LOSS_SCALE,
+    SAMPLE_WEIGHT,
+    SIDE_CHANNEL_KEYS,
+    network_inputs,
+)
 from sk_ctr.training.callbacks import EpochTable, StopOnNonFiniteLoss, is_interactive
 from sk_ctr.training.distributed import (
     LR_SCALINGS,
     STRATEGIES,
-    ShardedSliceLoader,
-    check_sparse_gradients,
-    lr_multiplier,
     plan_parallelism,
-    resolve_device,
-    share_random_state,
-    spawn_fit,
     unwrap,
 )
 from sk_ctr.training.loader import SliceLoader
-from sk_ctr.training.prefetch import PrefetchLoader
-from sk_ctr.training.streaming import (
-    ParquetSource,
-    StreamingDataset,
-    StreamLoader,
-    as_source,
-    is_paths,
-)
-
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "adagrad": torch.optim.Adagrad,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
+from sk_ctr.training.strategies import FitContext, choose_loader, train_network
 
 #: Constraints of the embedding parameters, shared by every model with embeddings.
 EMBEDDING_CONSTRAINTS = {
@@ -115,9 +102,61 @@ def sigmoid_then_2d(logits):
     return torch.stack((1 - positive, positive), dim=1)
 
 
-class CTRClassifier(SavedVersionMixin, RawFrameInputMixin, NeuralNetBinaryClassifier):
-    """Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that takes a raw
-    DataFrame.
+#: skorch's settings that sk_ctr chooses (the others keep skorch's defaults). They are not
+#: estimator parameters; given as ``**skorch_params`` they replace these, and ``get_params``
+#: lists them (as it lists ``optimizer__<name>``) so that ``clone`` carries them on.
+SK_CTR_SKORCH_SETTINGS = {
+    "module": None,  # the estimator's ``_network``, built from its parameters
+    "criterion": torch.nn.BCEWithLogitsLoss,
+    "train_split": None,  # early stopping holds out its own rows (or takes X_val)
+    "iterator_train": SliceLoader,
+    "iterator_valid": SliceLoader,
+    "iterator_train__shuffle": True,
+    "predict_nonlinearity": sigmoid_then_2d,
+}
+
+
+def forwarded_signature(init, forwarded_to):
+    """The signature of an ``__init__`` that passes its ``**kwargs`` on to ``forwarded_to``:
+    its own parameters, then those of ``forwarded_to`` (with the defaults ``init`` gives the
+    ones it names itself, in their place).
+
+    Parameters
+    ----------
+    init, forwarded_to : callable
+
+    Returns
+    -------
+    inspect.Signature
+        ``init``'s own signature when it has no ``**kwargs``.
+
+    Examples
+    --------
+    >>> def base(self, *, lr=0.1, batch_size=32): ...
+    >>> def model(self, *, embed_dim=10, lr=0.01, **kwargs): ...
+    >>> print(forwarded_signature(model, base))
+    (self, *, embed_dim=10, lr=0.01, batch_size=32)
+    """
+    own = inspect.signature(init).parameters
+    *named, last = own.values()
+    if last.kind is not inspect.Parameter.VAR_KEYWORD:
+        return inspect.signature(init)
+    _, *inherited = inspect.signature(forwarded_to).parameters.values()  # without self
+    inherited_names = {parameter.name for parameter in inherited}
+    new = [parameter for parameter in named if parameter.name not in inherited_names]
+    return inspect.Signature([*new, *(own.get(p.name, p) for p in inherited)])
+
+
+class CTRClassifier(
+    SavedVersionMixin,
+    RawFrameInputMixin,
+    StreamFitMixin,
+    OptimizerMixin,
+    RuntimeMixin,
+    NeuralNetBinaryClassifier,
+):
+    __doc__ = f"""Base of the sk_ctr estimators: a skorch ``NeuralNetBinaryClassifier`` that
+    takes a raw DataFrame.
 
     ``fit`` fits a :class:`~sk_ctr.CTRTransformer` (a clone of ``preprocessor``) on ``X``,
     builds the network from the learned field schema and trains it with mini-batches sliced
@@ -126,118 +165,7 @@ class CTRClassifier(SavedVersionMixin, RawFrameInputMixin, NeuralNetBinaryClassi
 
     Parameters
     ----------
-    preprocessor : CTRTransformer, default=None
-        Unfitted transformer to clone and fit on raw input; ``None`` uses ``CTRTransformer()``.
-    l2 : float, default=0.0
-        L2 penalty on the embedding rows and order-1 weights used by each sample (DeepFM
-        journal, section III-B: L2 on the FM component), averaged over the batch.
-    optimizer : {"adam", "adamw", "adagrad", "sgd", "rmsprop"} or torch optimizer class, \
-default="adam"
-        The optimizer; its extra arguments go in ``optimizer__<name>=``.
-    lr : float, default=3e-3
-        Learning rate (the models without an MLP default to 1e-2). Chosen on validation
-        splits: 3e-3 beat 1e-3 and 1e-2 for DeepFM on the Criteo sample and was within the
-        seed spread of the best on Frappe (docs/defaults.md).
-    batch_size : int or "auto", default="auto"
-        Mini-batch size, for training and prediction. ``"auto"`` trains with batches of the
-        power of two nearest to ``1.5 * sqrt(n_samples)``, between 32 and 2048 (128 for 7,000
-        rows, 256 for 40,000; set as ``batch_size_``), and predicts 2048 rows at a time.
-    max_epochs : int, default=50
-        Most passes over the training data; early stopping usually ends training well
-        before (after 6 epochs on the Criteo sample, 33 on Frappe).
-    early_stopping : "auto" or bool, default="auto"
-        Hold out ``validation_fraction`` of the training rows (stratified), or use
-        ``X_val`` / ``y_val`` given to :meth:`fit`, score them after every epoch, stop when
-        ``scoring`` has not improved by more than ``tol`` for ``n_iter_no_change`` epochs and
-        restore the weights of the best epoch. ``"auto"``: on whenever the held-out rows would
-        hold at least 10 rows of each class (and always with ``X_val``), which covers every
-        CTR data set of useful size: CTR networks typically over-fit after one to three
-        epochs (docs/defaults.md).
-    scoring : str or callable, default="roc_auc"
-        What early stopping monitors: ``"loss"`` (the validation log-loss, skorch's
-        ``valid_loss``; lower is better) or a scikit-learn scorer name or callable
-        (``"roc_auc"``, ``"neg_log_loss"`` ...; higher is better). The validation log-loss and
-        ROC AUC are recorded in ``history_`` in any case. The validation log-loss of CTR
-        networks rises after one or two epochs while their ranking still improves (Frappe:
-        stopping on the loss kept DeepFM at 0.921 validation AUC, on the AUC 0.937); the
-        temperature of ``calibration`` then repairs the probabilities.
-    validation_fraction : float, default=0.1
-        Share of the training rows held out for early stopping (without ``X_val``).
-    n_iter_no_change : int, default=5
-        Patience of early stopping, in epochs (3 stopped DeepFM on a plateau of Frappe's
-        validation AUC at 0.924; 5 and 6 reached 0.937).
-    tol : float, default=1e-4
-        Smallest absolute improvement of the monitored score that counts as one.
-    calibration : {"auto", "temperature", "isotonic"} or None, default="auto"
-        Post-hoc calibration on the validation rows of early stopping, after training.
-        ``"temperature"`` (Guo et al., ICML 2017): one scalar ``temperature_`` divides every
-        logit, correcting the over-confidence of networks trained for several epochs.
-        ``"isotonic"``: then a non-decreasing piecewise-linear map of the scaled logit to the
-        probability (``isotonic_knots_``), with ties broken by the logit. ``"auto"``:
-        isotonic when the validation rows hold at least 1,000 rows of each class (below, it
-        over-fits: docs/defaults.md), else the temperature. None of them changes any ranking
-        (AUC). ``None``, or a fit without validation rows: ``temperature_ = 1``.
-    threshold : float, default=0.5
-        Probability above which ``predict`` returns the positive class.
-    negative_sampling_rate : float, default=None
-        The share w of negatives kept when the training data was negatively down-sampled
-        (the AutoFIS paper's Criteo set keeps ~50 % positives). Predictions are corrected to
-        the original base rate, p' = p / (p + (1 - p) / w), i.e. the log-odds shift by log w
-        (``decision_function`` too); rankings and AUC are unchanged. ``None``: no correction.
-    device : str, default="cpu"
-        Torch device, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"`` (CUDA when a GPU
-        is available, else CPU; resolved at each call, the parameter keeps ``"auto"``).
-    devices : int or list of int, default=None
-        Data-parallel training (DeepFM journal section III-B-2, "Multi-GPU Architecture"):
-        a number of GPUs or a list of GPU ids with ``device="cuda"``; a number of worker
-        processes with ``device="cpu"`` (DDP over gloo: slower than one process on CPU, it
-        exists to test the multi-process path). ``batch_size`` is per device, so the global
-        batch is ``batch_size * devices``. ``None`` trains in one process. Inside a
-        ``torchrun`` job (a process group exists) the estimator joins the group instead,
-        whatever ``devices`` says: see docs/distributed.md.
-    strategy : {"auto", "ddp", "dp"}, default="auto"
-        ``"ddp"`` (and ``"auto"``): ``fit`` spawns one DistributedDataParallel process per
-        device; the estimator and its ``module`` class must be importable (not defined in a
-        notebook). ``"dp"``: ``nn.DataParallel`` inside this process (CUDA only; no spawn, so
-        it works with notebook-defined classes, but is slower than DDP).
-    lr_scaling : {"sqrt", "linear"} or None, default="sqrt"
-        Learning rate of a data-parallel fit: ``lr * sqrt(world_size)`` (the journal's
-        "4GPU-A": a global batch W times larger has W times less gradient variance, so lr may
-        grow by sqrt(W) and the learning curve matches one device's), ``lr * world_size``, or
-        ``lr`` unchanged. Ignored on one device.
-    ddp_timeout : float, default=600
-        Seconds a worker of a spawned data-parallel fit (``devices=`` with
-        ``strategy="ddp"``) may wait for the other ranks in a collective operation (the
-        process group's timeout) or go without finishing a batch (checked by ``fit``, also
-        while the workers start) before ``fit`` stops every worker and raises a
-        ``TimeoutError``. See docs/distributed.md.
-    prefetch : bool, default=False
-        Asynchronous reading (DeepFM journal section III-B-2, "Asyn"): the next batch is
-        sliced (and, on CUDA, pinned and copied to the device) in a background thread while
-        the current one trains. Measured on this 2-core CPU machine: no gain (0.99-1.01x,
-        reading is 0.4 % of an epoch; docs/benchmarks.md); the journal measured 1.12-1.19x on
-        GPUs. Applies to the default in-memory loader.
-    sparse_embeddings : bool, default=False
-        Sparse gradients for the embedding tables, trained by ``torch.optim.SparseAdam`` (lazy
-        Adam: a row's moments change only when the row is used) next to ``optimizer`` for the
-        rest, one forward/backward per batch. Several times faster with large tables
-        (notes/skorch-study.md, section 8); use ``l2`` (not weight decay) to regularise them.
-    n_threads : int, default=None
-        Torch threads inside ``fit`` and ``predict``; the previous value is restored after.
-        ``None`` leaves torch's setting alone (which respects joblib's limits under
-        ``GridSearchCV(n_jobs=...)``; raising it there oversubscribes the cores).
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout and shuffling for reproducible fits. Torch's
-        global random state is restored afterwards.
-    verbose : int, default=0
-        ``>0`` shows a progress bar and a table of train loss, validation AUC and validation
-        log-loss (``valid_loss``) per epoch.
-    warm_start : bool, default=False
-        ``fit`` continues training the fitted network with the fitted transformer and
-        labels instead of starting over.
-    **kwargs
-        skorch parameters (``callbacks``, ``iterator_train__shuffle``, ``optimizer__*``,
-        ``module`` for a custom network class ...). Unknown names raise at ``fit``.
+{parameters(*training_parameters())}
 
     Attributes
     ----------
@@ -301,6 +229,7 @@ default="adam"
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "callbacks": [list, tuple, StrOptions({"disable"}), None],
     }
 
     def __init__(
@@ -331,31 +260,30 @@ default="adam"
         random_state=None,
         verbose=0,
         warm_start=False,
-        module=None,
-        criterion=torch.nn.BCEWithLogitsLoss,
-        train_split=None,
-        iterator_train=SliceLoader,
-        iterator_valid=SliceLoader,
-        predict_nonlinearity=sigmoid_then_2d,
-        **kwargs,
+        callbacks=None,
+        **skorch_params,
     ):
-        kwargs.setdefault("iterator_train__shuffle", True)
+        unknown = sorted(
+            name for name in skorch_params if name not in SKORCH_DEFAULTS and "__" not in name
+        )
+        if unknown:  # what a plain signature would raise; skorch's kwargs accept typos
+            raise TypeError(
+                f"{type(self).__name__}.__init__() got unexpected keyword argument(s) "
+                f"{unknown}; its parameters are listed by help({type(self).__name__})."
+            )
+        settings = {**SK_CTR_SKORCH_SETTINGS, **skorch_params}
         super().__init__(
-            module,
-            criterion=criterion,
+            settings.pop("module"),
             optimizer=optimizer,
             lr=lr,
             max_epochs=max_epochs,
             batch_size=batch_size,
-            iterator_train=iterator_train,
-            iterator_valid=iterator_valid,
-            train_split=train_split,
-            predict_nonlinearity=predict_nonlinearity,
+            callbacks=callbacks,
             warm_start=warm_start,
             verbose=verbose,
             device=device,
             threshold=threshold,
-            **kwargs,
+            **settings,
         )
         self.preprocessor = preprocessor
         self.l2 = l2
@@ -374,6 +302,16 @@ default="adam"
         self.prefetch = prefetch
         self.n_threads = n_threads
         self.random_state = random_state
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass's ``__init__`` names its own parameters and passes the others on in
+        ``**kwargs``; its signature, which ``help()``, ``inspect.signature``, ``get_params``,
+        ``clone`` and the repr read, lists both (:func:`forwarded_signature`). So every
+        estimator shows every parameter, and the training parameters are declared once."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            init.__signature__ = forwarded_signature(init, super(cls, cls).__init__)
 
     # ------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None, *, X_val=None, y_val=None,
@@ -445,6 +383,12 @@ ParquetSource or path
                     raise ValueError("fit(X, y) with X naming Parquet files needs y, the name "
                                      "of their label column: fit(path, y='click').")
             if isinstance(X, ParquetSource):
+                if type(self)._pretrain is not CTRClassifier._pretrain:
+                    raise ValueError(
+                        f"{type(self).__name__} runs a first training stage on the rows in "
+                        "memory, so it cannot train on a ParquetSource; load the rows "
+                        "(pandas.read_parquet) instead."
+                    )
                 return self._fit_stream(X, y, sample_weight, refit, validation)
             self._validate_params()
             X_encoded = self._encode(X, fit=refit)
@@ -460,18 +404,42 @@ ParquetSource or path
             X_encoded = self._with_sample_weight(X_encoded, y_encoded, sample_weight)
             wants_early_stopping(self.early_stopping, y_encoded, self.validation_fraction,
                                  validation is not None)  # raises for X_val without stopping
-            if validation is not None:
-                self._split = (Dataset(X_encoded, y_encoded), self._encode_validation(validation))
+            valid = None if validation is None else self._encode_validation(validation)
             plan = plan_parallelism(self.device, self.devices, self.strategy)
             self.temperature_ = 1.0  # validation scores during training see the raw logits
             self.__dict__.pop("isotonic_knots_", None)
             with self._runtime(seeded=True, n_rows=len(y_encoded)):
+                context = self._fit_context(X_encoded, y_encoded, valid, plan)
                 if refit or not self.initialized_:
                     self.initialize()
-                    self._pretrain(X_encoded, y_encoded)
-                self._train_network(X_encoded, y_encoded, plan)
+                    self._pretrain(*context.training_rows())
+                if self._trains_network():
+                    train_network(self, context)
             self._read_training_outcome()
         return self
+
+    def _fit_context(self, X_encoded, y_encoded, valid, plan):
+        """The :class:`~sk_ctr.training.strategies.FitContext` of a fit on rows in memory:
+        the rows to train on and the validation rows (``valid``, from ``X_val``, or a
+        stratified ``validation_fraction`` held out when early stopping is on)."""
+        dataset = self.get_dataset(X_encoded, y_encoded)
+        if valid is None:
+            train, valid = hold_out_validation(
+                dataset, y_encoded, self.early_stopping, self.validation_fraction,
+                self.scoring, self.random_state,
+            )
+        else:
+            train = dataset
+        return FitContext(X=X_encoded, y=y_encoded, train=train, valid=valid, plan=plan)
+
+    def _pretrain(self, X_train, y_train):
+        """Hook: a stage run once after the network is built and before training (FNN's FM,
+        AutoFIS's search), on the training rows (never the validation rows)."""
+
+    def _trains_network(self):
+        """Hook: whether ``fit`` trains the network after :meth:`_pretrain` (AutoFIS's
+        ``search_only``: no)."""
+        return True
 
     def _print_column_roles(self):
         """The role the transformer gave each column (``preprocessor_.column_roles_``)."""
@@ -488,7 +456,7 @@ ParquetSource or path
         )
         if not weights.sum() > 0:
             raise ValueError(f"{name} sums to zero; at least one weight must be > 0.")
-        return FieldData({**X_encoded, "sample_weight": weights}, X_encoded.schema)
+        return FieldData({**X_encoded, SAMPLE_WEIGHT: weights}, X_encoded.schema)
 
     def _encode_validation(self, validation):
         """``(X_val, y_val, sample_weight_val)`` encoded with the fitted transformer and
@@ -528,8 +496,6 @@ ParquetSource or path
                 target = unwrap(self.module_) if name == "module" else getattr(self, name + "_")
                 target.load_state_dict(state)
             raise
-        finally:
-            self.__dict__.pop("_split", None)  # never a split left for the next fit
 
     def _read_training_outcome(self):
         """``best_epoch_``: the epoch whose weights the network has (the last one without
@@ -554,240 +520,6 @@ ParquetSource or path
                 importances, self.schema_, getattr(self, "feature_names_in_", None)
             )
 
-    def _run_epochs(self, X, y):
-        """skorch's ``partial_fit`` without its ``except KeyboardInterrupt: pass``: early
-        stopping ends the loop with :class:`StopTraining`, a user's interrupt propagates."""
-        self.notify("on_train_begin", X=X, y=y)
-        try:
-            self.fit_loop(X, y)
-        except StopTraining:
-            pass
-        self.notify("on_train_end", X=X, y=y)
-
-    def _train_network(self, X, y, plan):
-        """skorch's training loop in this process, or data-parallel as ``plan`` says."""
-        check_sparse_gradients(plan, self.sparse_embeddings)
-        if plan.kind == "single":
-            self._run_epochs(X, y)
-        elif plan.kind == "dp":  # GPU-only branch
-            self._fit_data_parallel(X, y, plan)
-        elif plan.kind == "joined":
-            self._fit_in_process_group(X, y)
-        elif isinstance(X, StreamingDataset):  # the rows travel in _split: every rank reads
-            self._fit_spawned(FieldData({}, self.schema_), np.empty(0, np.float32), plan)
-        else:
-            self._fit_spawned(X, y, plan)
-
-    # ---- streaming from Parquet
-    def _fit_stream(self, source, y, sample_weight, refit, validation=None):
-        """Train on a :class:`~sk_ctr.training.streaming.ParquetSource` without loading it.
-
-        The classes come from the label column alone, the transformer from a sample of rows
-        (or a ``partial_fit`` pass, ``transformer_rows=None``); then skorch's own loop runs
-        (callbacks, history, early stopping), :meth:`get_split_datasets` handing it the
-        stream and the source's ``validation``, :meth:`get_iterator` a
-        :class:`~sk_ctr.training.streaming.StreamLoader` over them.
-        """
-        self._validate_params()
-        source.require_label(f"{type(self).__name__}.fit")
-        if y is not None or sample_weight is not None:
-            raise ValueError(
-                f"The labels of a ParquetSource are its column {source.label!r}: call fit(source) "
-                "with y=None and without sample_weight."
-            )
-        if type(self)._pretrain is not CTRClassifier._pretrain:
-            raise ValueError(
-                f"{type(self).__name__} runs a first training stage on the rows in memory, so it "
-                "cannot train on a ParquetSource; load the rows (pandas.read_parquet) instead."
-            )
-        validation_rows = source.validation
-        if validation is not None:
-            if validation_rows is not None:
-                raise ValueError("Give the validation rows once: as fit(..., X_val=, y_val=) or "
-                                 "as ParquetSource(..., validation=), not both.")
-            X_val, y_val, weights = validation
-            if weights is not None:
-                raise ValueError("sample_weight_val is not supported with a ParquetSource.")
-            validation_rows = X_val if isinstance(X_val, ParquetSource) else (X_val, y_val)
-        if self.early_stopping is True and validation_rows is None:
-            raise ValueError(
-                "early_stopping=True scores held-out rows, and a ParquetSource is not split: "
-                "give them as fit(source, X_val=ParquetSource(...)), "
-                "ParquetSource(..., validation=ParquetSource(...)) or "
-                "ParquetSource(..., validation=(X_valid, y_valid))."
-            )
-        if self.early_stopping is False and validation_rows is not None:
-            wants_early_stopping(False, None, self.validation_fraction, validation is not None)
-        plan = plan_parallelism(self.device, self.devices, self.strategy)
-        self._encode_labels(source.label_values(), fit=refit)
-        if refit:
-            self._fit_stream_preprocessor(source, plan)
-        else:
-            self._encode(source.head(), fit=False)  # the fitted columns, or _encode's error
-        train = StreamingDataset(source, self.preprocessor_, self.le_)
-        valid = self._stream_validation(validation_rows)
-        self.temperature_ = 1.0
-        self.__dict__.pop("isotonic_knots_", None)
-        with self._runtime(seeded=True, n_rows=len(train)):
-            if refit or not self.initialized_:
-                self.initialize()
-            self._split = (train, valid)  # what get_split_datasets hands skorch's fit_loop
-            self._train_network(train, None, plan)
-        self._read_training_outcome()
-        return self
-
-    def _fit_stream_preprocessor(self, source, plan):
-        """``preprocessor_`` fitted on ``source.sample`` or, with ``transformer_rows=None``, by
-        ``partial_fit`` on every chunk; then the schema as :meth:`_encode` sets it."""
-        if source.transformer_rows is not None:
-            seed = check_random_state(source.random_state).randint(np.iinfo(np.int32).max)
-            if plan.kind == "joined":  # torchrun: every rank fits rank 0's sample
-                shared = [seed]
-                dist.broadcast_object_list(shared, src=0)
-                seed = shared[0]
-            encoded = self._encode(source.sample(source.transformer_rows, seed), fit=True)
-        else:
-            preprocessor = self._make_preprocessor()
-            if not hasattr(preprocessor, "partial_fit"):
-                raise TypeError(
-                    f"transformer_rows=None fits the preprocessor chunk by chunk, but "
-                    f"{type(preprocessor).__name__} has no partial_fit; give "
-                    "ParquetSource(..., transformer_rows=<rows>) to fit it on a sample."
-                )
-            for frame in source.iter_frames():
-                preprocessor.partial_fit(frame)
-            encoded = self._encode(source.head(), fit=True, fitted_preprocessor=preprocessor)
-        self._check_sequence_support(encoded)
-
-    def _stream_validation(self, validation):
-        """The dataset scored after each epoch: a ParquetSource streamed in full, or in-memory
-        ``(X, y)`` encoded once; None without validation rows."""
-        if validation is None:
-            return None
-        if isinstance(validation, ParquetSource):
-            self._encode_labels(validation.label_values(), fit=False)  # only the fit's classes
-            self._encode(validation.head(), fit=False)  # the fitted columns, or _encode's error
-            return StreamingDataset(validation, self.preprocessor_, self.le_)
-        X_encoded = self._encode(validation[0], fit=False)
-        y_encoded = self._encode_labels(validation[1], fit=False)
-        if len(X_encoded) != len(y_encoded):
-            raise ValueError(
-                f"The validation X and y have inconsistent numbers of samples: "
-                f"{len(X_encoded)} and {len(y_encoded)}."
-            )
-        return Dataset(X_encoded, y_encoded)
-
-    def _stream_iterator(self, dataset, training):
-        """Batches of a StreamingDataset: shuffled when training (``iterator_train__shuffle``),
-        under DDP a rank's share of every global batch."""
-        shuffle = training and self.get_params_for("iterator_train").get("shuffle", False)
-        shard = getattr(self, "_shard", None) if training else None
-        rank, world_size = shard if shard is not None else (0, 1)
-        return StreamLoader(dataset, self.batch_size, shuffle=shuffle, rank=rank,
-                            world_size=world_size)
-
-    # ------------------------------------------------------ data parallel
-    def _fit_spawned(self, X_encoded, y_encoded, plan):
-        """DDP over ``plan.world_size`` spawned processes; rank 0's result is loaded here."""
-        if "_split" not in self.__dict__:  # one validation split for all ranks, made here
-            self._split = self.get_split_datasets(X_encoded, y_encoded)
-        try:
-            result = spawn_fit(self, X_encoded, y_encoded, plan, torch.get_rng_state(),
-                               self.ddp_timeout)
-        finally:
-            self.__dict__.pop("_split", None)
-        unwrap(self.module_).load_state_dict(result["module"])
-        for name, state in result["optimizers"].items():
-            getattr(self, name + "_").load_state_dict(state)
-        self.history_ = History(result["history"])
-
-    def _fit_in_process_group(self, X_encoded, y_encoded):
-        """Join the process group ``torchrun`` made: the same split, weights and shuffles on
-        every rank (all from rank 0), then DDP training; every rank returns the same model."""
-        if "_split" not in self.__dict__:
-            self._split = self.get_split_datasets(X_encoded, y_encoded)
-        shared = [self._split, torch.get_rng_state()]
-        dist.broadcast_object_list(shared, src=0)
-        self._split = shared[0]
-        torch.set_rng_state(shared[1])
-        self._fit_distributed(X_encoded, y_encoded, dist.get_rank(), dist.get_world_size())
-
-    def _fit_distributed(self, X_encoded, y_encoded, rank, world_size):
-        """Train this rank: DDP-wrapped network, sharded batches, scaled learning rate."""
-        network = unwrap(self.module_).to(self.device)
-        device_ids = [torch.device(self.device).index] if _on_cuda(self.device) else None
-        self.module_ = torch.nn.parallel.DistributedDataParallel(network, device_ids=device_ids)
-        self._shard = (rank, world_size)
-        scale = lr_multiplier(self.lr_scaling, world_size)
-        self._scale_learning_rates(scale)
-        try:
-            self._run_epochs(X_encoded, y_encoded)
-        finally:
-            self._scale_learning_rates(1 / scale)
-            self.module_ = unwrap(self.module_)
-            del self._shard
-
-    def _distributed_result(self):
-        """What rank 0 hands back to the parent process."""
-        return {
-            "module": unwrap(self.module_).state_dict(),
-            "optimizers": {name: getattr(self, name + "_").state_dict()
-                           for name in self._optimizers},
-            "history": self.history_.to_list(),
-        }
-
-    def _fit_data_parallel(self, X_encoded, y_encoded, plan):  # GPU-only branch
-        """``nn.DataParallel`` over ``plan.device_ids``: each batch is split across the GPUs."""
-        self.module_ = torch.nn.DataParallel(unwrap(self.module_), device_ids=plan.device_ids)
-        scale = lr_multiplier(self.lr_scaling, plan.world_size)
-        self.batch_size, per_device = self.batch_size * plan.world_size, self.batch_size
-        self._scale_learning_rates(scale)
-        try:
-            self._run_epochs(X_encoded, y_encoded)
-        finally:
-            self._scale_learning_rates(1 / scale)
-            self.batch_size = per_device
-            self.module_ = unwrap(self.module_)
-
-    def _scale_learning_rates(self, factor):
-        for name in self._optimizers:
-            for group in getattr(self, name + "_").param_groups:
-                group["lr"] *= factor
-
-    def get_iterator(self, dataset, training=False):
-        """A rank's shard of every global batch while training distributed."""
-        if isinstance(dataset, StreamingDataset):
-            return self._stream_iterator(dataset, training)
-        shard = getattr(self, "_shard", None)
-        if training and shard is not None:
-            shuffle = self.get_params_for("iterator_train").get("shuffle", False)
-            return ShardedSliceLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
-                                      rank=shard[0], world_size=shard[1])
-        slot = "iterator_train" if training else "iterator_valid"
-        if self.prefetch and getattr(self, slot) is SliceLoader:
-            kwargs = {"batch_size": self.batch_size, **self.get_params_for(slot)}
-            device = self.device if _on_cuda(self.device) else None
-            return PrefetchLoader(dataset, device=device, **kwargs)
-        return super().get_iterator(dataset, training=training)
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """One pass over ``iterator``; under DDP every rank shuffles from the same state."""
-        shard = getattr(self, "_shard", None)
-        if training and shard is not None:
-            share_random_state(*shard)
-        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-
-    def train_step(self, batch, **fit_params):
-        """One step; under DDP the logged loss is the mean over ranks, so every rank's history
-        is the same."""
-        step = super().train_step(batch, **fit_params)
-        shard = getattr(self, "_shard", None)
-        if shard is not None:
-            loss = step["loss"].detach().clone()
-            dist.all_reduce(loss)
-            step["loss"] = loss / shard[1]
-        return step
-
     def _check_sequence_support(self, X_encoded):
         """A clear error, naming the columns, for multi-valued columns a network cannot take."""
         columns = [f.name for f in X_encoded.schema if f.kind == "sequence"]
@@ -797,9 +529,6 @@ ParquetSource or path
                 "per row (lists or delimited strings). Use DINClassifier or "
                 "EmbeddingMLPClassifier, which pool them, or drop those columns."
             )
-
-    def _pretrain(self, X_encoded, y_encoded):
-        """Hook run once after the network is built and before training (FNN's FM stage)."""
 
     # ---------------------------------------------------------- prediction
     def predict_proba(self, X):
@@ -851,6 +580,38 @@ ParquetSource or path
             logits = logits + np.log(self.negative_sampling_rate)
         return logits
 
+    def _map_batches(self, X, fn):
+        """``fn(network, **inputs)`` over the batches of ``X``, concatenated in row order.
+
+        The one loop of the helper methods that read something other than the logits from
+        the network (AFM's and DIN's attention weights, the two towers' vectors): ``X`` is
+        encoded and checked as for prediction, and the batches come from the estimator's own
+        prediction loader (``get_iterator``: its batch size, background prefetching and
+        device placement), with the network in evaluation mode and no gradients, under the
+        estimator's thread count.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, array-like or FieldData
+        fn : callable
+            ``fn(network, ids=..., values=...)`` (plus ``sequences=`` and ``lengths=`` for a
+            schema with sequence fields: the network inputs of
+            :mod:`sk_ctr.preprocessing.batch`) returns a tensor whose first axis is the batch.
+
+        Returns
+        -------
+        ndarray of float64 and shape (n_samples, ...)
+        """
+        X_encoded = self._encode_for_prediction(X)
+        outputs = []
+        with self._runtime(), torch.no_grad():
+            self._set_training(False)
+            for batch in self.get_iterator(self.get_dataset(X_encoded), training=False):
+                Xi, _ = unpack_data(batch)
+                inputs = to_tensor(network_inputs(Xi), self.device)
+                outputs.append(fn(self.module_, **inputs).cpu())
+        return torch.cat(outputs).numpy().astype(np.float64)
+
     def predict(self, X):
         """Labels: ``classes_[1]`` where its probability exceeds ``threshold``.
 
@@ -886,109 +647,25 @@ ParquetSource or path
         network = self.module if self.module is not None else self._network
         names = [n for n in inspect.signature(network).parameters if n != "fields"]
         params = {name: getattr(self, name) for name in names if hasattr(self, name)}
-        params.update(self.get_params_for("module"))
+        params.update(self._network_params())
         self.module_ = network(self.schema_, **params)
         return self
+
+    def _network_params(self):
+        """Hook: arguments of the network that are not this estimator's parameters of the same
+        names (AutoFIS's current stage); they take precedence over those.
+
+        Returns
+        -------
+        dict of str to object
+        """
+        return {}
 
     def initialize_criterion(self):
         """The criterion gives per-sample losses; :meth:`get_loss` weights and averages them."""
         params = {"reduction": "none", **self.get_params_for("criterion")}
         self.criterion_ = self.criterion(**params)
         return self
-
-    def initialize_optimizer(self, triggered_directly=None):
-        """Resolve the optimizer by name; ``optimizer__*`` parameters reach its constructor.
-        With ``sparse_embeddings``, SparseAdam takes the embedding tables."""
-        self._initialize_optimizers(list(self.get_all_learnable_params()))
-        return self
-
-    def _initialize_optimizers(self, named_parameters):
-        """``optimizer_`` over the dense parameters, ``optimizer_sparse_`` over the sparse
-        embedding tables when ``sparse_embeddings`` is on."""
-        sparse = self._sparse_table_names()
-        self.optimizer_ = self._make_optimizer(
-            [(name, param) for name, param in named_parameters if name not in sparse]
-        )
-        tables = [param for name, param in named_parameters if name in sparse]
-        if tables:
-            lr = self.get_params_for_optimizer("optimizer", [])[1]["lr"]
-            self.optimizer_sparse_ = torch.optim.SparseAdam(tables, lr=lr)
-        elif "optimizer_sparse" in self._optimizers:
-            del self.optimizer_sparse_
-
-    def _sparse_table_names(self):
-        """Switch every ``nn.Embedding`` of the network to sparse gradients when
-        ``sparse_embeddings`` is on, and return the names of their weights."""
-        if not self.sparse_embeddings:
-            return set()
-        names = set()
-        for name, module in self.module_.named_modules():
-            if isinstance(module, torch.nn.Embedding):
-                module.sparse = True  # read by every forward, so no rebuild is needed
-                names.add(f"{name}.weight" if name else "weight")
-        return names
-
-    def _make_optimizer(self, named_parameters):
-        """The ``optimizer`` (by name or class) over the given parameters, with ``lr`` and
-        ``optimizer__*``."""
-        args, kwargs = self.get_params_for_optimizer("optimizer", named_parameters)
-        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
-        if optimizer in (torch.optim.Adam, torch.optim.AdamW):
-            # One fused kernel instead of a loop over parameter tensors: 9 % of a DeepFM step
-            # on CPU (measured), and 2-3x on a 1e6-row table (notes/skorch-study.md, 8).
-            kwargs.setdefault("fused", True)
-        return optimizer(*args, **kwargs)
-
-    def _step_optimizer(self, step_fn):
-        """One forward/backward per batch, then a step of every optimizer.
-
-        skorch passes the closure to each optimizer's ``step``, so two optimizers (AutoFIS's
-        GRDA next to Adam) would run the forward and backward pass twice per batch, the second
-        time at already-updated weights (notes/skorch-study.md, section 8).
-        """
-        if len(self._optimizers) == 1:
-            return super()._step_optimizer(step_fn)
-        step_fn()
-        for name in self._optimizers:
-            getattr(self, name + "_").step()
-        return None
-
-    def _pretraining_rows(self, X_encoded, y_encoded):
-        """The rows training will use: all of them, or without early stopping's validation rows.
-
-        For a stage run before the main training (FNN's FM, AutoFIS's search): the split is
-        made now, exactly as training will make it, and kept for :meth:`get_split_datasets`,
-        so the stage never sees the rows early stopping scores.
-        """
-        train, valid = self._split = self.get_split_datasets(X_encoded, y_encoded)
-        if valid is None:
-            return X_encoded, y_encoded
-        rows = np.asarray(train.indices)
-        return X_encoded[rows], y_encoded[rows]
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """Hold out a stratified validation split when early stopping is on (the split
-        :meth:`_pretraining_rows` made, or the explicit ``X_val``, if any)."""
-        split = self.__dict__.pop("_split", None)
-        if split is not None:
-            return split
-        dataset = self.get_dataset(X, y)
-        if y is None or not wants_early_stopping(
-            self.early_stopping, y, self.validation_fraction, explicit_validation=False
-        ):
-            return dataset, None
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        split = ValidSplit(self.validation_fraction, stratified=True, random_state=seed)
-        try:
-            train, valid = split(dataset, y)
-        except ValueError as error:  # a class too rare to stratify
-            raise ValueError(
-                f"early_stopping=True cannot hold out a stratified validation_fraction="
-                f"{self.validation_fraction} of these rows ({error}); pass X_val / y_val, a "
-                "larger validation_fraction, or early_stopping=False."
-            ) from error
-        check_validation_classes(np.asarray(y)[valid.indices], self.scoring)
-        return train, valid
 
     def _set_training(self, training=True):
         """skorch's mode switch, skipping networks already in that mode: ``train(False)``
@@ -1000,31 +677,38 @@ ParquetSource or path
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
 
+    def get_iterator(self, dataset, training=False):
+        """The loader :func:`~sk_ctr.training.strategies.choose_loader` picks (prediction and
+        validation scoring; a fit's loaders come from its context)."""
+        return choose_loader(self, dataset, training)
+
     def get_dataset(self, X, y=None):
         return X if isinstance(X, torch.utils.data.Dataset) else Dataset(X, y)
 
     def infer(self, x, **fit_params):
         """Forward a batch; the sample weights travel in ``x`` but are not network inputs."""
-        if isinstance(x, Mapping) and any(key in x for key in _NOT_NETWORK_INPUTS):
-            x = {key: value for key, value in x.items() if key not in _NOT_NETWORK_INPUTS}
+        if isinstance(x, Mapping) and any(key in x for key in SIDE_CHANNEL_KEYS):
+            x = network_inputs(x)
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Mean (or sample-weighted mean) log-loss, plus ``l2`` times the mean squared norm of
         the embedding rows the batch used (DeepFM journal eq. 10-11 and section III-B)."""
         per_sample = self.criterion_(y_pred, to_tensor(y_true, self.device).to(y_pred.dtype))
-        weights = X.get("sample_weight") if isinstance(X, Mapping) else None
+        weights = X.get(SAMPLE_WEIGHT) if isinstance(X, Mapping) else None
         if weights is None:
             loss = per_sample.mean()
         else:
             weights = to_tensor(weights, self.device).to(per_sample.dtype)
             loss = (per_sample * weights).sum() / weights.sum()
         if training:
-            inputs = {k: v for k, v in X.items() if k not in _NOT_NETWORK_INPUTS}
+            inputs = network_inputs(X)
             loss = loss + self._penalty(unwrap(self.module_), to_tensor(inputs, self.device))
-        scale = X.get("_loss_scale") if isinstance(X, Mapping) else None
+        scale = X.get(LOSS_SCALE) if isinstance(X, Mapping) else None
         if training and scale is not None:  # a DDP rank's share of an uneven global batch
             loss = loss * to_tensor(scale, self.device)[0]
+        if training:
+            loss = loss + self._batch_penalty(unwrap(self.module_), inputs, scale)
         return loss
 
     def _penalty(self, network, inputs):
@@ -1033,6 +717,27 @@ ParquetSource or path
         if self.l2 == 0:
             return 0.0
         return self.l2 * network.penalty(**inputs).mean()
+
+    def _batch_penalty(self, network, inputs, loss_scale):
+        """Hook: a term added to a training batch's loss that is not a mean over its samples
+        (DIN's penalty on the distinct rows the mini-batch uses), so not weighed by a DDP
+        rank's share of the batch.
+
+        Parameters
+        ----------
+        network : torch.nn.Module
+            The network (unwrapped from DDP).
+        inputs : dict of str to torch.Tensor
+            The batch's network inputs.
+        loss_scale : torch.Tensor or None
+            The batch's ``"_loss_scale"`` when it is a DDP rank's share of a global batch (0
+            for a rank left without rows), else None.
+
+        Returns
+        -------
+        torch.Tensor or float
+        """
+        return 0.0
 
     @property
     def _default_callbacks(self):
@@ -1064,6 +769,7 @@ ParquetSource or path
             self.get_params(deep=False),
             caller_name=type(self).__name__,
         )
+        self._check_no_network_arguments()
         if self.train_split is not None:
             raise ValueError(
                 f"{type(self).__name__} does not use skorch's train_split: give validation rows "
@@ -1093,88 +799,85 @@ ParquetSource or path
         finally:
             self.prefixes_ = known
 
-    def _get_param_names(self):
-        # skorch lists every attribute without a trailing underscore; its private bookkeeping
-        # (``_params_to_validate``) must not look like a parameter to sklearn's clone.
-        return [name for name in super()._get_param_names() if not name.startswith("_")]
-
-    @contextmanager
-    def _resolved_device(self):
-        """``device="auto"`` as a real device for the duration of a call: skorch moves
-        tensors with ``self.device`` itself."""
-        if str(self.device) != "auto":
-            yield
+    def _check_no_network_arguments(self):
+        """``module__<name>=`` would build the network with another value than the
+        estimator's parameter of that name says (and ``get_params`` shows): refuse it."""
+        routed = sorted(name for name in vars(self) if name.startswith("module__"))
+        if not routed:
             return
-        self.device = resolve_device("auto")
-        try:
-            yield
-        finally:
-            self.device = "auto"
-
-    @contextmanager
-    def _resolved_batch_size(self, n_rows):
-        """``batch_size="auto"`` as a number for the duration of a call: skorch and the
-        loaders read ``self.batch_size``. Training sets ``batch_size_``."""
-        if not isinstance(self.batch_size, str):
-            if n_rows is not None:
-                self.batch_size_ = self.batch_size
-            yield
-            return
-        if n_rows is None:
-            self.batch_size = PREDICTION_BATCH_SIZE
-        else:
-            self.batch_size = self.batch_size_ = auto_batch_size(n_rows)
-        try:
-            yield
-        finally:
-            self.batch_size = "auto"
-
-    def __getstate__(self):
-        with self._resolved_device():  # skorch stores the device to map the tensors on load
-            state = super().__getstate__()
-        if str(self.device) == "auto":
-            state["_device_parameter"] = "auto"
-        return state
-
-    def __setstate__(self, state):
-        parameter = state.pop("_device_parameter", None)
-        super().__setstate__(state)
-        if parameter is not None:
-            self.device = parameter
-
-    @contextmanager
-    def _runtime(self, seeded=False, n_rows=None):
-        """Set torch's thread count (and seed its RNG) for one call, restoring both after;
-        resolve ``device="auto"`` and ``batch_size="auto"`` (for training on ``n_rows`` rows,
-        or for prediction without them)."""
-        previous_threads = torch.get_num_threads()
-        if self.n_threads is not None:
-            torch.set_num_threads(self.n_threads)
-        try:
-            with ExitStack() as stack:
-                stack.enter_context(self._resolved_device())
-                stack.enter_context(self._resolved_batch_size(n_rows))
-                if seeded and self.random_state is not None:
-                    seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-                    on_gpu = _on_cuda(self.device)
-                    devices = [torch.device(self.device).index or 0] if on_gpu else []
-                    stack.enter_context(torch.random.fork_rng(devices=devices))
-                    torch.manual_seed(int(seed))
-                yield
-        finally:
-            if self.n_threads is not None:
-                torch.set_num_threads(previous_threads)
-
-    def __repr__(self):
-        # skorch's repr prints the whole module; show the parameters that differ from the
-        # defaults, as scikit-learn does.
-        defaults = type(self)().get_params(deep=False)
-        changed = [
-            f"{name}={value!r}"
-            for name, value in sorted(self.get_params(deep=False).items())
-            if name not in defaults or repr(value) != repr(defaults[name])
+        params = self.get_params(deep=False)
+        hints = [
+            f"set {name.removeprefix('module__')}= instead of {name}="
+            if name.removeprefix("module__") in params
+            else f"{type(self).__name__} has no parameter {name.removeprefix('module__')!r}"
+            " (a custom network's argument is declared as a parameter of a subclass)"
+            for name in routed
         ]
-        return f"{type(self).__name__}({', '.join(changed)})"
+        raise ValueError(
+            f"{type(self).__name__} builds its network from its own parameters, so it takes "
+            f"no module__<name> arguments ({routed}): {'; '.join(hints)}."
+        )
+
+    def _get_param_names(self):
+        """The parameters of the signature (composed for subclasses, see
+        :meth:`__init_subclass__`) and the skorch settings given beside them
+        (``optimizer__weight_decay``, ``module`` ...), so that ``clone`` and ``GridSearchCV``
+        carry those on; skorch's bookkeeping and sk_ctr's own defaults are not listed."""
+        signature = inspect.signature(type(self)).parameters.values()
+        names = {p.name for p in signature if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        names.update(
+            name
+            for name, value in vars(self).items()
+            if _is_skorch_setting(name) and not _is_default(name, value)
+        )
+        return sorted(names)
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator (scikit-learn's ``get_params``).
+
+        skorch's ``get_params`` adds the parameters of each callback
+        (``callbacks__print_log__sink`` ...): they are not the estimator's, so they are not
+        listed (``set_params`` still reaches them).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also the parameters of ``preprocessor`` (``preprocessor__min_frequency`` ...).
+
+        Returns
+        -------
+        dict of str to object
+        """
+        return BaseEstimator.get_params(self, deep=deep)
+
+    def set_params(self, **params):
+        """Set the parameters (scikit-learn's ``set_params``, with skorch's routing of
+        ``optimizer__<name>``, ``callbacks__<name>__<param>`` ...).
+
+        Before the estimator is fitted, ``callbacks`` and skorch's settings (``module``,
+        ``criterion`` ...) are stored as given and checked by ``fit``, as every parameter is.
+        skorch builds the callbacks at once (so that a fitted estimator's next
+        ``partial_fit`` runs the new ones), raising on an invalid value, and knows its
+        settings' names only once the network is initialised.
+
+        Parameters
+        ----------
+        **params
+            Parameters of :meth:`get_params`, and skorch's settings.
+
+        Returns
+        -------
+        self
+        """
+        if not self.initialized_:
+            for name in [name for name in params if name == "callbacks" or name in SKORCH_DEFAULTS]:
+                setattr(self, name, params.pop(name))
+        return super().set_params(**params)
+
+    # scikit-learn's repr (the parameters that differ from the signature's defaults), not
+    # skorch's (the whole module). The same function, so that sklearn's pretty-printer knows it
+    # inside a Pipeline or a GridSearchCV as well.
+    __repr__ = BaseEstimator.__repr__
 
 
 def _label_column(X, y):
@@ -1201,9 +904,30 @@ def _validation_set(X_val, y_val, sample_weight_val):
     return X_val, y_val, sample_weight_val
 
 
-#: Keys of a batch that are not arguments of the network's forward.
-_NOT_NETWORK_INPUTS = ("sample_weight", "_loss_scale")
+#: The default of every skorch setting that is not a parameter of CTRClassifier: skorch's own
+#: defaults, and sk_ctr's choices in SK_CTR_SKORCH_SETTINGS.
+SKORCH_DEFAULTS = {
+    name: parameter.default
+    for init in (NeuralNet.__init__, NeuralNetBinaryClassifier.__init__)
+    for name, parameter in inspect.signature(init).parameters.items()
+    if name not in inspect.signature(CTRClassifier).parameters
+    and parameter.kind is not parameter.VAR_POSITIONAL
+    and parameter.kind is not parameter.VAR_KEYWORD
+    and name != "self"
+} | SK_CTR_SKORCH_SETTINGS
 
 
-def _on_cuda(device):
-    return device is not None and torch.device(device).type == "cuda"
+def _is_skorch_setting(name):
+    """Whether an attribute is a skorch setting (``module``, ``optimizer__<name>`` ...), not a
+    learned attribute (``module_``) or private state (``_params_to_validate``)."""
+    if name.startswith("_") or name.endswith("_"):
+        return False
+    return name in SKORCH_DEFAULTS or "__" in name
+
+
+def _is_default(name, value):
+    if name not in SKORCH_DEFAULTS:
+        return False
+    default = SKORCH_DEFAULTS[name]
+    return value is default or (type(value) is type(default) and value == default)
+

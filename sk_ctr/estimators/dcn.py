@@ -5,17 +5,10 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
-from sk_ctr.estimators.models import _MLP_PARAMS, _TRAINING_PARAMS
+from sk_ctr.estimators.parameter_docs import INIT_STD, MLP, parameters, training_parameters
 from sk_ctr.models.dcn import DCNNet
 
-_DCN_PARAMS = """
-    embed_dim : int, default=11
-        Size of the field embeddings; x_0 has ``n_fields * embed_dim`` entries.
-    init_std : float, default=0.01
-        Standard deviation of the normal initialisation of the embeddings.
-    n_cross_layers : int, default=3
-        Number of cross layers; 0 leaves only the linear map of x_0 beside the MLP.
-"""
+__all__ = ["DCNClassifier"]
 
 
 class DCNClassifier(CTRClassifier):
@@ -30,7 +23,14 @@ class DCNClassifier(CTRClassifier):
     6 * cardinality^(1/4), batch normalisation and no dropout).
 
     Parameters
-    ----------{_DCN_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    ----------
+    embed_dim : int, default=11
+        Size of the field embeddings; x_0 has ``n_fields * embed_dim`` entries.
+{parameters(INIT_STD)}
+    n_cross_layers : int, default=3
+        Number of cross layers; 0 leaves only the linear map of x_0 beside the MLP.
+{parameters(*MLP, *training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr.estimators.dcn import DCNClassifier
@@ -49,8 +49,9 @@ class DCNClassifier(CTRClassifier):
         "n_cross_layers": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, *, embed_dim=11, n_cross_layers=3, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.5, batch_norm=False, init_std=0.01, **kwargs):
+    def __init__(self, *, embed_dim=11, init_std=0.01, n_cross_layers=3,
+                 hidden_units=(400, 400, 400), activation="relu", dropout=0.5, batch_norm=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.n_cross_layers = n_cross_layers

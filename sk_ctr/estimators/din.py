@@ -5,21 +5,24 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from sklearn.utils._param_validation import Interval, StrOptions
-from skorch.utils import to_tensor
 
 from sk_ctr.estimators.base import (
-    _NOT_NETWORK_INPUTS,
     EMBEDDING_CONSTRAINTS,
     MLP_CONSTRAINTS,
     CTRClassifier,
 )
-from sk_ctr.estimators.models import _TRAINING_PARAMS
+from sk_ctr.estimators.parameter_docs import INIT_STD, parameters, training_parameters
 from sk_ctr.layers.attention import POOLING_MODES
 from sk_ctr.models.din import BEHAVIOR_GROUPINGS, DINNet, EmbeddingMLPNet
 from sk_ctr.preprocessing import CTRTransformer
-from sk_ctr.training.distributed import ranks_using, unwrap
+from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES
+from sk_ctr.training.distributed import ranks_using
 
+__all__ = ["EmbeddingMLPClassifier", "DINClassifier"]
+
+#: The parameters of DIN and its base model before ``init_std``.
 _BEHAVIOR_PARAMS = """
     behavior : dict of str to str, default=None
         ``{history_column: candidate_column}``, e.g. ``{"hist_item_id": "item_id",
@@ -48,8 +51,10 @@ _BEHAVIOR_PARAMS = """
         Probability of dropping a unit of the MLP's hidden layers.
     batch_norm : bool, default=False
         Batch normalisation after each hidden linear map of the MLP.
-    init_std : float, default=0.01
-        Standard deviation of the normal initialisation of the embeddings.
+"""
+
+#: The parameters of DIN and its base model after ``init_std``.
+_ATTENTION_PARAMS = """
     attention_hidden_units : tuple of int, default=(36,)
         Hidden widths of DIN's activation unit (Fig. 2: 36). Unused by
         ``EmbeddingMLPClassifier``.
@@ -178,35 +183,30 @@ class _BehaviorClassifier(CTRClassifier):
             self.module_.set_frequencies(self._frequencies)
         return self
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The loss of :class:`CTRClassifier` (with ``l2`` on the rows each sample uses,
-        history items included) plus, in training, ``adaptive_l2`` times DIN's
-        frequency-scaled penalty of the distinct rows the mini-batch uses (eq. 10).
+    def _batch_penalty(self, network, inputs, loss_scale):
+        """In training, ``adaptive_l2`` times DIN's frequency-scaled penalty of the distinct
+        rows the mini-batch uses (eq. 10), next to the ``l2`` of :class:`CTRClassifier` (on
+        the rows each sample uses, history items included).
 
-        That penalty is not a per-sample mean, so a DDP rank does not weigh it by its share
-        of the global batch as it does the rest: it adds ``world_size / c_i`` times the term
-        of each row i it uses, c_i being the number of ranks using the row, and DDP's average
-        of the ranks' gradients is then exactly the penalty's gradient on the global batch.
+        That penalty is not a per-sample mean, so a DDP rank (its batch carries a
+        ``loss_scale``) does not weigh it by its share of the global batch as it does the
+        rest: it adds ``world_size / c_i`` times the term of each row i it uses, c_i being the
+        number of ranks using the row, and DDP's average of the ranks' gradients is then
+        exactly the penalty's gradient on the global batch.
         """
-        loss = super().get_loss(y_pred, y_true, X, training)
-        if not training or self.adaptive_l2 == 0:
-            return loss
-        inputs = to_tensor(
-            {k: v for k, v in X.items() if k not in _NOT_NETWORK_INPUTS}, self.device
-        )
-        network, shard = unwrap(self.module_), getattr(self, "_shard", None)
-        if shard is None:
-            return loss + self.adaptive_l2 * network.adaptive_penalty(**inputs)
-        world_size = shard[1]
+        if self.adaptive_l2 == 0:
+            return 0.0
+        if loss_scale is None:  # one process: the batch is the global batch
+            return self.adaptive_l2 * network.adaptive_penalty(**inputs)
+        world_size = dist.get_world_size()
         # a rank left without rows carries one row with weight 0 (rank_share): no rows of its own
-        scale = X.get("_loss_scale")
-        empty = scale is not None and float(scale[0]) == 0.0
+        empty = float(loss_scale[0]) == 0.0
 
         def share(rows):
             users = ranks_using(rows[:0] if empty else rows, world_size)
             return torch.zeros_like(rows) if empty else world_size / users
 
-        return loss + self.adaptive_l2 * network.adaptive_penalty(**inputs, row_weights=share)
+        return self.adaptive_l2 * network.adaptive_penalty(**inputs, row_weights=share)
 
 
 def count_ids(encoded):
@@ -223,12 +223,12 @@ def count_ids(encoded):
     dict of str to ndarray of shape (vocab_size,)
     """
     counts = {
-        field.name: np.bincount(encoded["ids"][:, j], minlength=field.vocab_size)
+        field.name: np.bincount(encoded[IDS][:, j], minlength=field.vocab_size)
         for j, field in enumerate(encoded.categorical_fields)
     }
     for s, field in enumerate(encoded.sequence_fields):
-        items = encoded["sequences"][:, s]
-        real = np.arange(items.shape[1]) < encoded["lengths"][:, s, None]
+        items = encoded[SEQUENCES][:, s]
+        real = np.arange(items.shape[1]) < encoded[LENGTHS][:, s, None]
         field_counts = np.bincount(items[real], minlength=field.vocab_size)
         name = field.name if field.shares is None else field.shares
         counts[name] = counts.get(name, 0) + field_counts
@@ -246,7 +246,9 @@ class EmbeddingMLPClassifier(_BehaviorClassifier):
     grid (the attention parameters are unused here).
 
     Parameters
-    ----------{_BEHAVIOR_PARAMS}{_TRAINING_PARAMS}
+    ----------{_BEHAVIOR_PARAMS}{parameters(INIT_STD)}{_ATTENTION_PARAMS}\
+{parameters(*training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr.estimators.din import EmbeddingMLPClassifier
@@ -275,7 +277,9 @@ class DINClassifier(_BehaviorClassifier):
     reports (eq. 2).
 
     Parameters
-    ----------{_BEHAVIOR_PARAMS}{_TRAINING_PARAMS}
+    ----------{_BEHAVIOR_PARAMS}{parameters(INIT_STD)}{_ATTENTION_PARAMS}\
+{parameters(*training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr.estimators.din import DINClassifier
@@ -331,19 +335,9 @@ class DINClassifier(_BehaviorClassifier):
         if behavior not in histories:
             raise ValueError(f"behavior={behavior!r} is not a history; choose from {histories}.")
         group = next(g for g, names in enumerate(groups) if behavior in names)
-        self.module_.train(False)
-        batches = []
-        with self._runtime(), torch.no_grad():
-            for start in range(0, len(encoded), self.batch_size):
-                batch = to_tensor(
-                    {
-                        k: encoded[k][start : start + self.batch_size]
-                        for k in ("ids", "values", "sequences", "lengths")
-                    },
-                    self.device,
-                )
-                batches.append(self.module_.attention_weights(**batch)[:, group].cpu())
-        return torch.cat(batches).numpy().astype(np.float64)
+        return self._map_batches(
+            encoded, lambda network, **inputs: network.attention_weights(**inputs)[:, group]
+        )
 
 
 def check_aligned_histories(encoded):
@@ -357,7 +351,7 @@ def check_aligned_histories(encoded):
     histories = [s for s, f in enumerate(encoded.sequence_fields) if f.shares is not None]
     if len(histories) < 2:
         return
-    lengths = encoded["lengths"][:, histories]
+    lengths = encoded[LENGTHS][:, histories]
     differ = np.flatnonzero((lengths != lengths[:, :1]).any(axis=1))
     if differ.size:
         names = [encoded.sequence_fields[s].name for s in histories]

@@ -12,22 +12,18 @@ from __future__ import annotations
 from copy import deepcopy
 
 import numpy as np
+from sklearn.utils import check_random_state
 from skorch.callbacks import EarlyStopping, EpochScoring
+from skorch.dataset import ValidSplit
 
-from sk_ctr.training.callbacks import validation_auc
+from sk_ctr.training.callbacks import StopTraining, validation_auc
 
 #: ``early_stopping="auto"`` holds out a validation split when it would contain at least this
-#: many rows of each class: fewer make the monitored score mostly noise (docs/defaults.md).
-AUTO_MIN_VALIDATION_ROWS_PER_CLASS = 10
-
-
-class StopTraining(Exception):
-    """Raised by :class:`BestEpochStopping` to end the epoch loop.
-
-    skorch's own ``EarlyStopping`` raises ``KeyboardInterrupt``, which its ``partial_fit``
-    swallows together with a user's Ctrl-C; a distinct exception lets the training loop end
-    on early stopping while an interrupt still reaches the caller.
-    """
+#: many rows of each class. Below it the monitored score is mostly noise; but a noisy stop (and
+#: the temperature fitted on the same rows) still beats training every epoch blind: on
+#: validation splits of the Avazu and MovieLens samples (5-7 rows of the rarer class held out)
+#: DeepFM's log-loss went 2.90 -> 0.44 and 7.55 -> 0.68 with early stopping (docs/defaults.md).
+AUTO_MIN_VALIDATION_ROWS_PER_CLASS = 5
 
 
 #: History key marking the epochs early stopping counted as improvements; the last one is the
@@ -99,6 +95,29 @@ def check_validation_classes(y_valid, scoring):
             f"so scoring={scoring!r} cannot rank them; pass X_val / y_val with both classes, a "
             "larger validation_fraction, or early_stopping=False."
         )
+
+
+def hold_out_validation(dataset, y, early_stopping, validation_fraction, scoring, random_state):
+    """``(train, valid)``: a stratified ``validation_fraction`` of ``dataset`` held out when
+    early stopping wants it (two ``Subset``), else ``(dataset, None)``.
+
+    The split is drawn from ``random_state`` alone, so a seeded fit holds out the same rows
+    however it trains (and whatever stage runs before).
+    """
+    if not wants_early_stopping(early_stopping, y, validation_fraction, explicit_validation=False):
+        return dataset, None
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    split = ValidSplit(validation_fraction, stratified=True, random_state=seed)
+    try:
+        train, valid = split(dataset, y)
+    except ValueError as error:  # a class too rare to stratify
+        raise ValueError(
+            f"early_stopping=True cannot hold out a stratified validation_fraction="
+            f"{validation_fraction} of these rows ({error}); pass X_val / y_val, a "
+            "larger validation_fraction, or early_stopping=False."
+        ) from error
+    check_validation_classes(np.asarray(y)[valid.indices], scoring)
+    return train, valid
 
 
 def monitor_name(scoring):

@@ -4,26 +4,26 @@
 from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval
-from skorch.dataset import unpack_data
-from skorch.utils import to_tensor
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
 from sk_ctr.estimators.defaults import SHALLOW_LR
-from sk_ctr.estimators.models import (
-    _INTERACTIONS_PARAMS,
-    _SHALLOW_LR_PARAMS,
-    _TRAINING_PARAMS,
-    INTERACTIONS_CONSTRAINTS,
+from sk_ctr.estimators.models import INTERACTIONS_CONSTRAINTS
+from sk_ctr.estimators.parameter_docs import (
+    INIT_STD_FACTORIZATION,
+    INTERACTIONS_PAIRS,
+    LR_OF_SHALLOW_MODELS,
+    parameters,
+    training_parameters,
 )
 from sk_ctr.models.field_aware import AFMNet, FFMNet, FwFMNet
 
-_INIT_STD_PARAM = """
-    init_std : float, default=0.01
-        Standard deviation of the normal initialisation of the embeddings. Keep it small: the
-        order-2 term sums m(m-1)/2 products and with N(0, 1) vectors swamps the rest.
-""" + _INTERACTIONS_PARAMS.replace("pairs (and triples, as AutoFIS eq. 4)", "pairs")
+__all__ = ["FFMClassifier", "FwFMClassifier", "AFMClassifier"]
+
+#: The end of the Parameters section of FFM, FwFM and AFM, after the parameters of their own.
+_SHARED_PARAMETERS = parameters(
+    INIT_STD_FACTORIZATION, INTERACTIONS_PAIRS, *training_parameters(LR_OF_SHALLOW_MODELS)
+)
 
 _CONSTRAINTS = {
     **CTRClassifier._parameter_constraints,
@@ -50,8 +50,9 @@ class FFMClassifier(CTRClassifier):
     ----------
     embed_dim : int, default=4
         Size k of each field-aware vector (AutoFIS Table 9: k = 4 on Avazu and Criteo, kept
-        small because the table grows with n_fields * k).{_INIT_STD_PARAM}\
-{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
+        small because the table grows with n_fields * k).
+{_SHARED_PARAMETERS}
+
     See Also
     --------
     FwFMClassifier : one vector per feature and one learned weight per field pair.
@@ -93,8 +94,9 @@ class FwFMClassifier(CTRClassifier):
     Parameters
     ----------
     embed_dim : int, default=20
-        Size k of the embeddings (AutoFIS Table 9: 20 on Criteo, 40 on
-        Avazu).{_INIT_STD_PARAM}{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
+        Size k of the embeddings (AutoFIS Table 9: 20 on Criteo, 40 on Avazu).
+{_SHARED_PARAMETERS}
+
     Notes
     -----
     AutoFIS Table 9 also puts a small L1/L2 penalty on r (``wt_l1`` <= 1e-8,
@@ -145,7 +147,9 @@ class AFMClassifier(CTRClassifier):
         32 on Criteo, 256 on Avazu).
     dropout : float, default=0.5
         Probability of dropping a unit of the pooled interaction vector (the AFM authors'
-        code default, keep probability 0.5).{_INIT_STD_PARAM}{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
+        code default, keep probability 0.5).
+{_SHARED_PARAMETERS}
+
     Notes
     -----
     Not implemented: the AFM paper's separate L2 penalty on the attention weights W (AutoFIS
@@ -194,15 +198,7 @@ class AFMClassifier(CTRClassifier):
             Each row sums to 1; column names are in ``interaction_names_``
             (n_fields * (n_fields - 1) // 2 pairs unless ``interactions`` restricts them).
         """
-        X_encoded = self._encode_for_prediction(X)
-        weights = []
-        with self._runtime(), torch.no_grad():
-            self._set_training(False)
-            for batch in self.get_iterator(self.get_dataset(X_encoded), training=False):
-                Xi, _ = unpack_data(batch)
-                inputs = to_tensor({key: Xi[key] for key in ("ids", "values")}, self.device)
-                weights.append(self.module_.attention_weights(**inputs).cpu())
-        return torch.cat(weights).numpy().astype(np.float64)
+        return self._map_batches(X, lambda network, **inputs: network.attention_weights(**inputs))
 
     @property
     def interaction_names_(self):

@@ -2,6 +2,7 @@
 the leaves it reaches, one categorical field per tree, and a second model learns from those
 fields (He et al., ADKDD 2014; the AutoFIS paper's baselines, Table 1)."""
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from sk_ctr.artifact import SavedVersionMixin
 from sk_ctr.estimators.inputs import RawFrameInputMixin
+from sk_ctr.preprocessing.batch import IDS, VALUES
 
 #: Docstring of the parameters the two-stage estimators share, after their tree-size ones.
 BOOSTING_PARAMS = """
@@ -58,9 +60,36 @@ TREE_CONSTRAINTS = {
     "preprocessor": [HasMethods(["fit", "transform"]), None],
     "random_state": ["random_state"],
 }
-#: Constraints of a second-stage model and of the share of rows held out for it.
-FINAL_MODEL_CONSTRAINTS = [HasMethods(["fit", "predict_proba"]), None]
-FINAL_FRACTION_CONSTRAINTS = [Interval(Real, 0, 1, closed="neither"), None]
+
+
+@dataclass(frozen=True)
+class FinalStage:
+    """What distinguishes one two-stage estimator from another: its second-stage model.
+
+    Parameters
+    ----------
+    model : str
+        The ``__init__`` parameter that holds the unfitted second-stage model (or ``None``).
+    fraction : str
+        The ``__init__`` parameter that holds the share of rows held out of the boosting for
+        the second stage alone (or ``None``: all rows train both).
+    attribute : str
+        The attribute of the fitted second stage (``"lr_"``, ``"ffm_"``).
+    default : callable
+        Returns the second-stage model used when the ``model`` parameter is ``None``.
+    """
+
+    model: str
+    fraction: str
+    attribute: str
+    default: object
+
+    def constraints(self):
+        """The parameter constraints of the two parameters."""
+        return {
+            self.model: [HasMethods(["fit", "predict_proba"]), None],
+            self.fraction: [Interval(Real, 0, 1, closed="neither"), None],
+        }
 
 
 class BaseLeafFieldsClassifier(
@@ -80,24 +109,15 @@ class BaseLeafFieldsClassifier(
     meta-estimators (the second-stage model is a nested estimator whose parameters
     ``GridSearchCV`` reaches as ``<parameter>__<name>``).
 
-    A subclass declares its ``__init__`` parameters (the tree ones of
-    :data:`TREE_CONSTRAINTS`, ``keep_original``, ``preprocessor``, ``random_state``, its
-    second-stage model and the share of rows held out for it), the name of the fitted second
-    stage (``_final_attribute``), which parameters hold the model and the share
-    (:meth:`_final_settings`) and the model used when that parameter is ``None``
-    (:meth:`_default_final_model`).
+    A configuration (GBDT + LR, GBDT + FFM) is a subclass that declares its second stage as a
+    :class:`FinalStage` (``_final_stage``), its ``_parameter_constraints``
+    (``{**TREE_CONSTRAINTS, **_final_stage.constraints()}``) and its ``__init__`` parameters
+    (the tree ones of :data:`TREE_CONSTRAINTS`, ``keep_original``, ``preprocessor``,
+    ``random_state`` and the two of its :class:`FinalStage`), stored unchanged; nothing else.
     """
 
-    #: Name of the fitted second-stage model's attribute (``"lr_"``, ``"ffm_"``).
-    _final_attribute = None
-
-    def _final_settings(self):
-        """The unfitted second-stage model (or None) and the share of rows held out for it."""
-        raise NotImplementedError
-
-    def _default_final_model(self):
-        """The second-stage model used when its parameter is ``None``."""
-        raise NotImplementedError
+    #: The second stage of the configuration (set by each subclass).
+    _final_stage = None
 
     def fit(self, X, y, sample_weight=None):
         """Fit the transformer, the trees on the encoded fields, then the second-stage model on
@@ -116,7 +136,8 @@ class BaseLeafFieldsClassifier(
         self
         """
         self._validate_params()
-        final_model, final_fraction = self._final_settings()
+        stage = self._final_stage
+        final_model, final_fraction = getattr(self, stage.model), getattr(self, stage.fraction)
         encoded = self._encode(X, fit=True)
         y = self._encode_labels(y, fit=True)
         if len(encoded) != len(y):
@@ -147,7 +168,7 @@ class BaseLeafFieldsClassifier(
             sample_weight=None if sample_weight is None else sample_weight[tree_rows],
         )
 
-        final = clone(self._default_final_model() if final_model is None else final_model)
+        final = clone(stage.default() if final_model is None else final_model)
         if self.random_state is not None and "random_state" in final.get_params():
             final.set_params(random_state=int(final_seed))
         final_input = self._final_input(encoded[final_rows])
@@ -155,13 +176,13 @@ class BaseLeafFieldsClassifier(
             final.fit(final_input, y[final_rows])
         else:
             final.fit(final_input, y[final_rows], sample_weight=sample_weight[final_rows])
-        setattr(self, self._final_attribute, final)
+        setattr(self, stage.attribute, final)
         return self
 
     @property
     def final_estimator_(self):
         """The fitted second-stage model (``lr_`` of GBDT+LR, ``ffm_`` of GBDT+FFM)."""
-        return getattr(self, self._final_attribute)
+        return getattr(self, self._final_stage.attribute)
 
     def apply(self, X):
         """The leaf each tree sends each sample to: the leaf fields of the second stage.
@@ -224,17 +245,17 @@ class BaseLeafFieldsClassifier(
             raise ValueError(
                 f"keep_original=True, but column(s) {clash} of X have the names of leaf fields."
             )
-        original = np.hstack([encoded["ids"], encoded["values"]])
+        original = np.hstack([encoded[IDS], encoded[VALUES]])
         original = pd.DataFrame(
             {name: original[:, j] for j, name in enumerate(names)}
         ).astype({f.name: np.int64 for f in encoded.categorical_fields})
         return pd.concat([original, leaves], axis=1)
 
     def __sklearn_is_fitted__(self):
-        return hasattr(self, self._final_attribute)
+        return hasattr(self, self._final_stage.attribute)
 
 
 def _tree_features(encoded):
     """The encoded fields as one float matrix for the trees: ids as ordinal numbers, then
     values."""
-    return np.hstack([encoded["ids"], encoded["values"]]).astype(np.float32)
+    return np.hstack([encoded[IDS], encoded[VALUES]]).astype(np.float32)

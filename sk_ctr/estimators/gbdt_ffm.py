@@ -2,17 +2,20 @@
 a field-aware factorization machine (the FFM authors' Criteo Kaggle solution; a baseline of the
 AutoFIS paper, Table 1, with Table 9's settings)."""
 
+from functools import partial
+
 from sk_ctr.estimators.field_aware import FFMClassifier
 from sk_ctr.estimators.gbdt import (
     BOOSTING_PARAMS,
     COMMON_ATTRIBUTES,
-    FINAL_FRACTION_CONSTRAINTS,
-    FINAL_MODEL_CONSTRAINTS,
     FITTED_INPUT_ATTRIBUTES,
     INPUT_PARAMS,
     TREE_CONSTRAINTS,
     BaseLeafFieldsClassifier,
+    FinalStage,
 )
+
+__all__ = ["GBDTFFMClassifier"]
 
 
 class GBDTFFMClassifier(BaseLeafFieldsClassifier):
@@ -100,12 +103,13 @@ class GBDTFFMClassifier(BaseLeafFieldsClassifier):
     ['C1', 'C2', 'C3', 'C4', 'tree_0', 'tree_1', 'tree_2', 'tree_3', 'tree_4']
     """
 
-    _final_attribute = "ffm_"
-    _parameter_constraints = {
-        **TREE_CONSTRAINTS,
-        "ffm_model": FINAL_MODEL_CONSTRAINTS,
-        "ffm_fraction": FINAL_FRACTION_CONSTRAINTS,
-    }
+    _final_stage = FinalStage(
+        model="ffm_model",
+        fraction="ffm_fraction",
+        attribute="ffm_",
+        default=partial(FFMClassifier, lr=1e-2, max_epochs=10, batch_size=256),
+    )
+    _parameter_constraints = {**TREE_CONSTRAINTS, **_final_stage.constraints()}
 
     def __init__(self, *, n_estimators=20, learning_rate=0.1, max_depth=None, max_leaf_nodes=8,
                  min_samples_leaf=1, subsample=1.0, ffm_model=None, ffm_fraction=None,
@@ -121,9 +125,3 @@ class GBDTFFMClassifier(BaseLeafFieldsClassifier):
         self.keep_original = keep_original
         self.preprocessor = preprocessor
         self.random_state = random_state
-
-    def _final_settings(self):
-        return self.ffm_model, self.ffm_fraction
-
-    def _default_final_model(self):
-        return FFMClassifier(lr=1e-2, max_epochs=10, batch_size=256)

@@ -2,17 +2,20 @@
 logistic regression (He et al., "Practical Lessons from Predicting Clicks on Ads at Facebook",
 ADKDD 2014; a baseline of the AutoFIS paper, Table 1)."""
 
+from functools import partial
+
 from sk_ctr.estimators.gbdt import (
     BOOSTING_PARAMS,
     COMMON_ATTRIBUTES,
-    FINAL_FRACTION_CONSTRAINTS,
-    FINAL_MODEL_CONSTRAINTS,
     FITTED_INPUT_ATTRIBUTES,
     INPUT_PARAMS,
     TREE_CONSTRAINTS,
     BaseLeafFieldsClassifier,
+    FinalStage,
 )
 from sk_ctr.estimators.models import LRClassifier
+
+__all__ = ["GBDTLRClassifier"]
 
 
 class GBDTLRClassifier(BaseLeafFieldsClassifier):
@@ -84,12 +87,13 @@ class GBDTLRClassifier(BaseLeafFieldsClassifier):
     ((2000, 20), (2000, 2))
     """
 
-    _final_attribute = "lr_"
-    _parameter_constraints = {
-        **TREE_CONSTRAINTS,
-        "linear_model": FINAL_MODEL_CONSTRAINTS,
-        "linear_fraction": FINAL_FRACTION_CONSTRAINTS,
-    }
+    _final_stage = FinalStage(
+        model="linear_model",
+        fraction="linear_fraction",
+        attribute="lr_",
+        default=partial(LRClassifier, lr=1e-2, max_epochs=10, batch_size=256),
+    )
+    _parameter_constraints = {**TREE_CONSTRAINTS, **_final_stage.constraints()}
 
     def __init__(self, *, n_estimators=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=None,
                  min_samples_leaf=1, subsample=1.0, linear_model=None, linear_fraction=None,
@@ -105,9 +109,3 @@ class GBDTLRClassifier(BaseLeafFieldsClassifier):
         self.keep_original = keep_original
         self.preprocessor = preprocessor
         self.random_state = random_state
-
-    def _final_settings(self):
-        return self.linear_model, self.linear_fraction
-
-    def _default_final_model(self):
-        return LRClassifier(lr=1e-2, max_epochs=10, batch_size=256)

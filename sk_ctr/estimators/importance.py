@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sk_ctr.preprocessing.batch import network_inputs
 from sk_ctr.training.callbacks import AfterTrainingOnValidation
 from sk_ctr.training.loader import unwrap_dataset
 from sk_ctr.training.streaming import StreamingDataset
@@ -53,7 +54,7 @@ class ValidationImportance(AfterTrainingOnValidation):
             # concatenated with (DIN's behavior_grouping="concat"): left to
             # sk_ctr.inspection.permutation_importance, which moves whole rows of cells
             return
-        X = type(X)({k: v for k, v in X.items() if k != "sample_weight"}, X.schema)
+        X = type(X)(network_inputs(X), X.schema)
         labels = net.classes_[y.astype(np.int64)]
         result = field_permutation_importance(
             net, X, labels, scoring="roc_auc", n_repeats=IMPORTANCE_REPEATS,

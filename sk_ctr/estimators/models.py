@@ -4,55 +4,23 @@ from sklearn.utils._param_validation import StrOptions
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
 from sk_ctr.estimators.defaults import SHALLOW_LR
+from sk_ctr.estimators.parameter_docs import (
+    EMBED_DIM,
+    INIT_STD,
+    INIT_STD_FACTORIZATION,
+    INTERACTIONS,
+    LR_OF_SHALLOW_MODELS,
+    MLP,
+    parameters,
+    training_parameters,
+)
 from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
 from sk_ctr.models.pnn import DeepFMPNet
 
-_TRAINING_PARAMS = """
-    **kwargs
-        Training parameters of :class:`~sk_ctr.estimators.base.CTRClassifier`:
-        ``preprocessor``, ``l2``, ``optimizer``, ``lr``, ``batch_size``, ``max_epochs``,
-        ``early_stopping``, ``scoring``, ``validation_fraction``, ``n_iter_no_change``,
-        ``tol``, ``calibration``, ``threshold``, ``negative_sampling_rate``, ``device``,
-        ``devices``, ``strategy``, ``lr_scaling``, ``ddp_timeout``, ``sparse_embeddings``,
-        ``prefetch``, ``n_threads``, ``random_state``, ``verbose``, ``warm_start`` and
-        skorch's own (``callbacks``, ``optimizer__*`` ...). See docs/defaults.md for how the
-        defaults were chosen.
-"""
-
-_SHALLOW_LR_PARAMS = """
-    lr : float, default=1e-2
-        Learning rate. Ten times the deep models' 1e-3: the few weights per id of a model
-        without an MLP learn slowly at 1e-3 (measured on validation splits, docs/defaults.md).
-"""
-
-_EMBEDDING_PARAMS = """
-    embed_dim : int, default=10
-        Size k of the field embeddings (the journal uses 10 for FM and DeepFM on Criteo).
-    init_std : float, default=0.01
-        Standard deviation of the normal initialisation of the embeddings. Keep it small: the
-        FM term sums m(m-1)/2 inner products and with N(0, 1) vectors swamps the rest.
-"""
-
-_INTERACTIONS_PARAMS = """
-    interactions : list of tuple of str, default=None
-        Keep only these field pairs (and triples, as AutoFIS eq. 4) in the order-2 interaction
-        layer, e.g. ``AutoFISClassifier(...).fit(X, y).selected_interactions_``: AutoFIS's
-        selections transfer between models (section 4.4). ``None`` keeps every pair.
-"""
+__all__ = ["LRClassifier", "FMClassifier", "DNNClassifier", "DeepFMClassifier"]
 
 #: Constraint of the ``interactions`` parameter of every model with an order-2 interaction layer.
 INTERACTIONS_CONSTRAINTS = {"interactions": [list, tuple, None]}
-
-_MLP_PARAMS = """
-    hidden_units : tuple of int, default=(400, 400, 400)
-        Widths of the hidden layers (journal Table III on Criteo: 400-400-400).
-    activation : {"relu", "tanh", "sigmoid", "prelu", "dice"}, default="relu"
-    dropout : float, default=0.5
-        Probability of dropping a hidden unit. The journal reports the keep probability
-        (0.5 on Criteo-Random), i.e. ``1 - dropout``.
-    batch_norm : bool, default=False
-        Batch normalisation after each hidden layer's linear map.
-"""
 
 
 class LRClassifier(CTRClassifier):
@@ -62,7 +30,9 @@ class LRClassifier(CTRClassifier):
     to regularise the per-id weights.
 
     Parameters
-    ----------{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
+    ----------
+{parameters(*training_parameters(LR_OF_SHALLOW_MODELS))}
+
     Examples
     --------
     >>> from sk_ctr import LRClassifier
@@ -84,7 +54,10 @@ class FMClassifier(CTRClassifier):
     DeepFM journal eq. 4, computed in O(m k) with the sum-square identity.
 
     Parameters
-    ----------{_EMBEDDING_PARAMS}{_INTERACTIONS_PARAMS}{_SHALLOW_LR_PARAMS}{_TRAINING_PARAMS}
+    ----------
+{parameters(EMBED_DIM, INIT_STD_FACTORIZATION, INTERACTIONS,
+             *training_parameters(LR_OF_SHALLOW_MODELS))}
+
     Examples
     --------
     >>> from sk_ctr import FMClassifier
@@ -115,7 +88,9 @@ class DNNClassifier(CTRClassifier):
     The deep-only baseline of the DeepFM journal (eq. 5-8).
 
     Parameters
-    ----------{_EMBEDDING_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    ----------
+{parameters(EMBED_DIM, *MLP, INIT_STD, *training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr import DNNClassifier
@@ -143,16 +118,6 @@ class DNNClassifier(CTRClassifier):
         self.init_std = init_std
 
 
-_DEEP_PARAMS = """
-    deep : {"dnn", "inner", "outer", "both"}, default="dnn"
-        The deep component: a DNN (DeepFM-D) or a PNN (DeepFM-P, y_Deep = y_PNN in eq. 1)
-        whose product layer feeds the MLP the embeddings and their pairwise inner products
-        (DeepFM-IP), the outer product of their sum (DeepFM-OP) or both (DeepFM-*P); see
-        :class:`~sk_ctr.estimators.pnn.PNNClassifier`. In the journal's Table IV DeepFM-D and
-        DeepFM-IP perform best.
-"""
-
-
 class DeepFMClassifier(DNNClassifier):
     __doc__ = f"""DeepFM: an FM component and a deep component on one shared embedding.
 
@@ -163,7 +128,16 @@ class DeepFMClassifier(DNNClassifier):
     component and ``l2`` the embeddings and order-1 weights (section III-B).
 
     Parameters
-    ----------{_DEEP_PARAMS}{_EMBEDDING_PARAMS}{_INTERACTIONS_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    ----------
+    deep : {{"dnn", "inner", "outer", "both"}}, default="dnn"
+        The deep component: a DNN (DeepFM-D) or a PNN (DeepFM-P, y_Deep = y_PNN in eq. 1)
+        whose product layer feeds the MLP the embeddings and their pairwise inner products
+        (DeepFM-IP), the outer product of their sum (DeepFM-OP) or both (DeepFM-*P); see
+        :class:`~sk_ctr.estimators.pnn.PNNClassifier`. In the journal's Table IV DeepFM-D and
+        DeepFM-IP perform best.
+{parameters(INTERACTIONS, EMBED_DIM, *MLP, INIT_STD_FACTORIZATION,
+             *training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr import DeepFMClassifier

@@ -3,29 +3,18 @@
 from sklearn.utils._param_validation import StrOptions
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
-from sk_ctr.estimators.models import (
-    _INTERACTIONS_PARAMS,
-    _MLP_PARAMS,
-    _TRAINING_PARAMS,
-    INTERACTIONS_CONSTRAINTS,
+from sk_ctr.estimators.models import INTERACTIONS_CONSTRAINTS
+from sk_ctr.estimators.parameter_docs import (
+    INIT_STD,
+    INTERACTIONS,
+    MLP,
+    parameters,
+    training_parameters,
 )
 from sk_ctr.layers.product import PRODUCTS
 from sk_ctr.models.pnn import PNNNet
 
-_PRODUCT_PARAMS = """
-    product : {"inner", "outer", "both"}, default="inner"
-        The quadratic signal of the product layer: ``"inner"`` (IPNN) the m(m-1)/2 inner
-        products <e_i, e_j>, computed exactly; ``"outer"`` (OPNN) the outer product f f^T of
-        the summed embeddings f = sum_i e_i (the PNN paper's approximation, k^2 values);
-        ``"both"`` (PNN*) the two. The journal (section III-C-2) finds the outer product less
-        reliable: its sum pooling loses information and makes results unstable.
-    embed_dim : int, default=11
-        Size k of the field embeddings. A PNN has no FM part to hold each id's order-1 weight,
-        so the journal gives it one more dimension than FM and DeepFM: k + 1 = 11 on Criteo
-        (section III-C-1, Table III).
-    init_std : float, default=0.01
-        Standard deviation of the normal initialisation of the embeddings.
-"""
+__all__ = ["PNNClassifier"]
 
 
 class PNNClassifier(CTRClassifier):
@@ -40,7 +29,19 @@ class PNNClassifier(CTRClassifier):
     Criteo-Random: IPNN tanh, OPNN and PNN* relu, dropout 0.5, 400-400-400.
 
     Parameters
-    ----------{_PRODUCT_PARAMS}{_INTERACTIONS_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    ----------
+    product : {{"inner", "outer", "both"}}, default="inner"
+        The quadratic signal of the product layer: ``"inner"`` (IPNN) the m(m-1)/2 inner
+        products <e_i, e_j>, computed exactly; ``"outer"`` (OPNN) the outer product f f^T of
+        the summed embeddings f = sum_i e_i (the PNN paper's approximation, k^2 values);
+        ``"both"`` (PNN*) the two. The journal (section III-C-2) finds the outer product less
+        reliable: its sum pooling loses information and makes results unstable.
+    embed_dim : int, default=11
+        Size k of the field embeddings. A PNN has no FM part to hold each id's order-1 weight,
+        so the journal gives it one more dimension than FM and DeepFM: k + 1 = 11 on Criteo
+        (section III-C-1, Table III).
+{parameters(INIT_STD, INTERACTIONS, *MLP, *training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr.estimators.pnn import PNNClassifier
@@ -60,9 +61,9 @@ class PNNClassifier(CTRClassifier):
         "product": [StrOptions(set(PRODUCTS))],
     }
 
-    def __init__(self, *, product="inner", embed_dim=11, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.5, batch_norm=False, init_std=0.01,
-                 interactions=None, **kwargs):
+    def __init__(self, *, product="inner", embed_dim=11, init_std=0.01, interactions=None,
+                 hidden_units=(400, 400, 400), activation="relu", dropout=0.5,
+                 batch_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.product = product
         self.interactions = interactions

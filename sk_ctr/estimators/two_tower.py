@@ -4,41 +4,19 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
-from sk_ctr.estimators.models import _TRAINING_PARAMS
+from sk_ctr.estimators.parameter_docs import (
+    BATCH_NORM,
+    INIT_STD,
+    parameters,
+    training_parameters,
+)
 from sk_ctr.models.two_tower import TwoTowerNet
 
-_TWO_TOWER_PARAMS = """
-    user_fields : list of str, default=None
-        Columns of ``X`` read by the user tower. ``None``: every column ``item_fields`` does
-        not list.
-    item_fields : list of str, default=None
-        Columns of ``X`` read by the item tower. ``None``: every column ``user_fields`` does
-        not list. At least one of the two must be given. At ``fit`` both groups must be
-        non-empty, disjoint and together cover the columns of ``X`` exactly; otherwise a
-        ``ValueError`` names the offending columns (a column in neither group is refused, not
-        silently dropped).
-    embed_dim : int, default=16
-        Size k of the field embeddings, shared by both towers.
-    hidden_units : tuple of int, default=(128, 64)
-        Widths of each tower's layers; the last is the size d of u and v. The last layer is
-        linear (no activation), so <u, v> can be negative. Must not be empty.
-    activation : {"relu", "tanh", "sigmoid", "prelu", "dice"}, default="relu"
-        Activation of the hidden layers (all but the last).
-    dropout : float, default=0.0
-        Probability of dropping a unit of a hidden layer (not of u or v).
-    batch_norm : bool, default=False
-        Batch normalisation after each hidden layer's linear map.
-    init_std : float, default=0.01
-        Standard deviation of the normal initialisation of the embeddings.
-    temperature : float, default=1.0
-        Fixed divisor of the inner product, logit = <u, v> / temperature + b. Not learned: the
-        towers' last linear layers already set the scale of u and v.
-"""
+__all__ = ["TwoTowerClassifier"]
 
 
 class TwoTowerClassifier(CTRClassifier):
@@ -57,7 +35,31 @@ class TwoTowerClassifier(CTRClassifier):
     similarity and softmax over candidates.
 
     Parameters
-    ----------{_TWO_TOWER_PARAMS}{_TRAINING_PARAMS}
+    ----------
+    user_fields : list of str, default=None
+        Columns of ``X`` read by the user tower. ``None``: every column ``item_fields`` does
+        not list.
+    item_fields : list of str, default=None
+        Columns of ``X`` read by the item tower. ``None``: every column ``user_fields`` does
+        not list. At least one of the two must be given. At ``fit`` both groups must be
+        non-empty, disjoint and together cover the columns of ``X`` exactly; otherwise a
+        ``ValueError`` names the offending columns (a column in neither group is refused, not
+        silently dropped).
+    embed_dim : int, default=16
+        Size k of the field embeddings, shared by both towers.
+    hidden_units : tuple of int, default=(128, 64)
+        Widths of each tower's layers; the last is the size d of u and v. The last layer is
+        linear (no activation), so <u, v> can be negative. Must not be empty.
+    activation : {{"relu", "tanh", "sigmoid", "prelu", "dice"}}, default="relu"
+        Activation of the hidden layers (all but the last).
+    dropout : float, default=0.0
+        Probability of dropping a unit of a hidden layer (not of u or v).
+{parameters(BATCH_NORM, INIT_STD)}
+    temperature : float, default=1.0
+        Fixed divisor of the inner product, logit = <u, v> / temperature + b. Not learned: the
+        towers' last linear layers already set the scale of u and v.
+{parameters(*training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr.estimators.two_tower import TwoTowerClassifier
@@ -131,19 +133,11 @@ class TwoTowerClassifier(CTRClassifier):
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' first."
             )
         index = getattr(self.module_, f"{side}_index").tolist()
-        tower = getattr(self.module_, f"{side}_embedding")
         if isinstance(X, pd.DataFrame) and hasattr(self, "preprocessor_"):
             X = self._fill_other_tower(X.rename(columns=str), [self.schema_[i].name for i in index])
-        encoded = self._encode_for_prediction(X)
-        self.module_.train(False)
-        batches = []
-        with self._runtime(), torch.no_grad():
-            for start in range(0, len(encoded), self.batch_size):
-                stop = start + self.batch_size
-                ids = torch.as_tensor(encoded["ids"][start:stop], device=self.device)
-                values = torch.as_tensor(encoded["values"][start:stop], device=self.device)
-                batches.append(tower(ids, values).cpu())
-        return torch.cat(batches).numpy().astype(np.float64)
+        return self._map_batches(
+            X, lambda network, ids, values: getattr(network, f"{side}_embedding")(ids, values)
+        )
 
     def _fill_other_tower(self, X, tower_columns):
         """Add the other tower's absent columns with values its encoding accepts (NaN, or the

@@ -6,32 +6,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
-from sk_ctr.estimators.models import _MLP_PARAMS, _TRAINING_PARAMS
+from sk_ctr.estimators.parameter_docs import INIT_STD, MLP, parameters, training_parameters
 from sk_ctr.models.widedeep import WIDE_PARTS, WideDeepNet
 from sk_ctr.preprocessing import CTRTransformer, FieldData
 from sk_ctr.preprocessing.crosses import CrossProductFeatures, cross_name
 
-_WIDE_DEEP_PARAMS = """
-    wide : {"lr", "fm"}, default="lr"
-        The wide part: order-1 weights (LR), or order-1 weights plus an FM.
-    cross_features : list of tuple of str, default=None
-        Crosses of raw columns added as wide-only fields by
-        :class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`, e.g.
-        ``[("site", "device")]``. ``fit`` then needs a DataFrame.
-    n_buckets : int, default=2**20
-        Hash buckets per cross (bounds each cross's vocabulary).
-    wide_fields : list of str, default=None
-        Names of the fields that only the wide part sees. None means the fields whose name
-        contains ``"_x_"``, i.e. the crosses.
-    interactions : list of tuple of str, default=None
-        With ``wide="fm"``: restrict the wide FM to these field pairs (and triples), e.g. an
-        AutoFIS selection (``selected_interactions_``); ``None`` keeps every pair.
-    embed_dim : int, default=11
-        Size of the embeddings of the deep part (and of the wide FM). The journal uses 11 for
-        Wide & Deep, the FNN's k + 1 (section III-C-1 and Table III).
-    init_std : float, default=0.01
-        Standard deviation of the normal initialisation of the embeddings.
-"""
+__all__ = ["WideDeepClassifier"]
 
 
 class WideDeepClassifier(CTRClassifier):
@@ -47,11 +27,33 @@ class WideDeepClassifier(CTRClassifier):
 
     With ``cross_features``, ``fit`` on a raw DataFrame fits
     ``Pipeline([CrossProductFeatures, preprocessor])`` as ``preprocessor_``, so prediction on a
-    raw frame adds the same crosses. Fields named ``"a_x_b"`` (or listed in ``wide_fields``)
-    feed only the wide part, also when the crosses were added earlier in a user's pipeline.
+    raw frame adds the same crosses. Cross fields (or those listed in ``wide_fields``) feed
+    only the wide part, also when the crosses were added earlier in a user's pipeline; a raw
+    column named like a cross (``"box_x_size"``) is not one.
 
     Parameters
-    ----------{_WIDE_DEEP_PARAMS}{_MLP_PARAMS}{_TRAINING_PARAMS}
+    ----------
+    wide : {{"lr", "fm"}}, default="lr"
+        The wide part: order-1 weights (LR), or order-1 weights plus an FM.
+    cross_features : list of tuple of str, default=None
+        Crosses of raw columns added as wide-only fields by
+        :class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`, e.g.
+        ``[("site", "device")]``. ``fit`` then needs a DataFrame.
+    n_buckets : int, default=2**20
+        Hash buckets per cross (bounds each cross's vocabulary).
+    wide_fields : list of str, default=None
+        Names of the fields that only the wide part sees. None means the crosses: the fields
+        the schema marks as such (``Field.cross_of``, set for the columns
+        :class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures` adds), whatever their
+        names.
+    interactions : list of tuple of str, default=None
+        With ``wide="fm"``: restrict the wide FM to these field pairs (and triples), e.g. an
+        AutoFIS selection (``selected_interactions_``); ``None`` keeps every pair.
+    embed_dim : int, default=11
+        Size of the embeddings of the deep part (and of the wide FM). The journal uses 11 for
+        Wide & Deep, the FNN's k + 1 (section III-C-1 and Table III).
+{parameters(INIT_STD, *MLP, *training_parameters())}
+
     Examples
     --------
     >>> from sk_ctr.estimators.widedeep import WideDeepClassifier
@@ -78,8 +80,8 @@ class WideDeepClassifier(CTRClassifier):
     }
 
     def __init__(self, *, wide="lr", cross_features=None, n_buckets=2**20, wide_fields=None,
-                 embed_dim=11, hidden_units=(400, 400, 400), activation="relu", dropout=0.5,
-                 batch_norm=False, init_std=0.01, interactions=None, **kwargs):
+                 interactions=None, embed_dim=11, init_std=0.01, hidden_units=(400, 400, 400),
+                 activation="relu", dropout=0.5, batch_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.interactions = interactions
         self.wide = wide

@@ -1,5 +1,6 @@
 """Floor 2: tensor-in, tensor-out building blocks (no device arguments, no seeding)."""
 
+from sk_ctr.layers.activation import Dice, make_activation
 from sk_ctr.layers.attention import (
     ActivationUnit,
     AttentionPooling,
@@ -14,9 +15,10 @@ from sk_ctr.layers.field_aware import (
     FieldAwareInteraction,
     FieldWeightedInteraction,
 )
-from sk_ctr.layers.gating import FieldProducts, GatedInteraction
+from sk_ctr.layers.field_products import FieldProducts
+from sk_ctr.layers.gating import GatedInteraction
 from sk_ctr.layers.interaction import FactorizationMachine, SelectedFactorizationMachine
-from sk_ctr.layers.mlp import MLP, Dice, make_activation
+from sk_ctr.layers.mlp import MLP
 from sk_ctr.layers.product import InnerProduct, OuterProduct, ProductLayer
 from sk_ctr.layers.sequence_embedding import SequenceEmbedding
 from sk_ctr.layers.tower import Tower

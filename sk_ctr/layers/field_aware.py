@@ -15,9 +15,13 @@ import math
 import torch
 from torch import nn
 
+from sk_ctr.layers.dropout import Dropout
 from sk_ctr.layers.embedding import FieldEmbedding
-from sk_ctr.layers.gating import FieldProducts, all_interactions, canonical_interactions
-from sk_ctr.layers.mlp import Dropout
+from sk_ctr.layers.field_products import (
+    FieldProducts,
+    all_interactions,
+    canonical_interactions,
+)
 
 
 def _pair_indices(n_fields, pairs=None):
@@ -160,7 +164,7 @@ class AttentionalInteraction(nn.Module):
     scores, so the a_ij of a sample sum to 1; the weighted sum of the products is projected to
     a scalar by p.
 
-    Dropout (a :class:`~sk_ctr.layers.mlp.Dropout` module, so ``eval()`` turns it off) acts on
+    Dropout (a :class:`~sk_ctr.layers.dropout.Dropout` module, so ``eval()`` turns it off) acts on
     the attention-pooled vector sum_{i<j} a_ij (e_i ⊙ e_j) before p, i.e. on the output of the
     pair-wise interaction layer after pooling. That is where the AFM authors' code drops (its
     second keep probability; the first, on the attention weights, defaults to 1 = off): the AFM

@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from sk_ctr.layers.gating import FieldProducts
+from sk_ctr.layers.field_products import FieldProducts
 
 
 class FactorizationMachine(nn.Module):

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from sk_ctr.layers.gating import FieldProducts, all_interactions
+from sk_ctr.layers.field_products import FieldProducts, all_interactions
 
 PRODUCTS = ("inner", "outer", "both")
 

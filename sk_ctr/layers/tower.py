@@ -2,7 +2,8 @@
 
 from torch import nn
 
-from sk_ctr.layers.mlp import Dropout, make_activation
+from sk_ctr.layers.activation import make_activation
+from sk_ctr.layers.dropout import Dropout
 
 
 class Tower(nn.Module):

@@ -6,8 +6,6 @@ from sk_ctr.layers import MLP, FieldEmbedding, LinearTerm
 from sk_ctr.layers.interaction import make_fm_interaction
 from sk_ctr.models.base import CTRNetwork
 
-#: Fields whose name contains this are cross products (``CrossProductFeatures`` names them so).
-CROSS_SEPARATOR = "_x_"
 WIDE_PARTS = ("lr", "fm")
 
 
@@ -24,7 +22,9 @@ class WideDeepNet(CTRNetwork):
       reaches the other's table. Both train jointly with one optimizer (journal footnote 7).
 
     Cross-product fields feed only the wide part, as in the original model. They are the
-    fields in ``wide_fields`` or, when it is None, the fields whose name contains ``"_x_"``.
+    fields in ``wide_fields`` or, when it is None, the fields the schema marks as crosses
+    (``Field.cross_of``, set for the columns ``CrossProductFeatures`` adds), whatever their
+    names.
     The wide LinearTerm owns the model's only bias; the MLP's output unit has none.
 
     Parameters
@@ -32,7 +32,7 @@ class WideDeepNet(CTRNetwork):
     fields : sequence of Field
     wide : {"lr", "fm"}
     wide_fields : sequence of str or None
-        Names of the fields only the wide part sees.
+        Names of the fields only the wide part sees; None: the cross-product fields.
     interactions : sequence of tuple of str, default=None
         With ``wide="fm"``: the field pairs (and triples) the FM term is restricted to.
     """
@@ -111,7 +111,7 @@ class WideDeepNet(CTRNetwork):
 def _wide_only_names(fields, wide_fields):
     names = [f.name for f in fields]
     if wide_fields is None:
-        return {name for name in names if CROSS_SEPARATOR in name}
+        return {f.name for f in fields if f.cross_of is not None}
     if isinstance(wide_fields, str):
         raise ValueError(f"wide_fields must be a list of field names, got the string "
                          f"{wide_fields!r}.")

@@ -4,6 +4,11 @@ Each cross becomes one hashed column: every column of the cross is hashed per va
 (``hash_pandas_object``, vectorised, the same value always giving the same hash), the hashes of
 the columns are combined per row and the result is taken modulo ``n_buckets``. Nothing loops
 over rows.
+
+The new columns are marked as crosses in the frame's ``attrs`` (pandas keeps them through
+selection, concatenation and Parquet files), so that a :class:`~sk_ctr.CTRTransformer` fitted
+on the frame records the role in its schema (:attr:`Field.cross_of
+<sk_ctr.preprocessing.fields.Field.cross_of>`) whatever the columns are named.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-#: Separator of the column names in the name of a cross ("a_x_b"); the Wide & Deep network
-#: routes fields whose name contains it to its wide part only.
+#: Separator of the column names in the name of a cross ("a_x_b"). Only a name: what makes a
+#: field a cross is its mark (:data:`CROSSES_ATTR`), not its name.
 CROSS_SEPARATOR = "_x_"
+#: Key of ``DataFrame.attrs`` holding ``{cross column: the columns it crosses}`` for every
+#: column a :class:`CrossProductFeatures` added to the frame.
+CROSSES_ATTR = "sk_ctr.crosses"
 
 
 def cross_name(columns):
@@ -34,9 +42,11 @@ class CrossProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_key
     hand-made "AND(a=a_i, b=b_i)" features of the wide part. The value is a hash of the pair
     modulo ``n_buckets``: deterministic (the same pair always gets the same bucket, at fit, at
     transform and in another process), with distinct pairs colliding only by chance. Missing
-    values take part in the hash like any value. The new columns are ``int64``, so a
+    values take part in the hash like any value. The new columns are categorical, so a
     :class:`~sk_ctr.CTRTransformer` that follows learns a vocabulary of the buckets seen in
-    training, like any categorical column.
+    training, like any categorical column, and are marked as crosses in the output's ``attrs``
+    (:data:`CROSSES_ATTR`), so that its fields carry ``cross_of``: Wide & Deep feeds them to
+    its wide part only.
 
     Numeric (non-boolean) columns are hashed as float64, so an integer column that arrives as
     float (e.g. because it holds NaN at predict time) gives the same buckets.
@@ -132,6 +142,8 @@ class CrossProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_key
         Returns
         -------
         pandas.DataFrame of shape (n_samples, n_features + n_crosses)
+            With ``attrs[CROSSES_ATTR]`` naming the crosses (those of earlier cross steps
+            kept).
         """
         check_is_fitted(self, "crosses_")
         _check_frame(X, type(self).__name__)
@@ -140,7 +152,12 @@ class CrossProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_key
             name: self._hash(X, cross)
             for name, cross in zip(self.cross_names_, self.crosses_, strict=True)
         }
-        return X.assign(**columns)
+        out = X.assign(**columns)
+        out.attrs[CROSSES_ATTR] = {
+            **crossed_columns(X),
+            **dict(zip(self.cross_names_, self.crosses_, strict=True)),
+        }
+        return out
 
     def _hash(self, X, cross):
         parts = {}
@@ -173,6 +190,34 @@ class CrossProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_key
         tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def crossed_columns(frame):
+    """The columns of ``frame`` that a :class:`CrossProductFeatures` added, from the frame's
+    mark (:data:`CROSSES_ATTR`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame or array-like
+        Anything but a DataFrame has no cross.
+
+    Returns
+    -------
+    dict of str to tuple of str
+        ``{cross column: the columns it crosses}``, for the marked columns still in ``frame``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"site": ["a", "b"], "box_x_size": [1, 2]})
+    >>> crossed_columns(CrossProductFeatures([("site", "box_x_size")]).fit_transform(X))
+    {'site_x_box_x_size': ('site', 'box_x_size')}
+    """
+    if not isinstance(frame, pd.DataFrame):
+        return {}
+    marked = frame.attrs.get(CROSSES_ATTR) or {}
+    return {str(name): tuple(map(str, cross)) for name, cross in marked.items()
+            if name in frame.columns}
 
 
 def _check_frame(X, caller):

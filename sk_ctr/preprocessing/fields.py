@@ -6,9 +6,11 @@ scikit-learn can slice (cross-validation), skorch can batch and pickle can store
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
+
+from sk_ctr.preprocessing.batch import IDS, SEQUENCES, VALUES
 
 #: Id of a missing value (NaN / None) in every categorical field; also the padding id of
 #: sequence fields.
@@ -35,25 +37,31 @@ class Field:
     vocab_size : int
         Number of ids of the field, reserved ids included (1 for a numeric field). A sequence
         field that shares a vocabulary has the vocabulary's size.
-    offset : int
-        Row of the field's first id in the table shared by all fields of the same kind. The
-        categorical fields and the sequence fields with a vocabulary of their own share one
-        table (categorical fields first); a sequence field that shares a vocabulary has the
-        offset of the field it shares it with.
     source : {"categorical", "bucketized", "numeric", "sequence"}
-        How the column was encoded.
+        How the column was encoded. This and the following parameters are keyword-only.
     shares : str or None, default=None
         For a behaviour history (DIN section 4.2): the candidate column whose vocabulary, and
         therefore embedding rows, the history uses, so that the same item has the same vector
         in the history and as the candidate.
+    max_length : int or None, default=None
+        For a sequence field: the padded length L of its rows in ``"sequences"`` (the
+        transformer's ``sequence_length_``, the most recent items kept). None: not known
+        (a hand-built schema), the data's width is taken as it comes.
+    cross_of : tuple of str or None, default=None
+        For a cross-product column (:class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`):
+        the columns it crosses. Wide & Deep feeds such fields to its wide part only.
     """
 
     name: str
     kind: str
     vocab_size: int
-    offset: int
+    # Keyword-only: a schema written for the older signature (with an ``offset`` before
+    # ``source``) fails loudly instead of shifting its arguments.
+    _: KW_ONLY
     source: str
     shares: str | None = None
+    max_length: int | None = None
+    cross_of: tuple[str, ...] | None = None
 
 
 class FieldData(dict):
@@ -61,18 +69,20 @@ class FieldData(dict):
 
     Keys
     ----
+    The encoded-batch contract of :mod:`sk_ctr.preprocessing.batch`:
+
     ``"ids"`` : int64 array of shape (n_samples, n_categorical_fields)
         Per-field local ids (0 = missing, 1 = other / unseen, 2.. = vocabulary).
     ``"values"`` : float32 array of shape (n_samples, n_numeric_fields)
         Standardized values of the numeric fields.
-    ``"sequences"`` : int64 array of shape (n_samples, n_sequence_fields, sequence_length)
+    ``"sequences"`` : int64 array of shape (n_samples, n_sequence_fields, max_length)
         Only when there are sequence fields. Per-item local ids (0 = padding / missing,
         1 = other / unseen, 2.. = vocabulary), oldest first, right-padded with 0.
     ``"lengths"`` : int64 array of shape (n_samples, n_sequence_fields)
         Only when there are sequence fields. Number of real items of each row and field;
         positions from ``lengths`` on are padding.
 
-    Other keys (``"sample_weight"``) may be attached by an estimator. Indexing with a string
+    Side-channel keys (``"sample_weight"``) may be attached by an estimator. Indexing with a string
     returns that array; any other index (int array, slice, boolean mask) selects rows of every
     array, so scikit-learn's cross-validation can split a ``FieldData`` like a numpy array.
 
@@ -116,8 +126,9 @@ class FieldData(dict):
         return f"FieldData(n_samples={len(self)}, n_fields={len(self.schema)}, {parts})"
 
     def check(self):
-        """Raise a ValueError naming the field if an id lies outside its field's vocabulary or
-        a numeric value is not finite.
+        """Raise a ValueError naming the field if an id lies outside its field's vocabulary,
+        a sequence is not as long as its field's ``max_length`` or a numeric value is not
+        finite.
 
         A transformer's output always passes; hand-built or hand-edited data may not. An id
         beyond its field's ``vocab_size`` would read the embedding row of the next field (all
@@ -128,9 +139,10 @@ class FieldData(dict):
         -------
         self
         """
-        self._check_ids("ids", self.categorical_fields)
-        self._check_ids("sequences", self.sequence_fields)
-        values = self.get("values")
+        self._check_ids(IDS, self.categorical_fields)
+        self._check_sequence_length()
+        self._check_ids(SEQUENCES, self.sequence_fields)
+        values = self.get(VALUES)
         if values is not None and values.size:
             finite = np.isfinite(values).all(axis=0)
             if not finite.all():
@@ -138,6 +150,18 @@ class FieldData(dict):
                 raise ValueError(f"Numeric field {field.name!r} holds NaN or infinite values; "
                                  "encode missing values before building FieldData.")
         return self
+
+    def _check_sequence_length(self):
+        sequences = self.get(SEQUENCES)
+        if sequences is None or sequences.ndim != 3:
+            return
+        for field in self.sequence_fields:
+            if field.max_length is not None and sequences.shape[2] != field.max_length:
+                raise ValueError(
+                    f"Sequence field {field.name!r} has max_length={field.max_length}, but "
+                    f"FieldData[{SEQUENCES!r}] holds {sequences.shape[2]} positions per row: "
+                    "the data were not encoded with this schema."
+                )
 
     def _check_ids(self, key, fields):
         ids = self.get(key)

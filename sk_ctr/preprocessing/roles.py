@@ -13,8 +13,11 @@ categorical otherwise.
 from __future__ import annotations
 
 import warnings
+from itertools import combinations
 
 import pandas as pd
+
+from sk_ctr.preprocessing.sequences import holds_lists
 
 #: A value seen fewer times than this in the training rows is "rare".
 RARE_VALUE_COUNT = 5
@@ -146,3 +149,115 @@ def warn_other_delimiter(name, column, delimiter):
                 stacklevel=5,
             )
             return
+
+
+def _given(features, parameter, columns):
+    if features is None:
+        return None
+    unknown = [c for c in features if c not in set(columns)]
+    if unknown:
+        raise ValueError(f"{parameter} names columns that are not in X: {unknown}")
+    return list(features)
+
+
+def column_roles(frame, categorical_features, numeric_features, sequence_features, behavior):
+    """Split the columns into categorical, numeric and sequence ones.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    categorical_features, numeric_features, sequence_features, behavior
+        :class:`~sk_ctr.preprocessing.CTRTransformer`'s parameters of these names.
+
+    Returns
+    -------
+    categorical, numeric, sequence : set of str
+    """
+    columns = list(frame.columns)
+    given = {
+        "categorical_features": _given(categorical_features, "categorical_features", columns),
+        "numeric_features": _given(numeric_features, "numeric_features", columns),
+        "sequence_features": given_sequences(sequence_features, behavior, columns),
+    }
+    for (first, a), (second, b) in combinations(given.items(), 2):
+        both = sorted(set(a or ()) & set(b or ()))
+        if both:
+            raise ValueError(f"Columns {both} are in both {first} and {second}")
+    sequence = set(given["sequence_features"] or ())
+    if sequence_features is None:
+        # Lists are unambiguous; a string column is only split when it is named.
+        named = set(given["categorical_features"] or ()) | set(given["numeric_features"] or ())
+        sequence |= {c for c in columns if c not in named and holds_lists(frame[c])}
+    scalar = [c for c in columns if c not in sequence]
+    categorical, numeric = scalar_roles(
+        frame, scalar, given["categorical_features"], given["numeric_features"], behavior
+    )
+    check_candidates(behavior, numeric, sequence)
+    return categorical, numeric, sequence
+
+def given_sequences(sequence_features, behavior, columns):
+    """``sequence_features`` plus the histories of ``behavior``; None if neither is given."""
+    behavior = behavior or {}
+    given = _given(sequence_features, "sequence_features", columns)
+    for what, names in (("histories (keys)", behavior), ("candidates", behavior.values())):
+        unknown = [c for c in names if c not in set(columns)]
+        if unknown:
+            raise ValueError(f"behavior names {what} that are not columns of X: {unknown}")
+    if given is None and not behavior:
+        return None
+    return list(given or ()) + [c for c in behavior if c not in set(given or ())]
+
+def check_candidates(behavior, numeric, sequence):
+    """Reject a ``behavior`` candidate that is a sequence or a numeric column."""
+    for history, candidate in (behavior or {}).items():
+        if candidate in sequence:
+            raise ValueError(
+                f"behavior maps {history!r} to {candidate!r}, which is a sequence column; "
+                "the candidate must be the single-valued categorical column of the item "
+                "being scored."
+            )
+        if candidate in numeric:
+            raise ValueError(
+                f"behavior maps {history!r} to {candidate!r}, which is a numeric column; "
+                f"list {candidate!r} in categorical_features so that it has a vocabulary "
+                "to share."
+            )
+
+def scalar_roles(frame, columns, given_cat, given_num, behavior):
+    """Categorical and numeric roles of the single-valued ``columns``."""
+    if given_cat is not None and given_num is None:
+        return set(given_cat), set(columns) - set(given_cat)
+    if given_num is not None and given_cat is None:
+        return set(columns) - set(given_num), set(given_num)
+    categorical, numeric = set(given_cat or ()), set(given_num or ())
+    candidates = set((behavior or {}).values())
+    for name in columns:
+        if name in categorical or name in numeric:
+            continue
+        dtype = frame[name].dtype
+        if pd.api.types.is_float_dtype(dtype):
+            numeric.add(name)
+        elif name in candidates:  # shares its ids with a history: ids by definition
+            categorical.add(name)
+        elif is_plain_integer(dtype):  # ids or a quantity: by how often values recur
+            (numeric if integer_role(frame[name])[0] == "numeric" else categorical).add(name)
+        elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+            warn_numeric_strings(name, frame[name])
+            categorical.add(name)
+        elif pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+            categorical.add(name)
+        else:
+            raise TypeError(
+                f"Column {name!r} has dtype {dtype}, which CTRTransformer cannot infer a "
+                "role for; convert it to numbers or strings, or list it in "
+                "categorical_features."
+            )
+    for name in numeric:
+        if not pd.api.types.is_numeric_dtype(frame[name].dtype) or pd.api.types.is_bool_dtype(
+            frame[name].dtype
+        ):
+            raise TypeError(
+                f"Column {name!r} is numeric_features but has dtype {frame[name].dtype}; "
+                "numeric columns must hold numbers."
+            )
+    return categorical, numeric

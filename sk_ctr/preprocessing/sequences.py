@@ -8,7 +8,9 @@ once per row.
 
 from __future__ import annotations
 
+import warnings
 from itertools import chain
+from numbers import Number
 
 import numpy as np
 import pandas as pd
@@ -172,3 +174,40 @@ def _flat_positions(lengths, firsts):
     (one ``repeat``: the positions where a row's items go, or come from)."""
     starts = np.cumsum(lengths) - lengths
     return np.arange(int(lengths.sum())) + np.repeat(firsts - starts, lengths)
+
+
+def _with_history_items(name, column, histories):
+    """The candidate's values followed by its histories' items: one vocabulary for both."""
+    if not histories:
+        return column
+    _check_history_types(name, column, histories)
+    parts = [pd.Series(items, dtype=object) for _, items in histories]
+    return pd.concat([column.astype(object), *parts], ignore_index=True)
+
+
+def _check_history_types(name, column, histories):
+    """Warn when a candidate's values and its histories' items are of different types."""
+    value = _first_present(column.iloc[:1000].to_numpy(dtype=object))
+    for history, items in histories:
+        item = _first_present(items)
+        if value is not None and item is not None and _kind(value) != _kind(item):
+            # Typically strings split from "12|7" against an integer candidate column read
+            # from a CSV: "12" != 12, so nothing would be shared, silently.
+            warnings.warn(
+                f"The history {history!r} holds {_kind(item)} items (e.g. {item!r}) but its "
+                f"candidate {name!r} holds {_kind(value)} values (e.g. {value!r}); they only "
+                "share ids where the values are equal and of the same type.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+
+def _first_present(values):
+    present = np.flatnonzero(~pd.isna(values[:1000]))  # a prefix tells the type
+    return values[present[0]] if present.size else None
+
+
+def _kind(value):
+    if isinstance(value, str):
+        return "string"
+    return "numeric" if isinstance(value, Number) else type(value).__name__

@@ -8,26 +8,41 @@ column.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Hashable
-from itertools import combinations
-from numbers import Integral, Number
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
+from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES, VALUES
+from sk_ctr.preprocessing.columns import (
+    _numeric_values,
+    _reject_nan,
+    _stored_columns,
+    check_frame,
+)
+from sk_ctr.preprocessing.counting import (
+    _FITTED_FROM_COUNTS,
+    _count_values,
+    _merged_counts,
+    _RunningCounts,
+)
+from sk_ctr.preprocessing.crosses import crossed_columns
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, OTHER_ID, Field, FieldData
 from sk_ctr.preprocessing.roles import (
+    column_roles,
     describe_roles,
-    integer_role,
-    is_plain_integer,
-    warn_numeric_strings,
     warn_other_delimiter,
 )
-from sk_ctr.preprocessing.sequences import holds_lists, keep_most_recent, pad, split_cells
+from sk_ctr.preprocessing.sequences import (
+    _check_history_types,
+    _with_history_items,
+    keep_most_recent,
+    pad,
+    split_cells,
+)
 from sk_ctr.preprocessing.vocabulary import VocabularyLookup, hashed_ids
 
 _NUMERIC_MODES = ("bucketize", "value")
@@ -103,8 +118,10 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     ----------
     fields_ : tuple of Field
         The learned schema: categorical (and bucketized) fields first, then numeric-value
-        fields, then sequence fields, each with its vocabulary size and its offset in the
-        shared table.
+        fields, then sequence fields, each with its vocabulary size, a sequence field with its
+        padded length, a cross-product column (marked by
+        :class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`) with the columns it
+        crosses.
     vocabularies_ : dict of str to pandas.Index
         The kept values of each categorical column and of each sequence column with a
         vocabulary of its own, id ``i + 2`` for position ``i``. A history in ``behavior`` uses
@@ -206,7 +223,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         """
         self._check_params()
         self.__dict__.pop("_partial", None)  # a later partial_fit must not continue older chunks
-        frame = self._as_frame(X, reset=True)
+        frame = check_frame(self, X, reset=True)
         roles = self._column_roles(frame)
         self.vocabularies_, self.bin_edges_, self.scaling_, self.frequencies_ = {}, {}, {}, {}
         sequences = self._fit_sequence_length(frame, roles[2])
@@ -221,11 +238,17 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             return self._fit_categorical(name, pd.Series(sequences[name][0], dtype=object))
 
         self.fields_ = self._assemble_fields(
-            frame.columns, roles, fit_ids, lambda name: self._fit_scaling(name, frame[name])
+            frame.columns, roles, fit_ids, lambda name: self._fit_scaling(name, frame[name]),
+            crosses=crossed_columns(frame),
         )
         self.column_roles_ = describe_roles(frame, self.fields_, self._given_columns(),
                                             set((self.behavior or {}).values()))
         return self
+
+    def _column_roles(self, frame):
+        """The categorical, numeric and sequence columns of ``frame`` (three sets)."""
+        return column_roles(frame, self.categorical_features, self.numeric_features,
+                            self.sequence_features, self.behavior)
 
     def _given_columns(self):
         """The columns whose role the user named."""
@@ -282,13 +305,14 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                     "unfitted transformer (sklearn.base.clone)."
                 )
             self._check_params()
-            frame = self._as_frame(X, reset=True)
+            frame = check_frame(self, X, reset=True)
             state = _RunningCounts(list(frame.columns), *self._column_roles(frame),
-                                   bucketize=self.numeric == "bucketize")
+                                   bucketize=self.numeric == "bucketize",
+                                   crosses=crossed_columns(frame))
             self._add_chunk(state, frame, first=True)
             self._partial = state  # only once the first chunk is in: a failed call leaves none
         else:
-            self._add_chunk(self._partial, self._as_frame(X, reset=False), first=False)
+            self._add_chunk(self._partial, check_frame(self, X, reset=False), first=False)
         for name in _FITTED_FROM_COUNTS:  # computed again when next read: see __getattr__
             self.__dict__.pop(name, None)
         self.n_samples_seen_ = self._partial.n_samples
@@ -359,7 +383,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
         roles = (state.categorical, state.numeric, state.sequence)
         self.fields_ = self._assemble_fields(state.columns, roles, fit_ids, scaling,
-                                             bucketize=state.bucketize)
+                                             bucketize=state.bucketize, crosses=state.crosses)
 
     def _set_buckets_from_sample(self, name, state):
         sample = state.samples[name]
@@ -373,15 +397,18 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.frequencies_[name] = counts
         return len(counts)
 
-    def _assemble_fields(self, columns, roles, fit_ids, fit_scaling, bucketize=None):
+    def _assemble_fields(self, columns, roles, fit_ids, fit_scaling, bucketize=None,
+                         crosses=None):
         """The schema: categorical and bucketized fields (in column order), numeric fields,
         then sequence fields.
 
         ``fit_ids(name, source)`` learns the ids of a column (a vocabulary or buckets; source
         "categorical", "bucketized" or "sequence") and returns their number;
         ``fit_scaling(name)`` returns the (mean, std) of a numeric-value column;
-        ``bucketize`` says whether numeric columns are bucketized (default: ``numeric``).
+        ``bucketize`` says whether numeric columns are bucketized (default: ``numeric``);
+        ``crosses`` maps the cross-product columns to the columns they cross.
         """
+        crosses = crosses or {}
         categorical, _, sequence = roles
         bucketize = self.numeric == "bucketize" if bucketize is None else bucketize
         cat_fields, num_fields = [], []
@@ -390,13 +417,12 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 continue
             if name in categorical or bucketize:
                 source = "categorical" if name in categorical else "bucketized"
-                offset = sum(f.vocab_size for f in cat_fields)
-                cat_fields.append(
-                    Field(name, "categorical", fit_ids(name, source), offset, source)
-                )
+                cat_fields.append(Field(name, "categorical", fit_ids(name, source),
+                                        source=source, cross_of=crosses.get(name)))
             else:
                 self.scaling_[name] = fit_scaling(name)
-                num_fields.append(Field(name, "numeric", 1, len(num_fields), "numeric"))
+                num_fields.append(Field(name, "numeric", 1, source="numeric",
+                                        cross_of=crosses.get(name)))
         seq_fields = self._fit_sequence_fields(
             [name for name in columns if name in sequence],
             cat_fields,
@@ -441,20 +467,17 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         a column that has one of its own and returns its size."""
         by_name = {f.name: f for f in cat_fields}
         behavior = self.behavior or {}
-        # Own vocabularies continue after every categorical field: one table holds them all.
-        offset = sum(f.vocab_size for f in cat_fields)
         fields = []
         for name in names:
             if name in behavior:
                 shared = by_name[behavior[name]]
                 fields.append(
-                    Field(name, "sequence", shared.vocab_size, shared.offset, "sequence",
-                          shares=shared.name)
+                    Field(name, "sequence", shared.vocab_size, source="sequence",
+                          shares=shared.name, max_length=self.sequence_length_)
                 )
                 continue
-            vocab_size = fit_vocabulary(name)
-            fields.append(Field(name, "sequence", vocab_size, offset, "sequence"))
-            offset += vocab_size
+            fields.append(Field(name, "sequence", fit_vocabulary(name), source="sequence",
+                                max_length=self.sequence_length_))
         return fields
 
     def _fit_categorical(self, name, column):
@@ -518,7 +541,7 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             and ``"lengths"`` int64 of shape (n_samples, n_sequence_fields).
         """
         check_is_fitted(self, "fields_")
-        frame = self._as_frame(X, reset=False)
+        frame = check_frame(self, X, reset=False)
         n_samples = len(frame)
         cat_fields = [f for f in self.fields_ if f.kind == "categorical"]
         num_fields = [f for f in self.fields_ if f.kind == "numeric"]
@@ -537,10 +560,10 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             _reject_nan(field.name, raw)
             mean, std = self.scaling_[field.name]
             values[:, j] = (raw - mean) / std
-        arrays = {"ids": ids, "values": values}
+        arrays = {IDS: ids, VALUES: values}
         seq_fields = [f for f in self.fields_ if f.kind == "sequence"]
         if seq_fields:
-            arrays["sequences"], arrays["lengths"] = self._sequence_ids(frame, seq_fields)
+            arrays[SEQUENCES], arrays[LENGTHS] = self._sequence_ids(frame, seq_fields)
         return FieldData(arrays, self.fields_)
 
     def _sequence_ids(self, frame, seq_fields):
@@ -606,382 +629,3 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = []
         return tags
-
-    # ---------------------------------------------------------- validation
-    def _as_frame(self, X, reset):
-        """Check ``X`` and return it as a DataFrame whose columns are the fitted ones."""
-        if not isinstance(X, pd.DataFrame):
-            array = check_array(
-                X, dtype=None, ensure_all_finite=False, ensure_min_samples=1, input_name="X"
-            )
-            names = [f"x{i}" for i in range(array.shape[1])]
-            fitted_names = getattr(self, "feature_names_in_", None)
-            if not reset and fitted_names is not None and len(fitted_names) == array.shape[1]:
-                # As scikit-learn does: columns are taken by position, with a warning.
-                warnings.warn(
-                    f"X does not have valid feature names, but {type(self).__name__} was "
-                    "fitted with feature names; its columns are taken in the fitted order.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-                names = list(fitted_names)
-            X = pd.DataFrame(array, columns=names)
-            if reset:
-                self.n_features_in_ = X.shape[1]
-                self.__dict__.pop("feature_names_in_", None)
-            elif X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input."
-                )
-            return X
-        n_samples, n_columns = X.shape
-        if n_samples == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
-                "required: X is an empty DataFrame."
-            )
-        if n_columns == 0:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
-                "required."
-            )
-        X = X.rename(columns=str) if not all(isinstance(c, str) for c in X.columns) else X
-        if X.columns.has_duplicates:
-            duplicated = sorted(set(X.columns[X.columns.duplicated()]))
-            raise ValueError(f"X has duplicated column names: {duplicated}")
-        names = list(X.columns)
-        if reset:
-            self.n_features_in_ = n_columns
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-            return X
-        expected = list(getattr(self, "feature_names_in_", [f"x{i}" for i in range(n_columns)]))
-        given, fitted = set(names), set(expected)
-        missing = [c for c in expected if c not in given]
-        extra = [c for c in names if c not in fitted]
-        if missing or extra:
-            problems = []
-            if missing:
-                problems.append(f"missing column(s) seen during fit: {missing}")
-            if extra:
-                problems.append(f"column(s) not seen during fit: {extra}")
-            raise ValueError(f"X does not match the fitted columns; {'; '.join(problems)}.")
-        return X
-
-    def _column_roles(self, frame):
-        """Split the columns into categorical, numeric and sequence ones (three sets)."""
-        columns = list(frame.columns)
-        given = {
-            "categorical_features": _given(self.categorical_features, "categorical_features",
-                                           columns),
-            "numeric_features": _given(self.numeric_features, "numeric_features", columns),
-            "sequence_features": self._given_sequences(columns),
-        }
-        for (first, a), (second, b) in combinations(given.items(), 2):
-            both = sorted(set(a or ()) & set(b or ()))
-            if both:
-                raise ValueError(f"Columns {both} are in both {first} and {second}")
-        sequence = set(given["sequence_features"] or ())
-        if self.sequence_features is None:
-            # Lists are unambiguous; a string column is only split when it is named.
-            named = set(given["categorical_features"] or ()) | set(given["numeric_features"] or ())
-            sequence |= {c for c in columns if c not in named and holds_lists(frame[c])}
-        scalar = [c for c in columns if c not in sequence]
-        categorical, numeric = self._scalar_roles(
-            frame, scalar, given["categorical_features"], given["numeric_features"]
-        )
-        self._check_candidates(numeric, sequence)
-        return categorical, numeric, sequence
-
-    def _given_sequences(self, columns):
-        """``sequence_features`` plus the histories of ``behavior``; None if neither is given."""
-        behavior = self.behavior or {}
-        given = _given(self.sequence_features, "sequence_features", columns)
-        for what, names in (("histories (keys)", behavior), ("candidates", behavior.values())):
-            unknown = [c for c in names if c not in set(columns)]
-            if unknown:
-                raise ValueError(f"behavior names {what} that are not columns of X: {unknown}")
-        if given is None and not behavior:
-            return None
-        return list(given or ()) + [c for c in behavior if c not in set(given or ())]
-
-    def _check_candidates(self, numeric, sequence):
-        for history, candidate in (self.behavior or {}).items():
-            if candidate in sequence:
-                raise ValueError(
-                    f"behavior maps {history!r} to {candidate!r}, which is a sequence column; "
-                    "the candidate must be the single-valued categorical column of the item "
-                    "being scored."
-                )
-            if candidate in numeric:
-                raise ValueError(
-                    f"behavior maps {history!r} to {candidate!r}, which is a numeric column; "
-                    f"list {candidate!r} in categorical_features so that it has a vocabulary "
-                    "to share."
-                )
-
-    def _scalar_roles(self, frame, columns, given_cat, given_num):
-        """Categorical and numeric roles of the single-valued ``columns``."""
-        if given_cat is not None and given_num is None:
-            return set(given_cat), set(columns) - set(given_cat)
-        if given_num is not None and given_cat is None:
-            return set(columns) - set(given_num), set(given_num)
-        categorical, numeric = set(given_cat or ()), set(given_num or ())
-        candidates = set((self.behavior or {}).values())
-        for name in columns:
-            if name in categorical or name in numeric:
-                continue
-            dtype = frame[name].dtype
-            if pd.api.types.is_float_dtype(dtype):
-                numeric.add(name)
-            elif name in candidates:  # shares its ids with a history: ids by definition
-                categorical.add(name)
-            elif is_plain_integer(dtype):  # ids or a quantity: by how often values recur
-                (numeric if integer_role(frame[name])[0] == "numeric" else categorical).add(name)
-            elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
-                warn_numeric_strings(name, frame[name])
-                categorical.add(name)
-            elif pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
-                categorical.add(name)
-            else:
-                raise TypeError(
-                    f"Column {name!r} has dtype {dtype}, which CTRTransformer cannot infer a "
-                    "role for; convert it to numbers or strings, or list it in "
-                    "categorical_features."
-                )
-        for name in numeric:
-            if not pd.api.types.is_numeric_dtype(frame[name].dtype) or pd.api.types.is_bool_dtype(
-                frame[name].dtype
-            ):
-                raise TypeError(
-                    f"Column {name!r} is numeric_features but has dtype {frame[name].dtype}; "
-                    "numeric columns must hold numbers."
-                )
-        return categorical, numeric
-
-
-def _with_history_items(name, column, histories):
-    """The candidate's values followed by its histories' items: one vocabulary for both."""
-    if not histories:
-        return column
-    _check_history_types(name, column, histories)
-    parts = [pd.Series(items, dtype=object) for _, items in histories]
-    return pd.concat([column.astype(object), *parts], ignore_index=True)
-
-
-def _check_history_types(name, column, histories):
-    """Warn when a candidate's values and its histories' items are of different types."""
-    value = _first_present(column.iloc[:1000].to_numpy(dtype=object))
-    for history, items in histories:
-        item = _first_present(items)
-        if value is not None and item is not None and _kind(value) != _kind(item):
-            # Typically strings split from "12|7" against an integer candidate column read
-            # from a CSV: "12" != 12, so nothing would be shared, silently.
-            warnings.warn(
-                f"The history {history!r} holds {_kind(item)} items (e.g. {item!r}) but its "
-                f"candidate {name!r} holds {_kind(value)} values (e.g. {value!r}); they only "
-                "share ids where the values are equal and of the same type.",
-                UserWarning,
-                stacklevel=4,
-            )
-
-
-#: Values per numeric column that :meth:`CTRTransformer.partial_fit` keeps to place the bucket
-#: edges: quantiles of a uniform sample of this size are within about 0.2% (in rank) of the
-#: data's (standard error sqrt(q (1 - q) / n) <= 0.0016).
-QUANTILE_SAMPLE = 100_000
-#: What :meth:`CTRTransformer.partial_fit` computes from its counts when next read.
-_FITTED_FROM_COUNTS = ("fields_", "vocabularies_", "bin_edges_", "scaling_", "frequencies_",
-                       "sequence_length_")
-
-
-class _RunningCounts:
-    """What :meth:`CTRTransformer.partial_fit` has counted so far.
-
-    ``counts[name]``: Series of the counts of each value (items for a sequence column), in
-    order of first appearance, as runs (older first) whose concatenation, summed per value,
-    keeps that order, so that a stable sort gives ``fit``'s order of ties;
-    ``missing[name]``: missing cells (items); ``samples[name]`` and ``observed[name]``: the
-    reservoir of a bucketized column and the number of non-missing values it was drawn from;
-    ``moments[name]``: (count, mean, sum of squared deviations) of a numeric-value column.
-    """
-
-    def __init__(self, columns, categorical, numeric, sequence, bucketize):
-        self.columns, self.bucketize = columns, bucketize
-        self.categorical, self.numeric, self.sequence = categorical, numeric, sequence
-        self.counts, self.missing, self.samples, self.observed, self.moments = {}, {}, {}, {}, {}
-        self.longest, self.n_samples = 0, 0
-
-    def add(self, chunk, longest, n_samples):
-        """Merge one chunk's statistics: (counts, missing) of the columns with a vocabulary,
-        the float values of the numeric ones."""
-        for name, stats in chunk.items():
-            if name in self.categorical or name in self.sequence:
-                counts, missing = stats
-                runs = self.counts.setdefault(name, [])
-                runs.append(counts)
-                # A binary counter: merge the newest runs while the older is at most twice
-                # the size of the newer, so that runs grow geometrically.
-                while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]):
-                    newer = runs.pop()
-                    runs[-1] = _merged_counts([runs[-1], newer])
-                self.missing[name] = self.missing.get(name, 0) + missing
-            elif self.bucketize:
-                observed = stats[~np.isnan(stats)]
-                self.missing[name] = self.missing.get(name, 0) + stats.size - observed.size
-                self.samples[name] = _reservoir_sample(
-                    self.samples.get(name, np.empty(0)), self.observed.get(name, 0), observed
-                )
-                self.observed[name] = self.observed.get(name, 0) + observed.size
-            else:
-                self.moments[name] = _merged_moments(self.moments.get(name, (0, 0.0, 0.0)),
-                                                     stats)
-        self.longest = max(self.longest, longest)
-        self.n_samples += n_samples
-
-
-def _merged_counts(parts):
-    """Sum of value counts, in order of first appearance (groupby keeps it with sort=False)."""
-    if len(parts) == 1:
-        return parts[0]
-    return pd.concat(parts).groupby(level=0, sort=False).sum()
-
-
-def _reservoir_sample(sample, seen, values, size=QUANTILE_SAMPLE):
-    """Vitter's algorithm R over one chunk, vectorised: ``sample`` (a uniform sample of the
-    ``seen`` values before) becomes a uniform sample of at most ``size`` of all the values.
-
-    The draws are seeded by ``seen``: the same chunks give the same sample in every run.
-    """
-    free = max(size - sample.size, 0)
-    sample = np.concatenate([sample, values[:free]])
-    rest, first = values[free:], seen + min(free, values.size)
-    if not rest.size:
-        return sample
-    # The i-th value of the stream (0-based) replaces slot j, uniform in [0, i], if j < size.
-    positions = first + np.arange(rest.size)
-    slots = (np.random.default_rng(first).random(rest.size) * (positions + 1)).astype(np.int64)
-    replace = np.flatnonzero(slots < size)
-    # The last value drawn for a slot is the one left there, as in the sequential algorithm.
-    _, last = np.unique(slots[replace][::-1], return_index=True)
-    chosen = replace[::-1][last]
-    sample[slots[chosen]] = rest[chosen]
-    return sample
-
-
-def _merged_moments(moments, values):
-    """(count, mean, sum of squared deviations) of the values before and ``values``
-    (Chan, Golub and LeVeque 1979, the pairwise update)."""
-    n, mean, sum_of_squares = moments
-    if not values.size:
-        return moments
-    n_chunk, mean_chunk = values.size, float(values.mean())
-    chunk_squares = float(((values - mean_chunk) ** 2).sum())
-    total = n + n_chunk
-    delta = mean_chunk - mean
-    return (
-        total,
-        mean + delta * n_chunk / total,
-        sum_of_squares + chunk_squares + delta**2 * n * n_chunk / total,
-    )
-
-
-def _count_values(name, column, sort):
-    """Counts of the values of ``column`` (decreasing with ``sort``, else in order of first
-    appearance) and the number of missing cells.
-
-    Raises
-    ------
-    TypeError
-        If a cell is unhashable (a list in a categorical column); the message names the column.
-    """
-    try:
-        # One pass counts values and missing cells alike (dropna=True costs a second pass).
-        counts = column.value_counts(dropna=False, sort=sort)
-    except TypeError:  # older pandas refuse unhashable cells outright
-        counts = None
-    missing = 0
-    if counts is not None:
-        is_missing = counts.index.isna()
-        missing, counts = int(counts[is_missing].sum()), counts[~is_missing]
-    # pandas 3 counts lists as values: check the distinct values (not every row) instead.
-    unhashable = (
-        None
-        if counts is not None and column.dtype != object
-        else next(
-            (v for v in (counts.index if counts is not None else column.dropna())
-             if not isinstance(v, Hashable)),
-            None,
-        )
-    )
-    if counts is None or unhashable is not None:
-        kind = type(unhashable).__name__ if unhashable is not None else "unhashable value"
-        raise TypeError(
-            f"Column {name!r} holds {kind} cells; each cell of a categorical column (each "
-            "item of a sequence column) must be a single value (string, number or bool). "
-            "List a column of lists or delimited strings in sequence_features."
-        )
-    return counts, missing
-
-
-def _first_present(values):
-    present = np.flatnonzero(~pd.isna(values[:1000]))  # a prefix tells the type
-    return values[present[0]] if present.size else None
-
-
-def _kind(value):
-    if isinstance(value, str):
-        return "string"
-    return "numeric" if isinstance(value, Number) else type(value).__name__
-
-
-def _given(features, parameter, columns):
-    if features is None:
-        return None
-    unknown = [c for c in features if c not in set(columns)]
-    if unknown:
-        raise ValueError(f"{parameter} names columns that are not in X: {unknown}")
-    return list(features)
-
-
-def _stored_columns(frame):
-    """``{name: values}`` of the columns of ``frame`` as pandas stores them (numpy arrays or
-    extension arrays such as ``Categorical`` and Arrow strings), without boxing each in a Series.
-
-    Boxing costs about 12 us per column under pandas 3 (``frame[name]``), most of the time of a
-    one-row request over 39 columns; the stored arrays cost well under 1 us each.
-    ``DataFrame._get_column_array`` is private (pandas >= 1.3), hence the public fallback.
-    """
-    stored = getattr(frame, "_get_column_array", None)
-    if stored is None:
-        return {name: column.values for name, column in frame.items()}
-    return {name: stored(position) for position, name in enumerate(frame.columns)}
-
-
-def _numeric_values(name, column):
-    """Float64 values of a Series or stored column, NaN where missing."""
-    try:
-        if isinstance(column, np.ndarray) and column.dtype.kind == "f":
-            values = column.astype(np.float64)  # a copy, as the caller may write into it
-        else:
-            column = column if isinstance(column, pd.Series) else pd.Series(column, copy=False)
-            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"Column {name!r} was numeric during fit but now holds non-numeric values "
-            f"(dtype {column.dtype})."
-        ) from exc
-    if np.isinf(values).any():
-        raise ValueError(
-            f"Column {name!r} contains infinity; replace it with a finite value or NaN "
-            "(NaN is encoded as missing)."
-        )
-    return values
-
-
-def _reject_nan(name, values):
-    if np.isnan(values).any():
-        raise ValueError(
-            f"Column {name!r} contains NaN, which numeric='value' cannot encode; impute it or "
-            "use numeric='bucketize', where NaN gets its own bucket."
-        )

@@ -8,6 +8,16 @@ from sklearn.metrics import roc_auc_score
 from skorch.callbacks import Callback, PrintLog
 
 
+class StopTraining(Exception):
+    """Raised by early stopping (``sk_ctr.estimators.early_stopping.BestEpochStopping``) to
+    end the epoch loop.
+
+    skorch's own ``EarlyStopping`` raises ``KeyboardInterrupt``, which its ``partial_fit``
+    swallows together with a user's Ctrl-C; a distinct exception lets the training loop end
+    on early stopping while an interrupt still reaches the caller.
+    """
+
+
 def is_interactive(stream):
     """Whether ``stream`` shows live output: a terminal, or a Jupyter kernel (which renders
     colours and progress bars). A redirected log is neither."""

@@ -22,8 +22,8 @@ import torch
 import torch.distributed as dist
 from skorch.callbacks import Callback
 
-from sk_ctr.preprocessing import FieldData
 from sk_ctr.training.distributed import DONE, ERROR, HEARTBEAT, read_arrays
+from sk_ctr.training.strategies import rank_result, train_rank
 
 #: Seconds between two signs of life sent to the parent (at most one per batch).
 BEAT_INTERVAL = 0.5
@@ -81,9 +81,10 @@ class _PayloadUnpickler(pickle.Unpickler):
         return self.arrays[pid]
 
 
-def train(rank, payload, arrays, status, result_fd):
+def train(rank, payload, status, result_fd):
     """Join the group, train this rank, and (rank 0) write the result."""
-    estimator, plan = payload["estimator"], payload["plan"]
+    estimator, context = payload["estimator"], payload["context"]
+    plan = context.plan
     on_cuda = bool(plan.device_ids)
     if on_cuda:  # GPU-only branch: one GPU per rank, NCCL between them
         torch.cuda.set_device(plan.device_ids[rank])
@@ -102,18 +103,15 @@ def train(rank, payload, arrays, status, result_fd):
     try:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // plan.world_size))
         torch.set_rng_state(payload["rng_state"])
-        X_encoded = FieldData(
-            {key[1]: value for key, value in arrays.items() if key != "y"}, payload["schema"]
-        )
         estimator.callbacks_.append(("ddp_heartbeat", Heartbeat(status)))
-        estimator._fit_distributed(X_encoded, arrays["y"], rank, plan.world_size)
+        train_rank(estimator, context, rank, plan.world_size)
         # Every rank has finished training before rank 0 writes the result, and none tears its
         # gloo threads down while another still talks to it.
         dist.barrier()
         status.write(DONE)
         if rank == 0:
             with open(result_fd, "wb", closefd=False) as file:
-                torch.save(estimator._distributed_result(), file)
+                torch.save(rank_result(estimator), file)
     finally:
         dist.destroy_process_group()
 
@@ -139,7 +137,7 @@ def main(config):
         view = mmap.mmap(config["payload"], size, access=mmap.ACCESS_READ)
         arrays = read_arrays(config["arrays"], pickle.load(view))
         payload = _PayloadUnpickler(view, arrays).load()
-        train(config["rank"], payload, arrays, status, config.get("result"))
+        train(config["rank"], payload, status, config.get("result"))
     except BaseException as exc:  # reported to the parent, which stops the other ranks
         report = {
             "error": f"{type(exc).__name__}: {exc}",

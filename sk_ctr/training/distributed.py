@@ -32,6 +32,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from sk_ctr.preprocessing.batch import LOSS_SCALE
 from sk_ctr.training.loader import SliceLoader, _take
 
 STRATEGIES = ("auto", "ddp", "dp")
@@ -234,7 +235,7 @@ def rank_share(X, y, rank, world_size):
     rows = slice(start, stop) if stop > start else slice(0, 1)
     scale = (stop - start) * world_size / n_global
     X, y = _take(X, rows), y[rows]
-    return {**X, "_loss_scale": torch.full((len(y),), scale)}, y
+    return {**X, LOSS_SCALE: torch.full((len(y),), scale)}, y
 
 
 def share_random_state(rank, world_size):
@@ -298,9 +299,10 @@ HEARTBEAT, DONE, ERROR = b".", b"+", b"!"
 _TERMINATE_GRACE = 5.0
 
 
-def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state, timeout):
-    """Train ``estimator`` (initialised, not yet trained) on ``plan.world_size`` worker
-    processes and return rank 0's result (weights, optimizer states, history).
+def spawn_fit(estimator, context, rng_state, timeout):
+    """Train ``estimator`` (initialised, not yet trained) on ``context`` in
+    ``context.plan.world_size`` worker processes and return rank 0's result (weights, optimizer
+    states, history).
 
     Each worker is ``python -m sk_ctr.training.ddp_worker``: a fresh interpreter that never
     imports the caller's ``__main__`` (torch.multiprocessing's spawn re-runs it, so a script
@@ -308,14 +310,15 @@ def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state, timeout):
     failed). Everything it needs travels in anonymous temporary files (unlinked when made,
     so nothing in ``$TMPDIR`` can be read by others or left behind by any exit, ``kill -9``
     included) whose descriptors it inherits: the pickled estimator, and the encoded arrays,
-    which every worker maps copy-on-write instead of holding a copy.
+    which every worker maps copy-on-write instead of holding a copy (a stream's workers read
+    the files themselves).
 
     Parameters
     ----------
     estimator : CTRClassifier
-    X_encoded : FieldData
-    y_encoded : ndarray
-    plan : ParallelPlan
+    context : FitContext
+        The data (in memory: ``X`` and ``y`` are written once and the datasets refer to them),
+        the validation rows and the plan.
     rng_state : torch.Tensor
         The torch random state every rank starts from.
     timeout : float
@@ -326,7 +329,7 @@ def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state, timeout):
     Returns
     -------
     dict
-        What rank 0's ``_distributed_result`` returned.
+        What rank 0's :func:`sk_ctr.training.strategies.rank_result` returned.
 
     Raises
     ------
@@ -343,14 +346,16 @@ def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state, timeout):
         )
     with ExitStack() as stack:
         arrays_file = stack.enter_context(tempfile.TemporaryFile())
-        arrays = {("X", key): value for key, value in X_encoded.items()}
-        arrays["y"] = y_encoded
+        arrays = {}
+        if context.y is not None:  # rows in memory, not a stream
+            arrays = {("X", key): value for key, value in context.X.items()}
+            arrays["y"] = context.y
         layout = _write_arrays(arrays_file, arrays)
         payload_file = stack.enter_context(tempfile.TemporaryFile())
+        plan = context.plan
         config = {
             "estimator": estimator,
-            "schema": X_encoded.schema,
-            "plan": plan,
+            "context": context,
             "rng_state": rng_state,
             "port": _free_port(),
             "timeout": timeout,
@@ -374,7 +379,7 @@ def spawn_fit(estimator, X_encoded, y_encoded, plan, rng_state, timeout):
 
 class _WorkerPickler(pickle.Pickler):
     """Pickles a worker's payload: the encoded arrays as references to the shared arrays file
-    (the estimator's validation split holds them too), and a clear error for a class or
+    (the context's data and its validation split hold them), and a clear error for a class or
     function of ``__main__``, which a worker cannot import."""
 
     def __init__(self, file, arrays):

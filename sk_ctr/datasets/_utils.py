@@ -1,5 +1,5 @@
-"""Argument checks, random generators and file reading shared by the ``sk_ctr.datasets*``
-modules (a module of its own so that each of them can be imported first)."""
+"""Argument checks, random generators and file reading shared by the modules of
+:mod:`sk_ctr.datasets`."""
 
 from __future__ import annotations
 

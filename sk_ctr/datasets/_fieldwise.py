@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sk_ctr._dataset_utils import _check_int, _check_n_rows, _check_path
+from sk_ctr.datasets._utils import _check_int, _check_n_rows, _check_path
 
 __all__ = ["load_libfm", "load_libsvm_fields", "load_frappe", "load_ipinyou"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sk_ctr._dataset_utils import _as_generator, _check_float, _check_int
+from sk_ctr.datasets._utils import _as_generator, _check_float, _check_int
 
 #: The planted pairs of AutoFIS section 4.5.2.
 PAPER_INTERACTIONS = ((0, 1), (2, 5), (3, 4))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sk_ctr._dataset_utils import (
+from sk_ctr.datasets._utils import (
     _as_generator,
     _check_float,
     _check_int,

@@ -1,0 +1,83 @@
+"""What a CTRClassifier sets for one call and restores after: torch's thread count and random
+state, ``device="auto"`` and ``batch_size="auto"`` resolved."""
+
+from contextlib import ExitStack, contextmanager
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE, auto_batch_size
+from sk_ctr.training.distributed import resolve_device
+from sk_ctr.training.strategies import on_cuda
+
+
+class RuntimeMixin:
+    """Per-call runtime settings of ``CTRClassifier``, and its pickling of ``device="auto"``."""
+
+    @contextmanager
+    def _resolved_device(self):
+        """``device="auto"`` as a real device for the duration of a call: skorch moves
+        tensors with ``self.device`` itself."""
+        if str(self.device) != "auto":
+            yield
+            return
+        self.device = resolve_device("auto")
+        try:
+            yield
+        finally:
+            self.device = "auto"
+
+    @contextmanager
+    def _resolved_batch_size(self, n_rows):
+        """``batch_size="auto"`` as a number for the duration of a call: skorch and the
+        loaders read ``self.batch_size``. Training sets ``batch_size_``."""
+        if not isinstance(self.batch_size, str):
+            if n_rows is not None:
+                self.batch_size_ = self.batch_size
+            yield
+            return
+        if n_rows is None:
+            self.batch_size = PREDICTION_BATCH_SIZE
+        else:
+            self.batch_size = self.batch_size_ = auto_batch_size(n_rows)
+        try:
+            yield
+        finally:
+            self.batch_size = "auto"
+
+    def __getstate__(self):
+        with self._resolved_device():  # skorch stores the device to map the tensors on load
+            state = super().__getstate__()
+        if str(self.device) == "auto":
+            state["_device_parameter"] = "auto"
+        return state
+
+    def __setstate__(self, state):
+        parameter = state.pop("_device_parameter", None)
+        super().__setstate__(state)
+        if parameter is not None:
+            self.device = parameter
+
+    @contextmanager
+    def _runtime(self, seeded=False, n_rows=None):
+        """Set torch's thread count (and seed its RNG) for one call, restoring both after;
+        resolve ``device="auto"`` and ``batch_size="auto"`` (for training on ``n_rows`` rows,
+        or for prediction without them)."""
+        previous_threads = torch.get_num_threads()
+        if self.n_threads is not None:
+            torch.set_num_threads(self.n_threads)
+        try:
+            with ExitStack() as stack:
+                stack.enter_context(self._resolved_device())
+                stack.enter_context(self._resolved_batch_size(n_rows))
+                if seeded and self.random_state is not None:
+                    seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+                    on_gpu = on_cuda(self.device)
+                    devices = [torch.device(self.device).index or 0] if on_gpu else []
+                    stack.enter_context(torch.random.fork_rng(devices=devices))
+                    torch.manual_seed(int(seed))
+                yield
+        finally:
+            if self.n_threads is not None:
+                torch.set_num_threads(previous_threads)

@@ -1,0 +1,99 @@
+"""Activations by name, and Dice, the data-dependent activation of DIN."""
+
+import torch
+from torch import nn
+
+
+class Dice(nn.Module):
+    """Dice, the data-dependent activation of DIN (eq. 5-8):
+    f(s) = p(s) s + (1 - p(s)) alpha s with p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps)).
+
+    p(s) is a soft rectifier point: ``s`` is normalised without affine parameters (batch
+    normalisation with neither scale nor shift), so the rectifier follows the data instead of
+    sitting at 0 as in PReLU (eq. 4). ``alpha`` is learned per unit and starts at 0, as in the
+    authors' released code.
+
+    In training E[s] and Var[s] are the mean and the (biased) variance of each unit over the
+    mini-batch (every dimension but the last), and the running estimates used in evaluation
+    mode are updated as
+
+        running_mean <- momentum * running_mean + (1 - momentum) * E[s]
+        running_var  <- momentum * running_var  + (1 - momentum) * Var[s]
+
+    Eq. 7-8 as printed, E'_{t+1} = E'_t + alpha E_{t+1}, accumulate without ever forgetting (the
+    estimate grows with the number of steps); with the paper's "alpha like 0.99" the only
+    reading that estimates a mean is the exponential moving average above, which is also what
+    the authors' code does (TensorFlow's batch normalisation with momentum 0.99). A batch with
+    no rows leaves the statistics unchanged; a batch of one row has Var[s] = 0 and p(s) = 1/2.
+
+    Parameters
+    ----------
+    num_features : int
+        Number of units (size of the last dimension).
+    momentum : float, default=0.99
+        Weight of the old running estimate (the paper's alpha in eq. 7-8).
+    eps : float, default=1e-8
+        The epsilon of eq. 6.
+
+    Shapes
+    ------
+    inputs : (..., num_features); returns the same shape
+    """
+
+    def __init__(self, num_features, momentum=0.99, eps=1e-8):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.momentum, self.eps = momentum, eps
+
+    def forward(self, inputs):
+        flat = inputs.reshape(-1, inputs.shape[-1])
+        if self.training and flat.shape[0] > 0:
+            mean = flat.mean(dim=0)
+            var = flat.var(dim=0, unbiased=False)
+            with torch.no_grad():
+                self.running_mean.mul_(self.momentum).add_((1 - self.momentum) * mean)
+                self.running_var.mul_(self.momentum).add_((1 - self.momentum) * var)
+        else:
+            mean, var = self.running_mean, self.running_var
+        p = torch.sigmoid((inputs - mean) / torch.sqrt(var + self.eps))
+        return p * inputs + (1 - p) * self.alpha * inputs
+
+    def extra_repr(self):
+        return f"{self.alpha.numel()}, momentum={self.momentum}, eps={self.eps}"
+
+
+#: Activations by name. Dice needs the layer width (per-unit statistics and alpha).
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "prelu": nn.PReLU,
+    "dice": Dice,
+}
+_NEEDS_WIDTH = {"dice"}
+
+
+
+def make_activation(name, num_features=None):
+    """Return a fresh activation module for ``name`` (one of :data:`ACTIVATIONS`).
+
+    Parameters
+    ----------
+    name : str
+    num_features : int, default=None
+        Width of the layer the activation follows. Required by ``"dice"``; the others are
+        element-wise with no per-unit state and ignore it (``"prelu"`` keeps one shared slope,
+        as it always had).
+    """
+    try:
+        activation = ACTIVATIONS[name]
+    except KeyError:
+        choices = sorted(ACTIVATIONS)
+        raise ValueError(f"Unknown activation {name!r}; choose from {choices}") from None
+    if name in _NEEDS_WIDTH:
+        if num_features is None:
+            raise ValueError(f"activation={name!r} needs the layer width (num_features).")
+        return activation(num_features)
+    return activation()

@@ -1,0 +1,1 @@
+"""Tools about the package itself (discovery of its estimators)."""
