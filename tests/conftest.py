@@ -1,17 +1,36 @@
-"""Shared fixtures: small synthetic CTR data and the real samples beside the repository."""
+"""The test session's thread policy and the shared fixtures: a seeded torch RNG, small
+synthetic CTR data and the real samples beside the repository."""
 
 import os
 from pathlib import Path
 
-import pytest
+# One OpenMP thread per process, and threads that sleep instead of spinning while they wait.
+# On a machine busier than its cores (CI shares 2 cores; DDP tests start 2 more processes),
+# torch's OpenMP threads otherwise spin against each other: the suite took 15-33 minutes at
+# load 5-10 instead of ~2 (issue 15). OpenMP reads these once, when torch (or numpy's BLAS)
+# loads, which is below: conftest.py is imported before any test module. Subprocesses and
+# spawned DDP workers inherit them through the environment.
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
-from sk_ctr.datasets import get_data_home, make_ctr_classification
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from sk_ctr.datasets import get_data_home, make_ctr_classification  # noqa: E402
+
+torch.set_num_threads(1)  # also when torch was imported before us (e.g. by a plugin)
 
 # Real data samples live in ../shared/data beside the repo: their terms forbid redistribution,
 # so they are never copied into it. CI has them; a user's checkout may not. The package reads
 # them from its data home, pointed there for the tests unless SK_CTR_DATA names another folder.
 os.environ.setdefault("SK_CTR_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 SHARED_DATA = get_data_home()
+
+
+@pytest.fixture(autouse=True)
+def seed():
+    """Every test starts from the same torch RNG state, whichever tests ran before it."""
+    torch.manual_seed(0)
 
 
 @pytest.fixture

@@ -13,6 +13,11 @@ import pandas as pd
 import pytest
 import torch
 from helpers import randomize_
+from references import (
+    cross_network_by_definition,
+    looked_up_rows_squared,
+    pairwise_interactions,
+)
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -33,30 +38,6 @@ from sk_ctr.models.widedeep import WideDeepNet
 from sk_ctr.preprocessing.crosses import CrossProductFeatures
 
 ESTIMATORS = [DCNClassifier, WideDeepClassifier, FNNClassifier]
-
-
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
-def pairwise_interactions(emb):
-    """sum_{i<j} <e_i, e_j> by an explicit double loop over fields."""
-    total = torch.zeros(emb.shape[0], dtype=emb.dtype)
-    for i in range(emb.shape[1]):
-        for j in range(i + 1, emb.shape[1]):
-            total = total + (emb[:, i] * emb[:, j]).sum(dim=-1)
-    return total
-
-
-def looked_up_rows_squared(table, ids, offsets):
-    """Per-sample sum of squares of the table rows the ids select, by explicit loops."""
-    return torch.stack(
-        [
-            sum(table[offset + ids[b, j]].pow(2).sum() for j, offset in enumerate(offsets))
-            for b in range(len(ids))
-        ]
-    )
 
 
 def raw_frame(n_samples=40, seed=0):
@@ -91,17 +72,6 @@ def numeric_names(fields):
 # ======================================================================================
 # CrossNetwork
 # ======================================================================================
-
-
-def cross_network_by_definition(x0, weights, biases):
-    """x_{l+1} = x_0 x_l^T w_l + b_l + x_l with the d x d outer product, sample by sample."""
-    out = []
-    for b in range(len(x0)):
-        x = x0[b]
-        for w, bias in zip(weights, biases, strict=True):
-            x = torch.outer(x0[b], x) @ w + bias + x
-        out.append(x)
-    return torch.stack(out)
 
 
 @pytest.mark.parametrize("batch_size, dim, n_layers", [(5, 7, 3), (1, 1, 1), (4, 12, 6), (3, 4, 0)])

@@ -33,11 +33,6 @@ from sk_ctr.preprocessing import CTRTransformer, FieldData
 from sk_ctr.preprocessing.fields import Field
 
 
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
 def padded_batch(lengths, max_length, dim):
     """Random (batch, L, dim) float64 vectors and int64 lengths."""
     lengths = torch.tensor(lengths)
@@ -643,6 +638,7 @@ def test_misaligned_histories_are_refused_when_concatenated():
         fitted.predict_proba(X)
 
 
+@pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")  # on purpose
 def test_attention_weights_errors():
     X, y = tiny_frame()
     with pytest.raises(NotFittedError):
@@ -715,6 +711,7 @@ def test_clone_pickle_and_random_state_reproducibility():
     assert clone(est).get_params()["behavior"] == BEHAVIOR
 
 
+@pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")  # on purpose
 def test_pipeline_with_encoded_input():
     X, y = tiny_frame()
     pipe = make_pipeline(CTRTransformer(behavior=BEHAVIOR, max_sequence_length=4),
@@ -726,6 +723,7 @@ def test_pipeline_with_encoded_input():
     assert pipe[-1].module_.behavior_groups == [("hist_item_id", "hist_cate_id")]
 
 
+@pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")  # on purpose
 def test_encoded_histories_with_ids_outside_the_vocabulary_are_named():
     X, y = tiny_frame()
     encoded = CTRTransformer(behavior=BEHAVIOR, max_sequence_length=4).fit_transform(X)
@@ -800,6 +798,8 @@ def test_attention_of_clicks_concentrates_on_items_of_the_candidate_category(beh
     assert top_is_match.mean() > 0.95
 
 
+# GroupKFold by user: no user of a test fold was seen in fit, which the vocabulary warns about
+@pytest.mark.filterwarnings("ignore:No value of column 'user_id' was seen in fit")
 def test_grid_search_compares_both_models_by_gauc_with_routing():
     X, y = make_behavior_dataset(n_samples=600, n_users=30, n_items=60, n_categories=6,
                                  max_history=8, recent_window=4, random_state=0)

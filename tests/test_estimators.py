@@ -16,10 +16,12 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch import NeuralNet
 
 from sk_ctr import (
     CTRClassifier,
     CTRTransformer,
+    DCNClassifier,
     DeepFMClassifier,
     FieldData,
     FMClassifier,
@@ -53,22 +55,27 @@ def test_every_estimator_has_a_fast_configuration():
 # ----------------------------------------------------------------------------------------
 # scikit-learn's own estimator checks
 # ----------------------------------------------------------------------------------------
-EXPECTED_FAILED_CHECKS = {
-    "check_no_attributes_set_in_init": (
-        "skorch.NeuralNet.__init__ sets history_, initialized_ and virtual_params_, and keeps "
-        "iterator_train__shuffle as a pass-through skorch parameter"
-    ),
-    "check_sample_weight_equivalence_on_dense_data": (
-        "mini-batch SGD: a weight of 2 is not the same step sequence as a duplicated row"
-    ),
-    "check_methods_subset_invariance": (
-        "float32 matrix products round differently for different batch shapes (~1e-7)"
-    ),
-    "check_dtype_object": (
-        "a dict in a cell is not a category: CTRTransformer raises a TypeError naming the column "
-        "instead of encoding the dict's repr"
-    ),
-}
+# Expected failures are derived from what causes them, so each estimator gets exactly its own
+# (and xfail_strict in pyproject.toml fails a check that starts passing): scikit-learn 1.6
+# moved them from an estimator tag into the test (``expected_failed_checks``) and keeps its own
+# table keyed by class in the test utilities; ours are keyed by the property that causes them.
+SKORCH_INIT_ATTRIBUTES = (
+    "skorch.NeuralNet.__init__ sets history_, initialized_ and virtual_params_, and keeps "
+    "iterator_train__shuffle as a pass-through skorch parameter"
+)
+MINI_BATCH_SGD = (
+    "trained by mini-batch SGD: a weight of 2 is not the same step sequence as a duplicated row"
+)
+MINI_BATCH_SGD_SECOND_STAGE = (
+    "the second stage ({}) is trained by mini-batch SGD: a weight of 2 is not the same step "
+    "sequence as a duplicated row"
+)
+FLOAT32_ROUNDING = (
+    "float32 matrix products round differently for different batch shapes: on the check's data "
+    "these outputs are ~4-7, where 1-2 ulp (~1e-6) already exceed the check's atol=1e-7"
+)
+#: The configurations whose decision_function differs between a full batch and a subset.
+SUBSET_ROUNDING = [(DCNClassifier, {}), (DeepFMClassifier, {"deep": "outer"})]
 
 
 #: Of the network estimators, whose signature ends in ``**skorch_params``.
@@ -82,9 +89,25 @@ SKORCH_PARAMS_FAILED_CHECKS = {
 
 
 def expected_failed_checks(estimator):
+    """The common checks ``estimator`` fails, with the reason of each."""
+    failures = {}
+    if isinstance(estimator, NeuralNet):
+        failures["check_no_attributes_set_in_init"] = SKORCH_INIT_ATTRIBUTES
+        failures["check_sample_weight_equivalence_on_dense_data"] = MINI_BATCH_SGD
+    else:  # GBDT + LR / FFM: boosted trees, then a network on their leaves
+        second_stage = type(estimator._final_stage.default()).__name__
+        failures["check_sample_weight_equivalence_on_dense_data"] = (
+            MINI_BATCH_SGD_SECOND_STAGE.format(second_stage)
+        )
     if isinstance(estimator, CTRClassifier):
-        return {**EXPECTED_FAILED_CHECKS, **SKORCH_PARAMS_FAILED_CHECKS}
-    return EXPECTED_FAILED_CHECKS
+        failures.update(SKORCH_PARAMS_FAILED_CHECKS)
+    params = estimator.get_params(deep=False)
+    if any(
+        type(estimator) is cls and all(params[k] == v for k, v in settings.items())
+        for cls, settings in SUBSET_ROUNDING
+    ):
+        failures["check_methods_subset_invariance"] = FLOAT32_ROUNDING
+    return failures
 
 
 @parametrize_with_checks(
@@ -107,6 +130,51 @@ def test_sklearn_compatible_variants(estimator, check):
     check(estimator)
 
 
+class CTRTransformerArrays(CTRTransformer):
+    """CTRTransformer whose output is the one array ``[ids, values]``: the checks that compare
+    or subtract outputs as arrays see the encoding itself."""
+
+    def transform(self, X):
+        data = super().transform(X)
+        return np.hstack([data["ids"], data["values"]])
+
+
+PARTIAL_FIT_AFTER_FIT = (
+    "the check calls partial_fit after fit, which CTRTransformer refuses on purpose: fit keeps "
+    "no running counts to add a chunk to"
+)
+FIELDDATA_OUTPUT = (
+    "transform returns a FieldData (a dict of id and value arrays with their schema), which the "
+    "check compares or subtracts as one array; CTRTransformerArrays passes it"
+)
+TRANSFORMER_FAILURES = {
+    CTRTransformerArrays: {"check_fit_score_takes_y": PARTIAL_FIT_AFTER_FIT},
+    CTRTransformer: {
+        "check_fit_score_takes_y": PARTIAL_FIT_AFTER_FIT,
+        **dict.fromkeys(
+            [
+                "check_estimators_pickle",
+                "check_fit_idempotent",
+                "check_methods_sample_order_invariance",
+                "check_methods_subset_invariance",
+                "check_pipeline_consistency",
+                "check_transformer_data_not_an_array",
+                "check_transformer_general",
+            ],
+            FIELDDATA_OUTPUT,
+        ),
+    },
+}
+
+
+@parametrize_with_checks(
+    [CTRTransformer(), CTRTransformerArrays()],
+    expected_failed_checks=lambda transformer: TRANSFORMER_FAILURES[type(transformer)],
+)
+def test_sklearn_compatible_transformer(estimator, check):
+    check(estimator)
+
+
 # ----------------------------------------------------------------------------------------
 # Integration with scikit-learn tools, shared by every estimator of the zoo
 # ----------------------------------------------------------------------------------------
@@ -119,6 +187,7 @@ ZOO = [small(cls) for cls in ESTIMATORS] + [
 
 
 @pytest.mark.parametrize("estimator", ZOO, ids=repr)
+@pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
 def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):
     X, y = small_ctr_data
     est = clone(estimator).fit(X, y)
@@ -136,6 +205,7 @@ def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):
 
 
 @pytest.mark.parametrize("estimator", ZOO, ids=repr)
+@pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
 def test_cross_validation_of_every_estimator(estimator, small_ctr_data):
     X, y = small_ctr_data
     scores = cross_val_score(estimator, X, y, scoring="roc_auc", cv=2)
@@ -236,8 +306,8 @@ def test_random_state_makes_fits_reproducible_and_leaves_global_rng_alone(small_
 
 def test_n_threads_is_restored(small_ctr_data):
     X, y = small_ctr_data
-    before = torch.get_num_threads()
-    small(LRClassifier, n_threads=1).fit(X, y).predict_proba(X)
+    before = torch.get_num_threads()  # 1 in the test session (conftest.py): ask for another
+    small(LRClassifier, n_threads=before + 1).fit(X, y).predict_proba(X)
     assert torch.get_num_threads() == before
 
 
@@ -277,7 +347,9 @@ def test_model_saved_with_cuda_device_loads_on_cpu(small_ctr_data):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the CPU fallback path is not taken")
     with pytest.warns(Warning, match=r"requested device \(cuda\) is not available"):
-        loaded = pickle.loads(payload)
+        # skorch warns twice: for the pickled module and for the data it would load
+        with pytest.warns(Warning, match="Requested to load data to CUDA"):
+            loaded = pickle.loads(payload)
     assert str(loaded.device) == "cpu"
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
 

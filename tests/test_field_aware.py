@@ -1,11 +1,10 @@
 """FFM, FwFM and AFM: layers against brute-force definitions (float64), networks, estimators."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
 from helpers import randomize_
+from references import afm_reference, ffm_reference, fwfm_reference, pairs
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -27,69 +26,12 @@ VOCAB_SIZES = [3, 5, 2]
 ESTIMATORS = [FFMClassifier, FwFMClassifier, AFMClassifier]
 
 
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
 def random_ids(vocab_sizes, batch_size):
     return torch.stack([torch.randint(0, v, (batch_size,)) for v in vocab_sizes], dim=1)
 
 
 def offsets_of(vocab_sizes):
     return [sum(vocab_sizes[:j]) for j in range(len(vocab_sizes))]
-
-
-def pairs(n_fields):
-    return [(i, j) for i in range(n_fields) for j in range(i + 1, n_fields)]
-
-
-# ----------------------------------------------------------------------------------------
-# Brute-force references, written from the papers' formulas with explicit loops
-# ----------------------------------------------------------------------------------------
-def ffm_reference(vectors):
-    """sum_{i<j} <v_{i,F(j)}, v_{j,F(i)}>; vectors[b, i, f] is v_{i,f} of sample b."""
-    batch_size, n_fields = vectors.shape[:2]
-    out = torch.zeros(batch_size, dtype=vectors.dtype)
-    for b in range(batch_size):
-        for i, j in pairs(n_fields):
-            k = vectors.shape[3]
-            out[b] += sum(vectors[b, i, j, d] * vectors[b, j, i, d] for d in range(k))
-    return out
-
-
-def fwfm_reference(emb, pair_weight):
-    """sum_{i<j} r_{ij} <e_i, e_j>, with r_{ij} = pair_weight[(i, j)]."""
-    out = torch.zeros(emb.shape[0], dtype=emb.dtype)
-    for i, j in pairs(emb.shape[1]):
-        out = out + pair_weight[(i, j)] * (emb[:, i] * emb[:, j]).sum(dim=-1)
-    return out
-
-
-def afm_reference(emb, W, b, h, p):
-    """Per sample: a'_ij = h . relu(W (e_i*e_j) + b), a = exp(a') / sum exp(a'),
-    output p . sum_ij a_ij (e_i*e_j). Returns (outputs, attention weights)."""
-    batch_size, n_fields, k = emb.shape
-    emb = emb.tolist()
-    outputs, all_weights = [], []
-    for s in range(batch_size):
-        products, scores = [], []
-        for i, j in pairs(n_fields):
-            product = [emb[s][i][d] * emb[s][j][d] for d in range(k)]
-            hidden = [
-                max(0.0, sum(W[u][d] * product[d] for d in range(k)) + b[u])
-                for u in range(len(h))
-            ]
-            products.append(product)
-            scores.append(sum(h[u] * hidden[u] for u in range(len(h))))
-        total = sum(math.exp(score) for score in scores)
-        weights = [math.exp(score) / total for score in scores]
-        pooled = [sum(a * product[d] for a, product in zip(weights, products, strict=True))
-                  for d in range(k)]
-        outputs.append(sum(p[d] * pooled[d] for d in range(k)))
-        all_weights.append(weights)
-    outputs = torch.tensor(outputs, dtype=torch.float64)
-    return outputs, torch.tensor(all_weights, dtype=torch.float64)
 
 
 # ----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from helpers import randomize_, raw_frame
+from references import looked_up_rows_squared, pairwise_interactions
 from torch import nn
 
 from sk_ctr import CTRTransformer
@@ -11,21 +12,6 @@ from sk_ctr.layers.dropout import Dropout
 from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
 
 VOCAB_SIZES = [3, 5, 2]
-
-
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
-def pairwise_interactions(emb):
-    """sum_{i<j} <e_i, e_j> by an explicit double loop over fields."""
-    n_fields = emb.shape[1]
-    total = torch.zeros(emb.shape[0], dtype=emb.dtype)
-    for i in range(n_fields):
-        for j in range(i + 1, n_fields):
-            total = total + (emb[:, i] * emb[:, j]).sum(dim=-1)
-    return total
 
 
 def flattened_interactions(emb):
@@ -134,16 +120,6 @@ def test_embedding_without_categorical_fields():
     values = torch.randn(4, 2, dtype=torch.float64)
     out = emb(torch.zeros(4, 0, dtype=torch.long), values)
     torch.testing.assert_close(out, values.unsqueeze(-1) * emb.numeric)
-
-
-def looked_up_rows_squared(table, ids, offsets):
-    """Per-sample sum of squares of the table rows the ids select, by explicit loops."""
-    return torch.stack(
-        [
-            sum(table[offset + ids[b, j]].pow(2).sum() for j, offset in enumerate(offsets))
-            for b in range(len(ids))
-        ]
-    )
 
 
 def test_embedding_squared_norm_is_sum_of_squares_of_looked_up_rows():

@@ -7,6 +7,12 @@ import numpy as np
 import pytest
 import torch
 from helpers import randomize_, raw_frame
+from references import (
+    pairwise_inner_products,
+    pairwise_interactions,
+    product_layer_reference,
+    sum_pooled_outer_product,
+)
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -23,58 +29,6 @@ from sk_ctr.models import DeepFMNet
 from sk_ctr.models.pnn import DeepFMPNet, PNNNet
 
 SHAPES = [(5, 7, 3), (1, 2, 1), (4, 3, 16), (3, 1, 4), (2, 12, 2)]
-
-
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
-# --------------------------------------------------------------------------------------
-# Brute-force references, from the definitions (never from the layers)
-# --------------------------------------------------------------------------------------
-
-
-def pairwise_inner_products(emb):
-    """[<e_i, e_j> for i < j] by a double loop over fields, then over embedding dimensions."""
-    batch_size, n_fields, embed_dim = emb.shape
-    columns = []
-    for i in range(n_fields):
-        for j in range(i + 1, n_fields):
-            column = torch.zeros(batch_size, dtype=emb.dtype)
-            for d in range(embed_dim):
-                column = column + emb[:, i, d] * emb[:, j, d]
-            columns.append(column)
-    return torch.stack(columns, dim=1) if columns else torch.zeros(batch_size, 0, dtype=emb.dtype)
-
-
-def sum_pooled_outer_product(emb):
-    """f = sum_i e_i by a loop over fields, then p[a * k + b] = f_a f_b by loops over k x k."""
-    batch_size, n_fields, embed_dim = emb.shape
-    pooled = torch.zeros(batch_size, embed_dim, dtype=emb.dtype)
-    for i in range(n_fields):
-        pooled = pooled + emb[:, i]
-    return torch.stack(
-        [pooled[:, a] * pooled[:, b] for a in range(embed_dim) for b in range(embed_dim)], dim=1
-    )
-
-
-def concatenated_fields(emb):
-    """z = [e_1, ..., e_m] by a loop over fields."""
-    return torch.cat([emb[:, i] for i in range(emb.shape[1])], dim=1)
-
-
-def product_layer_reference(emb, product):
-    parts = [concatenated_fields(emb)]
-    if product in ("inner", "both"):
-        parts.append(pairwise_inner_products(emb))
-    if product in ("outer", "both"):
-        parts.append(sum_pooled_outer_product(emb))
-    return torch.cat(parts, dim=1)
-
-
-def fm_reference(emb):
-    return pairwise_inner_products(emb).sum(dim=1)
 
 
 # --------------------------------------------------------------------------------------
@@ -223,7 +177,7 @@ def test_deepfm_p_is_linear_plus_fm_plus_pnn(batch, deep):
     emb = net.embedding(ids, values)
     expected = (
         net.linear(ids, values)
-        + fm_reference(emb)
+        + pairwise_interactions(emb)
         + net.mlp(product_layer_reference(emb, deep))
     )
     torch.testing.assert_close(net(ids, values), expected)

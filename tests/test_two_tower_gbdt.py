@@ -29,11 +29,6 @@ SCHEMA = (
 USER, ITEM = ["u_id", "u_age", "u_score"], ["i_id", "i_price"]
 
 
-@pytest.fixture(autouse=True)
-def seed():
-    torch.manual_seed(0)
-
-
 def random_batch(batch_size=6):
     ids = torch.stack([torch.randint(0, v, (batch_size,)) for v in VOCAB_SIZES], dim=1)
     return ids, torch.randn(batch_size, 2, dtype=torch.float64)
