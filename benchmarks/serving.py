@@ -103,7 +103,13 @@ def fit_models(n_rows, seed, threads, directory):
     estimator = DeepFMClassifier(max_epochs=1, batch_size=4096, random_state=seed)
     estimator.fit(X, y)
     path = export_serving(estimator, Path(directory) / f"deepfm-{n_rows}.skctr", X=X.iloc[:100])
+    start = time.perf_counter()
     artifact = serving.load(path, threads=threads)
+    print(
+        f"  (serving artifact: {os.path.getsize(path) / 1e6:.1f} MB, loaded in "
+        f"{time.perf_counter() - start:.2f} s)",
+        flush=True,
+    )
     vocabulary = sum(len(v) for v in estimator.preprocessor_.vocabularies_.values())
     categories = {name: pd.Index(X[name].dropna().unique()) for name in categorical_columns()}
     booster = lightgbm.LGBMClassifier(n_estimators=50, n_jobs=threads, verbose=-1)

@@ -93,8 +93,11 @@ def requests(X):
 
 MODELS = {
     "lr": lambda: LRClassifier(**FAST),
-    "fm-hash-buckets": lambda: FMClassifier(
-        preprocessor=CTRTransformer(hash_buckets=8, min_frequency=3), **FAST
+    "fm-hash-buckets-isotonic": lambda: FMClassifier(
+        preprocessor=CTRTransformer(hash_buckets=8, min_frequency=3),
+        calibration="isotonic",
+        negative_sampling_rate=0.5,
+        **FAST,
     ),
     "deepfm-values": lambda: DeepFMClassifier(
         preprocessor=CTRTransformer(
@@ -163,6 +166,8 @@ def assert_equal_scores(model, est, rows):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_artifact_scores_raw_rows_as_predict_proba(artifacts, name):
     est, X, path = artifacts[name]
+    if "isotonic" in name:  # the graph carries the calibration map and the sampling shift
+        assert est.isotonic_knots_ is not None and est.negative_sampling_rate == 0.5
     model = serving_module.load(path, threads=1)
     for kind, rows in requests(X).items():
         encoded, served = est.preprocessor_.transform(rows), model.encoder.transform(rows)
@@ -324,7 +329,7 @@ def test_vocabulary_types_survive_the_manifest():
 def test_export_command_writes_the_serving_artifact(artifacts, tmp_path, capsys):
     import joblib
 
-    est, X, _ = artifacts["fm-hash-buckets"]
+    est, X, _ = artifacts["fm-hash-buckets-isotonic"]
     joblib.dump(est, tmp_path / "fm.joblib")
     X.iloc[:20].to_csv(tmp_path / "rows.csv", index=False)
     argv = [
