@@ -10,18 +10,23 @@ values, hash buckets and ids of another type included) and sequence parsing
 what the torch-free serving artifact (:mod:`sk_ctr.serving`) stores: importing this module pulls
 neither scikit-learn nor torch.
 
-The transformer's ``transform`` is the reference; what this module repeats of it (the column
-checks, bucketing and scaling, each a few lines over numpy) is kept equal by the tests of
-``tests/test_serving.py``, which compare both encodings on every input dtype.
+It shares the transformer's column checks (:mod:`sk_ctr.preprocessing.columns`), lookup and
+sequence parsing; what it repeats (the transform's loop over the fields, the bucketing, and
+the hashing of :class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`, modules that import
+scikit-learn) is a few lines over numpy and pandas, kept equal by ``tests/test_serving.py``,
+which compares both encodings on every input dtype.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 
+from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES, VALUES
+from sk_ctr.preprocessing.columns import _numeric_values, _reject_nan, _stored_columns, check_frame
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, Field
 from sk_ctr.preprocessing.sequences import keep_most_recent, pad, split_cells
 from sk_ctr.preprocessing.vocabulary import VocabularyLookup
@@ -138,17 +143,7 @@ class RawEncoder:
         """
         return {
             "columns": self.columns,
-            "fields": [
-                {
-                    "name": f.name,
-                    "kind": f.kind,
-                    "vocab_size": int(f.vocab_size),
-                    "offset": int(f.offset),
-                    "source": f.source,
-                    "shares": f.shares,
-                }
-                for f in self.fields
-            ],
+            "fields": [_json_field(field) for field in self.fields],
             "vocabularies": {
                 name: _json_values(name, vocabulary)
                 for name, vocabulary in self.vocabularies.items()
@@ -172,7 +167,7 @@ class RawEncoder:
         """The encoder of a state written by :meth:`to_dict`."""
         return cls(
             state["columns"],
-            tuple(Field(**field) for field in state["fields"]),
+            tuple(_field(state) for state in state["fields"]),
             {
                 name: pd.Index(values, dtype=object, tupleize_cols=False)
                 for name, values in state["vocabularies"].items()
@@ -239,10 +234,10 @@ class RawEncoder:
             _reject_nan(field.name, raw)
             mean, std = self.scaling[field.name]
             values[:, j] = (raw - mean) / std
-        arrays = {"ids": ids, "values": values}
+        arrays = {IDS: ids, VALUES: values}
         seq_fields = [f for f in self.fields if f.kind == "sequence"]
         if seq_fields:
-            arrays["sequences"], arrays["lengths"] = self._sequence_ids(frame, seq_fields)
+            arrays[SEQUENCES], arrays[LENGTHS] = self._sequence_ids(frame, seq_fields)
         return arrays
 
     def _sequence_ids(self, frame, seq_fields):
@@ -266,30 +261,36 @@ class RawEncoder:
         return sequences, lengths
 
     def _checked(self, frame):
-        """``frame`` with string column names, checked against the fitted columns."""
+        """``frame`` with string column names, checked against the fitted columns as the
+        transformer checks it."""
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(
                 f"Raw rows must be a pandas DataFrame with the columns seen in fit; got "
                 f"{type(frame).__name__}."
             )
-        if len(frame) == 0:
-            raise ValueError("X is an empty DataFrame: there are no rows to score.")
-        if not all(isinstance(c, str) for c in frame.columns):
-            frame = frame.rename(columns=str)
-        if frame.columns.has_duplicates:
-            duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
-            raise ValueError(f"X has duplicated column names: {duplicated}")
-        given, fitted = set(frame.columns), set(self.columns)
-        missing = [c for c in self.columns if c not in given]
-        extra = [c for c in frame.columns if c not in fitted]
-        if missing or extra:
-            problems = []
-            if missing:
-                problems.append(f"missing column(s) seen during fit: {missing}")
-            if extra:
-                problems.append(f"column(s) not seen during fit: {extra}")
-            raise ValueError(f"X does not match the fitted columns; {'; '.join(problems)}.")
-        return frame
+        return check_frame(self, frame, reset=False)
+
+    @property
+    def feature_names_in_(self):
+        """The fitted columns, as :func:`~sk_ctr.preprocessing.columns.check_frame` reads
+        them."""
+        return np.asarray(self.columns, dtype=object)
+
+    @property
+    def n_features_in_(self):
+        return len(self.columns)
+
+
+def _json_field(field):
+    """A :class:`Field` as a dict of JSON types (its tuples as lists)."""
+    state = dataclasses.asdict(field)
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in state.items()}
+
+
+def _field(state):
+    """The :class:`Field` of :func:`_json_field`'s dict: its lists as tuples again (a Field is
+    frozen and hashable)."""
+    return Field(**{key: tuple(v) if isinstance(v, list) else v for key, v in state.items()})
 
 
 def _json_values(name, vocabulary):
@@ -327,44 +328,6 @@ def _cross_buckets(frame, columns, n_buckets):
     hashed = pd.util.hash_pandas_object(pd.DataFrame(parts), index=False)
     buckets = (hashed.to_numpy() % np.uint64(n_buckets)).astype(np.int64)
     return pd.Categorical.from_codes(buckets, categories=pd.RangeIndex(n_buckets))
-
-
-def _stored_columns(frame):
-    """``{name: values}`` of the columns as pandas stores them, without boxing each in a Series
-    (about 12 us per column under pandas 3: most of a one-row request)."""
-    stored = getattr(frame, "_get_column_array", None)
-    if stored is None:
-        return {name: column.values for name, column in frame.items()}
-    return {name: stored(position) for position, name in enumerate(frame.columns)}
-
-
-def _numeric_values(name, column):
-    """Float64 values of a Series or stored column, NaN where missing."""
-    try:
-        if isinstance(column, np.ndarray) and column.dtype.kind == "f":
-            values = column.astype(np.float64)
-        else:
-            column = column if isinstance(column, pd.Series) else pd.Series(column, copy=False)
-            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"Column {name!r} was numeric during fit but now holds non-numeric values "
-            f"(dtype {column.dtype})."
-        ) from exc
-    if np.isinf(values).any():
-        raise ValueError(
-            f"Column {name!r} contains infinity; replace it with a finite value or NaN "
-            "(NaN is encoded as missing)."
-        )
-    return values
-
-
-def _reject_nan(name, values):
-    if np.isnan(values).any():
-        raise ValueError(
-            f"Column {name!r} contains NaN, which numeric='value' cannot encode; impute it or "
-            "use numeric='bucketize', where NaN gets its own bucket."
-        )
 
 
 def _bucket_ids(values, edges):
