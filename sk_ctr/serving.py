@@ -147,6 +147,7 @@ def load(path, threads=None):
         with zipfile.ZipFile(path) as archive:
             manifest = json.loads(archive.read(MANIFEST))
             _check_format(manifest, path)
+            encoder_state = manifest.pop("encoder")
             graph = archive.read(GRAPH)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
         raise ValueError(
@@ -164,8 +165,7 @@ def load(path, threads=None):
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-    encoder = RawEncoder.from_dict(manifest.pop("encoder"))
-    return ServingModel(manifest, encoder, session)
+    return ServingModel(manifest, RawEncoder.from_dict(encoder_state), session)
 
 
 def write_artifact(path, manifest, graph):
