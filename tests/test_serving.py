@@ -3,7 +3,6 @@ estimator's predict_proba (unseen values, NaN, every input dtype, histories, buc
 in a process that never imports torch, skorch or scikit-learn; the file is written whole or
 not at all and refused when of another format."""
 
-import doctest
 import importlib.util
 import json
 import subprocess
@@ -348,8 +347,3 @@ def test_export_command_writes_the_serving_artifact(artifacts, tmp_path, capsys)
     assert_equal_scores(model, est, X.iloc[:50])
     assert main([*argv, "--force", "--format", "onnx"]) == 2
     assert "leave out --format" in capsys.readouterr().err
-
-
-def test_module_example_runs():
-    result = doctest.testmod(serving_module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
