@@ -27,8 +27,9 @@ Examples
 >>> from sk_ctr import serving
 >>> X, y = make_ctr_classification(n_samples=300, n_fields=3, n_numeric=1, random_state=0)
 >>> est = DeepFMClassifier(max_epochs=1, hidden_units=(8,), random_state=0).fit(X, y)
->>> path = export_serving(est, Path(tempfile.mkdtemp()) / "model.skctr", X=X[:20])
->>> model = serving.load(path)  # in the serving process: no torch needed
+>>> with tempfile.TemporaryDirectory() as directory:
+...     path = export_serving(est, Path(directory) / "model.skctr", X=X[:20])
+...     model = serving.load(path)  # in the serving process: no torch needed
 >>> bool(abs(model.predict_proba(X[:5]) - est.predict_proba(X[:5])).max() < 1e-6)
 True
 """
