@@ -8,7 +8,11 @@ number of distinct values seen keeps growing with the rows) and 13 float columns
 NaN. For each training size (10k, 100k and 1M rows by default) a ``DeepFMClassifier`` (the
 defaults: embed 10, MLP 400-400-400; one epoch, as the weights do not change the latency) is
 fitted on the raw frame, and a ``lightgbm.LGBMClassifier`` (50 trees) on the same rows with the
-26 columns as pandas ``category`` columns, as a reference.
+26 columns as pandas ``category`` columns, as a reference. The DeepFM is also exported as the
+torch-free serving artifact (``sk_ctr.export.export_serving``: the ONNX graph and the fitted
+encoding) and loaded with ``sk_ctr.serving.load(path, threads=--threads)``; its
+``predict_proba`` on the same raw frames is the "artifact" column (timed in this process, where
+torch is imported too; a serving process without torch runs the same code).
 
 Requests are the first 1, 10 or 100 rows of a frame drawn by the same generator with another
 seed (so some values were never seen in fit), given as
@@ -41,17 +45,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
 import warnings
 from functools import partial
+from pathlib import Path
 
 import lightgbm
 import numpy as np
 import pandas as pd
 import torch
 
-from sk_ctr import DeepFMClassifier
+from sk_ctr import DeepFMClassifier, serving
 from sk_ctr.datasets import make_ctr_classification
+from sk_ctr.export import export_serving
 
 N_CATEGORICAL, N_NUMERIC = 26, 13
 REQUEST_ROWS = (1, 10, 100)
@@ -89,16 +96,25 @@ def as_input(frame, kind, categories):
     return frame
 
 
-def fit_models(n_rows, seed, threads):
-    """The fitted DeepFM and LightGBM models, the training categories and vocabulary size."""
+def fit_models(n_rows, seed, threads, directory):
+    """The fitted DeepFM, its serving artifact (written in ``directory``) loaded, the fitted
+    LightGBM model, the training categories and vocabulary size."""
     X, y = make_frame(n_rows, seed)
     estimator = DeepFMClassifier(max_epochs=1, batch_size=4096, random_state=seed)
     estimator.fit(X, y)
+    path = export_serving(estimator, Path(directory) / f"deepfm-{n_rows}.skctr", X=X.iloc[:100])
+    start = time.perf_counter()
+    artifact = serving.load(path, threads=threads)
+    print(
+        f"  (serving artifact: {os.path.getsize(path) / 1e6:.1f} MB, loaded in "
+        f"{time.perf_counter() - start:.2f} s)",
+        flush=True,
+    )
     vocabulary = sum(len(v) for v in estimator.preprocessor_.vocabularies_.values())
     categories = {name: pd.Index(X[name].dropna().unique()) for name in categorical_columns()}
     booster = lightgbm.LGBMClassifier(n_estimators=50, n_jobs=threads, verbose=-1)
     booster.fit(as_input(X, "category", categories), y)
-    return estimator, booster, categories, vocabulary
+    return estimator, artifact, booster, categories, vocabulary
 
 
 def median_ms(contenders, repeat, burst=4, warmup=5):
@@ -150,12 +166,16 @@ def main(argv=None):
     )
     requests, _ = make_frame(max(REQUEST_ROWS), args.seed + 1)
     header = ["train rows", "vocabulary", "rows"]
-    header += [f"sk_ctr {kind}" for kind in INPUTS] + ["LightGBM category"]
+    header += [f"sk_ctr {kind}" for kind in INPUTS] + [f"artifact {kind}" for kind in INPUTS]
+    header += ["LightGBM category"]
     print("| " + " | ".join(header) + " |\n|" + "---:|" * len(header), flush=True)
     results = {}
+    directory = tempfile.TemporaryDirectory(prefix="sk_ctr-serving-")  # the artifacts
     for n_rows in args.train_rows:
         start = time.perf_counter()
-        estimator, booster, categories, vocabulary = fit_models(n_rows, args.seed, args.threads)
+        estimator, artifact, booster, categories, vocabulary = fit_models(
+            n_rows, args.seed, args.threads, directory.name
+        )
         fitted_in = time.perf_counter() - start
         for n_request in REQUEST_ROWS:
             frames = {
@@ -163,6 +183,10 @@ def main(argv=None):
             }
             contenders = [
                 (f"sk_ctr {kind}", partial(estimator.predict_proba, frames[kind]))
+                for kind in INPUTS
+            ]
+            contenders += [
+                (f"artifact {kind}", partial(artifact.predict_proba, frames[kind]))
                 for kind in INPUTS
             ]
             contenders.append(
@@ -175,7 +199,8 @@ def main(argv=None):
             cells = [f"{n_rows:,}", f"{vocabulary:,}", str(n_request)]
             cells += [f"{ms[label][0]:.2f} / {ms[label][1]:.2f}" for label, _ in contenders]
             print("| " + " | ".join(cells) + " |", flush=True)
-        print(f"  (models fitted in {fitted_in:.0f} s, not timed)", flush=True)
+        print(f"  (models fitted and exported in {fitted_in:.0f} s, not timed)", flush=True)
+    directory.cleanup()
     smallest, largest = min(args.train_rows), max(args.train_rows)
     if largest > smallest:
         print(f"\nCPU time ratio, models fitted on {largest:,} vs {smallest:,} rows:")

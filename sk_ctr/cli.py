@@ -8,6 +8,7 @@
         --stream --valid last_day.parquet           # Parquet larger than memory, streamed
     sk-ctr predict --model model.joblib --data test.csv --out scores.csv [--keep id] [--stream]
     sk-ctr export --model model.joblib --out model.onnx          # or model.pt (TorchScript)
+    sk-ctr export --model model.joblib --out model.skctr --serving   # raw rows, no torch
     sk-ctr benchmark --data criteo --models "lr,fm,deepfm"       # python -m sk_ctr.benchmark
     sk-ctr demo                                                  # python -m sk_ctr.demo
 
@@ -224,6 +225,13 @@ def _parser():
         "--data", type=Path, help="a few rows to trace and check on (default: random valid inputs)"
     )
     export.add_argument("--sep", help="CSV separator of --data (default: from the suffix)")
+    export.add_argument(
+        "--serving",
+        action="store_true",
+        help="write the serving artifact instead: the ONNX graph and the fitted encoding in one "
+        "file, which sk_ctr.serving.load scores raw rows with, without torch (see "
+        "sk_ctr.export.export_serving); --data rows are also checked against predict_proba",
+    )
     export.set_defaults(run=_export)
 
     for name, (module, what) in _DELEGATED.items():
@@ -473,11 +481,14 @@ def _predict(args):
 
 
 def _export(args):
-    from sk_ctr.export import export_onnx, export_torchscript
+    from sk_ctr.export import export_onnx, export_serving, export_torchscript
 
     check_output(args.out, {"--model": args.model, "--data": args.data}, args.force)
+    if args.serving and args.format is not None:
+        raise UsageError("--serving writes its own format (ONNX inside): leave out --format.")
     estimator = load_model(args.model)
     kind = args.format or ("onnx" if args.out.suffix.lower() == ".onnx" else "torchscript")
+    kind = "serving" if args.serving else kind
     X = None
     if args.data is not None:
         X = read_table(args.data, sep=args.sep)
@@ -487,16 +498,16 @@ def _export(args):
             if absent:
                 raise UsageError(f"{args.data} lacks column(s) the model was fitted on: {absent}.")
             X = X[list(expected)]
-    exporter = export_onnx if kind == "onnx" else export_torchscript
+    exporter = {"onnx": export_onnx, "torchscript": export_torchscript,
+                "serving": export_serving}[kind]
     try:
         exporter(estimator, args.out, X=X)
     except (ImportError, TypeError, ValueError) as error:
         raise UsageError(str(error)) from error
-    print(
-        f"{type(estimator).__name__} network exported to {args.out} ({kind}); inputs "
-        "as sk_ctr.export.export_inputs(model, rows) gives them",
-        file=sys.stderr,
-    )
+    inputs = ("raw rows: sk_ctr.serving.load(path).predict_proba(frame)" if args.serving
+              else "inputs as sk_ctr.export.export_inputs(model, rows) gives them")
+    print(f"{type(estimator).__name__} network exported to {args.out} ({kind}); {inputs}",
+          file=sys.stderr)
     return 0
 
 

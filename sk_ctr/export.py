@@ -17,6 +17,11 @@ Two ways to serve a model, by what the serving side has:
   ``est.preprocessor_.transform``. The batch size is free; every other dimension is fixed by
   the fitted schema.
 
+* **No torch, skorch or scikit-learn at serving time, raw rows in** — :func:`export_serving`
+  writes one file holding the ONNX graph and the fitted encoding (vocabularies, bucket edges,
+  sequence and cross settings); :func:`sk_ctr.serving.load` reads it with numpy, pandas and
+  ONNX Runtime only, and its ``predict_proba(raw_frame)`` equals the estimator's.
+
 Both exports trace the network on example rows and then check the exported model against the
 estimator's network on a batch of another size, so an export that silently fixed a shape
 raises instead of serving wrong scores.
@@ -34,8 +39,10 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import tempfile
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,7 +60,7 @@ from sk_ctr.preprocessing.batch import (
     input_keys,
 )
 
-__all__ = ["export_inputs", "export_onnx", "export_torchscript", "input_names"]
+__all__ = ["export_inputs", "export_onnx", "export_serving", "export_torchscript", "input_names"]
 
 OUTPUT_NAME = "probability"
 #: Rows the network is traced on, and rows of the check batch (a different size on purpose:
@@ -241,6 +248,117 @@ def export_onnx(estimator, path, X=None, opset_version=None):
         if importlib.util.find_spec("onnxruntime") is not None:
             _check_onnx_file(estimator, wrapper, temporary, names, check_inputs)
     return path
+
+
+def export_serving(estimator, path, X=None, opset_version=None):
+    """Save a model that scores raw rows without torch, skorch or scikit-learn: one file.
+
+    The file (a zip archive, ``.skctr`` by convention) holds the ONNX graph of
+    :func:`export_onnx` and the fitted encoding of raw rows: the columns, vocabularies (unseen
+    values and hash buckets as the transformer treats them), bucket edges, scalings, history
+    and cross settings, with :data:`sk_ctr.serving.SERVING_FORMAT`. Load it with
+    :func:`sk_ctr.serving.load` in a process that has numpy, pandas and onnxruntime; its
+    ``predict_proba(raw_frame)`` equals ``estimator.predict_proba(raw_frame)``. The file is
+    written under a temporary name and renamed once complete (and checked, with ``X``).
+
+    Parameters
+    ----------
+    estimator : CTRClassifier
+        Fitted on a raw frame (its ``preprocessor_`` a CTRTransformer, or Wide & Deep's
+        crosses followed by one); any network estimator, not GBDT+LR.
+    path : str or path-like
+        The file to write.
+    X : pandas.DataFrame, default=None
+        A few raw rows: the network is traced on them, and the written artifact must reproduce
+        ``estimator.predict_proba(X)`` (to ``TOLERANCE``) before the file appears. ``None``
+        traces and checks the network on random encoded inputs only.
+    opset_version : int, default=None
+        ONNX opset; ``None`` is torch's default.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If the estimator was fitted on encoded FieldData (there is no encoding to store).
+    TypeError
+        If its preprocessing is not a CTRTransformer (after optional crosses), or a vocabulary
+        holds values JSON cannot store.
+    RuntimeError
+        If the artifact does not reproduce ``predict_proba`` on ``X``; no file is written.
+
+    Examples
+    --------
+    See :mod:`sk_ctr.serving`.
+    """
+    from sk_ctr import serving
+
+    check_is_fitted(estimator, "schema_")
+    manifest = {
+        "sk_ctr_version": _sk_ctr_version(),
+        "estimator": type(estimator).__name__,
+        "classes": np.asarray(estimator.classes_).tolist(),
+        "threshold": float(estimator.threshold),
+        "inputs": input_names(estimator),
+        "encoder": _raw_encoder(estimator).to_dict(),
+    }
+    with tempfile.TemporaryDirectory(prefix=".sk_ctr-") as scratch:  # removed on any exit
+        graph = Path(export_onnx(estimator, Path(scratch) / "model.onnx", X=X,
+                                 opset_version=opset_version)).read_bytes()
+    path = os.fspath(path)
+    with atomic_path(path) as temporary:
+        serving.write_artifact(temporary, manifest, graph)
+        if X is not None and importlib.util.find_spec("onnxruntime") is not None:
+            _check_serving_file(estimator, temporary, X)
+    return path
+
+
+def _raw_encoder(estimator):
+    """The :class:`~sk_ctr.preprocessing.encoding.RawEncoder` of the estimator's fitted
+    preprocessing: a CTRTransformer, or a pipeline of CrossProductFeatures and one."""
+    from sk_ctr.preprocessing import CrossProductFeatures, CTRTransformer
+    from sk_ctr.preprocessing.encoding import RawEncoder
+
+    preprocessor = getattr(estimator, "preprocessor_", None)
+    if preprocessor is None:
+        raise ValueError(
+            f"This {type(estimator).__name__} was fitted on encoded FieldData, so it has no "
+            "encoding of raw rows to export; fit it on the raw frame, or serve the network "
+            "alone with export_onnx."
+        )
+    steps = [step for _, step in getattr(preprocessor, "steps", [(None, preprocessor)])]
+    crosses = steps.pop(0) if isinstance(steps[0], CrossProductFeatures) else None
+    if len(steps) != 1 or not isinstance(steps[0], CTRTransformer):
+        raise TypeError(
+            f"The preprocessing of this {type(estimator).__name__} is {preprocessor!r}; the "
+            "serving artifact stores a CTRTransformer (after Wide & Deep's crosses) only. "
+            "Export the network with export_onnx and encode its inputs yourself."
+        )
+    return RawEncoder.from_transformer(steps[0], crosses)
+
+
+def _check_serving_file(estimator, path, X):
+    """Load the written artifact and compare its ``predict_proba(X)`` with the estimator's."""
+    from sk_ctr import serving
+
+    expected = estimator.predict_proba(X)[:, 1]
+    served = serving.load(path, threads=1).predict_proba(X)[:, 1]
+    difference = float(np.abs(served - expected).max())
+    if not difference <= TOLERANCE:
+        raise RuntimeError(
+            f"The serving artifact of {type(estimator).__name__} gives probabilities up to "
+            f"{difference:.3g} away from its predict_proba on the {len(X)} rows of X; no file "
+            "was written. Please report it with the rows."
+        )
+
+
+def _sk_ctr_version():
+    import sk_ctr
+
+    return sk_ctr.__version__
 
 
 def _check_onnx_file(estimator, wrapper, path, names, check_inputs):

@@ -1,5 +1,10 @@
 """The input as the transformer reads it: the frame checked against the fitted columns, the
-columns' stored arrays, numeric values checked."""
+columns' stored arrays, numeric values checked.
+
+Only numpy and pandas are imported here (scikit-learn when an array, not a DataFrame, is
+checked), so that the torch-free serving path (:mod:`sk_ctr.preprocessing.encoding`) shares these
+checks with the transformer.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_array
 
 
 def _stored_columns(frame):
@@ -62,6 +66,8 @@ def check_frame(estimator, X, reset):
     fitted names when it has as many columns).
     """
     if not isinstance(X, pd.DataFrame):
+        from sklearn.utils.validation import check_array  # only arrays need it: see above
+
         array = check_array(
             X, dtype=None, ensure_all_finite=False, ensure_min_samples=1, input_name="X"
         )
