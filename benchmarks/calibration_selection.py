@@ -63,12 +63,17 @@ def main(argv=None):
     parser.add_argument("--model", default="deepfm")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-seed", type=int, default=1)
-    parser.add_argument("--params", default="{}",
-                        help="JSON dict of estimator parameters (and lr_schedule, as in "
-                             "defaults_selection.py)")
-    parser.add_argument("--test", action="store_true",
-                        help="fit on the training part, score the test part: for the report of "
-                             "a choice already made, never for making it")
+    parser.add_argument(
+        "--params",
+        default="{}",
+        help="JSON dict of estimator parameters (and lr_schedule, as in defaults_selection.py)",
+    )
+    parser.add_argument(
+        "--test",
+        action="store_true",
+        help="fit on the training part, score the test part: for the report of "
+        "a choice already made, never for making it",
+    )
     args = parser.parse_args(argv)
     estimator = _estimator_class(args.model)
     params = json.loads(args.params)
@@ -79,21 +84,35 @@ def main(argv=None):
         X_tr, X_held, y_tr, y_held = train_test_split(
             X_fit, y_fit, test_size=0.1, random_state=args.seed, stratify=y_fit
         )
-        model = estimator(random_state=args.seed, n_threads=1, calibration=None,
-                          **_with_schedule(params))
+        model = estimator(
+            random_state=args.seed, n_threads=1, calibration=None, **_with_schedule(params)
+        )
         start = time.perf_counter()
         model.fit(X_tr, y_tr, X_val=X_held, y_val=y_held)
         seconds = time.perf_counter() - start
         z_held, z_val = model.decision_function(X_held), model.decision_function(X_val)
         for name, calibrate in calibrations(z_held, np.asarray(y_held)).items():
-            _emit(data, args.model, params, name, y_val, calibrate(z_val),
-                  {"best_epoch": int(model.best_epoch_), "seconds": round(seconds, 1)})
+            _emit(
+                data,
+                args.model,
+                params,
+                name,
+                y_val,
+                calibrate(z_val),
+                {"best_epoch": int(model.best_epoch_), "seconds": round(seconds, 1)},
+            )
 
 
 def _emit(data, model, params, calibration, y, p, extra):
-    row = {"data": data, "model": model, "params": params, "calibration": calibration,
-           "auc": round(roc_auc_score(y, p), 5),
-           "logloss": round(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7)), 5), **(extra or {})}
+    row = {
+        "data": data,
+        "model": model,
+        "params": params,
+        "calibration": calibration,
+        "auc": round(roc_auc_score(y, p), 5),
+        "logloss": round(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7)), 5),
+        **(extra or {}),
+    }
     print(json.dumps(row), flush=True)
 
 

@@ -31,14 +31,23 @@ def grid():
             yield "LR", {"lr": 1e-2, "l2": l2}, min_frequency
             yield "FM", {"lr": 1e-2, "l2": l2, "embed_dim": 10}, min_frequency
             for hidden_units in ((400, 400, 400), (64, 64)):
-                deep = {"lr": 1e-3, "l2": l2, "embed_dim": 10, "hidden_units": hidden_units,
-                        "dropout": 0.5}
+                deep = {
+                    "lr": 1e-3,
+                    "l2": l2,
+                    "embed_dim": 10,
+                    "hidden_units": hidden_units,
+                    "dropout": 0.5,
+                }
                 yield "DeepFM", deep, min_frequency
 
 
 def build(name, params, min_frequency, seed):
-    return MODELS[name](**params, preprocessor=CTRTransformer(min_frequency=min_frequency),
-                        random_state=seed, **COMMON)
+    return MODELS[name](
+        **params,
+        preprocessor=CTRTransformer(min_frequency=min_frequency),
+        random_state=seed,
+        **COMMON,
+    )
 
 
 def main(argv=None):

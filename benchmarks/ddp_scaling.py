@@ -46,8 +46,13 @@ def fit_once(data, y, setting, world_size, seed):
     """(epoch seconds, fit wall seconds, train loss) of one fit in ``setting``."""
     params = {**NETWORK, "optimizer": "adam", "lr": LR, "max_epochs": 1, "random_state": seed}
     if setting == "ddp":
-        est = DeepFMClassifier(**params, batch_size=GLOBAL_BATCH // world_size,
-                               devices=world_size, strategy="ddp", lr_scaling=None)
+        est = DeepFMClassifier(
+            **params,
+            batch_size=GLOBAL_BATCH // world_size,
+            devices=world_size,
+            strategy="ddp",
+            lr_scaling=None,
+        )
     else:
         est = DeepFMClassifier(**params, batch_size=GLOBAL_BATCH, n_threads=setting)
     start = time.perf_counter()
@@ -63,12 +68,17 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
-    print(f"torch {torch.__version__}, {cores} CPUs, {args.rows:,} rows, global batch "
-          f"{GLOBAL_BATCH}; GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}; load average "
-          f"{os.getloadavg()[0]:.2f}")
+    print(
+        f"torch {torch.__version__}, {cores} CPUs, {args.rows:,} rows, global batch "
+        f"{GLOBAL_BATCH}; GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}; load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     data, y = make_encoded(args.rows, args.seed)
-    settings = [("1 process, 1 thread", 1, 1), (f"1 process, {cores} threads", cores, 1),
-                (f"DDP, {cores} processes x 1 thread", "ddp", cores)]
+    settings = [
+        ("1 process, 1 thread", 1, 1),
+        (f"1 process, {cores} threads", cores, 1),
+        (f"DDP, {cores} processes x 1 thread", "ddp", cores),
+    ]
     warm = np.arange(GLOBAL_BATCH * 4)
     fit_once(data[warm], y[warm], cores, 1, args.seed)  # warm-up
     results = {name: [] for name, _, _ in settings}
@@ -81,8 +91,15 @@ def main(argv=None):
     for name, _, _ in settings:
         epoch = statistics.median(r[0] for r in results[name])
         wall = statistics.median(r[1] for r in results[name])
-        rows.append((name, f"{args.rows / epoch:,.0f}", f"{base / epoch:.2f}",
-                     f"{args.rows / wall:,.0f}", f"{results[name][0][2]:.4f}"))
+        rows.append(
+            (
+                name,
+                f"{args.rows / epoch:,.0f}",
+                f"{base / epoch:.2f}",
+                f"{args.rows / wall:,.0f}",
+                f"{results[name][0][2]:.4f}",
+            )
+        )
     print_table(
         f"Training one epoch, medians of {args.rounds} rounds, samples/s",
         ("", "epoch", "speed-up", "fit wall", "train loss"),

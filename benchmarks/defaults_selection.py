@@ -56,13 +56,14 @@ def lightgbm_row(X_fit, y_fit, X_val, y_val, seed):
         return frame
 
     X_all = as_category(pd.concat([X_fit, X_val], ignore_index=True))
-    X_fit_c, X_val_c = X_all.iloc[: len(X_fit)], X_all.iloc[len(X_fit):]
+    X_fit_c, X_val_c = X_all.iloc[: len(X_fit)], X_all.iloc[len(X_fit) :]
     X_tr, X_es, y_tr, y_es = train_test_split(
         X_fit_c, y_fit, test_size=0.1, random_state=seed, stratify=y_fit
     )
     model = lightgbm.LGBMClassifier(random_state=seed, verbose=-1, n_jobs=1)
-    model.fit(X_tr, y_tr, eval_set=[(X_es, y_es)],
-              callbacks=[lightgbm.early_stopping(10, verbose=False)])
+    model.fit(
+        X_tr, y_tr, eval_set=[(X_es, y_es)], callbacks=[lightgbm.early_stopping(10, verbose=False)]
+    )
     return model.predict_proba(X_val_c)[:, 1]
 
 
@@ -83,8 +84,13 @@ def catboost_row(X_fit, y_fit, X_val, y_val, seed):
     X_tr, X_es, y_tr, y_es = train_test_split(
         X_fit, y_fit, test_size=0.1, random_state=seed, stratify=y_fit
     )
-    model = catboost.CatBoostClassifier(random_seed=seed, verbose=False, thread_count=1,
-                                        allow_writing_files=False, early_stopping_rounds=50)
+    model = catboost.CatBoostClassifier(
+        random_seed=seed,
+        verbose=False,
+        thread_count=1,
+        allow_writing_files=False,
+        early_stopping_rounds=50,
+    )
     model.fit(X_tr, y_tr, cat_features=categorical, eval_set=(X_es, y_es))
     return model.predict_proba(X_val)[:, 1]
 
@@ -92,16 +98,22 @@ def catboost_row(X_fit, y_fit, X_val, y_val, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="criteo")
-    parser.add_argument("--model", default="deepfm",
-                        help="an estimator class name or spelling, e.g. DeepFMClassifier, fm")
+    parser.add_argument(
+        "--model",
+        default="deepfm",
+        help="an estimator class name or spelling, e.g. DeepFMClassifier, fm",
+    )
     parser.add_argument("--grid", default="{}", help="JSON dict of parameter lists")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--split-seed", type=int, default=1)
     parser.add_argument("--lightgbm", action="store_true", help="add the LightGBM row")
     parser.add_argument("--catboost", action="store_true", help="add the CatBoost row")
-    parser.add_argument("--test", action="store_true",
-                        help="fit on the training part, score the test part: for the report of "
-                             "settings already chosen, never for choosing them")
+    parser.add_argument(
+        "--test",
+        action="store_true",
+        help="fit on the training part, score the test part: for the report of "
+        "settings already chosen, never for choosing them",
+    )
     args = parser.parse_args(argv)
     grid = json.loads(args.grid)
     names = sorted(grid)
@@ -119,18 +131,25 @@ def main(argv=None):
         for values in itertools.product(*(grid[n] for n in names)):
             params = dict(zip(names, values, strict=True))
             for seed in seeds:
-                model = estimator(random_state=seed, n_threads=1,
-                                  **_with_schedule(params))
+                model = estimator(random_state=seed, n_threads=1, **_with_schedule(params))
                 start = time.perf_counter()
                 try:
                     model.fit(X_fit, y_fit)
                 except Exception as error:  # a failing configuration is a row, not the end
-                    print(json.dumps({"data": data, "model": args.model, "params": params,
-                                      "error": repr(error)}), flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                "data": data,
+                                "model": args.model,
+                                "params": params,
+                                "error": repr(error),
+                            }
+                        ),
+                        flush=True,
+                    )
                     continue
                 p = model.predict_proba(X_val)[:, 1]
-                _emit(data, args.model, params, seed, y_val, p, time.perf_counter() - start,
-                      model)
+                _emit(data, args.model, params, seed, y_val, p, time.perf_counter() - start, model)
 
 
 def _with_schedule(params):
@@ -144,25 +163,42 @@ def _with_schedule(params):
     from torch.optim.lr_scheduler import ReduceLROnPlateau
 
     factor, patience = schedule.split(":")
-    scheduler = LRScheduler(policy=ReduceLROnPlateau, monitor="valid_auc", mode="max",
-                            factor=float(factor), patience=int(patience))
+    scheduler = LRScheduler(
+        policy=ReduceLROnPlateau,
+        monitor="valid_auc",
+        mode="max",
+        factor=float(factor),
+        patience=int(patience),
+    )
     return {**params, "callbacks": [("lr_plateau", scheduler)]}
 
 
 def _estimator_class(name):
     if hasattr(sk_ctr, name):
         return getattr(sk_ctr, name)
-    spelled = {"lr": "LRClassifier", "fm": "FMClassifier", "dnn": "DNNClassifier",
-               "deepfm": "DeepFMClassifier", "pnn": "PNNClassifier", "dcn": "DCNClassifier",
-               "ffm": "FFMClassifier", "fwfm": "FwFMClassifier", "afm": "AFMClassifier",
-               "autofis": "AutoFISClassifier", "widedeep": "WideDeepClassifier",
-               "fnn": "FNNClassifier"}
+    spelled = {
+        "lr": "LRClassifier",
+        "fm": "FMClassifier",
+        "dnn": "DNNClassifier",
+        "deepfm": "DeepFMClassifier",
+        "pnn": "PNNClassifier",
+        "dcn": "DCNClassifier",
+        "ffm": "FFMClassifier",
+        "fwfm": "FwFMClassifier",
+        "afm": "AFMClassifier",
+        "autofis": "AutoFISClassifier",
+        "widedeep": "WideDeepClassifier",
+        "fnn": "FNNClassifier",
+    }
     return getattr(sk_ctr, spelled[name.lower()])
 
 
 def _emit(data, model, params, seed, y_val, p, seconds, fitted):
     row = {
-        "data": data, "model": model, "params": params, "seed": seed,
+        "data": data,
+        "model": model,
+        "params": params,
+        "seed": seed,
         "auc": round(roc_auc_score(y_val, p), 5),
         "logloss": round(log_loss(y_val, np.clip(p, 1e-7, 1 - 1e-7)), 5),
         "seconds": round(seconds, 1),

@@ -45,8 +45,9 @@ def make_frames(n_rows, length, seed):
     )
     return {
         "lists of str": frame(pd.Series(names[candidates], dtype=object), lists),
-        "'|'-delimited str": frame(pd.Series(names[candidates], dtype=object),
-                                   lists.map("|".join).astype(object)),
+        "'|'-delimited str": frame(
+            pd.Series(names[candidates], dtype=object), lists.map("|".join).astype(object)
+        ),
         "int64 arrays": frame(pd.Series(candidates), arrays),
     }
 
@@ -71,9 +72,11 @@ def main():
     print(f"{'history cells':20s} {'fit rows/s':>12s} {'transform rows/s':>17s}")
     for label, frame in frames.items():
         sequence_features = ["hist_item_id"] if "delimited" in label else None
-        encoder = CTRTransformer(behavior={"hist_item_id": "item_id"},
-                                 sequence_features=sequence_features,
-                                 max_sequence_length=args.length)
+        encoder = CTRTransformer(
+            behavior={"hist_item_id": "item_id"},
+            sequence_features=sequence_features,
+            max_sequence_length=args.length,
+        )
         fit = best_seconds(lambda e=encoder, f=frame: e.fit(f), args.rounds)
         transform = best_seconds(lambda e=encoder, f=frame: e.transform(f), args.rounds)
         print(f"{label:20s} {args.rows / fit:12,.0f} {args.rows / transform:17,.0f}")

@@ -561,8 +561,10 @@ def report_targets(round_ratios):
             continue
         ratio = statistics.median(ratios)
         verdict = "met" if ratio >= least else "NOT met"
-        print(f"  {stage} estimator / {name} >= {least}: {ratio:.2f} "
-              f"({min(ratios):.2f}-{max(ratios):.2f}), {verdict}")
+        print(
+            f"  {stage} estimator / {name} >= {least}: {ratio:.2f} "
+            f"({min(ratios):.2f}-{max(ratios):.2f}), {verdict}"
+        )
 
 
 def report_ceiling(ceiling, batch_size, when):
@@ -716,13 +718,16 @@ def main(argv=None):
     est_times, est_predict = times["estimator"], seconds["estimator"]
     round_ratios = {
         ("plain", "training"): [
-            p[0] / e[0] for e, p in zip(est_times, times["plain"], strict=True)],
+            p[0] / e[0] for e, p in zip(est_times, times["plain"], strict=True)
+        ],
         ("plain", "prediction"): [
-            p / e for e, p in zip(est_predict, seconds["plain"], strict=True)],
+            p / e for e, p in zip(est_predict, seconds["plain"], strict=True)
+        ],
     }
     if deepctr:  # DeepCTR-Torch's fit wall against the estimator's fit wall
         round_ratios["deepctr", "training"] = [
-            d[0] / e[1] for e, d in zip(est_times, times["deepctr"], strict=True)]
+            d[0] / e[1] for e, d in zip(est_times, times["deepctr"], strict=True)
+        ]
     report_targets(round_ratios)
 
     print(f"peak RSS {peak_rss_mib():,.0f} MiB; load average at end {os.getloadavg()[0]:.2f}")

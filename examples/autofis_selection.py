@@ -29,12 +29,19 @@ PLANTED = {("x0", "x1"), ("x2", "x5"), ("x3", "x4")}
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true",
-                        help="few rows and epochs: a smoke run of a few seconds")
-    parser.add_argument("--criteo", help="path of a Criteo file (train_examples.txt) to use "
-                        "instead of the synthetic planted-pairs data")
-    parser.add_argument("--plot", default="autofis_interactions.png",
-                        help="where to write the heat map of |alpha| (PNG)")
+    parser.add_argument(
+        "--small", action="store_true", help="few rows and epochs: a smoke run of a few seconds"
+    )
+    parser.add_argument(
+        "--criteo",
+        help="path of a Criteo file (train_examples.txt) to use "
+        "instead of the synthetic planted-pairs data",
+    )
+    parser.add_argument(
+        "--plot",
+        default="autofis_interactions.png",
+        help="where to write the heat map of |alpha| (PNG)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
 
@@ -42,28 +49,36 @@ def main(argv=None):
         X, y = load_criteo(args.criteo, n_rows=2000 if args.small else None)
         search = {"base": "fm", "grda_c": "auto", "search_epochs": 2, "lr": 1e-2}
     else:
-        X, y = make_interaction_dataset(n_samples=10000 if args.small else 20000,
-                                        random_state=0)
+        X, y = make_interaction_dataset(n_samples=10000 if args.small else 20000, random_state=0)
         # grda_c=0.05 and 3 search epochs: the setting of docs/autofis.md (section 4.5.2 there).
         search = {"base": "fm", "grda_c": 0.05, "search_epochs": 3, "lr": 1e-2}
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
-                                                        stratify=y)
-    training = {"batch_size": 256, "random_state": 0, "n_threads": args.threads,
-                "max_epochs": 2 if args.small else 5}
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=y
+    )
+    training = {
+        "batch_size": 256,
+        "random_state": 0,
+        "n_threads": args.threads,
+        "max_epochs": 2 if args.small else 5,
+    }
 
     start = time.perf_counter()
     auto = AutoFISClassifier(**search, **training).fit(X_train, y_train)
-    print(f"AutoFM: searched {len(auto.interaction_importances_)} pairs in "
-          f"{auto.search_time_:.1f} s, kept {len(auto.selected_interactions_)} "
-          f"(fit {time.perf_counter() - start:.1f} s)")
+    print(
+        f"AutoFM: searched {len(auto.interaction_importances_)} pairs in "
+        f"{auto.search_time_:.1f} s, kept {len(auto.selected_interactions_)} "
+        f"(fit {time.perf_counter() - start:.1f} s)"
+    )
     print("selection (|alpha| after the search, largest first):")
     ranking = auto.interaction_importances_.sort_values(ascending=False)
     for pair in sorted(auto.selected_interactions_, key=lambda pair: -ranking[pair]):
         print(f"  {pair[0]} x {pair[1]}: {ranking[pair]:.3f}")
     if not args.criteo:
         found = set(auto.selected_interactions_)
-        print(f"planted pairs found: {len(found & PLANTED)} of 3; other pairs kept: "
-              f"{len(found - PLANTED)}")
+        print(
+            f"planted pairs found: {len(found & PLANTED)} of 3; other pairs kept: "
+            f"{len(found - PLANTED)}"
+        )
 
     ax = plot_interactions(auto)
     ax.figure.savefig(args.plot, dpi=100, bbox_inches="tight")

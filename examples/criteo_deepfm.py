@@ -29,10 +29,17 @@ def main(argv=None):
 
     training = {"max_epochs": 40, "early_stopping": True, "batch_size": 256, "random_state": 0}
     models = {
-        "LR": LRClassifier(lr=1e-2, l2=0.1, preprocessor=CTRTransformer(min_frequency=10),
-                           **training),
-        "DeepFM": DeepFMClassifier(embed_dim=10, hidden_units=(64, 64), dropout=0.5, lr=1e-3,
-                                   preprocessor=CTRTransformer(min_frequency=5), **training),
+        "LR": LRClassifier(
+            lr=1e-2, l2=0.1, preprocessor=CTRTransformer(min_frequency=10), **training
+        ),
+        "DeepFM": DeepFMClassifier(
+            embed_dim=10,
+            hidden_units=(64, 64),
+            dropout=0.5,
+            lr=1e-3,
+            preprocessor=CTRTransformer(min_frequency=5),
+            **training,
+        ),
     }
     for name, model in models.items():
         p = model.fit(X_train, y_train).predict_proba(X_test)[:, 1]
@@ -41,7 +48,9 @@ def main(argv=None):
 
     search = GridSearchCV(
         DeepFMClassifier(hidden_units=(64, 64), max_epochs=3, batch_size=256, random_state=0),
-        {"embed_dim": [4, 8], "dropout": [0.2, 0.5]}, scoring="roc_auc", cv=2,
+        {"embed_dim": [4, 8], "dropout": [0.2, 0.5]},
+        scoring="roc_auc",
+        cv=2,
     ).fit(X_train, y_train)
     print("grid search best:", search.best_params_, f"CV AUC {search.best_score_:.4f}")
 

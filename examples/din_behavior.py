@@ -31,10 +31,14 @@ BEHAVIOR = {"hist_item_id": "item_id", "hist_cate_id": "cate_id"}
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true",
-                        help="few rows and epochs: a smoke run of a few seconds")
-    parser.add_argument("--plot", default="din_attention.png",
-                        help="where to write the attention of one test impression (PNG)")
+    parser.add_argument(
+        "--small", action="store_true", help="few rows and epochs: a smoke run of a few seconds"
+    )
+    parser.add_argument(
+        "--plot",
+        default="din_attention.png",
+        help="where to write the attention of one test impression (PNG)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
 
@@ -42,18 +46,29 @@ def main(argv=None):
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
     # The settings of docs/din.md's measurements: Dice, 200-80, attention (36,), adaptive L2.
     settings = {
-        "behavior": BEHAVIOR, "max_sequence_length": 20, "embed_dim": 16, "init_std": 0.1,
-        "hidden_units": (200, 80), "adaptive_l2": 0.1, "lr": 5e-3, "batch_size": 256,
-        "max_epochs": 2 if args.small else 15, "early_stopping": not args.small,
-        "n_iter_no_change": 2, "random_state": 0, "n_threads": args.threads,
+        "behavior": BEHAVIOR,
+        "max_sequence_length": 20,
+        "embed_dim": 16,
+        "init_std": 0.1,
+        "hidden_units": (200, 80),
+        "adaptive_l2": 0.1,
+        "lr": 5e-3,
+        "batch_size": 256,
+        "max_epochs": 2 if args.small else 15,
+        "early_stopping": not args.small,
+        "n_iter_no_change": 2,
+        "random_state": 0,
+        "n_threads": args.threads,
     }
     models = {
         "EmbeddingMLP (sum pooling)": EmbeddingMLPClassifier(**settings),
         "DIN (paper: no softmax)": DINClassifier(**settings),
         "DIN (softmax attention)": DINClassifier(attention_normalization="softmax", **settings),
     }
-    print(f"{len(X_train)} training impressions of {X['user_id'].nunique()} users, "
-          f"{len(X_test)} test impressions")
+    print(
+        f"{len(X_train)} training impressions of {X['user_id'].nunique()} users, "
+        f"{len(X_test)} test impressions"
+    )
     print(f"{'model':<28}{'test AUC':>9}{'GAUC':>8}{'epochs':>8}{'fit s':>7}")
     for name, model in models.items():
         start = time.perf_counter()

@@ -41,15 +41,17 @@ def load(args):
     if path.is_file():
         X, y = load_criteo(path, n_rows=rows)
         return X, y, f"Criteo sample ({path.name}, {len(X)} rows)"
-    X, y = make_ctr_classification(n_samples=rows or 20000, n_fields=10, cardinality=100,
-                                   n_numeric=3, random_state=0)
+    X, y = make_ctr_classification(
+        n_samples=rows or 20000, n_fields=10, cardinality=100, n_numeric=3, random_state=0
+    )
     return X, y, f"synthetic data ({len(X)} rows, order-2 structure)"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true",
-                        help="DeepFM only, three dropout values, 2 folds, 2 epochs")
+    parser.add_argument(
+        "--small", action="store_true", help="DeepFM only, three dropout values, 2 folds, 2 epochs"
+    )
     parser.add_argument("--data", help="a Criteo file (default: the data home's sample)")
     parser.add_argument("--plot", default="dropout_study.png", help="the figure (PNG)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -59,9 +61,17 @@ def main(argv=None):
     keep = (1.0, 0.8, 0.5) if args.small else KEEP
     # The journal's Table III deep component (400-400-400, relu) with Adam; IPNN uses tanh
     # there. min_frequency=5 keeps the sample's rare ids from being learned one by one.
-    common = {"embed_dim": 10, "hidden_units": (400, 400, 400), "lr": 1e-3, "l2": 1e-3,
-              "batch_size": 256, "max_epochs": 2 if args.small else 5, "random_state": 0,
-              "n_threads": args.threads, "preprocessor": CTRTransformer(min_frequency=5)}
+    common = {
+        "embed_dim": 10,
+        "hidden_units": (400, 400, 400),
+        "lr": 1e-3,
+        "l2": 1e-3,
+        "batch_size": 256,
+        "max_epochs": 2 if args.small else 5,
+        "random_state": 0,
+        "n_threads": args.threads,
+        "preprocessor": CTRTransformer(min_frequency=5),
+    }
     models = {"DeepFM": DeepFMClassifier(**common)}
     if not args.small:
         models["DNN"] = DNNClassifier(**common)
@@ -73,25 +83,35 @@ def main(argv=None):
     for name, model in models.items():
         start = time.perf_counter()
         search = GridSearchCV(
-            model, {"dropout": [round(1 - k, 1) for k in keep]},
-            scoring={"auc": "roc_auc", "logloss": "neg_log_loss"}, refit="auc", cv=folds,
+            model,
+            {"dropout": [round(1 - k, 1) for k in keep]},
+            scoring={"auc": "roc_auc", "logloss": "neg_log_loss"},
+            refit="auc",
+            cv=folds,
         ).fit(X, y)
         results = pd.DataFrame(search.cv_results_)
         for _, result in results.iterrows():
-            rows.append({
-                "model": name, "keep": 1 - result["param_dropout"],
-                "auc": result["mean_test_auc"], "auc_std": result["std_test_auc"],
-                "logloss": -result["mean_test_logloss"],
-            })
-        print(f"{name}: best keep probability {1 - search.best_params_['dropout']:.1f} "
-              f"(CV AUC {search.best_score_:.4f}), {time.perf_counter() - start:.0f} s")
+            rows.append(
+                {
+                    "model": name,
+                    "keep": 1 - result["param_dropout"],
+                    "auc": result["mean_test_auc"],
+                    "auc_std": result["std_test_auc"],
+                    "logloss": -result["mean_test_logloss"],
+                }
+            )
+        print(
+            f"{name}: best keep probability {1 - search.best_params_['dropout']:.1f} "
+            f"(CV AUC {search.best_score_:.4f}), {time.perf_counter() - start:.0f} s"
+        )
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
     figure, (auc_ax, loss_ax) = plt.subplots(1, 2, figsize=(9, 3.5))
     for name, part in table.groupby("model", sort=False):
-        auc_ax.errorbar(part["keep"], part["auc"], yerr=part["auc_std"], marker="o",
-                        capsize=3, label=name)
+        auc_ax.errorbar(
+            part["keep"], part["auc"], yerr=part["auc_std"], marker="o", capsize=3, label=name
+        )
         loss_ax.plot(part["keep"], part["logloss"], marker="o", label=name)
     for ax, label in ((auc_ax, "CV ROC AUC"), (loss_ax, "CV log-loss")):
         ax.set_xlabel("keep probability (1 - dropout)")

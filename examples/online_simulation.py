@@ -47,10 +47,22 @@ TRAINING_PURITY = 0.7
 
 SETTINGS = {
     # The catalogue, the simulated users (n of the journal), the training data and the fits.
-    "full": {"apps_per_category": 50, "users_per_type": 100, "impressions": 60_000,
-             "training_users": 3_000, "max_epochs": 20, "hidden_units": (64, 64)},
-    "small": {"apps_per_category": 10, "users_per_type": 20, "impressions": 4_000,
-              "training_users": 300, "max_epochs": 3, "hidden_units": (16,)},
+    "full": {
+        "apps_per_category": 50,
+        "users_per_type": 100,
+        "impressions": 60_000,
+        "training_users": 3_000,
+        "max_epochs": 20,
+        "hidden_units": (64, 64),
+    },
+    "small": {
+        "apps_per_category": 10,
+        "users_per_type": 20,
+        "impressions": 4_000,
+        "training_users": 300,
+        "max_epochs": 3,
+        "hidden_units": (16,),
+    },
 }
 
 
@@ -66,11 +78,13 @@ def make_catalogue(apps_per_category, rng):
     rank = rng.permutation(n_apps) + 1
     downloads = np.round(1e6 * rank**-1.1).astype(np.int64)
     log_downloads = np.log(downloads)
-    apps = pd.DataFrame({
-        "app_id": [f"app_{i:03d}" for i in range(n_apps)],
-        "app_category": [f"cat_{c}" for c in np.repeat(np.arange(N_TYPES), apps_per_category)],
-        "app_downloads": downloads.astype(np.float64),  # a float column: bucketized
-    })
+    apps = pd.DataFrame(
+        {
+            "app_id": [f"app_{i:03d}" for i in range(n_apps)],
+            "app_category": [f"cat_{c}" for c in np.repeat(np.arange(N_TYPES), apps_per_category)],
+            "app_downloads": downloads.astype(np.float64),  # a float column: bucketized
+        }
+    )
     # Hidden from the models: the click model's per-app terms.
     popularity = (log_downloads - log_downloads.mean()) / log_downloads.std()
     quality = rng.normal(0.0, QUALITY_STD, n_apps)
@@ -125,8 +139,7 @@ def make_impressions(users, apps, app_terms, n_impressions, rng):
     logit = true_logits(users, apps, app_terms)[user_rows, app_rows]
     clicks = (rng.random(n_impressions) < 1 / (1 + np.exp(-logit))).astype(np.int64)
     X = pd.concat(
-        [users.iloc[user_rows].reset_index(drop=True),
-         apps.iloc[app_rows].reset_index(drop=True)],
+        [users.iloc[user_rows].reset_index(drop=True), apps.iloc[app_rows].reset_index(drop=True)],
         axis=1,
     )
     return X, clicks, logit
@@ -138,8 +151,13 @@ def make_impressions(users, apps, app_terms, n_impressions, rng):
 
 
 def make_models(settings, seed, threads):
-    common = {"early_stopping": True, "max_epochs": settings["max_epochs"], "batch_size": 256,
-              "random_state": seed, "n_threads": threads}
+    common = {
+        "early_stopping": True,
+        "max_epochs": settings["max_epochs"],
+        "batch_size": 256,
+        "random_state": seed,
+        "n_threads": threads,
+    }
     crosses = [(f"hist_cat_{j + 1}", "app_category") for j in range(HISTORY_LENGTH)]
     return {
         "LR": LRClassifier(lr=1e-2, l2=1e-4, **common),
@@ -147,8 +165,14 @@ def make_models(settings, seed, threads):
             CrossProductFeatures(crosses, n_buckets=2**16),
             LRClassifier(lr=1e-2, l2=1e-4, **common),
         ),
-        "DeepFM": DeepFMClassifier(embed_dim=8, hidden_units=settings["hidden_units"],
-                                   dropout=0.2, lr=1e-3, l2=1e-4, **common),
+        "DeepFM": DeepFMClassifier(
+            embed_dim=8,
+            hidden_units=settings["hidden_units"],
+            dropout=0.2,
+            lr=1e-3,
+            l2=1e-4,
+            **common,
+        ),
     }
 
 
@@ -157,13 +181,15 @@ def measure(lists, types, downloads, n_apps):
     rows = []
     for k in LIST_LENGTHS:
         popularity = popularity_at_k(lists, downloads, k)
-        rows.append({
-            "L": k,
-            "personalization": personalization_at_k(lists, types, k),
-            "coverage": coverage_at_k(lists, n_apps, k),
-            "popularity": popularity.mean,
-            "popularity_var": popularity.variance,
-        })
+        rows.append(
+            {
+                "L": k,
+                "personalization": personalization_at_k(lists, types, k),
+                "coverage": coverage_at_k(lists, n_apps, k),
+                "popularity": popularity.mean,
+                "popularity_var": popularity.variance,
+            }
+        )
     return rows
 
 
@@ -182,18 +208,31 @@ def plot(results, path):
     width = 0.8 / len(models)
     positions = np.arange(len(LIST_LENGTHS))
     figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    panels = [("personalization", "Fig. 16: personalization@L"),
-              ("coverage", "Fig. 17: coverage@L"),
-              ("popularity", "Fig. 18: popularity@L (line: variance)")]
+    panels = [
+        ("personalization", "Fig. 16: personalization@L"),
+        ("coverage", "Fig. 17: coverage@L"),
+        ("popularity", "Fig. 18: popularity@L (line: variance)"),
+    ]
     for ax, (metric, title) in zip(axes, panels, strict=True):
         for m, model in enumerate(models):
             rows = results[results["model"] == model].set_index("L").loc[list(LIST_LENGTHS)]
             x = positions + (m - (len(models) - 1) / 2) * width
             # Figure 18's black line on top of each bar is the variance across the lists.
-            error = ([np.zeros(len(rows)), rows["popularity_var"].to_numpy()]
-                     if metric == "popularity" else None)
-            ax.bar(x, rows[metric].to_numpy(), width, label=model, hatch=hatches[m % 4],
-                   edgecolor="black", yerr=error, capsize=3)
+            error = (
+                [np.zeros(len(rows)), rows["popularity_var"].to_numpy()]
+                if metric == "popularity"
+                else None
+            )
+            ax.bar(
+                x,
+                rows[metric].to_numpy(),
+                width,
+                label=model,
+                hatch=hatches[m % 4],
+                edgecolor="black",
+                yerr=error,
+                capsize=3,
+            )
         ax.set_xticks(positions, [f"L={k}" for k in LIST_LENGTHS])
         ax.set_title(title)
     figure.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(models))
@@ -205,27 +244,34 @@ def plot(results, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true",
-                        help="a small market and few epochs (seconds; for smoke tests)")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="a small market and few epochs (seconds; for smoke tests)",
+    )
     parser.add_argument("--plot", metavar="PATH", help="save Figures 16-18 as a PNG here")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads of the fits (default: torch's own)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads of the fits (default: torch's own)"
+    )
     args = parser.parse_args(argv)
     settings = SETTINGS["small" if args.small else "full"]
     rng = np.random.default_rng(args.seed)
 
     apps, app_terms = make_catalogue(settings["apps_per_category"], rng)
     downloads = apps["app_downloads"]
-    training_users = make_users(rng.integers(0, N_TYPES, settings["training_users"]), apps,
-                                TRAINING_PURITY, rng)
+    training_users = make_users(
+        rng.integers(0, N_TYPES, settings["training_users"]), apps, TRAINING_PURITY, rng
+    )
     X, y, logit = make_impressions(training_users, apps, app_terms, settings["impressions"], rng)
     X_train, X_test, y_train, y_test, _, logit_test = train_test_split(
         X, y, logit, test_size=0.2, random_state=args.seed, stratify=y
     )
     ceiling = roc_auc_score(y_test, logit_test)
-    print(f"{len(apps)} apps in {N_TYPES} categories, {len(X_train)} training impressions "
-          f"(CTR {y.mean():.3f}); click model's own test AUC {ceiling:.4f}")
+    print(
+        f"{len(apps)} apps in {N_TYPES} categories, {len(X_train)} training impressions "
+        f"(CTR {y.mean():.3f}); click model's own test AUC {ceiling:.4f}"
+    )
 
     # The journal's simulated users: type i downloaded apps of category i only.
     types = np.repeat(np.arange(N_TYPES), settings["users_per_type"])
@@ -240,12 +286,16 @@ def main(argv=None):
         all_lists[name] = rank_candidates(model, users, apps, longest)
         print(f"{name:<8} test AUC {auc:.4f}  ({time.perf_counter() - start:.1f} s with ranking)")
 
-    rows = [{"model": name, **row}
-            for name, lists in all_lists.items()
-            for row in measure(lists, types, downloads, len(apps))]
+    rows = [
+        {"model": name, **row}
+        for name, lists in all_lists.items()
+        for row in measure(lists, types, downloads, len(apps))
+    ]
     results = pd.DataFrame(rows)
-    print(f"\n{N_TYPES} types x {settings['users_per_type']} users, top-L lists over {len(apps)} "
-          "apps (popularity_var: variance across the lists, Figure 18)")
+    print(
+        f"\n{N_TYPES} types x {settings['users_per_type']} users, top-L lists over {len(apps)} "
+        "apps (popularity_var: variance across the lists, Figure 18)"
+    )
     print(results.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.plot:
         plot(results[results["model"] != "click model"], args.plot)

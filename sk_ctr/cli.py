@@ -498,16 +498,22 @@ def _export(args):
             if absent:
                 raise UsageError(f"{args.data} lacks column(s) the model was fitted on: {absent}.")
             X = X[list(expected)]
-    exporter = {"onnx": export_onnx, "torchscript": export_torchscript,
-                "serving": export_serving}[kind]
+    exporter = {"onnx": export_onnx, "torchscript": export_torchscript, "serving": export_serving}[
+        kind
+    ]
     try:
         exporter(estimator, args.out, X=X)
     except (ImportError, TypeError, ValueError) as error:
         raise UsageError(str(error)) from error
-    inputs = ("raw rows: sk_ctr.serving.load(path).predict_proba(frame)" if args.serving
-              else "inputs as sk_ctr.export.export_inputs(model, rows) gives them")
-    print(f"{type(estimator).__name__} network exported to {args.out} ({kind}); {inputs}",
-          file=sys.stderr)
+    inputs = (
+        "raw rows: sk_ctr.serving.load(path).predict_proba(frame)"
+        if args.serving
+        else "inputs as sk_ctr.export.export_inputs(model, rows) gives them"
+    )
+    print(
+        f"{type(estimator).__name__} network exported to {args.out} ({kind}); {inputs}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -232,8 +232,10 @@ def export_onnx(estimator, path, X=None, opset_version=None):
         If ONNX Runtime's output on a batch of another size differs from the network's.
     """
     if importlib.util.find_spec("onnx") is None:
-        raise ImportError("export_onnx needs the onnx package: pip install onnx "
-                          "(and onnxruntime to run or check the exported model).")
+        raise ImportError(
+            "export_onnx needs the onnx package: pip install onnx "
+            "(and onnxruntime to run or check the exported model)."
+        )
     wrapper, trace_inputs, check_inputs = _prepare(estimator, X)
     names = input_names(estimator)
     path = os.fspath(path)
@@ -242,8 +244,14 @@ def export_onnx(estimator, path, X=None, opset_version=None):
     with atomic_path(path) as temporary:
         with _quiet_tracing():
             torch.onnx.export(
-                wrapper, trace_inputs, os.fspath(temporary), dynamo=False, input_names=names,
-                output_names=[OUTPUT_NAME], dynamic_axes=dynamic, opset_version=opset_version,
+                wrapper,
+                trace_inputs,
+                os.fspath(temporary),
+                dynamo=False,
+                input_names=names,
+                output_names=[OUTPUT_NAME],
+                dynamic_axes=dynamic,
+                opset_version=opset_version,
             )
         if importlib.util.find_spec("onnxruntime") is not None:
             _check_onnx_file(estimator, wrapper, temporary, names, check_inputs)
@@ -306,8 +314,9 @@ def export_serving(estimator, path, X=None, opset_version=None):
         "encoder": _raw_encoder(estimator).to_dict(),
     }
     with tempfile.TemporaryDirectory(prefix=".sk_ctr-") as scratch:  # removed on any exit
-        graph = Path(export_onnx(estimator, Path(scratch) / "model.onnx", X=X,
-                                 opset_version=opset_version)).read_bytes()
+        graph = Path(
+            export_onnx(estimator, Path(scratch) / "model.onnx", X=X, opset_version=opset_version)
+        ).read_bytes()
     path = os.fspath(path)
     with atomic_path(path) as temporary:
         serving.write_artifact(temporary, manifest, graph)
@@ -471,7 +480,7 @@ def _prepare(estimator, X):
             arrays = {k: np.concatenate([v] * repeat) for k, v in arrays.items()}
     tensors = [torch.from_numpy(arrays[name]) for name in names]
     trace = tuple(t[:TRACE_ROWS] for t in tensors)
-    check = tuple(t[TRACE_ROWS: TRACE_ROWS + CHECK_ROWS] for t in tensors)
+    check = tuple(t[TRACE_ROWS : TRACE_ROWS + CHECK_ROWS] for t in tensors)
     return wrapper, trace, check
 
 
@@ -486,7 +495,8 @@ def _random_inputs(estimator, n_rows, seed=0):
     sequence = [f for f in schema if f.kind == "sequence"]
     arrays = {
         IDS: np.stack([rng.integers(0, f.vocab_size, n_rows) for f in categorical], axis=1)
-        if categorical else np.zeros((n_rows, 0), dtype=np.int64),
+        if categorical
+        else np.zeros((n_rows, 0), dtype=np.int64),
         VALUES: rng.standard_normal((n_rows, len(numeric))).astype(np.float32),
     }
     if sequence:
@@ -494,8 +504,7 @@ def _random_inputs(estimator, n_rows, seed=0):
         lengths = rng.integers(0, width + 1, n_rows)
         lengths[0] = width  # one full history and one empty one among the traced rows
         lengths[1] = 0
-        items = np.stack([rng.integers(1, f.vocab_size, (n_rows, width)) for f in sequence],
-                         axis=1)
+        items = np.stack([rng.integers(1, f.vocab_size, (n_rows, width)) for f in sequence], axis=1)
         padding = np.arange(width) >= lengths[:, None, None]
         arrays[SEQUENCES] = np.where(padding, 0, items).astype(np.int64)
         arrays[LENGTHS] = np.repeat(lengths[:, None], len(sequence), axis=1).astype(np.int64)
@@ -524,9 +533,11 @@ def _check_against_network(estimator, wrapper, inputs, exported, kind, error=Non
         exported = np.asarray(exported)
         if exported.shape == expected.shape and np.allclose(exported, expected, atol=TOLERANCE):
             return
-        difference = (f"max difference {np.abs(exported - expected).max():.3g}"
-                      if exported.shape == expected.shape
-                      else f"output shape {exported.shape} instead of {expected.shape}")
+        difference = (
+            f"max difference {np.abs(exported - expected).max():.3g}"
+            if exported.shape == expected.shape
+            else f"output shape {exported.shape} instead of {expected.shape}"
+        )
     else:
         difference = f"running it raised: {str(error).strip().splitlines()[-1]}"
     raise RuntimeError(
@@ -544,7 +555,11 @@ def _quiet_tracing():
     decides whether a trace is valid."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        for message in (r"`torch\.jit\.", r"You are using the legacy TorchScript-based ONNX",
-                        r"The feature will be removed", r"Exporting aten::index operator"):
+        for message in (
+            r"`torch\.jit\.",
+            r"You are using the legacy TorchScript-based ONNX",
+            r"The feature will be removed",
+            r"Exporting aten::index operator",
+        ):
             warnings.filterwarnings("ignore", message=message)
         yield

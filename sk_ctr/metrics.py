@@ -97,9 +97,7 @@ def gauc_score(y_true, y_score, groups=None, *, weights="impressions", pos_label
     rank_sums = np.bincount(codes, weights=ranks * clicks, minlength=n_groups)
     valid = (positives > 0) & (negatives > 0)
     if not valid.any():
-        raise ValueError(
-            "GAUC is undefined: no group has both a positive and a negative sample."
-        )
+        raise ValueError("GAUC is undefined: no group has both a positive and a negative sample.")
     positives, negatives = positives[valid], negatives[valid]
     auc = (rank_sums[valid] - positives * (positives + 1) / 2) / (positives * negatives)
     weight = impressions[valid] if weights == "impressions" else positives
@@ -382,9 +380,11 @@ def popularity_at_k(lists, downloads, k):
     if isinstance(downloads, Mapping):
         downloads = pd.Series(downloads, dtype=np.float64)
     elif not isinstance(downloads, pd.Series):
-        downloads = pd.Series(column_or_1d(check_array(
-            downloads, ensure_2d=False, dtype=np.float64, input_name="downloads"
-        )))
+        downloads = pd.Series(
+            column_or_1d(
+                check_array(downloads, ensure_2d=False, dtype=np.float64, input_name="downloads")
+            )
+        )
     if not downloads.index.is_unique:
         repeated = downloads.index[downloads.index.duplicated()].unique()[:10].tolist()
         raise ValueError(f"downloads has items listed more than once: {repeated}.")

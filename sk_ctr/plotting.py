@@ -91,14 +91,22 @@ def plot_interactions(estimator, ax=None, signed=False, cmap=None, annotate=None
     ax.set_xticks(range(len(matrix)), matrix.columns, rotation=90)
     ax.set_yticks(range(len(matrix)), matrix.index)
     kept = len(estimator.selected_interactions_)
-    ax.set_title(f"AutoFIS interaction importance ({kept} of {len(estimator.interaction_alphas_)}"
-                 " kept)")
+    ax.set_title(
+        f"AutoFIS interaction importance ({kept} of {len(estimator.interaction_alphas_)} kept)"
+    )
     if annotate is None:
         annotate = len(matrix) <= 12
     if annotate:
         for row, column in zip(*np.nonzero(np.isfinite(values)), strict=True):
-            ax.text(column, row, f"{values[row, column]:.2f}", ha="center", va="center",
-                    fontsize=7, color="white" if abs(values[row, column]) < limit / 2 else "black")
+            ax.text(
+                column,
+                row,
+                f"{values[row, column]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if abs(values[row, column]) < limit / 2 else "black",
+            )
     return ax
 
 
@@ -147,8 +155,9 @@ def plot_learning_curves(estimator, ax=None):
 
     def column(key):
         values = [row.get(key) for row in epochs]
-        return None if all(v is None for v in values) else [np.nan if v is None else v
-                                                             for v in values]
+        return (
+            None if all(v is None for v in values) else [np.nan if v is None else v for v in values]
+        )
 
     ax.plot(numbers, column("train_loss"), marker="o", label="train log-loss")
     valid_loss = column("valid_loss")
@@ -175,8 +184,9 @@ def plot_learning_curves(estimator, ax=None):
     return ax
 
 
-def plot_calibration(estimator_or_y_true, X_or_proba, y=None, n_bins=10, ax=None,
-                     strategy="quantile"):
+def plot_calibration(
+    estimator_or_y_true, X_or_proba, y=None, n_bins=10, ax=None, strategy="quantile"
+):
     """Draw a reliability curve: the observed click rate against the mean predicted
     probability, per bin of predictions (:func:`sklearn.calibration.calibration_curve`).
 
@@ -221,8 +231,9 @@ def plot_calibration(estimator_or_y_true, X_or_proba, y=None, n_bins=10, ax=None
         if proba.ndim == 2 and proba.shape[1] == 2:
             proba = proba[:, 1]
     proba = np.asarray(proba, dtype=np.float64).ravel()
-    observed, predicted = calibration_curve(y_true, proba, n_bins=n_bins, strategy=strategy,
-                                            pos_label=pos_label)
+    observed, predicted = calibration_curve(
+        y_true, proba, n_bins=n_bins, strategy=strategy, pos_label=pos_label
+    )
     positives = y_true == (pos_label if pos_label is not None else y_true.max())
     ratio = proba.mean() / positives.mean() if positives.any() else np.nan
     if ax is None:
@@ -230,8 +241,12 @@ def plot_calibration(estimator_or_y_true, X_or_proba, y=None, n_bins=10, ax=None
     low = min(predicted.min(), observed.min(), 0.0)
     high = max(predicted.max(), observed.max())
     ax.plot([low, high], [low, high], linestyle="--", color="grey", label="perfectly calibrated")
-    ax.plot(predicted, observed, marker="o",
-            label=f"{name or 'model'} (mean p / observed rate = {ratio:.3f})")
+    ax.plot(
+        predicted,
+        observed,
+        marker="o",
+        label=f"{name or 'model'} (mean p / observed rate = {ratio:.3f})",
+    )
     ax.set_xlabel("mean predicted probability (per bin)")
     ax.set_ylabel("observed click rate (per bin)")
     ax.set_title(f"Reliability curve ({strategy} bins)")
@@ -284,8 +299,9 @@ def plot_attention(estimator, X, behavior=None, ax=None, row=0):
     behavior = histories[0] if behavior is None else behavior
     group = next(names for names in groups if behavior in names)
     preprocessor = estimator.preprocessor_
-    candidates = {field.name: field.shares for field in preprocessor.fields_
-                  if field.kind == "sequence"}
+    candidates = {
+        field.name: field.shares for field in preprocessor.fields_ if field.kind == "sequence"
+    }
     items, matches = [], None
     for name in group:
         cells = split_cells(name, frame[name], preprocessor.sequence_delimiter)
@@ -310,8 +326,9 @@ def plot_attention(estimator, X, behavior=None, ax=None, row=0):
     ax.set_xlabel("attention weight w_i (DIN eq. 3)")
     ax.set_ylabel(f"{' / '.join(group)} (oldest first)")
     query = ", ".join(f"{candidates[name]}={frame[candidates[name]].iloc[0]}" for name in group)
-    ax.set_title(f"DIN attention for the candidate {query}\n(orange: same as the candidate)",
-                 fontsize=9)
+    ax.set_title(
+        f"DIN attention for the candidate {query}\n(orange: same as the candidate)", fontsize=9
+    )
     ax.figure.tight_layout()
     return ax
 
@@ -362,9 +379,17 @@ def plot_benchmark(table, metric="auc", ax=None):
         ax.set_ylim(bottom, high + margin)
     for x, value in zip(positions, means, strict=True):
         # At the foot of the bar, so that the value never hides the error bar on its top.
-        ax.annotate("failed" if np.isnan(value) else f"{value:.4g}", (x, bottom), xytext=(0, 4),
-                    textcoords="offset points", ha="center", va="bottom", rotation=90,
-                    fontsize=8, color="black" if np.isnan(value) else "white")
+        ax.annotate(
+            "failed" if np.isnan(value) else f"{value:.4g}",
+            (x, bottom),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            rotation=90,
+            fontsize=8,
+            color="black" if np.isnan(value) else "white",
+        )
     names = {"auc": "test ROC AUC", "logloss": "test log-loss", "train_seconds": "train seconds"}
     ax.set_ylabel(names.get(metric, metric))
     ax.set_title(f"{names.get(metric, metric)} per model (mean ± std)", fontsize=10)

@@ -113,9 +113,7 @@ def rank_candidates(est, users, candidates, k, *, batch_size=100_000, return_sco
         pairs = pd.concat(
             [
                 user_part.iloc[np.repeat(chunk, n_candidates)].reset_index(drop=True),
-                item_part.iloc[np.tile(np.arange(n_candidates), len(chunk))].reset_index(
-                    drop=True
-                ),
+                item_part.iloc[np.tile(np.arange(n_candidates), len(chunk))].reset_index(drop=True),
             ],
             axis=1,
         )[columns]

@@ -121,15 +121,16 @@ def afm_reference(emb, W, b, h, p):
         for i, j in pairs(n_fields):
             product = [emb[s][i][d] * emb[s][j][d] for d in range(k)]
             hidden = [
-                max(0.0, sum(W[u][d] * product[d] for d in range(k)) + b[u])
-                for u in range(len(h))
+                max(0.0, sum(W[u][d] * product[d] for d in range(k)) + b[u]) for u in range(len(h))
             ]
             products.append(product)
             scores.append(sum(h[u] * hidden[u] for u in range(len(h))))
         total = sum(math.exp(score) for score in scores)
         weights = [math.exp(score) / total for score in scores]
-        pooled = [sum(a * product[d] for a, product in zip(weights, products, strict=True))
-                  for d in range(k)]
+        pooled = [
+            sum(a * product[d] for a, product in zip(weights, products, strict=True))
+            for d in range(k)
+        ]
         outputs.append(sum(p[d] * pooled[d] for d in range(k)))
         all_weights.append(weights)
     outputs = torch.tensor(outputs, dtype=torch.float64)

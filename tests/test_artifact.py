@@ -4,9 +4,7 @@ the pickle is read (issue 14, item 4)."""
 import copy
 import io
 import pickle
-import re
 import warnings
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -99,12 +97,3 @@ def test_help_says_models_are_pickles(capsys):
     for command in ("predict", "export"):
         assert main([command, "--help"]) == 0
         assert "load only files you trust" in " ".join(capsys.readouterr().out.split())
-
-
-def test_the_operating_page_example_runs():
-    """docs/operating.md's Python example loads a model the way a deployment would."""
-    page = (Path(__file__).resolve().parents[1] / "docs" / "operating.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, "docs/operating.md", "exec"), {})

@@ -317,7 +317,11 @@ def test_sparse_embeddings_search_with_sparse_adam_next_to_grda_and_still_select
     # gradients), GRDA on the gates, the dense optimizer on the rest, one step of each per batch.
     X_train, _, y_train, _ = planted
     est = AutoFISClassifier(
-        base="fm", grda_c=0.05, search_epochs=3, search_only=True, sparse_embeddings=True,
+        base="fm",
+        grda_c=0.05,
+        search_epochs=3,
+        search_only=True,
+        sparse_embeddings=True,
         **FAST,
     ).fit(X_train, y_train)
     assert est._optimizers == ["optimizer", "optimizer_sparse", "optimizer_alpha"]
@@ -338,7 +342,11 @@ def test_sparse_embeddings_search_with_sparse_adam_next_to_grda_and_still_select
 def test_sparse_embeddings_in_the_re_train_stage(small_ctr_data):
     X, y = small_ctr_data
     est = AutoFISClassifier(
-        base="deepfm", hidden_units=(8,), search_epochs=1, max_epochs=1, sparse_embeddings=True,
+        base="deepfm",
+        hidden_units=(8,),
+        search_epochs=1,
+        max_epochs=1,
+        sparse_embeddings=True,
         **FAST,
     ).fit(X, y)
     assert est._optimizers == ["optimizer", "optimizer_sparse"]  # alpha trains with the weights

@@ -40,19 +40,32 @@ def fitted(ctr_data, behavior_data):
     """Each estimator with a helper method, the rows, and per helper what the network gives."""
     afm = AFMClassifier(embed_dim=4, attention_dim=4, **FAST).fit(*ctr_data)
     din = DINClassifier(behavior=BEHAVIOR, embed_dim=4, hidden_units=(8,), **FAST)
-    two_tower = TwoTowerClassifier(user_fields=["C1", "C2"], embed_dim=4, hidden_units=(8, 4),
-                                   **FAST)
+    two_tower = TwoTowerClassifier(
+        user_fields=["C1", "C2"], embed_dim=4, hidden_units=(8, 4), **FAST
+    )
     return {
-        "afm": (afm, ctr_data[0], {
-            "attention_weights": lambda net, inputs: net.attention_weights(**inputs),
-        }),
-        "din": (din.fit(*behavior_data), behavior_data[0], {
-            "attention_weights": lambda net, inputs: net.attention_weights(**inputs)[:, 0],
-        }),
-        "two_tower": (two_tower.fit(*ctr_data), ctr_data[0], {
-            "transform_users": lambda net, inputs: net.user_embedding(**inputs),
-            "transform_items": lambda net, inputs: net.item_embedding(**inputs),
-        }),
+        "afm": (
+            afm,
+            ctr_data[0],
+            {
+                "attention_weights": lambda net, inputs: net.attention_weights(**inputs),
+            },
+        ),
+        "din": (
+            din.fit(*behavior_data),
+            behavior_data[0],
+            {
+                "attention_weights": lambda net, inputs: net.attention_weights(**inputs)[:, 0],
+            },
+        ),
+        "two_tower": (
+            two_tower.fit(*ctr_data),
+            ctr_data[0],
+            {
+                "transform_users": lambda net, inputs: net.user_embedding(**inputs),
+                "transform_items": lambda net, inputs: net.item_embedding(**inputs),
+            },
+        ),
     }
 
 

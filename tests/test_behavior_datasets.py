@@ -57,7 +57,12 @@ def assert_shared_encoding(X, behavior, max_sequence_length=50):
 def test_columns_shapes_and_types(behavior_data):
     X, y, logit = behavior_data
     assert list(X.columns) == [
-        "user_id", "position", "item_id", "cate_id", "hist_item_id", "hist_cate_id"
+        "user_id",
+        "position",
+        "item_id",
+        "cate_id",
+        "hist_item_id",
+        "hist_cate_id",
     ]
     assert X.shape == (3000, 6) and y.shape == logit.shape == (3000,)
     assert all(pd.api.types.is_object_dtype(d) for d in X.dtypes) and y.dtype == np.int64
@@ -130,8 +135,13 @@ def test_behavior_dataset_encodes_end_to_end(behavior_data):
 
 @pytest.mark.parametrize(
     "param, value",
-    [("n_samples", 0), ("n_items", 10), ("max_history", 0), ("recent_window", 0),
-     ("positive_rate", 1.0)],
+    [
+        ("n_samples", 0),
+        ("n_items", 10),
+        ("max_history", 0),
+        ("recent_window", 0),
+        ("positive_rate", 1.0),
+    ],
 )
 def test_invalid_parameters_raise_naming_them(param, value):
     with pytest.raises(ValueError, match=param):
@@ -213,8 +223,16 @@ def test_taobao_dmr_sample_shapes_label_rate_and_sequences(shared_data_file):
 def test_taobao_dmr_keeps_the_filled_slots_in_file_order(tmp_path):
     slots = lambda values: ",".join(str(v) for v in [0] * (50 - len(values)) + values)  # noqa: E731
     line = ",".join(
-        [slots([1, 2]), slots([11, 12]), slots([21, 0]), slots([1, 1]), slots([1, 0]),
-         "7,1,2,3,4,5,6,7,8", "9,11,5,6,22", "0.5,1,1"]
+        [
+            slots([1, 2]),
+            slots([11, 12]),
+            slots([21, 0]),
+            slots([1, 1]),
+            slots([1, 0]),
+            "7,1,2,3,4,5,6,7,8",
+            "9,11,5,6,22",
+            "0.5,1,1",
+        ]
     )
     path = tmp_path / "dmr.txt"
     path.write_text(line + "\n")
@@ -260,9 +278,11 @@ def test_taobao_fuxictr_sample_encodes_end_to_end(shared_data_file):
     [("2,2017-05-06 00:00:00", "0 or 1"), ("0,yesterday", "time_stamp")],
 )
 def test_taobao_fuxictr_rejects_malformed_rows(tmp_path, row, message):
-    header = ("clk,time_stamp,userid,adgroup_id,pid,cate_id,campaign_id,customer,brand,price,"
-              "cms_segid,cms_group_id,final_gender_code,age_level,pvalue_level,shopping_level,"
-              "occupation,new_user_class_level,click_sequence")
+    header = (
+        "clk,time_stamp,userid,adgroup_id,pid,cate_id,campaign_id,customer,brand,price,"
+        "cms_segid,cms_group_id,final_gender_code,age_level,pvalue_level,shopping_level,"
+        "occupation,new_user_class_level,click_sequence"
+    )
     path = tmp_path / "taobao.csv"
     path.write_text(f"{header}\n{row},1,2,p,3,4,5,6,1.5,0,1,2,3,,3,0,,\n")
     with pytest.raises(ValueError, match=message):

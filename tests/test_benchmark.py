@@ -184,9 +184,7 @@ def test_command_line_defaults_mode(tiny_split, capsys):
     assert "choose among AFMClassifier" in capsys.readouterr().err
 
 
-def test_movielens_and_taobao_samples_split_80_20_with_their_labels(
-    shared_data_file, monkeypatch
-):
+def test_movielens_and_taobao_samples_split_80_20_with_their_labels(shared_data_file, monkeypatch):
     import sk_ctr.benchmark
 
     ratings = shared_data_file("movielens1m_deepctr_sample", "movielens_sample.txt")

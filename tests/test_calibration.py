@@ -10,8 +10,9 @@ from sk_ctr.datasets import make_ctr_classification
 @pytest.fixture(scope="module")
 def down_sampled():
     """20,000 impressions at a 10 % click rate, and a training set keeping 25 % of negatives."""
-    X, y = make_ctr_classification(n_samples=20000, n_fields=5, cardinality=20,
-                                   positive_rate=0.1, random_state=0)
+    X, y = make_ctr_classification(
+        n_samples=20000, n_fields=5, cardinality=20, positive_rate=0.1, random_state=0
+    )
     rng = np.random.default_rng(0)
     keep = (y == 1) | (rng.random(len(y)) < 0.25)
     return X, y, X[keep], y[keep]
@@ -29,8 +30,12 @@ def test_mean_prediction_returns_to_the_true_rate(cls, down_sampled):
     # the same network: only the probabilities move, by odds x w; rankings are unchanged
     p, q = raw.predict_proba(X)[:, 1], corrected.predict_proba(X)[:, 1]
     np.testing.assert_allclose(q, p / (p + (1 - p) / 0.25), rtol=1e-6)
-    np.testing.assert_allclose(corrected.decision_function(X),
-                               raw.decision_function(X) + np.log(0.25), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        corrected.decision_function(X),
+        raw.decision_function(X) + np.log(0.25),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     np.testing.assert_allclose(corrected.predict_proba(X).sum(axis=1), 1.0)
 
 

@@ -114,8 +114,10 @@ def test_dcn_logit_is_one_linear_unit_on_cross_and_deep_outputs():
     net = net.double().eval()
     embeddings = net.embedding(ids, values)
     x0 = torch.cat([embeddings[:, j] for j in range(embeddings.shape[1])], dim=1)
-    combined = torch.cat([cross_network_by_definition(x0, net.cross.weights, net.cross.biases),
-                          net.mlp.hidden(x0)], dim=1)
+    combined = torch.cat(
+        [cross_network_by_definition(x0, net.cross.weights, net.cross.biases), net.mlp.hidden(x0)],
+        dim=1,
+    )
     w_logits = torch.cat([net.cross_output.weight, net.mlp.output.weight], dim=1)
     expected = (combined @ w_logits.T).squeeze(-1) + net.cross_output.bias
     torch.testing.assert_close(net(ids, values), expected)
@@ -246,7 +248,11 @@ def test_crosses_need_a_dataframe_and_no_clashing_names():
 def test_crosses_feature_names_out():
     crosses = CrossProductFeatures([("site", "hour")]).fit(raw_frame())
     assert list(crosses.get_feature_names_out()) == [
-        "site", "device", "hour", "price", "site_x_hour",
+        "site",
+        "device",
+        "hour",
+        "price",
+        "site_x_hour",
     ]
 
 
@@ -304,14 +310,16 @@ def test_widedeep_wide_and_deep_tables_are_separate(wide):
     deep_tables = [net.deep_embedding.table.weight, net.deep_embedding.numeric]
     assert not {id(t) for t in wide_tables} & {id(t) for t in deep_tables}
 
-    deep_grads = torch.autograd.grad(net.deep_logit(ids, values).sum(), wide_tables + deep_tables,
-                                     allow_unused=True)
+    deep_grads = torch.autograd.grad(
+        net.deep_logit(ids, values).sum(), wide_tables + deep_tables, allow_unused=True
+    )
     assert all(g is None for g in deep_grads[: len(wide_tables)])
     assert deep_grads[len(wide_tables)].abs().sum() > 0
 
-    wide_grads = torch.autograd.grad(net.wide_logit(ids, values).sum(), wide_tables + deep_tables,
-                                     allow_unused=True)
-    assert all(g is None for g in wide_grads[len(wide_tables):])
+    wide_grads = torch.autograd.grad(
+        net.wide_logit(ids, values).sum(), wide_tables + deep_tables, allow_unused=True
+    )
+    assert all(g is None for g in wide_grads[len(wide_tables) :])
     assert all(g.abs().sum() > 0 for g in wide_grads[: len(wide_tables)])
 
 
@@ -459,8 +467,16 @@ class TableAtTrainBegin(Callback):
 
 def small(cls, **params):
     """A configuration of ``cls`` that trains in well under a second on 1,000 rows."""
-    defaults = {"max_epochs": 3, "batch_size": 128, "lr": 1e-2, "random_state": 0,
-                "embed_dim": 4, "hidden_units": (16,), "dropout": 0.0, "n_threads": 1}
+    defaults = {
+        "max_epochs": 3,
+        "batch_size": 128,
+        "lr": 1e-2,
+        "random_state": 0,
+        "embed_dim": 4,
+        "hidden_units": (16,),
+        "dropout": 0.0,
+        "n_threads": 1,
+    }
     if cls is FNNClassifier:
         defaults["pretrain_epochs"] = 2
     return cls(**{**defaults, **params})
@@ -469,8 +485,11 @@ def small(cls, **params):
 def test_fnn_table_starts_training_as_the_pretrained_fm_w_and_v(small_ctr_data):
     X, y = small_ctr_data
     snapshot = TableAtTrainBegin()
-    est = small(FNNClassifier, preprocessor=CTRTransformer(numeric="value"),
-                callbacks=[("snapshot", snapshot)]).fit(X, y)
+    est = small(
+        FNNClassifier,
+        preprocessor=CTRTransformer(numeric="value"),
+        callbacks=[("snapshot", snapshot)],
+    ).fit(X, y)
     fm = est.pretrained_fm_.module_
     assert len(est.pretrained_fm_.history) == 2  # pretrain_epochs
     assert len(est.schema_) == 6 and snapshot.numeric.shape == (2, 5)
@@ -493,8 +512,11 @@ def test_fnn_pretrains_on_the_rows_early_stopping_trains_on(small_ctr_data):
 def test_fnn_passes_every_parameter_an_fm_has_to_its_fm_stage():
     # derived from the signatures, so a training parameter added to CTRClassifier is covered
     fnn_params = inspect.signature(FNNClassifier).parameters
-    shared = [name for name, p in inspect.signature(FMClassifier).parameters.items()
-              if name in fnn_params and p.kind is p.KEYWORD_ONLY]
+    shared = [
+        name
+        for name, p in inspect.signature(FMClassifier).parameters.items()
+        if name in fnn_params and p.kind is p.KEYWORD_ONLY
+    ]
     assert {"embed_dim", "init_std", "lr", "sparse_embeddings", "prefetch"} <= set(shared)
     values = {name: object() for name in shared}  # sentinels: each must arrive as itself
     weight_decay = object()
@@ -509,8 +531,9 @@ def test_fnn_passes_every_parameter_an_fm_has_to_its_fm_stage():
 
 def test_fnn_fm_stage_trains_with_the_fnn_settings(small_ctr_data):
     X, y = small_ctr_data
-    est = small(FNNClassifier, sparse_embeddings=True, l2=1e-3, max_epochs=1,
-                optimizer__weight_decay=1e-4).fit(X, y)
+    est = small(
+        FNNClassifier, sparse_embeddings=True, l2=1e-3, max_epochs=1, optimizer__weight_decay=1e-4
+    ).fit(X, y)
     fm = est.pretrained_fm_
     assert fm.sparse_embeddings and fm.l2 == 1e-3 and fm.embed_dim == est.embed_dim
     assert fm.optimizer_sparse_.param_groups[0]["lr"] == est.lr  # the FM's tables were sparse
@@ -520,8 +543,9 @@ def test_fnn_fm_stage_trains_with_the_fnn_settings(small_ctr_data):
 def test_fnn_without_pretraining_keeps_the_random_table(small_ctr_data):
     X, y = small_ctr_data
     snapshot = TableAtTrainBegin()
-    est = small(FNNClassifier, pretrain_epochs=0, init_std=0.5,
-                callbacks=[("snapshot", snapshot)]).fit(X, y)
+    est = small(
+        FNNClassifier, pretrain_epochs=0, init_std=0.5, callbacks=[("snapshot", snapshot)]
+    ).fit(X, y)
     assert est.pretrained_fm_ is None
     assert 0.4 < snapshot.table.std().item() < 0.6
 
@@ -548,8 +572,9 @@ def test_widedeep_with_crosses_fits_a_crossing_pipeline_and_predicts_raw_frames(
 def test_widedeep_crosses_inside_or_before_the_estimator_are_the_same_model(small_ctr_data):
     X, y = small_ctr_data
     crosses = [("C1", "C2")]
-    pipe = make_pipeline(CrossProductFeatures(crosses), CTRTransformer(),
-                         small(WideDeepClassifier)).fit(X, y)
+    pipe = make_pipeline(
+        CrossProductFeatures(crosses), CTRTransformer(), small(WideDeepClassifier)
+    ).fit(X, y)
     direct = small(WideDeepClassifier, cross_features=crosses).fit(X, y)
     np.testing.assert_allclose(pipe.predict_proba(X), direct.predict_proba(X), rtol=1e-6)
 
@@ -586,8 +611,16 @@ def test_widedeep_with_crosses_pickles(small_ctr_data):
     "cls, params",
     [
         (DCNClassifier, {"n_cross_layers": 5, "embed_dim": 6, "hidden_units": (8, 4)}),
-        (WideDeepClassifier, {"wide": "fm", "cross_features": [("a", "b")], "n_buckets": 99,
-                              "wide_fields": ["a_x_b"], "batch_norm": True}),
+        (
+            WideDeepClassifier,
+            {
+                "wide": "fm",
+                "cross_features": [("a", "b")],
+                "n_buckets": 99,
+                "wide_fields": ["a_x_b"],
+                "batch_norm": True,
+            },
+        ),
         (FNNClassifier, {"pretrain_epochs": 7, "embed_dim": 3, "activation": "tanh"}),
     ],
 )
@@ -612,7 +645,7 @@ def test_clone_and_params_round_trip(cls, params):
 def test_grid_search_over_own_parameter(cls, grid, small_ctr_data):
     X, y = small_ctr_data
     search = GridSearchCV(small(cls, max_epochs=2), grid, scoring="roc_auc", cv=2).fit(X, y)
-    (name, choices), = grid.items()
+    ((name, choices),) = grid.items()
     assert search.best_params_[name] in choices
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
@@ -636,8 +669,12 @@ def test_invalid_parameters_are_named_at_fit(cls, params, name, small_ctr_data):
 
 @pytest.mark.parametrize(
     "name",
-    ["sk_ctr.estimators.dcn", "sk_ctr.estimators.widedeep", "sk_ctr.estimators.fnn",
-     "sk_ctr.preprocessing.crosses"],
+    [
+        "sk_ctr.estimators.dcn",
+        "sk_ctr.estimators.widedeep",
+        "sk_ctr.estimators.fnn",
+        "sk_ctr.preprocessing.crosses",
+    ],
 )
 def test_docstring_examples_run(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
@@ -656,8 +693,15 @@ def order_two_split():
 
 
 # One torch thread: on the shared 2-core machine a second thread mostly spins (5x the CPU time).
-COMMON = {"max_epochs": 30, "early_stopping": True, "scoring": "roc_auc", "batch_size": 1024,
-          "random_state": 0, "lr": 1e-2, "n_threads": 1}
+COMMON = {
+    "max_epochs": 30,
+    "early_stopping": True,
+    "scoring": "roc_auc",
+    "batch_size": 1024,
+    "random_state": 0,
+    "lr": 1e-2,
+    "n_threads": 1,
+}
 DEEP = {"embed_dim": 4, "hidden_units": (64, 64), "dropout": 0.0, "l2": 1e-3}
 
 

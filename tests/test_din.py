@@ -113,8 +113,7 @@ def test_attention_pooling_matches_eq_3_by_loop(normalization, activation):
     pooling = randomize_(AttentionPooling(6, (5, 3), activation, normalization)).double().eval()
     behaviors, lengths = padded_batch([3, 0, 6, 1, 4], 6, 6)
     candidate = torch.randn(5, 6, dtype=torch.float64)
-    expected_interest, expected_weights = attention_by_loop(pooling, behaviors, candidate,
-                                                            lengths)
+    expected_interest, expected_weights = attention_by_loop(pooling, behaviors, candidate, lengths)
     torch.testing.assert_close(pooling(behaviors, candidate, lengths), expected_interest)
     torch.testing.assert_close(pooling.weights(behaviors, candidate, lengths), expected_weights)
 
@@ -185,8 +184,9 @@ def test_activation_unit_scores_the_four_interaction_terms():
     features = torch.tensor([[1.0, 2.0, 3.0, -1.0, -2.0, 3.0, 3.0, -2.0]], dtype=torch.float64)
     expected = unit.mlp(features)
     scores = unit(behaviors, candidate, mask)
-    torch.testing.assert_close(scores, torch.cat([expected, torch.zeros(1, dtype=torch.float64)])
-                               .unsqueeze(0))
+    torch.testing.assert_close(
+        scores, torch.cat([expected, torch.zeros(1, dtype=torch.float64)]).unsqueeze(0)
+    )
 
 
 def test_attention_pooling_rejects_unknown_normalization():
@@ -308,8 +308,9 @@ def test_sequence_embedding_squared_norm_and_rows_used_skip_padding():
         for s, offset in enumerate([3, 7]):
             used += [int(sequences[row, s, t]) + offset for t in range(int(lengths[row, s]))]
         expected.append(sum(weight[r].pow(2).sum() for r in used) + layer.numeric.pow(2).sum())
-    torch.testing.assert_close(layer.squared_norm(ids, values, sequences, lengths),
-                               torch.stack(expected))
+    torch.testing.assert_close(
+        layer.squared_norm(ids, values, sequences, lengths), torch.stack(expected)
+    )
     assert layer.rows_used(ids, sequences, lengths).tolist() == [0, 2, 4, 5, 6, 11]
 
 
@@ -334,12 +335,15 @@ LENGTHS = [[0, 0, 0], [1, 1, 2], [6, 6, 6], [3, 3, 0], [2, 2, 1], [4, 4, 5]]
 def schema_batch(lengths=LENGTHS, max_length=6, seed=0):
     generator = torch.Generator().manual_seed(seed)
     batch_size = len(lengths)
-    ids = torch.stack([torch.randint(0, v, (batch_size,), generator=generator)
-                       for v in (5, 7, 4)], dim=1)
+    ids = torch.stack(
+        [torch.randint(0, v, (batch_size,), generator=generator) for v in (5, 7, 4)], dim=1
+    )
     values = torch.randn(batch_size, 1, generator=generator, dtype=torch.float64)
     lengths = torch.tensor(lengths)
-    sequences = torch.stack([torch.randint(1, v, (batch_size, max_length), generator=generator)
-                             for v in (7, 4, 6)], dim=1)
+    sequences = torch.stack(
+        [torch.randint(1, v, (batch_size, max_length), generator=generator) for v in (7, 4, 6)],
+        dim=1,
+    )
     sequences = sequences * sequence_mask(lengths, max_length)  # padding id 0
     return {"ids": ids, "values": values, "sequences": sequences, "lengths": lengths}
 
@@ -347,8 +351,13 @@ def schema_batch(lengths=LENGTHS, max_length=6, seed=0):
 def other_padding(batch, seed=1):
     """The same batch with random ids (not 0) at every padding position."""
     generator = torch.Generator().manual_seed(seed)
-    noise = torch.stack([torch.randint(1, v, batch["sequences"][:, 0].shape,
-                                       generator=generator) for v in (7, 4, 6)], dim=1)
+    noise = torch.stack(
+        [
+            torch.randint(1, v, batch["sequences"][:, 0].shape, generator=generator)
+            for v in (7, 4, 6)
+        ],
+        dim=1,
+    )
     mask = sequence_mask(batch["lengths"], batch["sequences"].shape[-1])
     return {**batch, "sequences": torch.where(mask, batch["sequences"], noise)}
 
@@ -359,8 +368,9 @@ def field_and_sequence_vectors(net, batch):
 
 
 def test_embedding_mlp_net_is_mlp_of_fields_and_summed_sequences():
-    net = randomize_(EmbeddingMLPNet(SCHEMA, embed_dim=3, hidden_units=(8,),
-                                     activation="tanh")).double()
+    net = randomize_(
+        EmbeddingMLPNet(SCHEMA, embed_dim=3, hidden_units=(8,), activation="tanh")
+    ).double()
     batch = schema_batch()
     fields, sequences = field_and_sequence_vectors(net, batch)
     pooled = torch.zeros(6, 3, 3, dtype=torch.float64)
@@ -401,26 +411,51 @@ def din_by_loop(net, batch):
 
 @pytest.mark.parametrize("normalization", [None, "softmax"])
 def test_din_net_matches_goods_attention_by_loop(normalization):
-    net = randomize_(DINNet(SCHEMA, embed_dim=3, hidden_units=(8,), activation="prelu",
-                            attention_hidden_units=(5,),
-                            attention_normalization=normalization)).double().eval()
+    net = (
+        randomize_(
+            DINNet(
+                SCHEMA,
+                embed_dim=3,
+                hidden_units=(8,),
+                activation="prelu",
+                attention_hidden_units=(5,),
+                attention_normalization=normalization,
+            )
+        )
+        .double()
+        .eval()
+    )
     assert net.behavior_groups == [("hist_item_id", "hist_cate_id")]
     batch = schema_batch()
     torch.testing.assert_close(net(**batch), din_by_loop(net, batch))
 
 
 def test_din_net_separate_grouping_attends_per_history():
-    net = randomize_(DINNet(SCHEMA, embed_dim=3, hidden_units=(4,), activation="prelu",
-                            behavior_grouping="separate")).double().eval()
+    net = (
+        randomize_(
+            DINNet(
+                SCHEMA,
+                embed_dim=3,
+                hidden_units=(4,),
+                activation="prelu",
+                behavior_grouping="separate",
+            )
+        )
+        .double()
+        .eval()
+    )
     assert net.behavior_groups == [("hist_item_id",), ("hist_cate_id",)]
     batch = schema_batch()
     fields, sequences = field_and_sequence_vectors(net, batch)
     lengths = batch["lengths"]
-    pooled = torch.stack([
-        net.attention[0](sequences[:, 0], fields[:, 1], lengths[:, 0]),
-        net.attention[1](sequences[:, 1], fields[:, 2], lengths[:, 1]),
-        SequencePooling()(sequences[:, 2], lengths[:, 2]),
-    ], dim=1)
+    pooled = torch.stack(
+        [
+            net.attention[0](sequences[:, 0], fields[:, 1], lengths[:, 0]),
+            net.attention[1](sequences[:, 1], fields[:, 2], lengths[:, 1]),
+            SequencePooling()(sequences[:, 2], lengths[:, 2]),
+        ],
+        dim=1,
+    )
     expected = net.mlp(torch.cat([fields, pooled], dim=1).flatten(start_dim=1))
     torch.testing.assert_close(net(**batch), expected)
     weights = net.attention_weights(**batch)
@@ -446,8 +481,13 @@ def test_padding_ids_never_change_the_logits(network, training):
 
 @pytest.mark.parametrize("normalization", [None, "softmax"])
 def test_din_net_with_all_histories_empty_is_finite_and_ignores_them(normalization):
-    net = randomize_(DINNet(SCHEMA, embed_dim=3, hidden_units=(4,),
-                            attention_normalization=normalization)).double().train()
+    net = (
+        randomize_(
+            DINNet(SCHEMA, embed_dim=3, hidden_units=(4,), attention_normalization=normalization)
+        )
+        .double()
+        .train()
+    )
     batch = schema_batch(lengths=[[0, 0, 0]] * 4)
     logits = net(**batch)
     assert torch.isfinite(logits).all()
@@ -469,8 +509,11 @@ def test_networks_without_sequence_fields():
         inputs = {"ids": batch["ids"], "values": batch["values"].float()}
         assert net(**inputs).shape == (6,)
     assert DINNet(schema, embed_dim=3).attention_weights(
-        batch["ids"], batch["values"].float(), torch.zeros(6, 0, 5, dtype=torch.long),
-        torch.zeros(6, 0, dtype=torch.long)).shape == (6, 0, 5)
+        batch["ids"],
+        batch["values"].float(),
+        torch.zeros(6, 0, 5, dtype=torch.long),
+        torch.zeros(6, 0, dtype=torch.long),
+    ).shape == (6, 0, 5)
 
 
 def test_network_input_errors():
@@ -556,24 +599,35 @@ def tiny_frame(n_samples=60, seed=0, misaligned_row=None):
     rng = np.random.default_rng(seed)
     items = rng.integers(0, 12, n_samples)
     histories = [rng.integers(0, 12, rng.integers(0, 5)) for _ in range(n_samples)]
-    frame = pd.DataFrame({
-        "user": rng.integers(0, 5, n_samples).astype(str),
-        "item_id": items.astype(str),
-        "cate_id": (items % 3).astype(str),
-        "hist_item_id": [[str(i) for i in h] for h in histories],
-        "hist_cate_id": [[str(i % 3) for i in h] for h in histories],
-    })
+    frame = pd.DataFrame(
+        {
+            "user": rng.integers(0, 5, n_samples).astype(str),
+            "item_id": items.astype(str),
+            "cate_id": (items % 3).astype(str),
+            "hist_item_id": [[str(i) for i in h] for h in histories],
+            "hist_cate_id": [[str(i % 3) for i in h] for h in histories],
+        }
+    )
     if misaligned_row is not None:
         frame.at[misaligned_row, "hist_cate_id"] = ["0", "1", "2", "0", "1", "2"]
-    y = np.array([str(c % 3) in [str(i % 3) for i in h] for c, h in zip(items, histories,
-                                                                       strict=True)], int)
+    y = np.array(
+        [str(c % 3) in [str(i % 3) for i in h] for c, h in zip(items, histories, strict=True)], int
+    )
     return frame, y
 
 
 def tiny(cls, **params):
-    defaults = {"behavior": BEHAVIOR, "max_sequence_length": 4, "embed_dim": 4,
-                "hidden_units": (8,), "attention_hidden_units": (4,), "max_epochs": 2,
-                "batch_size": 16, "n_threads": 1, "random_state": 0}
+    defaults = {
+        "behavior": BEHAVIOR,
+        "max_sequence_length": 4,
+        "embed_dim": 4,
+        "hidden_units": (8,),
+        "attention_hidden_units": (4,),
+        "max_epochs": 2,
+        "batch_size": 16,
+        "n_threads": 1,
+        "random_state": 0,
+    }
     return cls(**{**defaults, **params})
 
 
@@ -600,8 +654,10 @@ def test_din_and_base_model_share_one_constructor():
         ({"behavior_grouping": "pairs"}, "'behavior_grouping' parameter"),
         ({"adaptive_l2": -0.1}, "'adaptive_l2' parameter"),
         ({"activation": "swish"}, "'activation' parameter"),
-        ({"preprocessor": make_pipeline(CTRTransformer())}, "'preprocessor' parameter.*"
-                                                            "CTRTransformer"),
+        (
+            {"preprocessor": make_pipeline(CTRTransformer())},
+            "'preprocessor' parameter.*CTRTransformer",
+        ),
     ],
 )
 def test_bad_parameters_raise_at_fit_naming_them(cls, params, match):
@@ -618,8 +674,11 @@ def test_unknown_behavior_columns_are_refused_by_the_transformer():
 
 def test_preprocessor_receives_the_sequence_parameters():
     X, y = tiny_frame()
-    est = tiny(DINClassifier, preprocessor=CTRTransformer(min_frequency=2, behavior={"x": "y"}),
-               max_sequence_length=3).fit(X, y)
+    est = tiny(
+        DINClassifier,
+        preprocessor=CTRTransformer(min_frequency=2, behavior={"x": "y"}),
+        max_sequence_length=3,
+    ).fit(X, y)
     assert est.preprocessor_.behavior == BEHAVIOR  # the estimator's replace the preprocessor's
     assert est.preprocessor_.min_frequency == 2 and est.preprocessor_.sequence_length_ == 3
     assert est.preprocessor.behavior == {"x": "y"}  # the given one is cloned, not changed
@@ -661,8 +720,9 @@ def test_attention_weights_per_history_and_grouping():
         assert (weights[np.arange(4) >= lengths[:, s, None]] == 0).all()
     assert not np.allclose(est.attention_weights(X), est.attention_weights(X, "hist_cate_id"))
     joint = tiny(DINClassifier).fit(X, y)
-    np.testing.assert_array_equal(joint.attention_weights(X),
-                                  joint.attention_weights(X, "hist_cate_id"))
+    np.testing.assert_array_equal(
+        joint.attention_weights(X), joint.attention_weights(X, "hist_cate_id")
+    )
 
 
 def test_id_frequencies_come_from_the_transformer_or_the_encoded_data():
@@ -674,8 +734,9 @@ def test_id_frequencies_come_from_the_transformer_or_the_encoded_data():
     for name, expected in est.preprocessor_.frequencies_.items():
         np.testing.assert_array_equal(counts[name], expected)
     on_encoded = tiny(DINClassifier, adaptive_l2=0.1).fit(encoded, y)
-    torch.testing.assert_close(on_encoded.module_.inverse_frequencies,
-                               est.module_.inverse_frequencies)
+    torch.testing.assert_close(
+        on_encoded.module_.inverse_frequencies, est.module_.inverse_frequencies
+    )
     assert tiny(DINClassifier).fit(X, y).module_.inverse_frequencies is None
 
 
@@ -714,8 +775,9 @@ def test_clone_pickle_and_random_state_reproducibility():
 @pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")  # on purpose
 def test_pipeline_with_encoded_input():
     X, y = tiny_frame()
-    pipe = make_pipeline(CTRTransformer(behavior=BEHAVIOR, max_sequence_length=4),
-                         tiny(DINClassifier, behavior=None))
+    pipe = make_pipeline(
+        CTRTransformer(behavior=BEHAVIOR, max_sequence_length=4), tiny(DINClassifier, behavior=None)
+    )
     pipe.fit(X, y)
     encoded = pipe[0].transform(X)
     np.testing.assert_array_equal(pipe.predict_proba(X), pipe[-1].predict_proba(encoded))
@@ -743,17 +805,34 @@ def test_encoded_histories_with_ids_outside_the_vocabulary_are_named():
 #: on whether that category is among the recent behaviours (make_behavior_dataset's local
 #: activation), which attention reads off the history and sum pooling blurs.
 CATEGORY_COLUMNS = ["position", "cate_id", "hist_cate_id"]
-FAST = {"behavior": {"hist_cate_id": "cate_id"}, "max_sequence_length": 10, "embed_dim": 8,
-        "hidden_units": (32,), "attention_hidden_units": (16,), "init_std": 0.1,
-        "max_epochs": 10, "batch_size": 128, "lr": 1e-2, "n_threads": 1, "random_state": 0}
+FAST = {
+    "behavior": {"hist_cate_id": "cate_id"},
+    "max_sequence_length": 10,
+    "embed_dim": 8,
+    "hidden_units": (32,),
+    "attention_hidden_units": (16,),
+    "init_std": 0.1,
+    "max_epochs": 10,
+    "batch_size": 128,
+    "lr": 1e-2,
+    "n_threads": 1,
+    "random_state": 0,
+}
 
 
 @pytest.fixture(scope="module")
 def behavior_split():
     """5,000 impressions (100 users, 20 categories, histories of at most 20 with the last 10
     shown to the models), split 75 / 25."""
-    X, y = make_behavior_dataset(n_samples=5000, n_users=100, n_items=200, n_categories=20,
-                                 max_history=20, recent_window=10, random_state=0)
+    X, y = make_behavior_dataset(
+        n_samples=5000,
+        n_users=100,
+        n_items=200,
+        n_categories=20,
+        max_history=20,
+        recent_window=10,
+        random_state=0,
+    )
     return train_test_split(X, y, test_size=0.25, random_state=0)
 
 
@@ -763,8 +842,7 @@ def fitted_pair(behavior_split):
     X_train, _, y_train, _ = behavior_split
     din = DINClassifier(attention_normalization="softmax", **FAST)
     base = EmbeddingMLPClassifier(**FAST)
-    return din.fit(X_train[CATEGORY_COLUMNS], y_train), base.fit(X_train[CATEGORY_COLUMNS],
-                                                                 y_train)
+    return din.fit(X_train[CATEGORY_COLUMNS], y_train), base.fit(X_train[CATEGORY_COLUMNS], y_train)
 
 
 def test_din_beats_the_base_model_in_gauc_and_auc(behavior_split, fitted_pair):
@@ -777,8 +855,9 @@ def test_din_beats_the_base_model_in_gauc_and_auc(behavior_split, fitted_pair):
     assert roc_auc_score(y_test, din) > roc_auc_score(y_test, base) + 0.03
 
 
-def test_attention_of_clicks_concentrates_on_items_of_the_candidate_category(behavior_split,
-                                                                             fitted_pair):
+def test_attention_of_clicks_concentrates_on_items_of_the_candidate_category(
+    behavior_split, fitted_pair
+):
     _, X_test, _, y_test = behavior_split
     din = fitted_pair[0]
     weights = din.attention_weights(X_test[CATEGORY_COLUMNS])
@@ -801,13 +880,24 @@ def test_attention_of_clicks_concentrates_on_items_of_the_candidate_category(beh
 # GroupKFold by user: no user of a test fold was seen in fit, which the vocabulary warns about
 @pytest.mark.filterwarnings("ignore:No value of column 'user_id' was seen in fit")
 def test_grid_search_compares_both_models_by_gauc_with_routing():
-    X, y = make_behavior_dataset(n_samples=600, n_users=30, n_items=60, n_categories=6,
-                                 max_history=8, recent_window=4, random_state=0)
+    X, y = make_behavior_dataset(
+        n_samples=600,
+        n_users=30,
+        n_items=60,
+        n_categories=6,
+        max_history=8,
+        recent_window=4,
+        random_state=0,
+    )
     models = [tiny(DINClassifier), tiny(EmbeddingMLPClassifier)]
     with sklearn.config_context(enable_metadata_routing=True):
-        search = GridSearchCV(Pipeline([("model", models[0])]), {"model": models},
-                              scoring={"gauc": make_gauc_scorer(), "auc": "roc_auc"},
-                              refit=False, cv=GroupKFold(n_splits=2))
+        search = GridSearchCV(
+            Pipeline([("model", models[0])]),
+            {"model": models},
+            scoring={"gauc": make_gauc_scorer(), "auc": "roc_auc"},
+            refit=False,
+            cv=GroupKFold(n_splits=2),
+        )
         search.fit(X, y, groups=X["user_id"])
     results = search.cv_results_
     assert np.isfinite(results["mean_test_gauc"]).all() and len(results["params"]) == 2
@@ -815,8 +905,7 @@ def test_grid_search_compares_both_models_by_gauc_with_routing():
     first_fold = next(GroupKFold(n_splits=2).split(X, y, X["user_id"]))
     train, test = first_fold
     model = clone(models[0]).fit(X.iloc[train], y[train])
-    expected = gauc_score(y[test], model.predict_proba(X.iloc[test])[:, 1],
-                          X["user_id"].iloc[test])
+    expected = gauc_score(y[test], model.predict_proba(X.iloc[test])[:, 1], X["user_id"].iloc[test])
     assert results["split0_test_gauc"][0] == pytest.approx(expected)
 
 
@@ -827,17 +916,27 @@ def test_din_with_adaptive_regularisation_on_every_column():
     # adaptive_l2=0.1, 0.668 / 0.691 without it, 0.656 / 0.654 for the base model with it.
     X, y = make_behavior_dataset(n_samples=20000, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
-    params = {"behavior": BEHAVIOR, "max_sequence_length": 20, "embed_dim": 16,
-              "init_std": 0.1, "lr": 5e-3, "batch_size": 256, "max_epochs": 6, "n_threads": 1,
-              "random_state": 0, "early_stopping": False}  # 6 epochs: the over-fit to regularise
+    params = {
+        "behavior": BEHAVIOR,
+        "max_sequence_length": 20,
+        "embed_dim": 16,
+        "init_std": 0.1,
+        "lr": 5e-3,
+        "batch_size": 256,
+        "max_epochs": 6,
+        "n_threads": 1,
+        "random_state": 0,
+        "early_stopping": False,
+    }  # 6 epochs: the over-fit to regularise
     models = {
         "din": DINClassifier(attention_normalization="softmax", adaptive_l2=0.1, **params),
         "din_unregularised": DINClassifier(attention_normalization="softmax", **params),
         "base": EmbeddingMLPClassifier(adaptive_l2=0.1, **params),
     }
     gauc = {
-        name: gauc_score(y_test, model.fit(X_train, y_train).predict_proba(X_test)[:, 1],
-                         X_test["user_id"])
+        name: gauc_score(
+            y_test, model.fit(X_train, y_train).predict_proba(X_test)[:, 1], X_test["user_id"]
+        )
         for name, model in models.items()
     }
     assert gauc["din"] > gauc["base"] + 0.04

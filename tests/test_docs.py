@@ -41,12 +41,18 @@ def test_every_estimator_has_an_example():
     assert not missing, f"no Examples section in the docstring of {missing}"
 
 
-def test_ruff_is_clean():
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=" ".join)
+def test_ruff_is_clean(command):
+    """Lint and format (pyproject.toml's settings) hold over the package, tests, benchmarks
+    and examples."""
     if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff is not installed (it comes with the test extra)")
-    run = subprocess.run([sys.executable, "-m", "ruff", "check", "sk_ctr", "tests", "benchmarks",
-                          "examples"],
-                         cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "sk_ctr", "tests", "benchmarks", "examples"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -57,7 +63,10 @@ def test_documentation_site_builds_without_warnings(tmp_path):
     pytest.importorskip("mkdocstrings", reason="mkdocstrings is in the test extra")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "DeepFM journal eq. 1" in (tmp_path / "api" / "index.html").read_text()

@@ -23,8 +23,9 @@ from sk_ctr.estimators.defaults import auto_batch_size
 
 @pytest.fixture(scope="module")
 def data():
-    X, y = make_ctr_classification(n_samples=1200, n_fields=4, cardinality=20, n_numeric=1,
-                                   random_state=0)
+    X, y = make_ctr_classification(
+        n_samples=1200, n_fields=4, cardinality=20, n_numeric=1, random_state=0
+    )
     return X.iloc[:1000], y[:1000], X.iloc[1000:], y[1000:]
 
 
@@ -88,8 +89,9 @@ def test_auto_stops_early_from_five_held_out_rows_of_the_rarer_class(data):
 )
 def test_scoring_names_the_monitored_history_key(data, scoring, key):
     X, y, X_val, y_val = data
-    est = FMClassifier(lr=0.05, max_epochs=4, scoring=scoring, n_iter_no_change=10,
-                       random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    est = FMClassifier(
+        lr=0.05, max_epochs=4, scoring=scoring, n_iter_no_change=10, random_state=0
+    ).fit(X, y, X_val=X_val, y_val=y_val)
     scores = est.history_[:, key]
     assert est.best_epoch_ == 1 + int(np.argmax(scores))
     if scoring == "neg_log_loss":  # the scorer and skorch's valid_loss agree
@@ -129,12 +131,19 @@ def test_a_pretraining_stage_trains_on_all_of_x_when_x_val_is_given(data):
     # FNN's FM and AutoFIS's search run before training, on the training rows: with X_val
     # that is all of X (they took the rows of a held-out split, and failed without one).
     X, y, X_val, y_val = data
-    fnn = FNNClassifier(hidden_units=(8,), pretrain_epochs=1, max_epochs=1, batch_size=50,
-                        n_threads=1, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    fnn = FNNClassifier(
+        hidden_units=(8,),
+        pretrain_epochs=1,
+        max_epochs=1,
+        batch_size=50,
+        n_threads=1,
+        random_state=0,
+    ).fit(X, y, X_val=X_val, y_val=y_val)
     assert fnn.pretrained_fm_.history_[-1, "train_batch_count"] == 1000 // 50
     assert "valid_auc" in fnn.history_[-1]
-    autofis = AutoFISClassifier(base="fm", search_epochs=1, search_only=True, batch_size=50,
-                                n_threads=1, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    autofis = AutoFISClassifier(
+        base="fm", search_epochs=1, search_only=True, batch_size=50, n_threads=1, random_state=0
+    ).fit(X, y, X_val=X_val, y_val=y_val)
     alpha = autofis.module_.search_gates.alpha
     assert autofis.optimizer_alpha_.state[alpha]["step"] == 1000 // 50
 
@@ -173,8 +182,14 @@ def test_auto_batch_size_gives_every_data_size_several_steps(data):
 
 def test_a_one_row_last_batch_trains_with_batch_norm(data):
     X, y, _, _ = data
-    est = DeepFMClassifier(hidden_units=(8,), batch_norm=True, batch_size=333, max_epochs=1,
-                           early_stopping=False, random_state=0).fit(X.iloc[:667], y[:667])
+    est = DeepFMClassifier(
+        hidden_units=(8,),
+        batch_norm=True,
+        batch_size=333,
+        max_epochs=1,
+        early_stopping=False,
+        random_state=0,
+    ).fit(X.iloc[:667], y[:667])
     sizes = [b["train_batch_size"] for b in est.history_[-1, "batches"]]
     assert sizes == [333, 334]
 
@@ -266,8 +281,13 @@ def test_a_tied_best_score_keeps_the_later_epoch(data):
     # a validation AUC of 1.0 after one epoch of barely trained probabilities: the epochs
     # that tie it are better trained, and the last of them is the one restored
     X, y, X_val, y_val = data
-    est = LRClassifier(max_epochs=10, n_iter_no_change=3, scoring=lambda est, X, y: 1.0,
-                       calibration=None, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    est = LRClassifier(
+        max_epochs=10,
+        n_iter_no_change=3,
+        scoring=lambda est, X, y: 1.0,
+        calibration=None,
+        random_state=0,
+    ).fit(X, y, X_val=X_val, y_val=y_val)
     assert len(est.history_) == 4 and est.best_epoch_ == 4
     last = log_loss(y_val, est.predict_proba(X_val)[:, 1])
     assert last == pytest.approx(est.history_[-1, "valid_loss"], rel=1e-5)

@@ -268,8 +268,11 @@ def test_fieldata_fitted_estimator_rejects_raw_frames(small_ctr_data):
 def test_grid_search(n_jobs, small_ctr_data):
     X, y = small_ctr_data
     search = GridSearchCV(
-        small(DeepFMClassifier, max_epochs=2), {"embed_dim": [2, 4]}, scoring="roc_auc",
-        cv=2, n_jobs=n_jobs,
+        small(DeepFMClassifier, max_epochs=2),
+        {"embed_dim": [2, 4]},
+        scoring="roc_auc",
+        cv=2,
+        n_jobs=n_jobs,
     ).fit(X, y)
     assert search.best_params_["embed_dim"] in (2, 4)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
@@ -279,8 +282,9 @@ def test_grid_search_is_the_same_with_one_or_two_workers(small_ctr_data):
     X, y = small_ctr_data
     scores = []
     for n_jobs in (1, 2):
-        search = GridSearchCV(small(FMClassifier), {"lr": [1e-2, 3e-2]}, scoring="roc_auc", cv=2,
-                              n_jobs=n_jobs).fit(X, y)
+        search = GridSearchCV(
+            small(FMClassifier), {"lr": [1e-2, 3e-2]}, scoring="roc_auc", cv=2, n_jobs=n_jobs
+        ).fit(X, y)
         scores.append(search.cv_results_["mean_test_score"])
     np.testing.assert_allclose(scores[0], scores[1], rtol=1e-5)
 
@@ -385,8 +389,14 @@ def test_sample_weight_is_used_by_the_loss(small_ctr_data):
 
 def test_early_stopping_restores_the_best_epoch(small_ctr_data):
     X, y = small_ctr_data
-    est = small(DeepFMClassifier, max_epochs=50, lr=0.05, early_stopping=True,
-                n_iter_no_change=2, validation_fraction=0.2).fit(X, y)
+    est = small(
+        DeepFMClassifier,
+        max_epochs=50,
+        lr=0.05,
+        early_stopping=True,
+        n_iter_no_change=2,
+        validation_fraction=0.2,
+    ).fit(X, y)
     history = est.history
     auc = history[:, "valid_auc"]
     assert len(history) < 50  # stopped early
@@ -556,8 +566,9 @@ def _edited(data, key, row, column, value):
 def test_fielddata_ids_outside_a_field_vocabulary_are_named():
     from sk_ctr.datasets import make_ctr_classification
 
-    X, y = make_ctr_classification(n_samples=300, n_fields=3, cardinality=10, n_numeric=1,
-                                   random_state=0)
+    X, y = make_ctr_classification(
+        n_samples=300, n_fields=3, cardinality=10, n_numeric=1, random_state=0
+    )
     data = CTRTransformer(numeric="value").fit_transform(X)
     est = small(DeepFMClassifier).fit(data, y)
     first, second = data.categorical_fields[:2]
@@ -566,8 +577,11 @@ def test_fielddata_ids_outside_a_field_vocabulary_are_named():
     for value, shown in [(first.vocab_size, first.vocab_size), (-1, -1)]:
         bad = _edited(data, "ids", 5, 0, value)
         for call in (est.predict_proba, lambda d: small(DeepFMClassifier).fit(d, y)):
-            with pytest.raises(ValueError, match=rf"Field '{first.name}' has id {shown}, outside "
-                               rf"its vocabulary of {first.vocab_size} ids"):
+            with pytest.raises(
+                ValueError,
+                match=rf"Field '{first.name}' has id {shown}, outside "
+                rf"its vocabulary of {first.vocab_size} ids",
+            ):
                 call(bad)
     with pytest.raises(ValueError, match=f"Field '{second.name}' has id 99999"):
         est.predict_proba(_edited(data, "ids", 0, 1, 99999))

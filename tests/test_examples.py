@@ -81,8 +81,11 @@ def test_grid_search_study_example_runs(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
     plot = tmp_path / "dropout.png"
     # --data pointing nowhere: the synthetic data, so the test needs no ../shared.
-    run_example("grid_search_study.py", ["--small", "--data", str(tmp_path / "absent.txt"),
-                                         "--plot", str(plot)], monkeypatch)
+    run_example(
+        "grid_search_study.py",
+        ["--small", "--data", str(tmp_path / "absent.txt"), "--plot", str(plot)],
+        monkeypatch,
+    )
     out = capsys.readouterr().out
     assert "synthetic data" in out and "DeepFM: best keep probability" in out
     assert len([line for line in out.splitlines() if line.startswith("DeepFM ")]) == 3

@@ -39,39 +39,50 @@ FAST = {"n_threads": 1, "random_state": 0, "batch_size": 128, "max_epochs": 2}
 BEHAVIOR = {"hist_item_id": "item_id", "hist_cate_id": "cate_id"}
 HAS_ONNX = all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime"))
 needs_onnx = pytest.mark.skipif(
-    not HAS_ONNX, reason="ONNX export is checked with onnx and onnxruntime: pip install onnx "
-    "onnxruntime")
+    not HAS_ONNX,
+    reason="ONNX export is checked with onnx and onnxruntime: pip install onnx onnxruntime",
+)
 
 # One factory per network family; AutoFIS is exported after its re-train stage (only the kept
 # pairs are computed, so its gate layer for the search is empty).
 MODELS = {
     "lr": lambda: LRClassifier(**FAST),
     "fm": lambda: FMClassifier(**FAST),
-    "deepfm": lambda: DeepFMClassifier(hidden_units=(16, 8), dropout=0.3, batch_norm=True,
-                                       **FAST),
+    "deepfm": lambda: DeepFMClassifier(hidden_units=(16, 8), dropout=0.3, batch_norm=True, **FAST),
     "pnn*": lambda: PNNClassifier(product="both", hidden_units=(16,), **FAST),
     "dcn": lambda: DCNClassifier(hidden_units=(16,), **FAST),
     "fwfm": lambda: FwFMClassifier(**FAST),
     "afm": lambda: AFMClassifier(**FAST),
-    "widedeep-crosses": lambda: WideDeepClassifier(cross_features=[("C1", "C2")],
-                                                   hidden_units=(16,), **FAST),
+    "widedeep-crosses": lambda: WideDeepClassifier(
+        cross_features=[("C1", "C2")], hidden_units=(16,), **FAST
+    ),
     "autofis-retrained": lambda: AutoFISClassifier(base="deepfm", hidden_units=(16,), **FAST),
 }
 SEQUENCE_MODELS = {
-    "din": lambda: DINClassifier(behavior=BEHAVIOR, max_sequence_length=6, hidden_units=(16,),
-                                 **FAST),
+    "din": lambda: DINClassifier(
+        behavior=BEHAVIOR, max_sequence_length=6, hidden_units=(16,), **FAST
+    ),
     "din-softmax-separate": lambda: DINClassifier(
-        behavior=BEHAVIOR, max_sequence_length=6, hidden_units=(16,),
-        attention_normalization="softmax", behavior_grouping="separate", **FAST),
-    "embedding-mlp": lambda: EmbeddingMLPClassifier(behavior=BEHAVIOR, max_sequence_length=6,
-                                                    hidden_units=(16,), **FAST),
+        behavior=BEHAVIOR,
+        max_sequence_length=6,
+        hidden_units=(16,),
+        attention_normalization="softmax",
+        behavior_grouping="separate",
+        **FAST,
+    ),
+    "embedding-mlp": lambda: EmbeddingMLPClassifier(
+        behavior=BEHAVIOR, max_sequence_length=6, hidden_units=(16,), **FAST
+    ),
 }
+
+
 @pytest.fixture(scope="module")
 def ctr_data():
     from sk_ctr.datasets import make_ctr_classification
 
-    X, y = make_ctr_classification(n_samples=600, n_fields=4, cardinality=20, n_numeric=2,
-                                   random_state=0)
+    X, y = make_ctr_classification(
+        n_samples=600, n_fields=4, cardinality=20, n_numeric=2, random_state=0
+    )
     return X, y
 
 
@@ -116,8 +127,9 @@ def test_torchscript_export_reproduces_predict_proba(name, fitted, tmp_path):
     np.testing.assert_allclose(single, exported[:1], atol=1e-6)
 
 
-@pytest.mark.parametrize("export", [export_torchscript,
-                                    pytest.param(export_onnx, marks=needs_onnx)])
+@pytest.mark.parametrize(
+    "export", [export_torchscript, pytest.param(export_onnx, marks=needs_onnx)]
+)
 def test_export_keeps_the_negative_sampling_correction(export, ctr_data, tmp_path):
     est = LRClassifier(negative_sampling_rate=0.25, **FAST).fit(*ctr_data)
     path = export(est, tmp_path / "model.bin")
@@ -130,23 +142,43 @@ def test_export_keeps_the_negative_sampling_correction(export, ctr_data, tmp_pat
         exported = onnxruntime.InferenceSession(path).run(None, inputs)[0]
     corrected = est.predict_proba(ctr_data[0][:30])[:, 1]
     np.testing.assert_allclose(exported, corrected, atol=1e-6)
-    assert not np.allclose(corrected, est.set_params(negative_sampling_rate=None)
-                           .predict_proba(ctr_data[0][:30])[:, 1], atol=1e-3)
+    assert not np.allclose(
+        corrected,
+        est.set_params(negative_sampling_rate=None).predict_proba(ctr_data[0][:30])[:, 1],
+        atol=1e-3,
+    )
 
 
 def test_torchscript_export_traces_on_given_rows(fitted, tmp_path):
     est, X = fitted["din"]
     path = export_torchscript(est, tmp_path / "din.pt", X=X.iloc[:1])  # one row is enough
     inputs = [torch.from_numpy(a) for a in export_inputs(est, X.iloc[100:140]).values()]
-    np.testing.assert_allclose(torch.jit.load(path)(*inputs).detach().numpy(),
-                               est.predict_proba(X.iloc[100:140])[:, 1], atol=1e-6)
+    np.testing.assert_allclose(
+        torch.jit.load(path)(*inputs).detach().numpy(),
+        est.predict_proba(X.iloc[100:140])[:, 1],
+        atol=1e-6,
+    )
 
 
 # ------------------------------------------------------------------ ONNX
 @needs_onnx
-@pytest.mark.parametrize("name", ["lr", "fm", "deepfm", "pnn*", "dcn", "fwfm", "afm",
-                                  "widedeep-crosses", "autofis-retrained", "din",
-                                  "din-softmax-separate", "embedding-mlp"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "lr",
+        "fm",
+        "deepfm",
+        "pnn*",
+        "dcn",
+        "fwfm",
+        "afm",
+        "widedeep-crosses",
+        "autofis-retrained",
+        "din",
+        "din-softmax-separate",
+        "embedding-mlp",
+    ],
+)
 def test_onnx_export_reproduces_predict_proba(name, fitted, tmp_path):
     import onnxruntime
 
@@ -162,8 +194,11 @@ def test_onnx_export_reproduces_predict_proba(name, fitted, tmp_path):
 
 def test_onnx_export_without_onnx_says_what_to_install(fitted, tmp_path, monkeypatch):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "onnx" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnx" else find_spec(name, *a),
+    )
     with pytest.raises(ImportError, match="pip install onnx"):
         export_onnx(fitted["lr"][0], tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
@@ -191,12 +226,14 @@ class BatchFixedNet(LogisticRegressionNet):
         return super().forward(ids, values) + ids.new_zeros(len(ids)).float()
 
 
-@pytest.mark.parametrize("export", [export_torchscript,
-                                    pytest.param(export_onnx, marks=needs_onnx)])
+@pytest.mark.parametrize(
+    "export", [export_torchscript, pytest.param(export_onnx, marks=needs_onnx)]
+)
 def test_export_refuses_a_trace_that_fixed_the_batch_size(export, ctr_data, tmp_path):
     est = LRClassifier(module=BatchFixedNet, **FAST).fit(*ctr_data)
-    with pytest.raises(RuntimeError, match="does not reproduce its network on a batch of 5 "
-                       "rows after tracing on 8"):
+    with pytest.raises(
+        RuntimeError, match="does not reproduce its network on a batch of 5 rows after tracing on 8"
+    ):
         export(est, tmp_path / "model.bin")
     assert not (tmp_path / "model.bin").exists()
 
@@ -222,8 +259,11 @@ def test_behaviour_model_fitted_on_field_data_exports_from_its_schema(behavior_d
     path = export_torchscript(est, tmp_path / "sized.pt")
     inputs = [torch.from_numpy(a) for a in export_inputs(est, encoded[:20]).values()]
     assert inputs[2].shape[2] == 5
-    np.testing.assert_allclose(torch.jit.load(path)(*inputs).detach().numpy(),
-                               est.predict_proba(encoded[:20])[:, 1], atol=1e-6)
+    np.testing.assert_allclose(
+        torch.jit.load(path)(*inputs).detach().numpy(),
+        est.predict_proba(encoded[:20])[:, 1],
+        atol=1e-6,
+    )
 
     schema = [dataclasses.replace(field, max_length=None) for field in encoded.schema]
     encoded = FieldData(dict(encoded), schema)
@@ -232,8 +272,11 @@ def test_behaviour_model_fitted_on_field_data_exports_from_its_schema(behavior_d
         export_torchscript(est, tmp_path / "m.pt")
     path = export_torchscript(est, tmp_path / "m.pt", X=encoded[:20])
     inputs = [torch.from_numpy(a) for a in export_inputs(est, encoded[:20]).values()]
-    np.testing.assert_allclose(torch.jit.load(path)(*inputs).detach().numpy(),
-                               est.predict_proba(encoded[:20])[:, 1], atol=1e-6)
+    np.testing.assert_allclose(
+        torch.jit.load(path)(*inputs).detach().numpy(),
+        est.predict_proba(encoded[:20])[:, 1],
+        atol=1e-6,
+    )
 
 
 # ------------------------------------------------------------------ one artifact
@@ -256,10 +299,10 @@ def test_joblib_artifact_predicts_raw_frames_in_a_fresh_process(fitted, tmp_path
             rows = pd.read_pickle(r"{tmp_path}" + "/" + name + ".rows.pkl")
             np.save(r"{tmp_path}" + "/" + name + ".npy", est.predict_proba(rows)[:, 1])
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     for name in names:
-        np.testing.assert_allclose(np.load(tmp_path / f"{name}.npy"), expected[name],
-                                   atol=1e-7)
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}.npy"), expected[name], atol=1e-7)
     assert isinstance(pd.read_pickle(tmp_path / "din.rows.pkl")["hist_item_id"].iloc[0], list)

@@ -53,10 +53,10 @@ def test_field_aware_embedding_looks_up_one_vector_per_field_for_every_id():
         for i, offset in enumerate(offsets_of(VOCAB_SIZES)):
             row = offset + int(ids[b, i])
             for f in range(n_fields):
-                torch.testing.assert_close(out[b, i, f], table[row, f * k:(f + 1) * k])
+                torch.testing.assert_close(out[b, i, f], table[row, f * k : (f + 1) * k])
         for j in range(n_numeric):
             for f in range(n_fields):
-                expected = values[b, j] * numeric[j, f * k:(f + 1) * k]
+                expected = values[b, j] * numeric[j, f * k : (f + 1) * k]
                 torch.testing.assert_close(out[b, len(VOCAB_SIZES) + j, f], expected)
 
 
@@ -66,11 +66,13 @@ def test_field_aware_embedding_squared_norm_covers_every_vector_of_the_looked_up
     ids = random_ids(VOCAB_SIZES, 5)
     values = torch.ones(5, n_numeric, dtype=torch.float64)
     table, numeric = emb.vectors.table.weight, emb.vectors.numeric
-    expected = torch.stack([
-        sum(table[o + ids[b, i]].pow(2).sum() for i, o in enumerate(offsets_of(VOCAB_SIZES)))
-        + numeric.pow(2).sum()
-        for b in range(5)
-    ])
+    expected = torch.stack(
+        [
+            sum(table[o + ids[b, i]].pow(2).sum() for i, o in enumerate(offsets_of(VOCAB_SIZES)))
+            + numeric.pow(2).sum()
+            for b in range(5)
+        ]
+    )
     torch.testing.assert_close(emb.squared_norm(ids, values), expected)
 
 
@@ -129,10 +131,12 @@ def make_afm(n_fields, k, attention_dim=3, dropout=0.0):
     return AttentionalInteraction(n_fields, k, attention_dim, dropout).double()
 
 
-@pytest.mark.parametrize("batch_size, n_fields, k, attention_dim", [(3, 4, 3, 2), (2, 2, 1, 1),
-                                                                   (2, 5, 2, 4)])
-def test_afm_interaction_and_attention_weights_match_definition(batch_size, n_fields, k,
-                                                                attention_dim):
+@pytest.mark.parametrize(
+    "batch_size, n_fields, k, attention_dim", [(3, 4, 3, 2), (2, 2, 1, 1), (2, 5, 2, 4)]
+)
+def test_afm_interaction_and_attention_weights_match_definition(
+    batch_size, n_fields, k, attention_dim
+):
     layer = randomize_(make_afm(n_fields, k, attention_dim)).eval()
     emb = torch.randn(batch_size, n_fields, k, dtype=torch.float64)
     W, b = layer.attention.weight.tolist(), layer.attention.bias.tolist()
@@ -174,8 +178,10 @@ def test_afm_dropout_acts_on_the_pooled_vector_not_the_attention_weights():
     layer = make_afm(2, 6, attention_dim=2, dropout=0.5).train()
     emb = torch.randn(1, 2, 6, dtype=torch.float64)
     products = (emb[0, 0] * emb[0, 1]).tolist()
-    subsets = {mask: sum(x for x, keep in zip(products, mask, strict=True) if keep)
-               for mask in np.ndindex(*(2,) * 6)}
+    subsets = {
+        mask: sum(x for x, keep in zip(products, mask, strict=True) if keep)
+        for mask in np.ndindex(*(2,) * 6)
+    }
     masks_seen = set()
     for _ in range(20):
         partial = layer(emb).item() * 0.5
@@ -189,8 +195,9 @@ def test_afm_dropout_acts_on_the_pooled_vector_not_the_attention_weights():
 def test_interactions_of_a_single_field_are_zero():
     zeros = torch.zeros(3, dtype=torch.float64)
     torch.testing.assert_close(FieldAwareInteraction(1)(torch.randn(3, 1, 1, 2).double()), zeros)
-    torch.testing.assert_close(FieldWeightedInteraction(1).double()(torch.randn(3, 1, 2).double()),
-                               zeros)
+    torch.testing.assert_close(
+        FieldWeightedInteraction(1).double()(torch.randn(3, 1, 2).double()), zeros
+    )
     torch.testing.assert_close(make_afm(1, 2)(torch.randn(3, 1, 2).double()), zeros)
 
 
@@ -198,8 +205,9 @@ def test_interactions_of_a_single_field_are_zero():
 # Networks: the logit is the linear term plus the interaction term, with one bias
 # ----------------------------------------------------------------------------------------
 def encoded_batch(numeric):
-    X, _ = make_ctr_classification(n_samples=30, n_fields=3, cardinality=5, n_numeric=2,
-                                   random_state=0)
+    X, _ = make_ctr_classification(
+        n_samples=30, n_fields=3, cardinality=5, n_numeric=2, random_state=0
+    )
     data = CTRTransformer(numeric=numeric, n_bins=3).fit_transform(X)
     ids = torch.as_tensor(data["ids"])
     values = torch.as_tensor(data["values"], dtype=torch.float64)
@@ -236,18 +244,24 @@ def test_afm_net_is_linear_plus_attention_pooled_pairs(batch):
         net.embedding.numeric.normal_()
     afm = net.afm
     outputs, weights = afm_reference(
-        net.embedding(ids, values), afm.attention.weight.tolist(), afm.attention.bias.tolist(),
-        afm.score.weight[0].tolist(), afm.projection.weight[0].tolist(),
+        net.embedding(ids, values),
+        afm.attention.weight.tolist(),
+        afm.attention.bias.tolist(),
+        afm.score.weight[0].tolist(),
+        afm.projection.weight[0].tolist(),
     )
     torch.testing.assert_close(net(ids, values), net.linear(ids, values) + outputs)
     torch.testing.assert_close(net.attention_weights(ids, values), weights)
 
 
-@pytest.mark.parametrize("make_net", [
-    lambda f: FFMNet(f, embed_dim=2),
-    lambda f: FwFMNet(f, embed_dim=2),
-    lambda f: AFMNet(f, embed_dim=2, attention_dim=3),
-])
+@pytest.mark.parametrize(
+    "make_net",
+    [
+        lambda f: FFMNet(f, embed_dim=2),
+        lambda f: FwFMNet(f, embed_dim=2),
+        lambda f: AFMNet(f, embed_dim=2, attention_dim=3),
+    ],
+)
 def test_networks_have_exactly_one_constant_term(make_net, batch):
     fields, _, _ = batch
     net = make_net(fields)
@@ -273,8 +287,9 @@ def test_ffm_penalty_covers_linear_weights_and_the_field_aware_table():
     expected = torch.zeros(len(ids), dtype=torch.float64)
     for table in (net.linear.weights, net.embedding.vectors):
         for b in range(len(ids)):
-            expected[b] += sum(table.table.weight[o + ids[b, i]].pow(2).sum()
-                               for i, o in enumerate(offsets))
+            expected[b] += sum(
+                table.table.weight[o + ids[b, i]].pow(2).sum() for i, o in enumerate(offsets)
+            )
             expected[b] += table.numeric.pow(2).sum()
     assert net.embedding.vectors.table.weight.shape[1] == net.n_fields * 2
     torch.testing.assert_close(net.penalty(ids, values), expected)
@@ -299,8 +314,7 @@ def order2_split():
 
 # One torch thread: on the 2 shared cores, a second thread's spin-waiting costs more CPU than the
 # tiny matrix products save.
-PROTOCOL = {"max_epochs": 30, "early_stopping": True, "lr": 1e-2, "random_state": 0,
-            "n_threads": 1}
+PROTOCOL = {"max_epochs": 30, "early_stopping": True, "lr": 1e-2, "random_state": 0, "n_threads": 1}
 
 
 def fit_and_score(cls, split):
@@ -342,11 +356,14 @@ def test_clone_and_get_params_round_trip(cls):
     assert cls(**params).get_params(deep=False).keys() == params.keys()
 
 
-@pytest.mark.parametrize("cls, grid", [
-    (FFMClassifier, {"embed_dim": [2, 4]}),
-    (FwFMClassifier, {"embed_dim": [4, 8]}),
-    (AFMClassifier, {"attention_dim": [2, 8]}),
-])
+@pytest.mark.parametrize(
+    "cls, grid",
+    [
+        (FFMClassifier, {"embed_dim": [2, 4]}),
+        (FwFMClassifier, {"embed_dim": [4, 8]}),
+        (AFMClassifier, {"attention_dim": [2, 8]}),
+    ],
+)
 def test_grid_search_over_own_parameter(cls, grid, small_ctr_data):
     X, y = small_ctr_data
     search = GridSearchCV(small(cls), grid, cv=2, scoring="roc_auc").fit(X, y)

@@ -24,13 +24,15 @@ TREES = [f"tree_{t}" for t in range(5)]
 
 
 def small_ffm(**params):
-    return FFMClassifier(**{"max_epochs": 3, "batch_size": 128, "lr": 1e-2, "n_threads": 1,
-                            **params})
+    return FFMClassifier(
+        **{"max_epochs": 3, "batch_size": 128, "lr": 1e-2, "n_threads": 1, **params}
+    )
 
 
 def small_gbdt_ffm(**params):
-    return GBDTFFMClassifier(**{"n_estimators": 5, "ffm_model": small_ffm(), "random_state": 0,
-                                **params})
+    return GBDTFFMClassifier(
+        **{"n_estimators": 5, "ffm_model": small_ffm(), "random_state": 0, **params}
+    )
 
 
 def test_defaults_follow_autofis_table_9_trees_with_fewer_leaves():
@@ -91,13 +93,29 @@ def test_gbdt_lr_shares_the_base_and_names_its_stage_lr(small_ctr_data):
 class GBDTFMClassifier(BaseLeafFieldsClassifier):
     """A third configuration, declared as GBDT + LR and GBDT + FFM are: its stage and params."""
 
-    _final_stage = FinalStage(model="fm_model", fraction="fm_fraction", attribute="fm_",
-                              default=partial(FMClassifier, max_epochs=2, n_threads=1))
+    _final_stage = FinalStage(
+        model="fm_model",
+        fraction="fm_fraction",
+        attribute="fm_",
+        default=partial(FMClassifier, max_epochs=2, n_threads=1),
+    )
     _parameter_constraints = {**TREE_CONSTRAINTS, **_final_stage.constraints()}
 
-    def __init__(self, *, n_estimators=3, learning_rate=0.1, max_depth=3, max_leaf_nodes=None,
-                 min_samples_leaf=1, subsample=1.0, fm_model=None, fm_fraction=None,
-                 keep_original=False, preprocessor=None, random_state=None):
+    def __init__(
+        self,
+        *,
+        n_estimators=3,
+        learning_rate=0.1,
+        max_depth=3,
+        max_leaf_nodes=None,
+        min_samples_leaf=1,
+        subsample=1.0,
+        fm_model=None,
+        fm_fraction=None,
+        keep_original=False,
+        preprocessor=None,
+        random_state=None,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -152,8 +170,14 @@ def test_gbdt_ffm_learns_more_than_lr_and_than_gbdt_lr_on_the_same_trees():
     # the trees find conjunctions, and the FFM also lets leaves and raw fields interact.
     X, y = make_ctr_classification(n_samples=8000, n_fields=4, cardinality=10, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
-    common = {"max_epochs": 10, "early_stopping": True, "random_state": 0, "lr": 1e-2,
-              "batch_size": 256, "n_threads": 1}
+    common = {
+        "max_epochs": 10,
+        "early_stopping": True,
+        "random_state": 0,
+        "lr": 1e-2,
+        "batch_size": 256,
+        "n_threads": 1,
+    }
 
     def held_out_auc(est):
         return roc_auc_score(y_test, est.fit(X_train, y_train).predict_proba(X_test)[:, 1])
@@ -179,8 +203,9 @@ def test_gbdt_ffm_clone_pickle_and_grid_search(small_ctr_data):
     fitted = est.fit(X, y)
     loaded = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
-    search = GridSearchCV(small_gbdt_ffm(), {"n_estimators": [2, 4]}, scoring="roc_auc",
-                          cv=2).fit(X, y)
+    search = GridSearchCV(small_gbdt_ffm(), {"n_estimators": [2, 4]}, scoring="roc_auc", cv=2).fit(
+        X, y
+    )
     assert search.best_estimator_.apply(X).shape == (len(X), search.best_params_["n_estimators"])
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
@@ -228,7 +253,8 @@ def test_bad_input_raises_what_the_other_estimators_raise(small_ctr_data):
 def test_benchmark_runs_gbdt_ffm_and_reports_its_ffm_epochs():
     X, y = make_ctr_classification(n_samples=600, n_fields=4, cardinality=10, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
-    runs = run_benchmark((X_train, y_train, X_test, y_test), ["gbdt+ffm"], n_threads=1,
-                         log=io.StringIO())
+    runs = run_benchmark(
+        (X_train, y_train, X_test, y_test), ["gbdt+ffm"], n_threads=1, log=io.StringIO()
+    )
     assert runs["error"].isna().all() and runs.loc[0, "auc"] > 0.5
     assert runs.loc[0, "epochs"] == 10  # the default FFM stage: 10 epochs, no early stopping

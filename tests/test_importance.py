@@ -15,8 +15,13 @@ def one_signal():
     rng = np.random.default_rng(0)
     n = 3000
     ad = rng.integers(0, 20, n)
-    X = pd.DataFrame({"ad": ad.astype(str), "noise": rng.integers(0, 20, n).astype(str),
-                      "price": rng.normal(size=n)})
+    X = pd.DataFrame(
+        {
+            "ad": ad.astype(str),
+            "noise": rng.integers(0, 20, n).astype(str),
+            "price": rng.normal(size=n),
+        }
+    )
     y = (rng.random(n) < np.where(ad < 10, 0.6, 0.1)).astype(int)
     return X.iloc[:2400], y[:2400], X.iloc[2400:], y[2400:]
 
@@ -29,8 +34,9 @@ def test_importances_are_the_permutation_importances_of_the_validation_rows(one_
         est, est.preprocessor_.transform(X_val), y_val, n_repeats=2, random_state=0,
         max_rows=5_000,
     )  # fmt: skip
-    np.testing.assert_allclose(est.feature_importances_,
-                               expected.importances_mean[list(X.columns)].to_numpy())
+    np.testing.assert_allclose(
+        est.feature_importances_, expected.importances_mean[list(X.columns)].to_numpy()
+    )
     ad, noise, _ = est.feature_importances_
     assert ad > 0.2 and abs(noise) < 0.02
 

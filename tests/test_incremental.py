@@ -28,14 +28,22 @@ def test_values_outside_the_vocabulary_take_stable_hash_buckets():
     rare_ids = enc.transform(pd.DataFrame({"site": ["rare1", "rare2"]}))["ids"][:, 0]
     assert all(frequencies[i] >= 1 for i in rare_ids)
     # the same ids after pickling, and in a fresh process (hashes do not depend on PYTHONHASHSEED)
-    assert (pickle.loads(pickle.dumps(enc)).transform(
-        pd.DataFrame({"site": ["new"]}))["ids"] == new1).all()
-    code = ("import pandas as pd; from sk_ctr import CTRTransformer;"
-            "enc = CTRTransformer(min_frequency=2, hash_buckets=8).fit(pd.DataFrame({'site': "
-            "['a'] * 5 + ['b'] * 3 + ['rare1', 'rare2']}));"
-            "print(enc.transform(pd.DataFrame({'site': ['new']}))['ids'][0, 0])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PYTHONHASHSEED": "123", "PATH": ""})
+    assert (
+        pickle.loads(pickle.dumps(enc)).transform(pd.DataFrame({"site": ["new"]}))["ids"] == new1
+    ).all()
+    code = (
+        "import pandas as pd; from sk_ctr import CTRTransformer;"
+        "enc = CTRTransformer(min_frequency=2, hash_buckets=8).fit(pd.DataFrame({'site': "
+        "['a'] * 5 + ['b'] * 3 + ['rare1', 'rare2']}));"
+        "print(enc.transform(pd.DataFrame({'site': ['new']}))['ids'][0, 0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+    )
     assert int(out.stdout) == new1
 
 
@@ -64,8 +72,15 @@ def test_new_day_with_new_items_trains_without_refitting_the_vocabulary(method):
     day2, test = _day(new_items, 4000, rng), _day(new_items, 2000, rng)
     aucs = {}
     for buckets in (0, 256):
-        est = FMClassifier(preprocessor=CTRTransformer(hash_buckets=buckets), embed_dim=4,
-                           lr=5e-2, max_epochs=3, batch_size=256, n_threads=1, random_state=0)
+        est = FMClassifier(
+            preprocessor=CTRTransformer(hash_buckets=buckets),
+            embed_dim=4,
+            lr=5e-2,
+            max_epochs=3,
+            batch_size=256,
+            n_threads=1,
+            random_state=0,
+        )
         est.fit(*day1)
         vocabulary = est.preprocessor_.vocabularies_["item"].copy()
         if method == "partial_fit":

@@ -231,8 +231,9 @@ def test_ties_keep_the_candidates_order_and_prefixes_are_shorter_lists(catalogue
 
 def test_rank_candidates_with_a_fitted_sk_ctr_model():
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"user_type": rng.choice(["a", "b"], 600),
-                      "app": rng.choice(list("pqrs"), 600)})
+    X = pd.DataFrame(
+        {"user_type": rng.choice(["a", "b"], 600), "app": rng.choice(list("pqrs"), 600)}
+    )
     clicked = (X["user_type"] == "a") == X["app"].isin(["p", "q"])
     y = (clicked.to_numpy() & (rng.random(600) < 0.8)).astype(int)
     model = LRClassifier(lr=5e-2, max_epochs=5, random_state=0, n_threads=1).fit(X, y)

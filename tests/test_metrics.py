@@ -71,8 +71,9 @@ def test_gauc_skips_single_class_groups_and_ignores_row_order():
     y, scores, groups = random_groups_data(1000, 50, 4)
     extra_groups = np.repeat([1000, 1001], 20)
     extra_y = np.repeat([0, 1], 20)
-    with_extra = gauc_score(np.r_[y, extra_y], np.r_[scores, np.arange(40.0)],
-                            np.r_[groups, extra_groups])
+    with_extra = gauc_score(
+        np.r_[y, extra_y], np.r_[scores, np.arange(40.0)], np.r_[groups, extra_groups]
+    )
     assert with_extra == pytest.approx(gauc_score(y, scores, groups))
     order = np.random.default_rng(0).permutation(len(y))
     assert gauc_score(y[order], scores[order], groups[order]) == pytest.approx(
@@ -135,8 +136,9 @@ def test_scorer_in_grid_search_receives_the_groups_of_each_fold():
     X, y, groups = user_data()
     with sklearn.config_context(enable_metadata_routing=True):
         scorer = make_gauc_scorer()
-        search = GridSearchCV(LogisticRegression(), {"C": [1e-4, 1.0]}, scoring=scorer,
-                              cv=GroupKFold(n_splits=3))
+        search = GridSearchCV(
+            LogisticRegression(), {"C": [1e-4, 1.0]}, scoring=scorer, cv=GroupKFold(n_splits=3)
+        )
         search.fit(X, y, groups=groups)
     folds = list(GroupKFold(n_splits=3).split(X, y, groups))
     for candidate, C in enumerate([1e-4, 1.0]):
@@ -144,17 +146,21 @@ def test_scorer_in_grid_search_receives_the_groups_of_each_fold():
         for train, test in folds:
             model = LogisticRegression(C=C).fit(X[train], y[train])
             expected.append(gauc_score(y[test], model.decision_function(X[test]), groups[test]))
-        assert search.cv_results_["mean_test_score"][candidate] == pytest.approx(
-            np.mean(expected)
-        )
+        assert search.cv_results_["mean_test_score"][candidate] == pytest.approx(np.mean(expected))
     assert search.best_params_ == {"C": 1.0}
 
 
 def test_scorer_in_cross_validate_with_clicks_weights():
     X, y, groups = user_data(seed=1)
     with sklearn.config_context(enable_metadata_routing=True):
-        scores = cross_validate(LogisticRegression(), X, y, cv=3, params={"groups": groups},
-                                scoring={"gauc": make_gauc_scorer("clicks"), "auc": "roc_auc"})
+        scores = cross_validate(
+            LogisticRegression(),
+            X,
+            y,
+            cv=3,
+            params={"groups": groups},
+            scoring={"gauc": make_gauc_scorer("clicks"), "auc": "roc_auc"},
+        )
     # The user bias makes the plain AUC high; within users only x0 ranks.
     assert np.all(scores["test_gauc"] < scores["test_auc"])
     assert np.all(scores["test_gauc"] > 0.6)

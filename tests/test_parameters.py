@@ -48,16 +48,14 @@ def test_signature_lists_every_parameter_and_get_params_only_them(cls):
     # iterator_train, predict_nonlinearity, callbacks__print_log__sink ...)
     assert list(cls().get_params()) == sorted(p.name for p in named)
     own = [p.name for p in named if p.name not in TRAINING_PARAMETERS]
-    assert all(getattr(cls(), name) == p.default for name, p in signature.items()
-               if name in own)
+    assert all(getattr(cls(), name) == p.default for name, p in signature.items() if name in own)
 
 
 @pytest.mark.parametrize("cls", NETWORK_ESTIMATORS, ids=lambda cls: cls.__name__)
 def test_construction_and_set_params_never_validate(cls):
     """scikit-learn's check_do_not_raise_errors_in_init_or_set_params over the named
     parameters (the check itself also passes ``skorch_params=``, see test_estimators.py)."""
-    names = [p.name for p in inspect.signature(cls).parameters.values()
-             if p.kind is p.KEYWORD_ONLY]
+    names = [p.name for p in inspect.signature(cls).parameters.values() if p.kind is p.KEYWORD_ONLY]
     for value in [-1, 3.0, "helloworld", np.array([1.0, 4.0]), [1], {}, []]:
         est = cls(**dict.fromkeys(names, value))
         est.set_params(**dict.fromkeys(names, value))
@@ -79,8 +77,12 @@ def test_help_shows_every_parameter():
 
 
 def test_skorch_settings_that_are_set_are_parameters_and_survive_clone():
-    est = DeepFMClassifier(embed_dim=4, optimizer__weight_decay=1e-3,
-                           iterator_train=PrefetchLoader, iterator_train__depth=3)
+    est = DeepFMClassifier(
+        embed_dim=4,
+        optimizer__weight_decay=1e-3,
+        iterator_train=PrefetchLoader,
+        iterator_train__depth=3,
+    )
     params = est.get_params(deep=False)
     assert params["optimizer__weight_decay"] == 1e-3 and params["iterator_train__depth"] == 3
     assert params["iterator_train"] is PrefetchLoader
@@ -93,23 +95,22 @@ def test_skorch_settings_that_are_set_are_parameters_and_survive_clone():
     )
     est.set_params(optimizer__weight_decay=1e-2)
     assert clone(est).get_params()["optimizer__weight_decay"] == 1e-2
-    assert clone(LRClassifier().set_params(module=CustomNetwork)).module is (
-        CustomNetwork
-    )
+    assert clone(LRClassifier().set_params(module=CustomNetwork)).module is (CustomNetwork)
 
 
 def test_callbacks_are_a_parameter():
     callback = Callback()
     est = LRClassifier(callbacks=[("mine", callback)])
     assert est.get_params()["callbacks"] == [("mine", callback)]
-    (name, copied), = clone(est).callbacks
+    ((name, copied),) = clone(est).callbacks
     assert name == "mine" and isinstance(copied, Callback) and copied is not callback
 
 
 def test_grid_search_over_an_optimizer_argument(small_ctr_data):
     X, y = small_ctr_data
-    search = GridSearchCV(small_deepfm(), {"optimizer__weight_decay": [0.0, 1e-3]}, cv=2,
-                          scoring="roc_auc").fit(X, y)
+    search = GridSearchCV(
+        small_deepfm(), {"optimizer__weight_decay": [0.0, 1e-3]}, cv=2, scoring="roc_auc"
+    ).fit(X, y)
     assert [p["optimizer__weight_decay"] for p in search.cv_results_["params"]] == [0.0, 1e-3]
     best = search.best_params_["optimizer__weight_decay"]
     assert search.best_estimator_.optimizer_.param_groups[0]["weight_decay"] == best
@@ -145,8 +146,14 @@ def test_repr_is_sklearns_inside_pipelines_and_searches():
         "GridSearchCV(estimator=DeepFMClassifier(embed_dim=4), param_grid={'lr': [0.01]})"
     )
     # too long for one line: sklearn's pretty-printer lays the parameters out, no tuples
-    long = DeepFMClassifier(embed_dim=4, hidden_units=(64, 32), dropout=0.1, max_epochs=3,
-                            preprocessor=CTRTransformer(min_frequency=3), random_state=0)
+    long = DeepFMClassifier(
+        embed_dim=4,
+        hidden_units=(64, 32),
+        dropout=0.1,
+        max_epochs=3,
+        preprocessor=CTRTransformer(min_frequency=3),
+        random_state=0,
+    )
     assert repr(make_pipeline(long)) == (
         "Pipeline(steps=[('deepfmclassifier',\n"
         "                 DeepFMClassifier(dropout=0.1, embed_dim=4,\n"

@@ -38,15 +38,17 @@ def close_figures():
 @pytest.fixture(scope="module")
 def deepfm(small_ctr_data):
     X, y = small_ctr_data
-    return DeepFMClassifier(hidden_units=(16,), max_epochs=4, early_stopping=True,
-                            n_iter_no_change=4, **FAST).fit(X, y)
+    return DeepFMClassifier(
+        hidden_units=(16,), max_epochs=4, early_stopping=True, n_iter_no_change=4, **FAST
+    ).fit(X, y)
 
 
 @pytest.fixture(scope="module")
 def din():
     X, y = make_behavior_dataset(n_samples=600, random_state=0)
-    est = DINClassifier(behavior=BEHAVIOR, max_sequence_length=8, hidden_units=(16,),
-                        max_epochs=1, **FAST).fit(X, y)
+    est = DINClassifier(
+        behavior=BEHAVIOR, max_sequence_length=8, hidden_units=(16,), max_epochs=1, **FAST
+    ).fit(X, y)
     return est, X
 
 
@@ -147,10 +149,12 @@ def test_attention_bars_are_the_weights_of_the_kept_history(din):
     labels = [tick.get_text() for tick in ax.get_yticklabels()]
     assert labels == [f"{i} / {c}" for i, c in zip(items, categories, strict=True)]
     candidate = (X["item_id"].iloc[row], X["cate_id"].iloc[row])
-    highlighted = [patch.get_facecolor() == matplotlib.colors.to_rgba("tab:orange")
-                   for patch in ax.patches]
-    expected = [i == candidate[0] or c == candidate[1]
-                for i, c in zip(items, categories, strict=True)]
+    highlighted = [
+        patch.get_facecolor() == matplotlib.colors.to_rgba("tab:orange") for patch in ax.patches
+    ]
+    expected = [
+        i == candidate[0] or c == candidate[1] for i, c in zip(items, categories, strict=True)
+    ]
     assert highlighted == expected
 
 
@@ -179,10 +183,20 @@ def benchmark_runs():
     rows = []
     for repeat, (lr, fm) in enumerate([(0.70, 0.74), (0.72, 0.75)]):
         for model, auc in (("lr", lr), ("fm", fm), ("afm", np.nan)):
-            rows.append({"model": model, "repeat": repeat, "random_state": repeat, "auc": auc,
-                         "logloss": 0.5 - auc / 10, "train_seconds": 1.0 + repeat,
-                         "epochs": 3, "best_epoch": 2, "kept_pct": np.nan,
-                         "error": "ValueError: boom" if model == "afm" else None})
+            rows.append(
+                {
+                    "model": model,
+                    "repeat": repeat,
+                    "random_state": repeat,
+                    "auc": auc,
+                    "logloss": 0.5 - auc / 10,
+                    "train_seconds": 1.0 + repeat,
+                    "epochs": 3,
+                    "best_epoch": 2,
+                    "kept_pct": np.nan,
+                    "error": "ValueError: boom" if model == "afm" else None,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -194,11 +208,16 @@ def test_benchmark_bars_are_the_means_with_std_error_bars():
     assert isinstance(ax, matplotlib.axes.Axes)
     heights = [patch.get_height() for patch in ax.patches]
     np.testing.assert_allclose(heights, [0.71, 0.745, 0.0])  # a failed model has no bar
-    errorbar = next(container for container in ax.containers
-                    if isinstance(container, matplotlib.container.ErrorbarContainer))
+    errorbar = next(
+        container
+        for container in ax.containers
+        if isinstance(container, matplotlib.container.ErrorbarContainer)
+    )
     segments = errorbar.lines[2][0].get_segments()  # one vertical line per bar: mean ± std
-    np.testing.assert_allclose([segment[1, 1] - segment[0, 1] for segment in segments][:2],
-                               2 * table["auc_std"].to_numpy()[:2])
+    np.testing.assert_allclose(
+        [segment[1, 1] - segment[0, 1] for segment in segments][:2],
+        2 * table["auc_std"].to_numpy()[:2],
+    )
     assert [tick.get_text() for tick in ax.get_xticklabels()] == ["lr", "fm", "afm"]
     assert [text.get_text() for text in ax.texts] == ["0.71", "0.745", "failed"]
 

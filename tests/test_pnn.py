@@ -230,8 +230,16 @@ def test_deepfm_p_takes_the_keywords_of_deepfm_plus_deep():
 
 def small(**params):
     """A PNNClassifier that trains in well under a second on 1,000 rows."""
-    defaults = {"max_epochs": 3, "batch_size": 128, "lr": 1e-2, "random_state": 0,
-                "n_threads": 1, "embed_dim": 4, "hidden_units": (16,), "dropout": 0.0}
+    defaults = {
+        "max_epochs": 3,
+        "batch_size": 128,
+        "lr": 1e-2,
+        "random_state": 0,
+        "n_threads": 1,
+        "embed_dim": 4,
+        "hidden_units": (16,),
+        "dropout": 0.0,
+    }
     return PNNClassifier(**{**defaults, **params})
 
 
@@ -262,8 +270,9 @@ def test_unknown_product_raises_at_fit(small_ctr_data):
 
 
 def test_clone_and_params_round_trip():
-    est = PNNClassifier(product="both", embed_dim=6, hidden_units=(8, 4), l2=1e-4, lr=0.02,
-                        random_state=3)
+    est = PNNClassifier(
+        product="both", embed_dim=6, hidden_units=(8, 4), l2=1e-4, lr=0.02, random_state=3
+    )
     params = est.get_params()
     assert params["product"] == "both" and params["embed_dim"] == 6 and params["lr"] == 0.02
     twin = clone(est)
@@ -302,8 +311,14 @@ class DeepFMPClassifier(DeepFMClassifier):
 # batch_size=128 rather than 1024: 15,000 rows give 13 steps an epoch at 1024, and the product
 # weights start small, so a PNN at 1024 is often stopped before it leaves LR's level. One torch
 # thread: these small models gain nothing from more, and the CPU time stays a few seconds.
-PROTOCOL = {"max_epochs": 30, "early_stopping": True, "random_state": 0, "lr": 1e-2,
-            "batch_size": 128, "n_threads": 1}
+PROTOCOL = {
+    "max_epochs": 30,
+    "early_stopping": True,
+    "random_state": 0,
+    "lr": 1e-2,
+    "batch_size": 128,
+    "n_threads": 1,
+}
 DEEP = {"embed_dim": 4, "hidden_units": (64, 64), "dropout": 0.0, "l2": 1e-3}
 
 

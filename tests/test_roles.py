@@ -15,13 +15,15 @@ from sk_ctr.preprocessing.roles import RARE_VALUE_COUNT, rare_value_share
 def census_like():
     rng = np.random.default_rng(0)
     n = 2000
-    return pd.DataFrame({
-        "user": rng.integers(0, 50, n),                       # ids: every value recurs
-        "weight": rng.integers(10_000, 900_000, n),           # a quantity: values unique
-        "age": pd.array(rng.integers(17, 90, n), dtype="Int64"),  # recurring, nullable
-        "flag": rng.random(n) < 0.5,
-        "site": rng.choice(["a", "b", "c"], n),
-    })
+    return pd.DataFrame(
+        {
+            "user": rng.integers(0, 50, n),  # ids: every value recurs
+            "weight": rng.integers(10_000, 900_000, n),  # a quantity: values unique
+            "age": pd.array(rng.integers(17, 90, n), dtype="Int64"),  # recurring, nullable
+            "flag": rng.random(n) < 0.5,
+            "site": rng.choice(["a", "b", "c"], n),
+        }
+    )
 
 
 def test_rare_value_share_matches_its_definition():

@@ -94,8 +94,9 @@ def test_random_ragged_lists_match_the_row_by_row_definition(max_sequence_length
     cells = [list(rng.choice(values, size=rng.integers(0, 10))) for _ in range(200)]
     train = pd.DataFrame({"tags": cells})
     encoder = CTRTransformer(max_sequence_length=max_sequence_length).fit(train)
-    test_cells = [list(rng.choice(values + ["unseen"], size=rng.integers(0, 10)))
-                  for _ in range(100)]
+    test_cells = [
+        list(rng.choice(values + ["unseen"], size=rng.integers(0, 10))) for _ in range(100)
+    ]
     encoded = encoder.transform(pd.DataFrame({"tags": test_cells}))
     expected, lengths = reference_encoding(
         test_cells, vocabulary_ids(encoder, "tags"), max_sequence_length
@@ -116,8 +117,9 @@ def test_max_sequence_length_none_uses_the_longest_cell_at_fit():
 
 
 def test_max_sequence_length_none_with_only_empty_cells_keeps_one_padding_slot():
-    encoder, encoded = encode(pd.DataFrame({"tags": [[], [], None]}),
-                              sequence_features=["tags"], max_sequence_length=None)
+    encoder, encoded = encode(
+        pd.DataFrame({"tags": [[], [], None]}), sequence_features=["tags"], max_sequence_length=None
+    )
     assert encoder.sequence_length_ == 1
     np.testing.assert_array_equal(encoded["sequences"], np.zeros((3, 1, 1)))
     np.testing.assert_array_equal(encoded["lengths"], np.zeros((3, 1)))
@@ -148,8 +150,14 @@ AS_LISTS = [["a", "b"], ["c"], [], ["b", "a", "c"]]
         pd.Series([np.array(c, dtype=str) for c in AS_LISTS]),
         pd.Series([["a", "b"], "c", "", "b|a|c"], dtype=object),
     ],
-    ids=["delimited-object", "delimited-str-dtype", "tuples", "object-arrays", "str-arrays",
-         "mixed"],
+    ids=[
+        "delimited-object",
+        "delimited-str-dtype",
+        "tuples",
+        "object-arrays",
+        "str-arrays",
+        "mixed",
+    ],
 )
 def test_delimited_strings_tuples_and_arrays_give_the_ids_of_lists(cells):
     params = {"sequence_features": ["tags"], "max_sequence_length": 4}
@@ -177,8 +185,9 @@ def test_custom_delimiter():
     frame = pd.DataFrame({"tags": ["a^b", "b"]})
     encoder, encoded = encode(frame, sequence_features=["tags"], sequence_delimiter="^")
     ids = vocabulary_ids(encoder, "tags")
-    np.testing.assert_array_equal(encoded["sequences"][:, 0, :2], [[ids["a"], ids["b"]],
-                                                                  [ids["b"], 0]])
+    np.testing.assert_array_equal(
+        encoded["sequences"][:, 0, :2], [[ids["a"], ids["b"]], [ids["b"], 0]]
+    )
 
 
 def test_list_columns_are_detected_but_string_columns_are_not_split():
@@ -209,8 +218,9 @@ def test_missing_item_inside_a_list_keeps_its_position_with_the_missing_id():
     frame = pd.DataFrame({"tags": [["a", None, "b"], ["b", np.nan]]})
     encoder, encoded = encode(frame, max_sequence_length=3)
     ids = vocabulary_ids(encoder, "tags")
-    np.testing.assert_array_equal(encoded["sequences"][:, 0], [[ids["a"], 0, ids["b"]],
-                                                               [ids["b"], 0, 0]])
+    np.testing.assert_array_equal(
+        encoded["sequences"][:, 0], [[ids["a"], 0, ids["b"]], [ids["b"], 0, 0]]
+    )
     np.testing.assert_array_equal(encoded["lengths"][:, 0], [3, 2])
     assert encoder.frequencies_["tags"][MISSING_ID] == 2
 
@@ -267,8 +277,9 @@ def test_unseen_history_items_get_the_other_id():
     test = behavior_frame().assign(hist_item=[["zzz", "a"], ["b"], ["new"], []])
     encoded = encoder.transform(test)
     ids = vocabulary_ids(encoder, "item")
-    np.testing.assert_array_equal(encoded["sequences"][:3, 0, :2],
-                                  [[OTHER_ID, ids["a"]], [ids["b"], 0], [OTHER_ID, 0]])
+    np.testing.assert_array_equal(
+        encoded["sequences"][:3, 0, :2], [[OTHER_ID, ids["a"]], [ids["b"], 0], [OTHER_ID, 0]]
+    )
 
 
 def test_integer_candidate_shares_ids_with_integer_arrays():
@@ -280,13 +291,15 @@ def test_integer_candidate_shares_ids_with_integer_arrays():
 
 
 def test_two_histories_can_share_one_candidate():
-    frame = pd.DataFrame({"item": ["a", "b"], "clicked": [["a", "c"], ["b"]],
-                          "carted": [["c"], ["d", "a"]]})
+    frame = pd.DataFrame(
+        {"item": ["a", "b"], "clicked": [["a", "c"], ["b"]], "carted": [["c"], ["d", "a"]]}
+    )
     encoder, encoded = encode(frame, behavior={"clicked": "item", "carted": "item"})
     ids = vocabulary_ids(encoder, "item")
     assert set(ids) == {"a", "b", "c", "d"}
-    np.testing.assert_array_equal(encoded["sequences"][1, :, :2], [[ids["b"], 0],
-                                                                   [ids["d"], ids["a"]]])
+    np.testing.assert_array_equal(
+        encoded["sequences"][1, :, :2], [[ids["b"], 0], [ids["d"], ids["a"]]]
+    )
 
 
 def test_schema_order_and_the_sequence_fields_padded_length():
@@ -295,7 +308,13 @@ def test_schema_order_and_the_sequence_fields_padded_length():
     kinds = [f.kind for f in encoder.fields_]
     assert kinds == ["categorical"] * 3 + ["numeric"] + ["sequence"] * 3
     assert list(encoder.get_feature_names_out()) == [
-        "user", "item", "cate", "price", "hist_item", "hist_cate", "tags"
+        "user",
+        "item",
+        "cate",
+        "price",
+        "hist_item",
+        "hist_cate",
+        "tags",
     ]
     tags = encoder.fields_[-1]
     assert tags.shares is None
@@ -325,8 +344,10 @@ def test_without_sequence_columns_there_are_no_sequence_arrays():
 
 def test_new_parameters_are_constructor_arguments_with_defaults():
     params = CTRTransformer().get_params()
-    assert {k: params[k] for k in ("sequence_features", "behavior", "max_sequence_length",
-                                   "sequence_delimiter")} == {
+    assert {
+        k: params[k]
+        for k in ("sequence_features", "behavior", "max_sequence_length", "sequence_delimiter")
+    } == {
         "sequence_features": None,
         "behavior": None,
         "max_sequence_length": 50,

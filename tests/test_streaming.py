@@ -601,12 +601,14 @@ def test_integer_and_bool_columns_with_nulls_keep_every_value_in_every_chunk(tmp
     users = [big, big + 1, None, big + 1, big + 2, big, big + 1, big + 2]
     flags = [True, False, True, None, False, True, False, True]
     pq.write_table(
-        pyarrow.table({
-            "user": pyarrow.array(users, pyarrow.int64()),
-            "flag": pyarrow.array(flags),
-            "slot": pyarrow.array(range(8), pyarrow.uint16()),
-            "click": [0, 1] * 4,
-        }),
+        pyarrow.table(
+            {
+                "user": pyarrow.array(users, pyarrow.int64()),
+                "flag": pyarrow.array(flags),
+                "slot": pyarrow.array(range(8), pyarrow.uint16()),
+                "click": [0, 1] * 4,
+            }
+        ),
         tmp_path / "ints.parquet",
         row_group_size=4,
     )
@@ -620,8 +622,9 @@ def test_integer_and_bool_columns_with_nulls_keep_every_value_in_every_chunk(tmp
     assert read_back["flag"].tolist() == [pd.NA if f is None else f for f in flags]
     pd.testing.assert_frame_equal(source.head(), frames[0])  # head() as well
     # the command line's whole-table reader gives the same frame
-    pd.testing.assert_frame_equal(read_table(tmp_path / "ints.parquet").drop(columns="click"),
-                                  read_back)
+    pd.testing.assert_frame_equal(
+        read_table(tmp_path / "ints.parquet").drop(columns="click"), read_back
+    )
     # three distinct users (and the missing one) for the transformer, not one number
     fitted = CTRTransformer().fit(read_back)
     assert {f.name: f.kind for f in fitted.fields_}["user"] == "categorical"

@@ -43,8 +43,14 @@ def over_confident():
     """An FM trained long with a high learning rate on few rows: over-confident logits."""
     X, y = make_ctr_classification(n_samples=3000, n_fields=6, cardinality=40, random_state=2)
     fit, val, test = slice(0, 1500), slice(1500, 2200), slice(2200, None)
-    params = {"lr": 0.05, "max_epochs": 8, "scoring": "roc_auc", "n_iter_no_change": 8,
-              "random_state": 0, "n_threads": 1}
+    params = {
+        "lr": 0.05,
+        "max_epochs": 8,
+        "scoring": "roc_auc",
+        "n_iter_no_change": 8,
+        "random_state": 0,
+        "n_threads": 1,
+    }
     raw = FMClassifier(calibration=None, **params).fit(X[fit], y[fit], X_val=X[val], y_val=y[val])
     scaled = FMClassifier(**params).fit(X[fit], y[fit], X_val=X[val], y_val=y[val])
     return raw, scaled, X[test], y[test]
@@ -53,8 +59,11 @@ def over_confident():
 def test_the_temperature_softens_the_logits_without_changing_rankings(over_confident):
     raw, scaled, X_test, y_test = over_confident
     assert raw.temperature_ == 1.0 and scaled.temperature_ > 1.5
-    np.testing.assert_allclose(scaled.decision_function(X_test),
-                               raw.decision_function(X_test) / scaled.temperature_, rtol=1e-6)
+    np.testing.assert_allclose(
+        scaled.decision_function(X_test),
+        raw.decision_function(X_test) / scaled.temperature_,
+        rtol=1e-6,
+    )
     p_raw, p_scaled = raw.predict_proba(X_test)[:, 1], scaled.predict_proba(X_test)[:, 1]
     np.testing.assert_allclose(p_scaled, expit(scaled.decision_function(X_test)), rtol=1e-12)
     assert roc_auc_score(y_test, p_scaled) == roc_auc_score(y_test, p_raw)
@@ -67,8 +76,9 @@ def test_the_network_output_is_divided_by_the_temperature(over_confident):
     scaled.module_.eval()
     with torch.no_grad():
         logits = scaled.module_(torch.as_tensor(encoded["ids"]), torch.as_tensor(encoded["values"]))
-    np.testing.assert_allclose(scaled.decision_function(X_test),
-                               logits.double().numpy() / scaled.temperature_, rtol=1e-6)
+    np.testing.assert_allclose(
+        scaled.decision_function(X_test), logits.double().numpy() / scaled.temperature_, rtol=1e-6
+    )
 
 
 def test_no_validation_rows_no_temperature():
@@ -121,8 +131,11 @@ def test_isotonic_map_predicts_no_certainty_the_validation_rows_cannot_attest():
 
 def test_isotonic_calibration_is_applied_and_exported(over_confident):
     raw, _, X_test, y_test = over_confident
-    params = {k: v for k, v in raw.get_params().items() if k in
-              ("lr", "max_epochs", "scoring", "n_iter_no_change", "random_state", "n_threads")}
+    params = {
+        k: v
+        for k, v in raw.get_params().items()
+        if k in ("lr", "max_epochs", "scoring", "n_iter_no_change", "random_state", "n_threads")
+    }
     X, y = make_ctr_classification(n_samples=3000, n_fields=6, cardinality=40, random_state=2)
     est = FMClassifier(calibration="isotonic", **params).fit(
         X[:1500], y[:1500], X_val=X[1500:2200], y_val=y[1500:2200]
@@ -140,8 +153,9 @@ def test_isotonic_calibration_is_applied_and_exported(over_confident):
 
 
 def test_auto_fits_the_isotonic_map_only_on_enough_validation_rows():
-    X, y = make_ctr_classification(n_samples=5000, n_fields=4, cardinality=20,
-                                   positive_rate=0.5, random_state=0)
+    X, y = make_ctr_classification(
+        n_samples=5000, n_fields=4, cardinality=20, positive_rate=0.5, random_state=0
+    )
     params = {"max_epochs": 2, "random_state": 0, "n_threads": 1}
     many = FMClassifier(**params).fit(X[:2500], y[:2500], X_val=X[2500:], y_val=y[2500:])
     assert min(np.bincount(y[2500:])) >= 1000 and len(many.isotonic_knots_[0]) > 1

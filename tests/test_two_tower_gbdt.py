@@ -44,16 +44,24 @@ def random_net(**params):
 
 
 def small_two_tower(**params):
-    defaults = {"user_fields": ["C1", "C2", "I1"], "embed_dim": 4, "hidden_units": (8, 4),
-                "max_epochs": 3, "batch_size": 128, "lr": 1e-2, "random_state": 0,
-                "n_threads": 1}
+    defaults = {
+        "user_fields": ["C1", "C2", "I1"],
+        "embed_dim": 4,
+        "hidden_units": (8, 4),
+        "max_epochs": 3,
+        "batch_size": 128,
+        "lr": 1e-2,
+        "random_state": 0,
+        "n_threads": 1,
+    }
     return TwoTowerClassifier(**{**defaults, **params})
 
 
 def small_gbdt_lr(**params):
     linear = LRClassifier(max_epochs=3, batch_size=128, lr=1e-2, n_threads=1)
-    return GBDTLRClassifier(**{"n_estimators": 5, "linear_model": linear, "random_state": 0,
-                               **params})
+    return GBDTLRClassifier(
+        **{"n_estimators": 5, "linear_model": linear, "random_state": 0, **params}
+    )
 
 
 def held_out_auc(est, X_train, X_test, y_train, y_test):
@@ -122,10 +130,12 @@ def test_logit_is_inner_product_over_temperature_plus_bias(temperature):
     ids, values = random_batch()
     users = net.user_tower(field_vectors(net, ids, values, USER))
     items = net.item_tower(field_vectors(net, ids, values, ITEM))
-    expected = torch.stack([
-        sum(users[b, d] * items[b, d] for d in range(2)) / temperature + net.bias
-        for b in range(len(ids))
-    ])
+    expected = torch.stack(
+        [
+            sum(users[b, d] * items[b, d] for d in range(2)) / temperature + net.bias
+            for b in range(len(ids))
+        ]
+    )
     torch.testing.assert_close(net(ids, values), expected)
     torch.testing.assert_close(net.user_embedding(ids, values), users)
     torch.testing.assert_close(net.item_embedding(ids, values), items)
@@ -216,14 +226,16 @@ def test_invalid_field_groups_raise_at_fit(small_ctr_data):
 @pytest.mark.parametrize("numeric", ["bucketize", "value"])
 def test_tower_transforms_reproduce_the_decision_function(numeric, small_ctr_data):
     X, y = small_ctr_data
-    est = small_two_tower(preprocessor=CTRTransformer(numeric=numeric), temperature=0.5,
-                          batch_size=300).fit(X, y)  # 1,000 rows: prediction in 4 batches
+    est = small_two_tower(
+        preprocessor=CTRTransformer(numeric=numeric), temperature=0.5, batch_size=300
+    ).fit(X, y)  # 1,000 rows: prediction in 4 batches
     users, items = est.transform_users(X), est.transform_items(X)
     assert users.shape == items.shape == (len(X), 4) and users.dtype == np.float64
     logits = (users * items).sum(axis=1) / 0.5 + est.module_.bias.item()
     # the calibration temperature fitted after training divides the network's logits
-    np.testing.assert_allclose(logits / est.temperature_, est.decision_function(X),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        logits / est.temperature_, est.decision_function(X), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("numeric", ["bucketize", "value"])
@@ -232,8 +244,9 @@ def test_each_tower_embeds_a_frame_of_its_own_columns(numeric, small_ctr_data):
     est = small_two_tower(preprocessor=CTRTransformer(numeric=numeric)).fit(X, y)
     catalogue = X[["C3", "C4", "I2"]]
     np.testing.assert_allclose(est.transform_items(catalogue), est.transform_items(X), atol=1e-6)
-    np.testing.assert_allclose(est.transform_users(X[["I1", "C2", "C1"]]),
-                               est.transform_users(X), atol=1e-6)
+    np.testing.assert_allclose(
+        est.transform_users(X[["I1", "C2", "C1"]]), est.transform_users(X), atol=1e-6
+    )
     with pytest.raises(ValueError, match=r"lacks the tower's column\(s\) \['C4'\]"):
         est.transform_items(X[["C3", "I2"]])
 
@@ -252,8 +265,13 @@ def test_two_tower_learns_cross_tower_interactions_that_lr_cannot():
     X, y = make_ctr_classification(n_samples=20000, n_fields=4, cardinality=50, random_state=0)
     split = train_test_split(X, y, test_size=0.25, random_state=0)
     # One torch thread: on a loaded machine a second one mostly spins (10x the CPU time).
-    common = {"max_epochs": 30, "early_stopping": True, "random_state": 0, "lr": 1e-2,
-              "n_threads": 1}
+    common = {
+        "max_epochs": 30,
+        "early_stopping": True,
+        "random_state": 0,
+        "lr": 1e-2,
+        "n_threads": 1,
+    }
     lr = held_out_auc(LRClassifier(**common), *split)
     two_tower = held_out_auc(TwoTowerClassifier(user_fields=["C1", "C2"], **common), *split)
     assert 0.6 < lr < 0.7  # measured 0.659
@@ -267,8 +285,9 @@ def test_two_tower_clone_and_grid_search(small_ctr_data):
     assert twin.get_params()["item_fields"] == ("C3",) and twin.get_params()["temperature"] == 2.0
     assert twin.set_params(temperature=0.5).temperature == 0.5
     X, y = small_ctr_data
-    search = GridSearchCV(small_two_tower(max_epochs=2), {"temperature": [0.5, 2.0]},
-                          scoring="roc_auc", cv=2).fit(X, y)
+    search = GridSearchCV(
+        small_two_tower(max_epochs=2), {"temperature": [0.5, 2.0]}, scoring="roc_auc", cv=2
+    ).fit(X, y)
     assert search.best_params_["temperature"] in (0.5, 2.0)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
@@ -340,8 +359,13 @@ def test_gbdt_lr_learns_interactions_that_lr_cannot():
     X, y = make_ctr_classification(n_samples=20000, n_fields=4, cardinality=10, random_state=0)
     split = train_test_split(X, y, test_size=0.25, random_state=0)
     # One torch thread: on a loaded machine a second one mostly spins (10x the CPU time).
-    common = {"max_epochs": 30, "early_stopping": True, "random_state": 0, "lr": 1e-2,
-              "n_threads": 1}
+    common = {
+        "max_epochs": 30,
+        "early_stopping": True,
+        "random_state": 0,
+        "lr": 1e-2,
+        "n_threads": 1,
+    }
     lr = held_out_auc(LRClassifier(**common), *split)
     gbdt_lr = held_out_auc(
         GBDTLRClassifier(n_estimators=50, linear_model=LRClassifier(**common), random_state=0),
@@ -360,7 +384,8 @@ def test_gbdt_lr_clone_and_grid_search(small_ctr_data):
     assert twin.set_params(linear_model__lr=0.05).linear_model.lr == 0.05
     assert est.linear_model.lr == 1e-2  # clone copied the nested estimator
     X, y = small_ctr_data
-    search = GridSearchCV(small_gbdt_lr(), {"n_estimators": [3, 6]}, scoring="roc_auc",
-                          cv=2).fit(X, y)
+    search = GridSearchCV(small_gbdt_lr(), {"n_estimators": [3, 6]}, scoring="roc_auc", cv=2).fit(
+        X, y
+    )
     assert search.best_params_["n_estimators"] in (3, 6)
     assert search.best_estimator_.apply(X).shape == (len(X), search.best_params_["n_estimators"])

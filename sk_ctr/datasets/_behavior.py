@@ -166,7 +166,10 @@ def make_behavior_dataset(
     max_history = _check_int(max_history, "max_history", 1)
     recent_window = _check_int(recent_window, "recent_window", 1)
     positive_rate = _check_float(
-        0.25 if positive_rate is None else positive_rate, "positive_rate", 0.0, 1.0,
+        0.25 if positive_rate is None else positive_rate,
+        "positive_rate",
+        0.0,
+        1.0,
         low_inclusive=False,
     )
     rng = _as_generator(random_state)
@@ -237,8 +240,9 @@ def make_behavior_dataset(
             "position": _names("", positions + 1),
             "item_id": _names("i", candidate),
             "cate_id": _names("c", candidate_category),
-            "hist_item_id": _lists(_names("i", timeline_items[history_rows, history_slots]),
-                                   lengths),
+            "hist_item_id": _lists(
+                _names("i", timeline_items[history_rows, history_slots]), lengths
+            ),
             "hist_cate_id": _lists(
                 _names("c", timeline_categories[history_rows, history_slots]), lengths
             ),
@@ -324,8 +328,14 @@ def load_amazon_din(path):
     path = _check_path(path)
     # pandas would read 6 fields as an index column plus 5: count them on the first line.
     n_fields = len(_first_line(path).split(";"))
-    df = _read_csv(path, "DIN (hist;hist_cate;item;cate;label)", sep=";", header=None,
-                   names=_AMAZON_FIELDS, dtype=object)
+    df = _read_csv(
+        path,
+        "DIN (hist;hist_cate;item;cate;label)",
+        sep=";",
+        header=None,
+        names=_AMAZON_FIELDS,
+        dtype=object,
+    )
     incomplete = df[["item_id", "cate_id", "label"]].isna().to_numpy().any()
     if n_fields != len(_AMAZON_FIELDS) or incomplete:
         raise ValueError(

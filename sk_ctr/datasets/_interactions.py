@@ -11,9 +11,17 @@ from sk_ctr.datasets._utils import _as_generator, _check_float, _check_int
 PAPER_INTERACTIONS = ((0, 1), (2, 5), (3, 4))
 
 
-def make_interaction_dataset(n_samples=20000, n_fields=6, n_categories=60,
-                             interactions=PAPER_INTERACTIONS, rank=4, linear_std=0.5, noise=0.1,
-                             positive_rate=0.5, random_state=None):
+def make_interaction_dataset(
+    n_samples=20000,
+    n_fields=6,
+    n_categories=60,
+    interactions=PAPER_INTERACTIONS,
+    rank=4,
+    linear_std=0.5,
+    noise=0.1,
+    positive_rate=0.5,
+    random_state=None,
+):
     """Categorical data whose label is a thresholded incomplete poly-2 function (AutoFIS
     section 4.5.2, eq. 16-17).
 
@@ -73,8 +81,7 @@ def make_interaction_dataset(n_samples=20000, n_fields=6, n_categories=60,
     for pair in pairs:
         if len(pair) != 2 or len(set(pair)) != 2 or not all(0 <= f < n_fields for f in pair):
             raise ValueError(
-                f"interactions must be pairs of distinct fields in 0..{n_fields - 1}; "
-                f"got {pair!r}."
+                f"interactions must be pairs of distinct fields in 0..{n_fields - 1}; got {pair!r}."
             )
     rng = _as_generator(random_state)
     codes = rng.integers(n_categories, size=(n_samples, n_fields))
@@ -86,8 +93,10 @@ def make_interaction_dataset(n_samples=20000, n_fields=6, n_categories=60,
     score += rng.normal(scale=noise * score.std(), size=n_samples)
     threshold = np.quantile(score, 1 - positive_rate)
     y = (score >= threshold).astype(np.int64)
-    X = pd.DataFrame({
-        f"x{i}": pd.Series(codes[:, i]).map(lambda c, i=i: f"x{i}={c}").astype(object)
-        for i in range(n_fields)
-    })
+    X = pd.DataFrame(
+        {
+            f"x{i}": pd.Series(codes[:, i]).map(lambda c, i=i: f"x{i}={c}").astype(object)
+            for i in range(n_fields)
+        }
+    )
     return X, y

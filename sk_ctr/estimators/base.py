@@ -314,8 +314,17 @@ class CTRClassifier(
             init.__signature__ = forwarded_signature(init, super(cls, cls).__init__)
 
     # ------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None, **fit_params):
+    def fit(
+        self,
+        X,
+        y=None,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+        **fit_params,
+    ):
         """Fit the transformer (on raw input) and train the network.
 
         A fit either completes or leaves the estimator as it was before the call (unfitted, or
@@ -380,8 +389,10 @@ ParquetSource or path
             if is_paths(X):  # fit("days/", y="clicked"): the files' label column names y
                 X, y = as_source(X, label=y), None
                 if X.label is None:
-                    raise ValueError("fit(X, y) with X naming Parquet files needs y, the name "
-                                     "of their label column: fit(path, y='click').")
+                    raise ValueError(
+                        "fit(X, y) with X naming Parquet files needs y, the name "
+                        "of their label column: fit(path, y='click')."
+                    )
             if isinstance(X, ParquetSource):
                 if type(self)._pretrain is not CTRClassifier._pretrain:
                     raise ValueError(
@@ -402,8 +413,9 @@ ParquetSource or path
                     f"{len(y_encoded)}."
                 )
             X_encoded = self._with_sample_weight(X_encoded, y_encoded, sample_weight)
-            wants_early_stopping(self.early_stopping, y_encoded, self.validation_fraction,
-                                 validation is not None)  # raises for X_val without stopping
+            wants_early_stopping(
+                self.early_stopping, y_encoded, self.validation_fraction, validation is not None
+            )  # raises for X_val without stopping
             valid = None if validation is None else self._encode_validation(validation)
             plan = plan_parallelism(self.device, self.devices, self.strategy)
             self.temperature_ = 1.0  # validation scores during training see the raw logits
@@ -425,8 +437,12 @@ ParquetSource or path
         dataset = self.get_dataset(X_encoded, y_encoded)
         if valid is None:
             train, valid = hold_out_validation(
-                dataset, y_encoded, self.early_stopping, self.validation_fraction,
-                self.scoring, self.random_state,
+                dataset,
+                y_encoded,
+                self.early_stopping,
+                self.validation_fraction,
+                self.scoring,
+                self.random_state,
             )
         else:
             train = dataset
@@ -484,8 +500,10 @@ ParquetSource or path
         saved = dict(self.__dict__)
         states = {}
         if not refit and self.__sklearn_is_fitted__():
-            states = {name: copy.deepcopy(getattr(self, name + "_").state_dict())
-                      for name in ("module", *self._optimizers)}
+            states = {
+                name: copy.deepcopy(getattr(self, name + "_").state_dict())
+                for name in ("module", *self._optimizers)
+            }
             saved["history_"] = copy.deepcopy(self.history_)
         try:
             yield
@@ -888,8 +906,10 @@ def _label_column(X, y):
     columns = getattr(X, "columns", None)
     if columns is None or y not in columns:
         shown = [] if columns is None else list(columns)[:20]
-        raise ValueError(f"y={y!r} names a label column, but X has no such column (its "
-                         f"columns: {shown}); pass the labels as an array, or name a column.")
+        raise ValueError(
+            f"y={y!r} names a label column, but X has no such column (its "
+            f"columns: {shown}); pass the labels as an array, or name a column."
+        )
     return X.drop(columns=y), X[y].to_numpy()
 
 
@@ -930,4 +950,3 @@ def _is_default(name, value):
         return False
     default = SKORCH_DEFAULTS[name]
     return value is default or (type(value) is type(default) and value == default)
-

@@ -75,8 +75,9 @@ def fit_temperature(logits, y, sample_weight=None):
         a = np.exp(log_scale) * z
         return -np.average(y * log_expit(a) + (1 - y) * log_expit(-a), weights=w)
 
-    result = minimize_scalar(loss, bounds=(-LOG_SCALE_BOUND, LOG_SCALE_BOUND), method="bounded",
-                             options={"xatol": 1e-6})
+    result = minimize_scalar(
+        loss, bounds=(-LOG_SCALE_BOUND, LOG_SCALE_BOUND), method="bounded", options={"xatol": 1e-6}
+    )
     return float(np.exp(-result.x))
 
 

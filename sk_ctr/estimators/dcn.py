@@ -49,9 +49,18 @@ class DCNClassifier(CTRClassifier):
         "n_cross_layers": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, *, embed_dim=11, init_std=0.01, n_cross_layers=3,
-                 hidden_units=(400, 400, 400), activation="relu", dropout=0.5, batch_norm=False,
-                 **kwargs):
+    def __init__(
+        self,
+        *,
+        embed_dim=11,
+        init_std=0.01,
+        n_cross_layers=3,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.5,
+        batch_norm=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.n_cross_layers = n_cross_layers

@@ -69,8 +69,7 @@ class FFMClassifier(CTRClassifier):
     _network = FFMNet
     _parameter_constraints = _CONSTRAINTS
 
-    def __init__(self, *, embed_dim=4, init_std=0.01, interactions=None, lr=SHALLOW_LR,
-                 **kwargs):
+    def __init__(self, *, embed_dim=4, init_std=0.01, interactions=None, lr=SHALLOW_LR, **kwargs):
         super().__init__(lr=lr, **kwargs)
         self.embed_dim = embed_dim
         self.init_std = init_std
@@ -115,8 +114,7 @@ class FwFMClassifier(CTRClassifier):
     _network = FwFMNet
     _parameter_constraints = _CONSTRAINTS
 
-    def __init__(self, *, embed_dim=20, init_std=0.01, interactions=None, lr=SHALLOW_LR,
-                 **kwargs):
+    def __init__(self, *, embed_dim=20, init_std=0.01, interactions=None, lr=SHALLOW_LR, **kwargs):
         super().__init__(lr=lr, **kwargs)
         self.embed_dim = embed_dim
         self.init_std = init_std
@@ -176,8 +174,17 @@ class AFMClassifier(CTRClassifier):
         "dropout": MLP_CONSTRAINTS["dropout"],
     }
 
-    def __init__(self, *, embed_dim=20, attention_dim=32, dropout=0.5, init_std=0.01,
-                 interactions=None, lr=SHALLOW_LR, **kwargs):
+    def __init__(
+        self,
+        *,
+        embed_dim=20,
+        attention_dim=32,
+        dropout=0.5,
+        init_std=0.01,
+        interactions=None,
+        lr=SHALLOW_LR,
+        **kwargs,
+    ):
         super().__init__(lr=lr, **kwargs)
         self.embed_dim = embed_dim
         self.attention_dim = attention_dim
@@ -205,5 +212,9 @@ class AFMClassifier(CTRClassifier):
         """ndarray of str: ``"<field> x <field>"`` for each column of :meth:`attention_weights`
         (the network's fields are the categorical ones, then the numeric ones)."""
         names, afm = self.module_.field_names, self.module_.afm
-        return np.array([f"{names[i]} x {names[j]}"
-                         for i, j in zip(afm.left.tolist(), afm.right.tolist(), strict=True)])
+        return np.array(
+            [
+                f"{names[i]} x {names[j]}"
+                for i, j in zip(afm.left.tolist(), afm.right.tolist(), strict=True)
+            ]
+        )

@@ -66,9 +66,18 @@ class FNNClassifier(CTRClassifier):
         "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, *, embed_dim=10, init_std=0.01, pretrain_epochs=5,
-                 hidden_units=(400, 400, 400), activation="relu", dropout=0.5, batch_norm=False,
-                 **kwargs):
+    def __init__(
+        self,
+        *,
+        embed_dim=10,
+        init_std=0.01,
+        pretrain_epochs=5,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.5,
+        batch_norm=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.pretrain_epochs = pretrain_epochs

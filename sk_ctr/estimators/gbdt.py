@@ -164,7 +164,8 @@ class BaseLeafFieldsClassifier(
             random_state=gbdt_seed,
         )
         self.gbdt_.fit(
-            _tree_features(encoded[tree_rows]), y[tree_rows],
+            _tree_features(encoded[tree_rows]),
+            y[tree_rows],
             sample_weight=None if sample_weight is None else sample_weight[tree_rows],
         )
 
@@ -246,9 +247,9 @@ class BaseLeafFieldsClassifier(
                 f"keep_original=True, but column(s) {clash} of X have the names of leaf fields."
             )
         original = np.hstack([encoded[IDS], encoded[VALUES]])
-        original = pd.DataFrame(
-            {name: original[:, j] for j, name in enumerate(names)}
-        ).astype({f.name: np.int64 for f in encoded.categorical_fields})
+        original = pd.DataFrame({name: original[:, j] for j, name in enumerate(names)}).astype(
+            {f.name: np.int64 for f in encoded.categorical_fields}
+        )
         return pd.concat([original, leaves], axis=1)
 
     def __sklearn_is_fitted__(self):

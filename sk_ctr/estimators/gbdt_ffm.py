@@ -111,9 +111,21 @@ class GBDTFFMClassifier(BaseLeafFieldsClassifier):
     )
     _parameter_constraints = {**TREE_CONSTRAINTS, **_final_stage.constraints()}
 
-    def __init__(self, *, n_estimators=20, learning_rate=0.1, max_depth=None, max_leaf_nodes=8,
-                 min_samples_leaf=1, subsample=1.0, ffm_model=None, ffm_fraction=None,
-                 keep_original=True, preprocessor=None, random_state=None):
+    def __init__(
+        self,
+        *,
+        n_estimators=20,
+        learning_rate=0.1,
+        max_depth=None,
+        max_leaf_nodes=8,
+        min_samples_leaf=1,
+        subsample=1.0,
+        ffm_model=None,
+        ffm_fraction=None,
+        keep_original=True,
+        preprocessor=None,
+        random_state=None,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth

@@ -95,9 +95,21 @@ class GBDTLRClassifier(BaseLeafFieldsClassifier):
     )
     _parameter_constraints = {**TREE_CONSTRAINTS, **_final_stage.constraints()}
 
-    def __init__(self, *, n_estimators=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=None,
-                 min_samples_leaf=1, subsample=1.0, linear_model=None, linear_fraction=None,
-                 keep_original=False, preprocessor=None, random_state=None):
+    def __init__(
+        self,
+        *,
+        n_estimators=100,
+        learning_rate=0.1,
+        max_depth=3,
+        max_leaf_nodes=None,
+        min_samples_leaf=1,
+        subsample=1.0,
+        linear_model=None,
+        linear_fraction=None,
+        keep_original=False,
+        preprocessor=None,
+        random_state=None,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth

@@ -81,7 +81,6 @@ class RawFrameInputMixin:
             raise ValueError(f"y has labels {unseen.tolist()} not seen in the first fit.")
         return self.le_.transform(y).astype(np.float32)
 
-
     def _encode_for_prediction(self, X):
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(

@@ -55,8 +55,14 @@ class FMClassifier(CTRClassifier):
 
     Parameters
     ----------
-{parameters(EMBED_DIM, INIT_STD_FACTORIZATION, INTERACTIONS,
-             *training_parameters(LR_OF_SHALLOW_MODELS))}
+{
+        parameters(
+            EMBED_DIM,
+            INIT_STD_FACTORIZATION,
+            INTERACTIONS,
+            *training_parameters(LR_OF_SHALLOW_MODELS),
+        )
+    }
 
     Examples
     --------
@@ -74,8 +80,7 @@ class FMClassifier(CTRClassifier):
         **INTERACTIONS_CONSTRAINTS,
     }
 
-    def __init__(self, *, embed_dim=10, init_std=0.01, interactions=None, lr=SHALLOW_LR,
-                 **kwargs):
+    def __init__(self, *, embed_dim=10, init_std=0.01, interactions=None, lr=SHALLOW_LR, **kwargs):
         super().__init__(lr=lr, **kwargs)
         self.embed_dim = embed_dim
         self.init_std = init_std
@@ -107,8 +112,17 @@ class DNNClassifier(CTRClassifier):
         **MLP_CONSTRAINTS,
     }
 
-    def __init__(self, *, embed_dim=10, hidden_units=(400, 400, 400), activation="relu",
-                 dropout=0.5, batch_norm=False, init_std=0.01, **kwargs):
+    def __init__(
+        self,
+        *,
+        embed_dim=10,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.5,
+        batch_norm=False,
+        init_std=0.01,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.hidden_units = hidden_units
@@ -135,8 +149,7 @@ class DeepFMClassifier(DNNClassifier):
         (DeepFM-IP), the outer product of their sum (DeepFM-OP) or both (DeepFM-*P); see
         :class:`~sk_ctr.estimators.pnn.PNNClassifier`. In the journal's Table IV DeepFM-D and
         DeepFM-IP perform best.
-{parameters(INTERACTIONS, EMBED_DIM, *MLP, INIT_STD_FACTORIZATION,
-             *training_parameters())}
+{parameters(INTERACTIONS, EMBED_DIM, *MLP, INIT_STD_FACTORIZATION, *training_parameters())}
 
     Examples
     --------

@@ -12,6 +12,7 @@ OPTIMIZERS = {
     "rmsprop": torch.optim.RMSprop,
 }
 
+
 class OptimizerMixin:
     """skorch's optimizer hooks for ``CTRClassifier``."""
 
@@ -26,8 +27,11 @@ class OptimizerMixin:
         sparse = self._sparse_table_names() - claimed
         optimizers = {
             "optimizer": self._make_optimizer(
-                [(name, param) for name, param in named_parameters
-                 if name not in sparse and name not in claimed]
+                [
+                    (name, param)
+                    for name, param in named_parameters
+                    if name not in sparse and name not in claimed
+                ]
             )
         }
         tables = [param for name, param in named_parameters if name in sparse]

@@ -61,9 +61,19 @@ class PNNClassifier(CTRClassifier):
         "product": [StrOptions(set(PRODUCTS))],
     }
 
-    def __init__(self, *, product="inner", embed_dim=11, init_std=0.01, interactions=None,
-                 hidden_units=(400, 400, 400), activation="relu", dropout=0.5,
-                 batch_norm=False, **kwargs):
+    def __init__(
+        self,
+        *,
+        product="inner",
+        embed_dim=11,
+        init_std=0.01,
+        interactions=None,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.5,
+        batch_norm=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.product = product
         self.interactions = interactions

@@ -36,8 +36,10 @@ class StreamFitMixin:
         validation_rows = source.validation
         if validation is not None:
             if validation_rows is not None:
-                raise ValueError("Give the validation rows once: as fit(..., X_val=, y_val=) or "
-                                 "as ParquetSource(..., validation=), not both.")
+                raise ValueError(
+                    "Give the validation rows once: as fit(..., X_val=, y_val=) or "
+                    "as ParquetSource(..., validation=), not both."
+                )
             X_val, y_val, weights = validation
             if weights is not None:
                 raise ValueError("sample_weight_val is not supported with a ParquetSource.")

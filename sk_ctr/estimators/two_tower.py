@@ -81,9 +81,20 @@ class TwoTowerClassifier(CTRClassifier):
         "temperature": [Interval(Real, 0, None, closed="neither")],
     }
 
-    def __init__(self, *, user_fields=None, item_fields=None, embed_dim=16,
-                 hidden_units=(128, 64), activation="relu", dropout=0.0, batch_norm=False,
-                 init_std=0.01, temperature=1.0, **kwargs):
+    def __init__(
+        self,
+        *,
+        user_fields=None,
+        item_fields=None,
+        embed_dim=16,
+        hidden_units=(128, 64),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+        temperature=1.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.user_fields = user_fields
         self.item_fields = item_fields

@@ -79,9 +79,22 @@ class WideDeepClassifier(CTRClassifier):
         "interactions": [list, tuple, None],
     }
 
-    def __init__(self, *, wide="lr", cross_features=None, n_buckets=2**20, wide_fields=None,
-                 interactions=None, embed_dim=11, init_std=0.01, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.5, batch_norm=False, **kwargs):
+    def __init__(
+        self,
+        *,
+        wide="lr",
+        cross_features=None,
+        n_buckets=2**20,
+        wide_fields=None,
+        interactions=None,
+        embed_dim=11,
+        init_std=0.01,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.5,
+        batch_norm=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.interactions = interactions
         self.wide = wide

@@ -75,7 +75,6 @@ ACTIVATIONS = {
 _NEEDS_WIDTH = {"dice"}
 
 
-
 def make_activation(name, num_features=None):
     """Return a fresh activation module for ``name`` (one of :data:`ACTIVATIONS`).
 

@@ -44,8 +44,9 @@ def canonical_interactions(interactions, n_fields):
                 f"An interaction is 2 or 3 distinct fields; got {tuple(interaction)!r}."
             )
         if fields[0] < 0 or fields[-1] >= n_fields:
-            raise ValueError(f"Interaction {tuple(interaction)!r} names a field outside "
-                             f"0..{n_fields - 1}.")
+            raise ValueError(
+                f"Interaction {tuple(interaction)!r} names a field outside 0..{n_fields - 1}."
+            )
         if fields in seen:
             raise ValueError(f"Interaction {tuple(interaction)!r} is given twice.")
         seen.add(fields)

@@ -41,8 +41,12 @@ class GatedInteraction(nn.Module):
 
     def __init__(self, interactions, n_fields, batch_norm=True, alpha_init=0.6, learn_alpha=True):
         super().__init__()
-        order = {fields: position for position, fields in enumerate(
-            tuple(sorted(int(f) for f in t)) for t in interactions)}
+        order = {
+            fields: position
+            for position, fields in enumerate(
+                tuple(sorted(int(f) for f in t)) for t in interactions
+            )
+        }
         self.products = FieldProducts(interactions, n_fields)
         size = self.products.output_dim
         alpha = torch.as_tensor(alpha_init, dtype=torch.float32)
@@ -66,7 +70,11 @@ class GatedInteraction(nn.Module):
             # A one-row batch has no variance to normalise by: use the running statistics.
             use_batch = self.norm.training and len(products) > 1
             products = F.batch_norm(
-                products, self.norm.running_mean, self.norm.running_var,
-                training=use_batch, momentum=self.norm.momentum, eps=self.norm.eps,
+                products,
+                self.norm.running_mean,
+                self.norm.running_var,
+                training=use_batch,
+                momentum=self.norm.momentum,
+                eps=self.norm.eps,
             )
         return products * self.alpha

@@ -34,8 +34,15 @@ class MLP(nn.Module):
     inputs : (batch_size, input_dim); returns (batch_size,)
     """
 
-    def __init__(self, input_dim, hidden_units, activation="relu", dropout=0.0,
-                 batch_norm=False, output_bias=True):
+    def __init__(
+        self,
+        input_dim,
+        hidden_units,
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        output_bias=True,
+    ):
         super().__init__()
         make_activation(activation, 1)  # reject a misspelt name even without hidden layers
         layers, width = [], input_dim

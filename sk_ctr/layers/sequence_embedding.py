@@ -39,18 +39,19 @@ class SequenceEmbedding(FieldEmbedding):
     (batch_size, n_sequences, L, embed_dim).
     """
 
-    def __init__(self, vocab_sizes, n_numeric, embed_dim, sequence_vocab_sizes=(), shares=None,
-                 init_std=0.01):
+    def __init__(
+        self, vocab_sizes, n_numeric, embed_dim, sequence_vocab_sizes=(), shares=None, init_std=0.01
+    ):
         vocab_sizes = [int(v) for v in vocab_sizes]
         sequence_vocab_sizes = [int(v) for v in sequence_vocab_sizes]
         shares = [None] * len(sequence_vocab_sizes) if shares is None else list(shares)
         if len(shares) != len(sequence_vocab_sizes):
             raise ValueError(
-                f"shares has {len(shares)} entries for {len(sequence_vocab_sizes)} sequence "
-                "fields."
+                f"shares has {len(shares)} entries for {len(sequence_vocab_sizes)} sequence fields."
             )
-        own = [size for size, share in zip(sequence_vocab_sizes, shares, strict=True)
-               if share is None]
+        own = [
+            size for size, share in zip(sequence_vocab_sizes, shares, strict=True) if share is None
+        ]
         super().__init__(vocab_sizes + own, n_numeric, embed_dim, init_std)
         table_offsets = self.offsets
         self.offsets = table_offsets[: len(vocab_sizes)]  # what FieldEmbedding.forward adds
@@ -67,7 +68,8 @@ class SequenceEmbedding(FieldEmbedding):
                 )
             sequence_offsets.append(int(table_offsets[share]))
         self.register_buffer(
-            "sequence_offsets", torch.tensor(sequence_offsets, dtype=torch.long),
+            "sequence_offsets",
+            torch.tensor(sequence_offsets, dtype=torch.long),
             persistent=False,
         )
 

@@ -33,8 +33,7 @@ class Tower(nn.Module):
     inputs : (batch_size, input_dim); returns (batch_size, hidden_units[-1])
     """
 
-    def __init__(self, input_dim, hidden_units, activation="relu", dropout=0.0,
-                 batch_norm=False):
+    def __init__(self, input_dim, hidden_units, activation="relu", dropout=0.0, batch_norm=False):
         super().__init__()
         make_activation(activation, 1)  # reject a misspelt name even with a single layer
         hidden_units = list(hidden_units)

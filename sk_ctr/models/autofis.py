@@ -46,31 +46,58 @@ class AutoFISNet(CTRNetwork):
         Initial alpha of every search candidate (0.6 as the authors' code).
     """
 
-    def __init__(self, fields, base="fm", embed_dim=10, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.0, mlp_batch_norm=False, init_std=0.01,
-                 interactions=(), alpha=None, search=(), batch_norm=True, learn_alpha=True,
-                 alpha_init=0.6):
+    def __init__(
+        self,
+        fields,
+        base="fm",
+        embed_dim=10,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.0,
+        mlp_batch_norm=False,
+        init_std=0.01,
+        interactions=(),
+        alpha=None,
+        search=(),
+        batch_norm=True,
+        learn_alpha=True,
+        alpha_init=0.6,
+    ):
         super().__init__(fields)
         if base not in BASES:
             raise ValueError(f"Unknown base {base!r}; choose from {list(BASES)}")
         self.base = base
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
         self.gates = GatedInteraction(
-            self.field_positions(interactions), self.n_fields, batch_norm,
-            alpha_init if alpha is None else alpha, learn_alpha,
+            self.field_positions(interactions),
+            self.n_fields,
+            batch_norm,
+            alpha_init if alpha is None else alpha,
+            learn_alpha,
         )
         self.search_gates = GatedInteraction(
             self.field_positions(search), self.n_fields, True, alpha_init, True
         )
         n_terms = self.gates.products.output_dim + self.search_gates.products.output_dim
         if base == "ipnn":
-            self.mlp = MLP(self.n_fields * embed_dim + n_terms, hidden_units, activation,
-                           dropout, mlp_batch_norm)
+            self.mlp = MLP(
+                self.n_fields * embed_dim + n_terms,
+                hidden_units,
+                activation,
+                dropout,
+                mlp_batch_norm,
+            )
             return
         self.linear = LinearTerm(self.vocab_sizes, self.n_numeric)
         if base == "deepfm":
-            self.mlp = MLP(self.n_fields * embed_dim, hidden_units, activation, dropout,
-                           mlp_batch_norm, output_bias=False)
+            self.mlp = MLP(
+                self.n_fields * embed_dim,
+                hidden_units,
+                activation,
+                dropout,
+                mlp_batch_norm,
+                output_bias=False,
+            )
 
     def forward(self, ids, values):
         embeddings = self.embedding(ids, values)

@@ -17,18 +17,25 @@ class DCNNet(CTRNetwork):
     MLP stays one module.
     """
 
-    def __init__(self, fields, embed_dim=11, n_cross_layers=3, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.0, batch_norm=False, init_std=0.01):
+    def __init__(
+        self,
+        fields,
+        embed_dim=11,
+        n_cross_layers=3,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+    ):
         super().__init__(fields)
         input_dim = self.n_fields * embed_dim
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
         self.cross = CrossNetwork(input_dim, n_cross_layers)
         self.cross_output = nn.Linear(input_dim, 1)
-        self.mlp = MLP(input_dim, hidden_units, activation, dropout, batch_norm,
-                       output_bias=False)
+        self.mlp = MLP(input_dim, hidden_units, activation, dropout, batch_norm, output_bias=False)
 
     def forward(self, ids, values):
         stacked = self.embedding(ids, values).flatten(start_dim=1)
         cross = self.cross_output(self.cross(stacked)).squeeze(-1)
         return cross + self.mlp(stacked)
-

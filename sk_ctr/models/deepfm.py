@@ -13,16 +13,31 @@ class DeepFMNet(CTRNetwork):
     names) restricts the FM component to those pairs and triples (AutoFIS section 4.4).
     """
 
-    def __init__(self, fields, embed_dim=10, hidden_units=(400, 400, 400), activation="relu",
-                 dropout=0.0, batch_norm=False, init_std=0.01, interactions=None):
+    def __init__(
+        self,
+        fields,
+        embed_dim=10,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+        interactions=None,
+    ):
         super().__init__(fields)
         self.linear = LinearTerm(self.vocab_sizes, self.n_numeric)
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
         self.fm = make_fm_interaction(
             None if interactions is None else self.field_positions(interactions), self.n_fields
         )
-        self.mlp = MLP(self.n_fields * embed_dim, hidden_units, activation, dropout, batch_norm,
-                       output_bias=False)
+        self.mlp = MLP(
+            self.n_fields * embed_dim,
+            hidden_units,
+            activation,
+            dropout,
+            batch_norm,
+            output_bias=False,
+        )
 
     def forward(self, ids, values):
         embeddings = self.embedding(ids, values)

@@ -40,8 +40,17 @@ class EmbeddingMLPNet(CTRNetwork):
     returns logits of shape (batch_size,)
     """
 
-    def __init__(self, fields, embed_dim=16, hidden_units=(200, 80), activation="dice",
-                 dropout=0.0, batch_norm=False, init_std=0.01, sequence_pooling="sum"):
+    def __init__(
+        self,
+        fields,
+        embed_dim=16,
+        hidden_units=(200, 80),
+        activation="dice",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+        sequence_pooling="sum",
+    ):
         super().__init__(fields)
         self.categorical_names = categorical = [f.name for f in fields if f.kind == "categorical"]
         self.sequence_fields = [f for f in fields if f.kind == "sequence"]
@@ -52,12 +61,15 @@ class EmbeddingMLPNet(CTRNetwork):
                     f"which is not a categorical field; categorical fields: {categorical}."
                 )
         self.candidates = [
-            None if f.shares is None else categorical.index(f.shares)
-            for f in self.sequence_fields
+            None if f.shares is None else categorical.index(f.shares) for f in self.sequence_fields
         ]
         self.embedding = SequenceEmbedding(
-            self.vocab_sizes, self.n_numeric, embed_dim,
-            [f.vocab_size for f in self.sequence_fields], self.candidates, init_std,
+            self.vocab_sizes,
+            self.n_numeric,
+            embed_dim,
+            [f.vocab_size for f in self.sequence_fields],
+            self.candidates,
+            init_std,
         )
         self.pooling = SequencePooling(sequence_pooling)
         n_inputs = self.n_fields + len(self.sequence_fields)
@@ -161,11 +173,24 @@ class EmbeddingMLPNet(CTRNetwork):
 
     def _row_counts(self, frequencies):
         """Per-field counts (local ids) laid out along the rows of the embedding table."""
-        tables = list(zip(self.categorical_names, self.embedding.offsets.tolist(),
-                          self.vocab_sizes, strict=True))
-        tables += [(f.name, offset, f.vocab_size) for f, offset, share in zip(
-            self.sequence_fields, self.embedding.sequence_offsets.tolist(), self.candidates,
-            strict=True) if share is None]
+        tables = list(
+            zip(
+                self.categorical_names,
+                self.embedding.offsets.tolist(),
+                self.vocab_sizes,
+                strict=True,
+            )
+        )
+        tables += [
+            (f.name, offset, f.vocab_size)
+            for f, offset, share in zip(
+                self.sequence_fields,
+                self.embedding.sequence_offsets.tolist(),
+                self.candidates,
+                strict=True,
+            )
+            if share is None
+        ]
         counts = torch.zeros(self.embedding.table.num_embeddings, dtype=torch.float64)
         for name, offset, size in tables:
             if name not in frequencies:
@@ -176,7 +201,7 @@ class EmbeddingMLPNet(CTRNetwork):
                     f"frequencies[{name!r}] has shape {field_counts.shape}; the field has "
                     f"{size} ids."
                 )
-            counts[offset: offset + size] = torch.from_numpy(field_counts)
+            counts[offset : offset + size] = torch.from_numpy(field_counts)
         return counts
 
 
@@ -212,16 +237,33 @@ sequence_pooling
         The history columns pooled together by each attention module, in order.
     """
 
-    def __init__(self, fields, embed_dim=16, hidden_units=(200, 80), activation="dice",
-                 dropout=0.0, batch_norm=False, init_std=0.01, sequence_pooling="sum",
-                 attention_hidden_units=(36,), attention_normalization=None,
-                 behavior_grouping="concat"):
-        super().__init__(fields, embed_dim, hidden_units, activation, dropout, batch_norm,
-                         init_std, sequence_pooling)
+    def __init__(
+        self,
+        fields,
+        embed_dim=16,
+        hidden_units=(200, 80),
+        activation="dice",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+        sequence_pooling="sum",
+        attention_hidden_units=(36,),
+        attention_normalization=None,
+        behavior_grouping="concat",
+    ):
+        super().__init__(
+            fields,
+            embed_dim,
+            hidden_units,
+            activation,
+            dropout,
+            batch_norm,
+            init_std,
+            sequence_pooling,
+        )
         if behavior_grouping not in BEHAVIOR_GROUPINGS:
             raise ValueError(
-                f"behavior_grouping must be one of {BEHAVIOR_GROUPINGS}, got "
-                f"{behavior_grouping!r}."
+                f"behavior_grouping must be one of {BEHAVIOR_GROUPINGS}, got {behavior_grouping!r}."
             )
         histories = [s for s, share in enumerate(self.candidates) if share is not None]
         if behavior_grouping == "concat":
@@ -232,8 +274,9 @@ sequence_pooling
             tuple(self.sequence_fields[s].name for s in group) for group in self.groups
         ]
         self.attention = torch.nn.ModuleList(
-            AttentionPooling(len(group) * embed_dim, attention_hidden_units, activation,
-                             attention_normalization)
+            AttentionPooling(
+                len(group) * embed_dim, attention_hidden_units, activation, attention_normalization
+            )
             for group in self.groups
         )
 
@@ -250,7 +293,7 @@ sequence_pooling
         for group, attention in zip(self.groups, self.attention, strict=True):
             interest = attention(*self._group_inputs(fields, behaviors, lengths, group))
             for j, s in enumerate(group):
-                pooled[s] = interest[:, j * self.embed_dim: (j + 1) * self.embed_dim]
+                pooled[s] = interest[:, j * self.embed_dim : (j + 1) * self.embed_dim]
         return torch.stack(pooled, dim=1)
 
     def attention_weights(self, ids, values, sequences, lengths):

@@ -59,13 +59,15 @@ class AFMNet(CTRNetwork):
     pooled interaction vector, the AFM authors' code default.
     """
 
-    def __init__(self, fields, embed_dim=20, attention_dim=32, dropout=0.5, init_std=0.01,
-                 interactions=None):
+    def __init__(
+        self, fields, embed_dim=20, attention_dim=32, dropout=0.5, init_std=0.01, interactions=None
+    ):
         super().__init__(fields)
         self.linear = LinearTerm(self.vocab_sizes, self.n_numeric)
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
-        self.afm = AttentionalInteraction(self.n_fields, embed_dim, attention_dim, dropout,
-                                          self._pairs(interactions))
+        self.afm = AttentionalInteraction(
+            self.n_fields, embed_dim, attention_dim, dropout, self._pairs(interactions)
+        )
 
     def forward(self, ids, values):
         return self.linear(ids, values) + self.afm(self.embedding(ids, values))

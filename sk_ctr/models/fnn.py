@@ -14,13 +14,21 @@ class FNNNet(CTRNetwork):
     Table II: FNN learns no low-order features); the MLP's output unit owns the only bias.
     """
 
-    def __init__(self, fields, embed_dim=10, hidden_units=(400, 400, 400), activation="relu",
-                 dropout=0.0, batch_norm=False, init_std=0.01):
+    def __init__(
+        self,
+        fields,
+        embed_dim=10,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+    ):
         super().__init__(fields)
-        self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim + 1,
-                                        init_std)
-        self.mlp = MLP(self.n_fields * (embed_dim + 1), hidden_units, activation, dropout,
-                       batch_norm)
+        self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim + 1, init_std)
+        self.mlp = MLP(
+            self.n_fields * (embed_dim + 1), hidden_units, activation, dropout, batch_norm
+        )
 
     def forward(self, ids, values):
         return self.mlp(self.embedding(ids, values).flatten(start_dim=1))

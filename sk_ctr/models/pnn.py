@@ -22,9 +22,18 @@ class PNNNet(CTRNetwork):
         Table 4). ``None`` keeps every pair.
     """
 
-    def __init__(self, fields, product="inner", embed_dim=11, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.5, batch_norm=False, init_std=0.01,
-                 interactions=None):
+    def __init__(
+        self,
+        fields,
+        product="inner",
+        embed_dim=11,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.5,
+        batch_norm=False,
+        init_std=0.01,
+        interactions=None,
+    ):
         super().__init__(fields)
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
         positions = None if interactions is None else self.field_positions(interactions)
@@ -45,17 +54,32 @@ class DeepFMPNet(CTRNetwork):
     ``interactions`` restricts both the FM sum and the inner products.
     """
 
-    def __init__(self, fields, deep="inner", embed_dim=10, hidden_units=(400, 400, 400),
-                 activation="relu", dropout=0.0, batch_norm=False, init_std=0.01,
-                 interactions=None):
+    def __init__(
+        self,
+        fields,
+        deep="inner",
+        embed_dim=10,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+        interactions=None,
+    ):
         super().__init__(fields)
         self.linear = LinearTerm(self.vocab_sizes, self.n_numeric)
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
         positions = None if interactions is None else self.field_positions(interactions)
         self.fm = make_fm_interaction(positions, self.n_fields)
         self.product = ProductLayer(self.n_fields, embed_dim, deep, positions)
-        self.mlp = MLP(self.product.output_dim, hidden_units, activation, dropout, batch_norm,
-                       output_bias=False)
+        self.mlp = MLP(
+            self.product.output_dim,
+            hidden_units,
+            activation,
+            dropout,
+            batch_norm,
+            output_bias=False,
+        )
 
     def forward(self, ids, values):
         embeddings = self.embedding(ids, values)

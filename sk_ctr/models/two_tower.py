@@ -68,8 +68,10 @@ def split_fields(fields, user_fields, item_fields):
             "tower or drop it from X."
         )
     position = {n: i for i, n in enumerate(names)}
-    return ([position[n] for n in groups["user_fields"]],
-            [position[n] for n in groups["item_fields"]])
+    return (
+        [position[n] for n in groups["user_fields"]],
+        [position[n] for n in groups["item_fields"]],
+    )
 
 
 class TwoTowerNet(CTRNetwork):
@@ -83,9 +85,19 @@ class TwoTowerNet(CTRNetwork):
     freely, so a learned scale would be redundant. ``bias`` is the model's only constant term.
     """
 
-    def __init__(self, fields, user_fields=None, item_fields=None, embed_dim=16,
-                 hidden_units=(128, 64), activation="relu", dropout=0.0, batch_norm=False,
-                 init_std=0.01, temperature=1.0):
+    def __init__(
+        self,
+        fields,
+        user_fields=None,
+        item_fields=None,
+        embed_dim=16,
+        hidden_units=(128, 64),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+        temperature=1.0,
+    ):
         super().__init__(fields)
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}.")
@@ -93,10 +105,12 @@ class TwoTowerNet(CTRNetwork):
         self.register_buffer("user_index", torch.tensor(user_index), persistent=False)
         self.register_buffer("item_index", torch.tensor(item_index), persistent=False)
         self.embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim, init_std)
-        self.user_tower = Tower(len(user_index) * embed_dim, hidden_units, activation, dropout,
-                                batch_norm)
-        self.item_tower = Tower(len(item_index) * embed_dim, hidden_units, activation, dropout,
-                                batch_norm)
+        self.user_tower = Tower(
+            len(user_index) * embed_dim, hidden_units, activation, dropout, batch_norm
+        )
+        self.item_tower = Tower(
+            len(item_index) * embed_dim, hidden_units, activation, dropout, batch_norm
+        )
         self.temperature = float(temperature)
         self.bias = nn.Parameter(torch.zeros(()))
 

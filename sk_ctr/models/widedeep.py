@@ -37,9 +37,19 @@ class WideDeepNet(CTRNetwork):
         With ``wide="fm"``: the field pairs (and triples) the FM term is restricted to.
     """
 
-    def __init__(self, fields, wide="lr", wide_fields=None, embed_dim=11,
-                 hidden_units=(400, 400, 400), activation="relu", dropout=0.0,
-                 batch_norm=False, init_std=0.01, interactions=None):
+    def __init__(
+        self,
+        fields,
+        wide="lr",
+        wide_fields=None,
+        embed_dim=11,
+        hidden_units=(400, 400, 400),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        init_std=0.01,
+        interactions=None,
+    ):
         super().__init__(fields)
         if wide not in WIDE_PARTS:
             raise ValueError(f"Unknown wide part {wide!r}; choose from {list(WIDE_PARTS)}")
@@ -54,27 +64,38 @@ class WideDeepNet(CTRNetwork):
                 "one field."
             )
         # Column positions of the deep part's fields in ``ids`` and ``values``.
-        self.register_buffer("deep_categorical", torch.tensor(deep_categorical, dtype=torch.long),
-                             persistent=False)
-        self.register_buffer("deep_numeric", torch.tensor(deep_numeric, dtype=torch.long),
-                             persistent=False)
+        self.register_buffer(
+            "deep_categorical", torch.tensor(deep_categorical, dtype=torch.long), persistent=False
+        )
+        self.register_buffer(
+            "deep_numeric", torch.tensor(deep_numeric, dtype=torch.long), persistent=False
+        )
 
         self.linear = LinearTerm(self.vocab_sizes, self.n_numeric)
         if wide == "fm":
-            self.wide_embedding = FieldEmbedding(self.vocab_sizes, self.n_numeric, embed_dim,
-                                                 init_std)
+            self.wide_embedding = FieldEmbedding(
+                self.vocab_sizes, self.n_numeric, embed_dim, init_std
+            )
             self.fm = make_fm_interaction(self._pairs(interactions), self.n_fields)
         elif interactions is not None:
             raise ValueError("interactions restrict the FM of the wide part: use wide='fm'.")
         else:
             self.wide_embedding, self.fm = None, None
         self.deep_embedding = FieldEmbedding(
-            [self.vocab_sizes[j] for j in deep_categorical], len(deep_numeric), embed_dim,
+            [self.vocab_sizes[j] for j in deep_categorical],
+            len(deep_numeric),
+            embed_dim,
             init_std,
         )
         n_deep_fields = len(deep_categorical) + len(deep_numeric)
-        self.mlp = MLP(n_deep_fields * embed_dim, hidden_units, activation, dropout, batch_norm,
-                       output_bias=False)
+        self.mlp = MLP(
+            n_deep_fields * embed_dim,
+            hidden_units,
+            activation,
+            dropout,
+            batch_norm,
+            output_bias=False,
+        )
 
     def wide_logit(self, ids, values):
         """y_wide: order-1 weights and bias (plus the FM term for ``wide="fm"``), all fields."""
@@ -113,8 +134,9 @@ def _wide_only_names(fields, wide_fields):
     if wide_fields is None:
         return {f.name for f in fields if f.cross_of is not None}
     if isinstance(wide_fields, str):
-        raise ValueError(f"wide_fields must be a list of field names, got the string "
-                         f"{wide_fields!r}.")
+        raise ValueError(
+            f"wide_fields must be a list of field names, got the string {wide_fields!r}."
+        )
     unknown = [name for name in wide_fields if name not in set(names)]
     if unknown:
         raise ValueError(f"wide_fields names fields that are not in the data: {unknown}")

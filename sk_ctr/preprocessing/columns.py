@@ -100,8 +100,7 @@ def check_frame(estimator, X, reset):
         )
     if n_columns == 0:
         raise ValueError(
-            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
-            "required."
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
         )
     X = X.rename(columns=str) if not all(isinstance(c, str) for c in X.columns) else X
     if X.columns.has_duplicates:

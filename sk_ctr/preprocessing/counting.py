@@ -13,8 +13,14 @@ import pandas as pd
 #: data's (standard error sqrt(q (1 - q) / n) <= 0.0016).
 QUANTILE_SAMPLE = 100_000
 #: What :meth:`CTRTransformer.partial_fit` computes from its counts when next read.
-_FITTED_FROM_COUNTS = ("fields_", "vocabularies_", "bin_edges_", "scaling_", "frequencies_",
-                       "sequence_length_")
+_FITTED_FROM_COUNTS = (
+    "fields_",
+    "vocabularies_",
+    "bin_edges_",
+    "scaling_",
+    "frequencies_",
+    "sequence_length_",
+)
 
 
 class _RunningCounts:
@@ -56,8 +62,7 @@ class _RunningCounts:
                 )
                 self.observed[name] = self.observed.get(name, 0) + observed.size
             else:
-                self.moments[name] = _merged_moments(self.moments.get(name, (0, 0.0, 0.0)),
-                                                     stats)
+                self.moments[name] = _merged_moments(self.moments.get(name, (0, 0.0, 0.0)), stats)
         self.longest = max(self.longest, longest)
         self.n_samples += n_samples
 
@@ -131,8 +136,11 @@ def _count_values(name, column, sort):
         None
         if counts is not None and column.dtype != object
         else next(
-            (v for v in (counts.index if counts is not None else column.dropna())
-             if not isinstance(v, Hashable)),
+            (
+                v
+                for v in (counts.index if counts is not None else column.dropna())
+                if not isinstance(v, Hashable)
+            ),
             None,
         )
     )

@@ -216,8 +216,9 @@ def crossed_columns(frame):
     if not isinstance(frame, pd.DataFrame):
         return {}
     marked = frame.attrs.get(CROSSES_ATTR) or {}
-    return {str(name): tuple(map(str, cross)) for name, cross in marked.items()
-            if name in frame.columns}
+    return {
+        str(name): tuple(map(str, cross)) for name, cross in marked.items() if name in frame.columns
+    }
 
 
 def _check_frame(X, caller):

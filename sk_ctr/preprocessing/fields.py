@@ -147,8 +147,10 @@ class FieldData(dict):
             finite = np.isfinite(values).all(axis=0)
             if not finite.all():
                 field = self.numeric_fields[int(np.argmin(finite))]
-                raise ValueError(f"Numeric field {field.name!r} holds NaN or infinite values; "
-                                 "encode missing values before building FieldData.")
+                raise ValueError(
+                    f"Numeric field {field.name!r} holds NaN or infinite values; "
+                    "encode missing values before building FieldData."
+                )
         return self
 
     def _check_sequence_length(self):

@@ -50,10 +50,12 @@ def integer_role(column):
         return "categorical", f"integer; {distinct} distinct values: ids"
     share = rare_value_share(column)
     if share > QUANTITY_SHARE:
-        return "numeric", (f"integer; {share:.0%} of rows hold values seen < "
-                           f"{RARE_VALUE_COUNT} times: a quantity")
-    return "categorical", (f"integer; {share:.0%} of rows hold values seen < "
-                           f"{RARE_VALUE_COUNT} times: ids")
+        return "numeric", (
+            f"integer; {share:.0%} of rows hold values seen < {RARE_VALUE_COUNT} times: a quantity"
+        )
+    return "categorical", (
+        f"integer; {share:.0%} of rows hold values seen < {RARE_VALUE_COUNT} times: ids"
+    )
 
 
 def warn_numeric_strings(name, column):
@@ -121,7 +123,6 @@ def describe_roles(frame, fields, given, candidates=()):
 def is_plain_integer(dtype):
     """Integer dtypes (numpy or nullable), not bool."""
     return pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-
 
 
 #: Separators a history of strings is often written with, when it is not ``sequence_delimiter``.
@@ -195,6 +196,7 @@ def column_roles(frame, categorical_features, numeric_features, sequence_feature
     check_candidates(behavior, numeric, sequence)
     return categorical, numeric, sequence
 
+
 def given_sequences(sequence_features, behavior, columns):
     """``sequence_features`` plus the histories of ``behavior``; None if neither is given."""
     behavior = behavior or {}
@@ -206,6 +208,7 @@ def given_sequences(sequence_features, behavior, columns):
     if given is None and not behavior:
         return None
     return list(given or ()) + [c for c in behavior if c not in set(given or ())]
+
 
 def check_candidates(behavior, numeric, sequence):
     """Reject a ``behavior`` candidate that is a sequence or a numeric column."""
@@ -222,6 +225,7 @@ def check_candidates(behavior, numeric, sequence):
                 f"list {candidate!r} in categorical_features so that it has a vocabulary "
                 "to share."
             )
+
 
 def scalar_roles(frame, columns, given_cat, given_num, behavior):
     """Categorical and numeric roles of the single-valued ``columns``."""

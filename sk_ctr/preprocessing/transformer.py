@@ -238,22 +238,35 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             return self._fit_categorical(name, pd.Series(sequences[name][0], dtype=object))
 
         self.fields_ = self._assemble_fields(
-            frame.columns, roles, fit_ids, lambda name: self._fit_scaling(name, frame[name]),
+            frame.columns,
+            roles,
+            fit_ids,
+            lambda name: self._fit_scaling(name, frame[name]),
             crosses=crossed_columns(frame),
         )
-        self.column_roles_ = describe_roles(frame, self.fields_, self._given_columns(),
-                                            set((self.behavior or {}).values()))
+        self.column_roles_ = describe_roles(
+            frame, self.fields_, self._given_columns(), set((self.behavior or {}).values())
+        )
         return self
 
     def _column_roles(self, frame):
         """The categorical, numeric and sequence columns of ``frame`` (three sets)."""
-        return column_roles(frame, self.categorical_features, self.numeric_features,
-                            self.sequence_features, self.behavior)
+        return column_roles(
+            frame,
+            self.categorical_features,
+            self.numeric_features,
+            self.sequence_features,
+            self.behavior,
+        )
 
     def _given_columns(self):
         """The columns whose role the user named."""
-        named = [self.categorical_features, self.numeric_features, self.sequence_features,
-                 list(self.behavior or ())]  # the histories; candidates are reported apart
+        named = [
+            self.categorical_features,
+            self.numeric_features,
+            self.sequence_features,
+            list(self.behavior or ()),
+        ]  # the histories; candidates are reported apart
         return {name for names in named for name in (names or ())}
 
     def partial_fit(self, X, y=None):
@@ -306,9 +319,12 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 )
             self._check_params()
             frame = check_frame(self, X, reset=True)
-            state = _RunningCounts(list(frame.columns), *self._column_roles(frame),
-                                   bucketize=self.numeric == "bucketize",
-                                   crosses=crossed_columns(frame))
+            state = _RunningCounts(
+                list(frame.columns),
+                *self._column_roles(frame),
+                bucketize=self.numeric == "bucketize",
+                crosses=crossed_columns(frame),
+            )
             self._add_chunk(state, frame, first=True)
             self._partial = state  # only once the first chunk is in: a failed call leaves none
         else:
@@ -382,23 +398,24 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             return (float(mean) if n else 0.0), (std if std > 0 else 1.0)
 
         roles = (state.categorical, state.numeric, state.sequence)
-        self.fields_ = self._assemble_fields(state.columns, roles, fit_ids, scaling,
-                                             bucketize=state.bucketize, crosses=state.crosses)
+        self.fields_ = self._assemble_fields(
+            state.columns, roles, fit_ids, scaling, bucketize=state.bucketize, crosses=state.crosses
+        )
 
     def _set_buckets_from_sample(self, name, state):
         sample = state.samples[name]
         edges = self._quantile_edges(sample)
         self.bin_edges_[name] = edges
-        counts = np.bincount(self._bucket_ids(sample, edges),
-                             minlength=len(edges) + 1 + FIRST_VALUE_ID)
+        counts = np.bincount(
+            self._bucket_ids(sample, edges), minlength=len(edges) + 1 + FIRST_VALUE_ID
+        )
         if state.observed[name] > sample.size:  # a sample: scale its counts to all the values
             counts = np.rint(counts * (state.observed[name] / sample.size)).astype(np.int64)
         counts[MISSING_ID] = state.missing[name]
         self.frequencies_[name] = counts
         return len(counts)
 
-    def _assemble_fields(self, columns, roles, fit_ids, fit_scaling, bucketize=None,
-                         crosses=None):
+    def _assemble_fields(self, columns, roles, fit_ids, fit_scaling, bucketize=None, crosses=None):
         """The schema: categorical and bucketized fields (in column order), numeric fields,
         then sequence fields.
 
@@ -417,12 +434,20 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 continue
             if name in categorical or bucketize:
                 source = "categorical" if name in categorical else "bucketized"
-                cat_fields.append(Field(name, "categorical", fit_ids(name, source),
-                                        source=source, cross_of=crosses.get(name)))
+                cat_fields.append(
+                    Field(
+                        name,
+                        "categorical",
+                        fit_ids(name, source),
+                        source=source,
+                        cross_of=crosses.get(name),
+                    )
+                )
             else:
                 self.scaling_[name] = fit_scaling(name)
-                num_fields.append(Field(name, "numeric", 1, source="numeric",
-                                        cross_of=crosses.get(name)))
+                num_fields.append(
+                    Field(name, "numeric", 1, source="numeric", cross_of=crosses.get(name))
+                )
         seq_fields = self._fit_sequence_fields(
             [name for name in columns if name in sequence],
             cat_fields,
@@ -472,12 +497,25 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             if name in behavior:
                 shared = by_name[behavior[name]]
                 fields.append(
-                    Field(name, "sequence", shared.vocab_size, source="sequence",
-                          shares=shared.name, max_length=self.sequence_length_)
+                    Field(
+                        name,
+                        "sequence",
+                        shared.vocab_size,
+                        source="sequence",
+                        shares=shared.name,
+                        max_length=self.sequence_length_,
+                    )
                 )
                 continue
-            fields.append(Field(name, "sequence", fit_vocabulary(name), source="sequence",
-                                max_length=self.sequence_length_))
+            fields.append(
+                Field(
+                    name,
+                    "sequence",
+                    fit_vocabulary(name),
+                    source="sequence",
+                    max_length=self.sequence_length_,
+                )
+            )
         return fields
 
     def _fit_categorical(self, name, column):
@@ -492,11 +530,12 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         buckets = getattr(self, "hash_buckets", 0)  # absent in pickles of older versions
         frequencies = np.zeros(len(vocabulary) + FIRST_VALUE_ID + buckets, dtype=np.int64)
         frequencies[MISSING_ID] = missing
-        frequencies[FIRST_VALUE_ID:FIRST_VALUE_ID + len(kept)] = kept.to_numpy()
+        frequencies[FIRST_VALUE_ID : FIRST_VALUE_ID + len(kept)] = kept.to_numpy()
         rare = counts[counts < self.min_frequency]
         if buckets:  # the rare values train the buckets that unseen values will share
-            np.add.at(frequencies, hashed_ids(rare.index, len(vocabulary), buckets),
-                      rare.to_numpy())
+            np.add.at(
+                frequencies, hashed_ids(rare.index, len(vocabulary), buckets), rare.to_numpy()
+            )
         else:
             frequencies[OTHER_ID] = int(rare.sum())
         self.frequencies_[name] = frequencies

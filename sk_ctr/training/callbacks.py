@@ -69,8 +69,12 @@ class StopOnNonFiniteLoss(Callback):
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1].get("train_loss")
         if loss is not None and loss > DIVERGED_LOSS:
-            _diverged(net, loss, f"epoch {net.history[-1, 'epoch']} (its mean; a constant "
-                      f"prediction of 0.5 scores {math.log(2):.3f})")
+            _diverged(
+                net,
+                loss,
+                f"epoch {net.history[-1, 'epoch']} (its mean; a constant "
+                f"prediction of 0.5 scores {math.log(2):.3f})",
+            )
 
 
 def _diverged(net, loss, where):
