@@ -145,7 +145,9 @@ def export_torchscript(estimator, path, X=None):
     it with the tensors of :func:`export_inputs`: ``model(ids, values)`` or, for behaviour
     models, ``model(ids, values, sequences, lengths)``. The model runs on the CPU
     (``.to("cuda")`` after loading moves it) in evaluation mode: dropout off, batch
-    normalisation and Dice with their running statistics.
+    normalisation and Dice with their running statistics. PyTorch 2.13 deprecates TorchScript
+    (``torch.jit.load`` warns); :func:`export_onnx` and :func:`export_serving` (no torch needed
+    to score) are the formats to prefer for new deployments.
 
     Parameters
     ----------

@@ -29,6 +29,9 @@ def modules_with_examples():
     )
 
 
+# sk_ctr.export's TorchScript example loads the file as a user would; torch 2.13 deprecates
+# TorchScript (torch.export replaces it), which the export docs say: not ours to silence there.
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("name", modules_with_examples())
 def test_docstring_examples_run(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
