@@ -31,16 +31,47 @@ it was saved with (:mod:`sk_ctr.artifact`).
 from __future__ import annotations
 
 import argparse
-import ast
-import difflib
-import os
 import signal
 import sys
-import textwrap
-import threading
-import time
-from contextlib import contextmanager
 from pathlib import Path
+
+# The commands import their heavy dependencies (torch, pandas, sklearn) inside their functions:
+# the help and argument errors stay fast (tests/test_startup.py).
+from sk_ctr.cli._common import (
+    MODEL_FILE_HELP,
+    PROG,
+    UsageError,
+    check_output,
+    load_model,
+    stop_signals_raise_interrupt,
+)
+from sk_ctr.cli.export import _export
+from sk_ctr.cli.fit import _fit
+from sk_ctr.cli.models import (
+    _format_models_help,
+    build_estimator,
+    estimator_classes,
+    parse_params,
+    resolve_model,
+)
+from sk_ctr.cli.predict import PREDICT_CHUNK, _predict, predict_in_chunks
+from sk_ctr.io.tables import TableError
+
+__all__ = [
+    "MODEL_FILE_HELP",
+    "PREDICT_CHUNK",
+    "PROG",
+    "UsageError",
+    "build_estimator",
+    "check_output",
+    "estimator_classes",
+    "load_model",
+    "main",
+    "parse_params",
+    "predict_in_chunks",
+    "resolve_model",
+    "stop_signals_raise_interrupt",
+]
 
 
 def main(argv=None):

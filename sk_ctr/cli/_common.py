@@ -1,6 +1,15 @@
 """What the ``sk-ctr`` commands share: their errors, output checks, model loading, signal
 handling, torch threads and the Parquet source of ``--stream``."""
 
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from sk_ctr._atomic import atomic_path
 
 PROG = "sk-ctr"
 

@@ -1,5 +1,12 @@
 """``sk-ctr export``: a fitted model's network to ONNX, TorchScript or the serving artifact."""
 
+from __future__ import annotations
+
+import sys
+
+from sk_ctr.cli._common import UsageError, check_output, load_model
+from sk_ctr.io.tables import read_table
+
 
 def _export(args):
     from sk_ctr.export import export_onnx, export_serving, export_torchscript

@@ -1,6 +1,24 @@
 """``sk-ctr fit``: fit a model on a data file (read whole, or streamed from Parquet) and save
 it."""
 
+from __future__ import annotations
+
+import sys
+import time
+
+from sk_ctr.cli._common import (
+    UsageError,
+    _column_list,
+    _dump,
+    _is_network,
+    _parquet_source,
+    _threads,
+    check_output,
+    stop_signals_raise_interrupt,
+)
+from sk_ctr.cli.models import build_estimator, parse_params, resolve_model
+from sk_ctr.io.tables import read_table
+
 
 def _fit(args):
     check_output(args.out, {"--data": args.data, "--valid": args.valid}, args.force)

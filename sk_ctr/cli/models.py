@@ -1,6 +1,14 @@
 """Model names and ``--param`` values of ``sk-ctr fit`` to an estimator (importable: the
 command line is a thin layer over these building blocks)."""
 
+from __future__ import annotations
+
+import ast
+import difflib
+import textwrap
+
+from sk_ctr.cli._common import UsageError, _is_network
+
 
 def estimator_classes():
     """The estimator classes of sk_ctr by name (``DeepFMClassifier`` ...)."""

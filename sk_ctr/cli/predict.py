@@ -1,6 +1,20 @@
 """``sk-ctr predict``: write the click probabilities of a data file (read whole, or streamed
 chunk by chunk)."""
 
+from __future__ import annotations
+
+import sys
+
+from sk_ctr.cli._common import (
+    PROG,
+    UsageError,
+    _column_list,
+    _parquet_source,
+    _threads,
+    check_output,
+    load_model,
+)
+from sk_ctr.io.tables import chunk_writer, read_table, write_table
 
 #: Rows predicted per step of ``predict``'s progress bar.
 PREDICT_CHUNK = 100_000
