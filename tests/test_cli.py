@@ -213,7 +213,7 @@ def test_predict_stream_writes_what_predict_writes(
     files, model_file, tmp_path, capsys, suffix, monkeypatch
 ):
     pytest.importorskip("pyarrow")
-    monkeypatch.setattr("sk_ctr.cli.PREDICT_CHUNK", 120)
+    monkeypatch.setattr("sk_ctr.cli.predict.PREDICT_CHUNK", 120)
     data = tmp_path / "many_groups.parquet"
     pd.read_csv(files / "train.csv").to_parquet(data, index=False, row_group_size=50)
     argv = [

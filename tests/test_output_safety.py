@@ -270,7 +270,7 @@ def test_predict_stream_failing_part_way_leaves_the_previous_file(
 ):
     out = tmp_path / f"scores{suffix}"
     out.write_bytes(b"the previous scores")
-    monkeypatch.setattr("sk_ctr.cli.PREDICT_CHUNK", 50)  # 4 chunks of 2 row groups
+    monkeypatch.setattr("sk_ctr.cli.predict.PREDICT_CHUNK", 50)  # 4 chunks of 2 row groups
     predict_proba, calls = FMClassifier.predict_proba, []
 
     def fails_on_third_chunk(self, X):
