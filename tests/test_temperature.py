@@ -13,11 +13,16 @@ from sk_ctr.estimators.calibration import fit_temperature
 
 
 def brute_force_temperature(logits, y, weights):
-    """The temperature of least weighted log-loss on a fine grid, by explicit sums."""
+    """The temperature of least weighted log-loss against Platt's targets on a fine grid, by
+    explicit sums."""
+    n_pos, n_neg = weights[y == 1].sum(), weights[y == 0].sum()
+    targets = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
     grid = np.exp(np.linspace(-3, 3, 6001))
     losses = []
     for t in grid:  # -log sigmoid(s) = log(1 + exp(-s)), written without overflow
-        per_row = y * np.logaddexp(0, -logits / t) + (1 - y) * np.logaddexp(0, logits / t)
+        per_row = targets * np.logaddexp(0, -logits / t) + (1 - targets) * np.logaddexp(
+            0, logits / t
+        )
         losses.append(np.sum(weights * per_row) / weights.sum())
     return grid[int(np.argmin(losses))]
 
@@ -30,6 +35,18 @@ def test_fit_temperature_matches_brute_force(scale):
     weights = rng.uniform(0.5, 2.0, 3000)
     expected = brute_force_temperature(scale * z, y, weights)
     assert fit_temperature(scale * z, y, weights) == pytest.approx(expected, rel=2e-3)
+
+
+def test_separated_validation_rows_give_no_certainty():
+    """Logits that separate the validation rows perfectly: with 0/1 targets the fit scales
+    them by its bound (e^6) and predicts certainties; Platt's targets keep it finite."""
+    z = np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
+    y = (z > 0).astype(float)
+    temperature = fit_temperature(z, y)
+    assert temperature == pytest.approx(brute_force_temperature(z, y, np.ones(6)), rel=2e-3)
+    # three rows of each class attest 0.8 / 0.2, less than these logits (0.95 at z = 3) say:
+    # the fit softens them (0/1 targets gave T = e^-6, probabilities of 1 - 1e-300)
+    assert temperature > 1
 
 
 def test_degenerate_inputs_keep_the_logits():

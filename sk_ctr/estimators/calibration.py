@@ -40,8 +40,14 @@ LOG_SCALE_BOUND = 6.0
 
 
 def fit_temperature(logits, y, sample_weight=None):
-    """The temperature T minimising the (weighted) mean log-loss of sigmoid(logits / T).
+    """The temperature T minimising the (weighted) mean log-loss of sigmoid(logits / T)
+    against Platt's targets.
 
+    The targets are Platt's (1999, as scikit-learn's sigmoid calibration): ``(n_pos + 1) /
+    (n_pos + 2)`` for a click and ``1 / (n_neg + 2)`` for a non-click, the same bounds as
+    :func:`isotonic_bounds`. With 0/1 targets, validation rows that the logits separate
+    perfectly drive T to its bound and every prediction to a certainty (a 400-row Taobao
+    sample: test log-loss 20.2); a few hundred rows of each class move T by well under 1 %.
     The log-loss of sigmoid(a z) is convex in the scale a = 1/T, so a bounded scalar search
     over log a finds its minimum.
 
@@ -70,6 +76,8 @@ def fit_temperature(logits, y, sample_weight=None):
     w = np.ones_like(z) if sample_weight is None else np.asarray(sample_weight, np.float64)
     if z.size == 0 or not np.all(np.isfinite(z)) or np.unique(y).size < 2:
         return 1.0
+    low, high = isotonic_bounds(y, w)
+    y = np.where(y > 0.5, 1 - low, 1 - high)  # Platt's targets (n_pos+1)/(n_pos+2), 1/(n_neg+2)
 
     def loss(log_scale):
         a = np.exp(log_scale) * z
