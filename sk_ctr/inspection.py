@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance as sklearn_permutation_importance
 from sklearn.metrics import check_scoring
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.random import sample_without_replacement
@@ -57,6 +56,11 @@ def permutation_importance(
             f"permutation_importance needs X as a pandas DataFrame (columns are named by it); "
             f"got {type(X).__name__}. For encoded data use field_permutation_importance."
         )
+    # imported here: sklearn.inspection imports sklearn.ensemble (0.15 s), which every fit
+    # with validation rows would pay for field_permutation_importance (feature_importances_),
+    # a spawned data-parallel worker included
+    from sklearn.inspection import permutation_importance as sklearn_permutation_importance
+
     max_samples = 1.0 if max_rows is None else min(int(max_rows), len(X))
     result = sklearn_permutation_importance(
         estimator, X, y, scoring=scoring, n_repeats=n_repeats, n_jobs=n_jobs,

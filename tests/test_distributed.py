@@ -46,6 +46,13 @@ def odd_data():
     )
 
 
+@pytest.fixture(scope="module")
+def single_process_fit(odd_data):
+    """One process with the global batch of 128 (what two ranks of 64 must equal); read only."""
+    X, y = odd_data
+    return DeepFMClassifier(batch_size=128, max_epochs=2, **DDP).fit(X, y)
+
+
 def child_env(**variables):
     """The environment of a Python child process that imports this checkout's sk_ctr (not an
     installed one), with one torch thread."""
@@ -59,9 +66,11 @@ def weights_gap(a, b):
     return max((first[k] - second[k]).abs().max().item() for k in first if first[k].numel())
 
 
-def test_ddp_on_two_cpu_processes_equals_one_process_with_the_global_batch(odd_data):
+def test_ddp_on_two_cpu_processes_equals_one_process_with_the_global_batch(
+    odd_data, single_process_fit
+):
     X, y = odd_data
-    single = DeepFMClassifier(batch_size=128, max_epochs=2, **DDP).fit(X, y)
+    single = single_process_fit
     ddp = DeepFMClassifier(batch_size=64, devices=2, max_epochs=2, **DDP).fit(X, y)
     assert weights_gap(single, ddp) < 1e-5  # measured 1.5e-8
     np.testing.assert_allclose(ddp.predict_proba(X), single.predict_proba(X), atol=1e-5)
@@ -250,7 +259,7 @@ def test_sparse_embeddings_are_refused_where_ddp_would_use_nccl():
     check_sparse_gradients(ParallelPlan("dp", 2, (0, 1)), sparse_embeddings=True)
 
 
-def test_joining_a_torchrun_process_group(odd_data, tmp_path):
+def test_joining_a_torchrun_process_group(odd_data, single_process_fit, tmp_path):
     """Two ranks launched by torchrun join its gloo group; both return the same model, equal to
     one process with the global batch."""
     script = tmp_path / "train.py"
@@ -281,13 +290,13 @@ def test_joining_a_torchrun_process_group(odd_data, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     ranks = [np.load(tmp_path / f"proba{r}.npy") for r in (0, 1)]
     np.testing.assert_array_equal(ranks[0], ranks[1])
-    X, y = odd_data
-    single = DeepFMClassifier(batch_size=128, max_epochs=2, **DDP).fit(X, y)
-    np.testing.assert_allclose(ranks[0], single.predict_proba(X), atol=1e-5)
+    X, _ = odd_data
+    np.testing.assert_allclose(ranks[0], single_process_fit.predict_proba(X), atol=1e-5)
 
 
-def _shard_rows(rank, folder, world_size, port, share):
-    """One rank of test_every_epoch_partitions_the_rows_across_ranks."""
+def _shard_rows(rank, folder, world_size, port):
+    """One rank of test_every_epoch_partitions_the_rows_across_ranks: 3 epochs with the random
+    state shared before each, then 3 without (one spawn for both: a worker's start is seconds)."""
     import torch.distributed as dist
     from skorch.dataset import Dataset
 
@@ -296,30 +305,34 @@ def _shard_rows(rank, folder, world_size, port, share):
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
     )
-    torch.manual_seed(0)
     dataset = Dataset({"ids": torch.arange(100).reshape(100, 1)}, torch.zeros(100))
     loader = ShardedSliceLoader(
         dataset, batch_size=16, shuffle=True, rank=rank, world_size=world_size
     )
-    epochs = []
-    for _ in range(3):
-        if share:
-            share_random_state(rank, world_size)
-        epochs.append(torch.cat([X["ids"][:, 0] for X, _ in loader]).tolist())
-        torch.rand(7 * rank + 1)  # dropout draws as many numbers as the rank has rows
+    epochs = {}
+    for share in (True, False):
+        torch.manual_seed(0)
+        epochs[share] = []
+        for _ in range(3):
+            if share:
+                share_random_state(rank, world_size)
+            epochs[share].append(torch.cat([X["ids"][:, 0] for X, _ in loader]).tolist())
+            torch.rand(7 * rank + 1)  # dropout draws as many numbers as the rank has rows
     torch.save(epochs, os.path.join(folder, f"rank{rank}.pt"))
     dist.barrier()
     dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("share", [True, False])
-def test_every_epoch_partitions_the_rows_across_ranks(tmp_path, share):
+def test_every_epoch_partitions_the_rows_across_ranks(tmp_path):
     from sk_ctr.training.distributed import _free_port
 
     torch.multiprocessing.spawn(
-        _shard_rows, args=(str(tmp_path), 2, _free_port(), share), nprocs=2, join=True
+        _shard_rows, args=(str(tmp_path), 2, _free_port()), nprocs=2, join=True
     )
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
-    partitions = [sorted(ranks[0][e] + ranks[1][e]) == list(range(100)) for e in range(3)]
-    # with the state shared every epoch is a partition; without it epochs 2-3 overlap
-    assert partitions == ([True] * 3 if share else [True, False, False])
+    for share in (True, False):
+        partitions = [
+            sorted(ranks[0][share][e] + ranks[1][share][e]) == list(range(100)) for e in range(3)
+        ]
+        # with the state shared every epoch is a partition; without it epochs 2-3 overlap
+        assert partitions == ([True] * 3 if share else [True, False, False]), share
