@@ -782,15 +782,19 @@ def test_partial_fit_warns_once_about_history_and_candidate_types():
 
 
 # ----------------------------------------------------------------------------- memory
-RSS_SCRIPT = textwrap.dedent("""
-    import json, resource, sys
+RSS_SCRIPT = textwrap.dedent(r"""
+    import json, re, sys
     import pandas as pd
     import pyarrow.parquet as pq
     from sk_ctr import LRClassifier
     from sk_ctr.io.parquet import ParquetSource
 
     def peak_mb():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM, this process's own peak: getrusage's ru_maxrss starts from the parent's
+        # RSS at fork (Linux keeps it across exec), so under a pytest worker that has grown
+        # past both peaks it measured a growth of 0 for both modes
+        status = open("/proc/self/status").read()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
     mode, path = sys.argv[1], sys.argv[2]
     # the same warm-up in both modes: torch's training code is paged in before the baseline
