@@ -186,6 +186,20 @@ ZOO = [small(cls) for cls in ESTIMATORS] + [
 ]
 
 
+@pytest.mark.parametrize(
+    "cls",
+    [cls for cls in ESTIMATORS if not cls._accepts_sequences and cls not in NAMED_COLUMNS],
+    ids=lambda cls: cls.__name__,
+)
+def test_a_history_column_is_refused_by_the_models_that_cannot_pool_it(cls, small_ctr_data):
+    """A list-valued column is several ids per row: a model that takes one value per column
+    must say so, naming the column (GBDT+LR / GBDT+FFM dropped it without a word)."""
+    X, y = small_ctr_data
+    X = X.assign(history=[["a", "b"][: i % 3] for i in range(len(X))])
+    with pytest.raises(ValueError, match=r"takes one value per column, but \['history'\]"):
+        small(cls).fit(X, y)
+
+
 @pytest.mark.parametrize("estimator", ZOO, ids=repr)
 @pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
 def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):

@@ -200,9 +200,6 @@ class CTRClassifier(
 
     #: The network class (a ``CTRNetwork`` subclass); its keyword arguments are estimator params.
     _network = None
-    #: Whether the network takes sequence / multi-valued fields (``sequences``, ``lengths``).
-    _accepts_sequences = False
-
     _parameter_constraints = {
         "preprocessor": [HasMethods(["fit", "transform"]), None],
         "l2": [Interval(Real, 0, None, closed="left")],
@@ -536,16 +533,6 @@ ParquetSource or path
         else:
             self.feature_importances_ = importances_by_column(
                 importances, self.schema_, getattr(self, "feature_names_in_", None)
-            )
-
-    def _check_sequence_support(self, X_encoded):
-        """A clear error, naming the columns, for multi-valued columns a network cannot take."""
-        columns = [f.name for f in X_encoded.schema if f.kind == "sequence"]
-        if columns and not self._accepts_sequences:
-            raise ValueError(
-                f"{type(self).__name__} takes one value per column, but {columns} hold several "
-                "per row (lists or delimited strings). Use DINClassifier or "
-                "EmbeddingMLPClassifier, which pool them, or drop those columns."
             )
 
     # ---------------------------------------------------------- prediction

@@ -139,6 +139,7 @@ class BaseLeafFieldsClassifier(
         stage = self._final_stage
         final_model, final_fraction = getattr(self, stage.model), getattr(self, stage.fraction)
         encoded = self._encode(X, fit=True)
+        self._check_sequence_support(encoded)  # the trees read one value per column
         y = self._encode_labels(y, fit=True)
         if len(encoded) != len(y):
             raise ValueError(

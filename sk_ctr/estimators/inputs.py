@@ -18,6 +18,19 @@ class RawFrameInputMixin:
     for FieldData input), ``schema_``, ``n_features_in_``, ``feature_names_in_`` and ``le_``.
     """
 
+    #: Whether the model takes sequence / multi-valued fields (``sequences``, ``lengths``).
+    _accepts_sequences = False
+
+    def _check_sequence_support(self, X_encoded):
+        """A clear error, naming the columns, for multi-valued columns the model cannot take."""
+        columns = [f.name for f in X_encoded.schema if f.kind == "sequence"]
+        if columns and not self._accepts_sequences:
+            raise ValueError(
+                f"{type(self).__name__} takes one value per column, but {columns} hold several "
+                "per row (lists or delimited strings). Use DINClassifier or "
+                "EmbeddingMLPClassifier, which pool them, or drop those columns."
+            )
+
     def _encode(self, X, fit, fitted_preprocessor=None):
         """Raw input -> FieldData with the fitted transformer; FieldData passes through.
 
