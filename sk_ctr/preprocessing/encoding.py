@@ -28,7 +28,7 @@ import pandas as pd
 from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES, VALUES
 from sk_ctr.preprocessing.columns import _numeric_values, _reject_nan, _stored_columns, check_frame
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, Field
-from sk_ctr.preprocessing.sequences import keep_most_recent, pad, split_cells
+from sk_ctr.preprocessing.sequences import sequence_ids
 from sk_ctr.preprocessing.vocabulary import VocabularyLookup
 
 
@@ -241,24 +241,10 @@ class RawEncoder:
         return arrays
 
     def _sequence_ids(self, frame, seq_fields):
-        width = self.sequence_length
-        sequences = np.empty((len(frame), len(seq_fields), width), dtype=np.int64)
-        lengths = np.empty((len(frame), len(seq_fields)), dtype=np.int64)
-        for j, field in enumerate(seq_fields):
-            cells = split_cells(field.name, frame[field.name], self.sequence_delimiter)
-            items, lengths[:, j] = keep_most_recent(*cells, width)
-            try:
-                codes, uniques = pd.factorize(items)
-            except TypeError as exc:
-                raise TypeError(
-                    f"Column {field.name!r} holds unhashable items (lists inside lists?); each "
-                    "item of a sequence must be a single value."
-                ) from exc
-            lookup = self._lookups[field.shares or field.name]
-            unique_ids = lookup.value_ids(field.name, np.asarray(uniques, dtype=object))
-            ids = np.append(unique_ids, MISSING_ID)[codes]  # code -1 (missing) takes the last
-            sequences[:, j] = pad(ids, lengths[:, j], width)
-        return sequences, lengths
+        lookup_of = self._lookups.__getitem__
+        return sequence_ids(
+            frame, seq_fields, self.sequence_length, self.sequence_delimiter, lookup_of
+        )
 
     def _checked(self, frame):
         """``frame`` with string column names, checked against the fitted columns as the

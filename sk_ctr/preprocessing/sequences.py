@@ -211,3 +211,36 @@ def _kind(value):
     if isinstance(value, str):
         return "string"
     return "numeric" if isinstance(value, Number) else type(value).__name__
+
+
+def sequence_ids(frame, seq_fields, width, delimiter, lookup_of):
+    """The padded ids and the lengths of the sequence columns of ``frame``.
+
+    Each cell keeps its ``width`` most recent items (the last ones); items are looked up in
+    the vocabulary ``lookup_of(field.shares or field.name)`` (a
+    :class:`~sk_ctr.preprocessing.vocabulary.VocabularyLookup`), a missing item takes
+    ``MISSING_ID``. Shared by :class:`~sk_ctr.preprocessing.CTRTransformer` and the serving
+    encoding, which must not import scikit-learn.
+
+    Returns
+    -------
+    sequences : ndarray of shape (n_samples, n_sequence_fields, width), int64
+    lengths : ndarray of shape (n_samples, n_sequence_fields), int64
+    """
+    sequences = np.empty((len(frame), len(seq_fields), width), dtype=np.int64)
+    lengths = np.empty((len(frame), len(seq_fields)), dtype=np.int64)
+    for j, field in enumerate(seq_fields):
+        cells = split_cells(field.name, frame[field.name], delimiter)
+        items, lengths[:, j] = keep_most_recent(*cells, width)
+        try:
+            codes, uniques = pd.factorize(items)
+        except TypeError as exc:
+            raise TypeError(
+                f"Column {field.name!r} holds unhashable items (lists inside lists?); each "
+                "item of a sequence must be a single value."
+            ) from exc
+        lookup = lookup_of(field.shares or field.name)
+        unique_ids = lookup.value_ids(field.name, np.asarray(uniques, dtype=object))
+        ids = np.append(unique_ids, MISSING_ID)[codes]  # code -1 (missing) takes the last
+        sequences[:, j] = pad(ids, lengths[:, j], width)
+    return sequences, lengths

@@ -40,7 +40,7 @@ from sk_ctr.preprocessing.sequences import (
     _check_history_types,
     _with_history_items,
     keep_most_recent,
-    pad,
+    sequence_ids,
     split_cells,
 )
 from sk_ctr.preprocessing.vocabulary import VocabularyLookup, hashed_ids
@@ -606,24 +606,9 @@ class CTRTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         return FieldData(arrays, self.fields_)
 
     def _sequence_ids(self, frame, seq_fields):
-        width = self.sequence_length_
-        sequences = np.empty((len(frame), len(seq_fields), width), dtype=np.int64)
-        lengths = np.empty((len(frame), len(seq_fields)), dtype=np.int64)
-        for j, field in enumerate(seq_fields):
-            cells = split_cells(field.name, frame[field.name], self.sequence_delimiter)
-            items, lengths[:, j] = keep_most_recent(*cells, width)
-            try:
-                codes, uniques = pd.factorize(items)
-            except TypeError as exc:
-                raise TypeError(
-                    f"Column {field.name!r} holds unhashable items (lists inside lists?); each "
-                    "item of a sequence must be a single value."
-                ) from exc
-            lookup = self._lookup(field.shares or field.name)
-            unique_ids = lookup.value_ids(field.name, np.asarray(uniques, dtype=object))
-            ids = np.append(unique_ids, MISSING_ID)[codes]  # code -1 (missing) takes the last
-            sequences[:, j] = pad(ids, lengths[:, j], width)
-        return sequences, lengths
+        return sequence_ids(
+            frame, seq_fields, self.sequence_length_, self.sequence_delimiter, self._lookup
+        )
 
     def _lookup(self, name):
         """The lookup of the vocabulary ``name``, built on first use and kept while
