@@ -1,9 +1,14 @@
 """Helpers shared by the layer and network tests (imported as ``helpers``; pytest puts the
 tests folder on the path)."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
+
+import sk_ctr
 
 
 def randomize_(module):
@@ -29,3 +34,11 @@ def raw_frame(n_samples=40, seed=0):
             "age": rng.uniform(18, 80, n_samples),
         }
     )
+
+
+def child_env(**variables):
+    """The environment of a Python child process that imports this checkout's sk_ctr (not an
+    installed one), with one torch thread."""
+    repository = str(Path(sk_ctr.__file__).resolve().parents[1])
+    path = os.pathsep.join([repository, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, **variables}

@@ -7,8 +7,8 @@ the label column alone; each epoch reads the row groups again, encodes them chun
 draws the mini-batches from a buffer of ``shuffle_buffer`` rows. Memory is the buffer of
 encoded rows, a few copies of one chunk of ``batch_rows`` rows (Arrow, pandas, encoded, the
 rows it pushes out of the buffer) and the row group being decoded, whatever the size of the
-files: measured on 2,000,000 rows x 30 columns (tests/test_streaming.py), +81 MB of peak RSS
-with a buffer of 65,536 rows against +568 MB to read the file into pandas.
+files: measured on 2,000,000 rows x 30 columns (tests/training/test_streaming.py), +81 MB of
+peak RSS with a buffer of 65,536 rows against +568 MB to read the file into pandas.
 
 Under DDP every rank reads the whole stream, builds the same global batches of
 ``batch_size * world_size`` rows (same files, same torch random state) and keeps its own slice

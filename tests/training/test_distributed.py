@@ -5,14 +5,13 @@ import pickle
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import child_env
 from sklearn.metrics import roc_auc_score
 
-import sk_ctr
 from sk_ctr import DeepFMClassifier, FMClassifier
 from sk_ctr.datasets import make_behavior_dataset, make_ctr_classification
 from sk_ctr.estimators.din import DINClassifier
@@ -51,14 +50,6 @@ def single_process_fit(odd_data):
     """One process with the global batch of 128 (what two ranks of 64 must equal); read only."""
     X, y = odd_data
     return DeepFMClassifier(batch_size=128, max_epochs=2, **DDP).fit(X, y)
-
-
-def child_env(**variables):
-    """The environment of a Python child process that imports this checkout's sk_ctr (not an
-    installed one), with one torch thread."""
-    repository = str(Path(sk_ctr.__file__).resolve().parents[1])
-    path = os.pathsep.join([repository, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, **variables}
 
 
 def weights_gap(a, b):

@@ -83,7 +83,7 @@ SKORCH_PARAMS_FAILED_CHECKS = {
     "check_do_not_raise_errors_in_init_or_set_params": (
         "the check passes every name of the signature as a keyword, skorch_params=-1 too, which "
         "raises a TypeError as any name that is not a skorch setting does; "
-        "tests/test_parameters.py runs the check's values through the named parameters"
+        "tests/estimators/test_parameters.py runs the check's values through the named parameters"
     ),
 }
 

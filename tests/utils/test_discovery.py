@@ -15,7 +15,7 @@ import sk_ctr
 import sk_ctr.estimators
 from sk_ctr.utils.discovery import all_estimators, estimator_modules
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def defined_estimator_classes():

@@ -1,4 +1,4 @@
-"""Callbacks that DDP worker processes import by name (tests/test_ddp_workers.py): the
+"""Callbacks that DDP worker processes import by name (tests/training/test_ddp_workers.py): the
 workers of a spawned fit load the estimator, callbacks included, from a pickle."""
 
 import os

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ddp_probes import FailOnRank, MarkTraining, StallAtEpoch
-from test_distributed import child_env
+from helpers import child_env
 
 from sk_ctr import FMClassifier
 from sk_ctr.datasets import make_ctr_classification

@@ -682,7 +682,7 @@ def test_docstring_examples_run(name):
 
 
 # ======================================================================================
-# Learning: order-2 synthetic data, the protocol of tests/test_estimators.py
+# Learning: order-2 synthetic data, the protocol of tests/estimators/test_estimators.py
 # ======================================================================================
 
 
