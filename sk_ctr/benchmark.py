@@ -81,6 +81,7 @@ from sk_ctr.datasets import (
     make_ctr_classification,
 )
 from sk_ctr.datasets._home import data_home_path
+from sk_ctr.io.tables import read_table
 from sk_ctr.presets import LARGE_DATA_ROWS, PAPER, Protocol
 from sk_ctr.utils.discovery import all_estimators
 
@@ -175,8 +176,8 @@ def _read_file(path, label):
         raise FileNotFoundError(
             f"{path} is neither a data file nor one of the data sets {', '.join(DATASETS)}."
         )
-    is_parquet = path.suffix.lower() in (".parquet", ".pq")
-    frame = pd.read_parquet(path) if is_parquet else pd.read_csv(path)
+    # The command line's reader: the same suffixes, nullable dtypes and errors as `sk-ctr fit`.
+    frame = read_table(path)
     if label not in frame.columns:
         raise ValueError(f"{path} has no column {label!r}; columns: {list(frame.columns)}.")
     classes = np.unique(frame[label].to_numpy())
