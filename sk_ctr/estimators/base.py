@@ -11,14 +11,13 @@ import inspect
 from numbers import Integral, Real
 
 import torch
-from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
     validate_parameter_constraints,
 )
-from skorch import NeuralNet, NeuralNetBinaryClassifier
+from skorch import NeuralNetBinaryClassifier
 from skorch.dataset import Dataset
 
 from sk_ctr.artifact import SavedVersionMixin
@@ -32,7 +31,12 @@ from sk_ctr.estimators.inputs import RawFrameInputMixin
 from sk_ctr.estimators.loss import LossMixin
 from sk_ctr.estimators.optimizers import OPTIMIZERS, OptimizerMixin
 from sk_ctr.estimators.parameter_docs import parameters, training_parameters
-from sk_ctr.estimators.parameters import SK_CTR_SKORCH_SETTINGS, forwarded_signature
+from sk_ctr.estimators.parameters import (
+    SK_CTR_SKORCH_SETTINGS,
+    ParametersMixin,
+    forwarded_signature,
+    skorch_defaults,
+)
 from sk_ctr.estimators.prediction import PredictionMixin
 from sk_ctr.estimators.runtime import RuntimeMixin
 from sk_ctr.estimators.stream_fit import StreamFitMixin
@@ -47,6 +51,7 @@ from sk_ctr.training.strategies import FitContext, choose_loader, train_network
 
 class CTRClassifier(
     SavedVersionMixin,
+    ParametersMixin,
     PredictionMixin,
     RawFrameInputMixin,
     FitInputMixin,
@@ -162,8 +167,9 @@ class CTRClassifier(
         callbacks=None,
         **skorch_params,
     ):
+        defaults = skorch_defaults(type(self))
         unknown = sorted(
-            name for name in skorch_params if name not in SKORCH_DEFAULTS and "__" not in name
+            name for name in skorch_params if name not in defaults and "__" not in name
         )
         if unknown:  # what a plain signature would raise; skorch's kwargs accept typos
             raise TypeError(
@@ -480,92 +486,3 @@ ParquetSource or path
             f"{type(self).__name__} builds its network from its own parameters, so it takes "
             f"no module__<name> arguments ({routed}): {'; '.join(hints)}."
         )
-
-    def _get_param_names(self):
-        """The parameters of the signature (composed for subclasses, see
-        :meth:`__init_subclass__`) and the skorch settings given beside them
-        (``optimizer__weight_decay``, ``module`` ...), so that ``clone`` and ``GridSearchCV``
-        carry those on; skorch's bookkeeping and sk_ctr's own defaults are not listed."""
-        signature = inspect.signature(type(self)).parameters.values()
-        names = {p.name for p in signature if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-        names.update(
-            name
-            for name, value in vars(self).items()
-            if _is_skorch_setting(name) and not _is_default(name, value)
-        )
-        return sorted(names)
-
-    def get_params(self, deep=True):
-        """Parameters of this estimator (scikit-learn's ``get_params``).
-
-        skorch's ``get_params`` adds the parameters of each callback
-        (``callbacks__print_log__sink`` ...): they are not the estimator's, so they are not
-        listed (``set_params`` still reaches them).
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also the parameters of ``preprocessor`` (``preprocessor__min_frequency`` ...).
-
-        Returns
-        -------
-        dict of str to object
-        """
-        return BaseEstimator.get_params(self, deep=deep)
-
-    def set_params(self, **params):
-        """Set the parameters (scikit-learn's ``set_params``, with skorch's routing of
-        ``optimizer__<name>``, ``callbacks__<name>__<param>`` ...).
-
-        Before the estimator is fitted, ``callbacks`` and skorch's settings (``module``,
-        ``criterion`` ...) are stored as given and checked by ``fit``, as every parameter is.
-        skorch builds the callbacks at once (so that a fitted estimator's next
-        ``partial_fit`` runs the new ones), raising on an invalid value, and knows its
-        settings' names only once the network is initialised.
-
-        Parameters
-        ----------
-        **params
-            Parameters of :meth:`get_params`, and skorch's settings.
-
-        Returns
-        -------
-        self
-        """
-        if not self.initialized_:
-            for name in [name for name in params if name == "callbacks" or name in SKORCH_DEFAULTS]:
-                setattr(self, name, params.pop(name))
-        return super().set_params(**params)
-
-    # scikit-learn's repr (the parameters that differ from the signature's defaults), not
-    # skorch's (the whole module). The same function, so that sklearn's pretty-printer knows it
-    # inside a Pipeline or a GridSearchCV as well.
-    __repr__ = BaseEstimator.__repr__
-
-
-#: The default of every skorch setting that is not a parameter of CTRClassifier: skorch's own
-#: defaults, and sk_ctr's choices in SK_CTR_SKORCH_SETTINGS.
-SKORCH_DEFAULTS = {
-    name: parameter.default
-    for init in (NeuralNet.__init__, NeuralNetBinaryClassifier.__init__)
-    for name, parameter in inspect.signature(init).parameters.items()
-    if name not in inspect.signature(CTRClassifier).parameters
-    and parameter.kind is not parameter.VAR_POSITIONAL
-    and parameter.kind is not parameter.VAR_KEYWORD
-    and name != "self"
-} | SK_CTR_SKORCH_SETTINGS
-
-
-def _is_skorch_setting(name):
-    """Whether an attribute is a skorch setting (``module``, ``optimizer__<name>`` ...), not a
-    learned attribute (``module_``) or private state (``_params_to_validate``)."""
-    if name.startswith("_") or name.endswith("_"):
-        return False
-    return name in SKORCH_DEFAULTS or "__" in name
-
-
-def _is_default(name, value):
-    if name not in SKORCH_DEFAULTS:
-        return False
-    default = SKORCH_DEFAULTS[name]
-    return value is default or (type(value) is type(default) and value == default)
