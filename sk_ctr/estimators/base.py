@@ -329,6 +329,7 @@ ParquetSource or path
                 context = self._fit_context(X_encoded, y_encoded, valid, plan)
                 if refit or not self.initialized_:
                     self.initialize()
+                    self._prepare_network(context)
                     self._pretrain(*context.training_rows())
                 if self._trains_network():
                     train_network(self, context)
@@ -353,6 +354,17 @@ ParquetSource or path
             train = dataset
         return FitContext(X=X_encoded, y=y_encoded, train=train, valid=valid, plan=plan)
 
+    def _prepare_network(self, context):
+        """Hook: give the network just built what it needs from the fit's data (DIN's id
+        frequencies), before :meth:`_pretrain`, for rows in memory and streamed ones alike.
+
+        Parameters
+        ----------
+        context : FitContext
+            The fit's data; ``context.X`` is all of the encoded ``X`` (validation rows
+            included), or a ``StreamingDataset``.
+        """
+
     def _pretrain(self, X_train, y_train):
         """Hook: a stage run once after the network is built and before training (FNN's FM,
         AutoFIS's search), on the training rows (never the validation rows)."""
@@ -374,16 +386,23 @@ ParquetSource or path
     # ------------------------------------------------------ skorch hooks
     def initialize_module(self):
         """Build the network from the fitted schema and this estimator's hyper-parameters."""
+        self.module_ = self._build_network()
+        return self
+
+    def _build_network(self, **stage):
+        """The network of the fitted schema, with this estimator's parameters of the names of
+        its arguments, overridden by :meth:`_network_params`, then by ``stage``: the arguments
+        of a later training stage, given by the method that runs it (AutoFIS's stages)."""
         network = self.module if self.module is not None else self._network
         names = [n for n in inspect.signature(network).parameters if n != "fields"]
         params = {name: getattr(self, name) for name in names if hasattr(self, name)}
         params.update(self._network_params())
-        self.module_ = network(self.schema_, **params)
-        return self
+        params.update(stage)
+        return network(self.schema_, **params)
 
     def _network_params(self):
         """Hook: arguments of the network that are not this estimator's parameters of the same
-        names (AutoFIS's current stage); they take precedence over those.
+        names (AutoFIS's first search stage); they take precedence over those.
 
         Returns
         -------
