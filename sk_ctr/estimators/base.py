@@ -2,7 +2,9 @@
 
 A subclass only declares its hyper-parameters (plain ``__init__`` parameters with constraints)
 and the network class; this base fits the transformer, encodes the labels, builds the network
-from the learned schema and runs skorch's training loop over sliced batches.
+from the learned schema and runs skorch's training loop over sliced batches. The other jobs of
+the estimator are mixins, one module each (``parameters``, ``inputs``, ``fit_inputs``,
+``stream_fit``, ``loss``, ``optimizers``, ``fit_callbacks``, ``runtime``, ``prediction``).
 """
 
 from __future__ import annotations

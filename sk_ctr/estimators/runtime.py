@@ -1,5 +1,6 @@
 """What a CTRClassifier sets for one call and restores after: torch's thread count and random
-state, ``device="auto"`` and ``batch_size="auto"`` resolved."""
+state, ``device="auto"`` and ``batch_size="auto"`` resolved, and the whole estimator when a
+fit fails."""
 
 import copy
 from contextlib import ExitStack, contextmanager
@@ -14,7 +15,8 @@ from sk_ctr.training.strategies import on_cuda
 
 
 class RuntimeMixin:
-    """Per-call runtime settings of ``CTRClassifier``, and its pickling of ``device="auto"``."""
+    """Per-call runtime settings of ``CTRClassifier``, its fit transaction, and its pickling
+    of ``device="auto"``."""
 
     @contextmanager
     def _resolved_device(self):
