@@ -165,23 +165,17 @@ class _BehaviorClassifier(CTRClassifier):
             sequence_delimiter=self.sequence_delimiter,
         )
 
-    def _encode(self, X, fit, fitted_preprocessor=None):
-        encoded = super()._encode(X, fit, fitted_preprocessor)
-        if fit:
-            # The counts n_i of eq. 10, per local id of every field with a vocabulary.
-            self._frequencies = (
+    def _prepare_network(self, context):
+        """With ``adaptive_l2``, the network stores the inverse id frequencies: the counts n_i
+        of eq. 10, per local id of every field with a vocabulary, from the transformer, or
+        counted in the encoded ``X`` the fit got (``context.X``)."""
+        if self.adaptive_l2 > 0:
+            frequencies = (
                 self.preprocessor_.frequencies_
                 if hasattr(self, "preprocessor_")
-                else count_ids(encoded)
+                else count_ids(context.X)
             )
-        return encoded
-
-    def initialize_module(self):
-        """Build the network; with ``adaptive_l2`` it stores the inverse id frequencies."""
-        super().initialize_module()
-        if self.adaptive_l2 > 0:
-            self.module_.set_frequencies(self._frequencies)
-        return self
+            self.module_.set_frequencies(frequencies)
 
     def _batch_penalty(self, network, inputs, loss_scale):
         """In training, ``adaptive_l2`` times DIN's frequency-scaled penalty of the distinct
