@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sk_ctr import (
     AFMClassifier,
     AutoFISClassifier,
+    AutoIntClassifier,
     DCNClassifier,
     DeepFMClassifier,
     DNNClassifier,
@@ -43,6 +44,8 @@ DEEP_LR, SHALLOW_LR = 1e-3, 1e-2
 DEEP = {"hidden_units": (400, 400, 400), "activation": "relu", "dropout": 0.5}
 #: Embedding sizes (journal section III-C-1): 10 with an FM component, 11 without.
 FM_EMBED, DEEP_EMBED = 10, 11
+#: AutoInt's embedding size (its paper, section 5.1).
+AUTOINT_EMBED = 16
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,10 @@ PAPER = {
     # AutoFIS: its own search defaults (grda_c and search_epochs "auto"), the base's settings.
     "autofm": lambda p: AutoFISClassifier(base="fm", embed_dim=FM_EMBED, **p.training(SHALLOW_LR)),
     "autodeepfm": lambda p: AutoFISClassifier(base="deepfm", **p.deep(FM_EMBED)),
+    # AutoInt: the paper's d = 16, 3 layers of 2 heads of d' = 32, no MLP (section 5.1);
+    # AutoInt+ adds the protocol's MLP beside the attention (section 5.5).
+    "autoint": lambda p: AutoIntClassifier(**p.deep(AUTOINT_EMBED, hidden_units=())),
+    "autoint+": lambda p: AutoIntClassifier(**p.deep(AUTOINT_EMBED)),
     # Gradient boosting at its defaults, its own early stopping on 10 % of the training part.
     "lightgbm": lambda p: GradientBoostingReference("lightgbm", random_state=p.random_state),
     "catboost": lambda p: GradientBoostingReference("catboost", random_state=p.random_state),
@@ -114,6 +121,7 @@ _FAST_TREES = {"n_estimators": 10, "random_state": 0}
 FAST = {
     "AFMClassifier": _FAST_EMBEDDING,
     "AutoFISClassifier": _FAST_DEEP,
+    "AutoIntClassifier": {**_FAST_EMBEDDING, "n_attention_layers": 2, "attention_dim": 4},
     "DCNClassifier": _FAST_DEEP,
     "DINClassifier": _FAST_DEEP,
     "DNNClassifier": _FAST_DEEP,

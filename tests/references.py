@@ -135,3 +135,41 @@ def afm_reference(emb, W, b, h, p):
         all_weights.append(weights)
     outputs = torch.tensor(outputs, dtype=torch.float64)
     return outputs, torch.tensor(all_weights, dtype=torch.float64)
+
+
+# ----------------------------------------------------------------------------------------
+# AutoInt's interacting layer
+# ----------------------------------------------------------------------------------------
+def interacting_layer_reference(emb, W_query, W_key, W_value, W_res=None):
+    """AutoInt eq. 5-9 by explicit loops over samples, heads, fields m and keys k.
+
+    W_query[h], W_key[h], W_value[h] are the (d', d) matrices of head h; W_res is (d' H, d) or
+    None (no residual). alpha[b][h][m][k] = exp(<W_Q e_m, W_K e_k>) / sum_l exp(<W_Q e_m,
+    W_K e_l>) (no scaling); out_m = ReLU(concat_h sum_k alpha W_V e_k + W_res e_m).
+    Returns (outputs of shape (B, M, d' H), attention weights of shape (B, H, M, M)).
+    """
+    batch_size, n_fields, _ = emb.shape
+    n_heads = len(W_query)
+    outputs, weights = [], []
+    for b in range(batch_size):
+        sample_out, sample_weights = [], []
+        for h in range(n_heads):
+            head_weights, head_out = [], []
+            for m in range(n_fields):
+                query = W_query[h] @ emb[b, m]
+                scores = [float(query @ (W_key[h] @ emb[b, k])) for k in range(n_fields)]
+                total = sum(math.exp(score) for score in scores)
+                alpha = [math.exp(score) / total for score in scores]
+                head_weights.append(alpha)
+                head_out.append(sum(alpha[k] * (W_value[h] @ emb[b, k]) for k in range(n_fields)))
+            sample_weights.append(head_weights)
+            sample_out.append(head_out)
+        fields = []
+        for m in range(n_fields):
+            combined = torch.cat([sample_out[h][m] for h in range(n_heads)])
+            if W_res is not None:
+                combined = combined + W_res @ emb[b, m]
+            fields.append(torch.clamp(combined, min=0.0))
+        outputs.append(torch.stack(fields))
+        weights.append(sample_weights)
+    return torch.stack(outputs), torch.tensor(weights, dtype=emb.dtype)

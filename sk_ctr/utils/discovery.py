@@ -92,7 +92,7 @@ def all_estimators(package=ESTIMATORS_PACKAGE):
     --------
     >>> from sk_ctr.utils.discovery import all_estimators
     >>> [name for name, cls in all_estimators()][:3]
-    ['AFMClassifier', 'AutoFISClassifier', 'DCNClassifier']
+    ['AFMClassifier', 'AutoFISClassifier', 'AutoIntClassifier']
     """
     from sklearn.base import BaseEstimator
 

@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch import NeuralNet
 
 from sk_ctr import (
+    AutoIntClassifier,
     CTRClassifier,
     CTRTransformer,
     DCNClassifier,
@@ -75,7 +76,11 @@ FLOAT32_ROUNDING = (
     "these outputs are ~4-7, where 1-2 ulp (~1e-6) already exceed the check's atol=1e-7"
 )
 #: The configurations whose decision_function differs between a full batch and a subset.
-SUBSET_ROUNDING = [(DCNClassifier, {}), (DeepFMClassifier, {"deep": "outer"})]
+SUBSET_ROUNDING = [
+    (DCNClassifier, {}),
+    (DeepFMClassifier, {"deep": "outer"}),
+    (AutoIntClassifier, {}),
+]
 
 
 #: Of the network estimators, whose signature ends in ``**skorch_params``.
