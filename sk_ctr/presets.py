@@ -30,6 +30,7 @@ from sk_ctr import (
     GBDTFFMClassifier,
     GBDTLRClassifier,
     LRClassifier,
+    NFMClassifier,
     PNNClassifier,
     WideDeepClassifier,
 )
@@ -91,6 +92,10 @@ PAPER = {
     "ffm": lambda p: FFMClassifier(**p.training(SHALLOW_LR)),
     "fwfm": lambda p: FwFMClassifier(**p.training(SHALLOW_LR)),
     "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),
+    # NFM: the protocol's deep component (without batch norm, as every model here) on the
+    # Bi-Interaction vector of FM-sized embeddings; the paper's batch norm and dropout 0.5 on
+    # that vector (NFM section 3.2) stay, as they are what the Bi-Interaction layer adds.
+    "nfm": lambda p: NFMClassifier(batch_norm=False, **p.deep(FM_EMBED)),
     "gbdt+lr": lambda p: GBDTLRClassifier(random_state=p.random_state),
     "gbdt+ffm": lambda p: GBDTFFMClassifier(random_state=p.random_state),
     # AutoFIS: its own search defaults (grda_c and search_epochs "auto"), the base's settings.
@@ -126,6 +131,7 @@ FAST = {
     "GBDTFFMClassifier": _FAST_TREES,
     "GBDTLRClassifier": _FAST_TREES,
     "LRClassifier": _FAST_TRAINING,
+    "NFMClassifier": {**_FAST_DEEP, "bi_dropout": 0.0},
     "PNNClassifier": _FAST_DEEP,
     "TwoTowerClassifier": {
         **_FAST_DEEP,

@@ -135,3 +135,17 @@ def afm_reference(emb, W, b, h, p):
         all_weights.append(weights)
     outputs = torch.tensor(outputs, dtype=torch.float64)
     return outputs, torch.tensor(all_weights, dtype=torch.float64)
+
+
+# ----------------------------------------------------------------------------------------
+# Bi-Interaction pooling (NFM)
+# ----------------------------------------------------------------------------------------
+def bi_interaction_by_definition(emb):
+    """f_BI[b, d] = sum_{i<j} e_i[d] e_j[d] by explicit loops over samples, pairs and dims."""
+    batch_size, n_fields, embed_dim = emb.shape
+    out = torch.zeros(batch_size, embed_dim, dtype=emb.dtype)
+    for b in range(batch_size):
+        for i, j in pairs(n_fields):
+            for d in range(embed_dim):
+                out[b, d] += emb[b, i, d] * emb[b, j, d]
+    return out
