@@ -149,3 +149,41 @@ def bi_interaction_by_definition(emb):
             for d in range(embed_dim):
                 out[b, d] += emb[b, i, d] * emb[b, j, d]
     return out
+
+
+# ----------------------------------------------------------------------------------------
+# SENET and Bilinear-Interaction layers (FiBiNET)
+# ----------------------------------------------------------------------------------------
+def senet_by_definition(emb, w1, w2):
+    """Per sample: z_i = mean_t e_i[t], h = relu(W_1 z), a = relu(W_2 h), v_i = a_i e_i; w1 is
+    (reduced, m) and w2 (m, reduced), as torch's Linear weights. Returns (v, a)."""
+    batch_size, n_fields, embed_dim = emb.shape
+    reduced = w1.shape[0]
+    out = torch.zeros_like(emb)
+    weights = torch.zeros(batch_size, n_fields, dtype=emb.dtype)
+    for b in range(batch_size):
+        z = [sum(emb[b, i, t] for t in range(embed_dim)) / embed_dim for i in range(n_fields)]
+        hidden = [max(0.0, sum(w1[u, i] * z[i] for i in range(n_fields))) for u in range(reduced)]
+        for i in range(n_fields):
+            weights[b, i] = max(0.0, sum(w2[i, u] * hidden[u] for u in range(reduced)))
+            for t in range(embed_dim):
+                out[b, i, t] = weights[b, i] * emb[b, i, t]
+    return out, weights
+
+
+def bilinear_by_definition(emb, matrices, bilinear):
+    """p_ij[d] = sum_c v_i[c] W[c, d] * v_j[d] for i < j in double-loop order, W the one matrix
+    (field_all), the left field's (field_each) or the pair's (field_interaction)."""
+    batch_size, n_fields, embed_dim = emb.shape
+    columns = []
+    for pair, (i, j) in enumerate(pairs(n_fields)):
+        matrix = {"field_all": 0, "field_each": i, "field_interaction": pair}[bilinear]
+        column = torch.zeros(batch_size, embed_dim, dtype=emb.dtype)
+        for b in range(batch_size):
+            for d in range(embed_dim):
+                left = sum(emb[b, i, c] * matrices[matrix][c, d] for c in range(embed_dim))
+                column[b, d] = left * emb[b, j, d]
+        columns.append(column)
+    if not columns:
+        return torch.zeros(batch_size, 0, embed_dim, dtype=emb.dtype)
+    return torch.stack(columns, dim=1)
