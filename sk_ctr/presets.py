@@ -24,6 +24,7 @@ from sk_ctr import (
     DeepFMClassifier,
     DNNClassifier,
     FFMClassifier,
+    FiBiNETClassifier,
     FMClassifier,
     FNNClassifier,
     FwFMClassifier,
@@ -96,6 +97,8 @@ PAPER = {
     # Bi-Interaction vector of FM-sized embeddings; the paper's batch norm and dropout 0.5 on
     # that vector (NFM section 3.2) stay, as they are what the Bi-Interaction layer adds.
     "nfm": lambda p: NFMClassifier(batch_norm=False, **p.deep(FM_EMBED)),
+    # FiBiNET: the paper's own Criteo settings are the protocol's (k 10, 400-400-400, dropout 0.5).
+    "fibinet": lambda p: FiBiNETClassifier(**p.deep(FM_EMBED)),
     "gbdt+lr": lambda p: GBDTLRClassifier(random_state=p.random_state),
     "gbdt+ffm": lambda p: GBDTFFMClassifier(random_state=p.random_state),
     # AutoFIS: its own search defaults (grda_c and search_epochs "auto"), the base's settings.
@@ -125,6 +128,7 @@ FAST = {
     "DeepFMClassifier": _FAST_DEEP,
     "EmbeddingMLPClassifier": _FAST_DEEP,
     "FFMClassifier": _FAST_EMBEDDING,
+    "FiBiNETClassifier": _FAST_DEEP,
     "FMClassifier": _FAST_EMBEDDING,
     "FNNClassifier": _FAST_DEEP,
     "FwFMClassifier": _FAST_EMBEDDING,

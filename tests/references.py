@@ -187,3 +187,25 @@ def bilinear_by_definition(emb, matrices, bilinear):
     if not columns:
         return torch.zeros(batch_size, 0, embed_dim, dtype=emb.dtype)
     return torch.stack(columns, dim=1)
+
+
+# ----------------------------------------------------------------------------------------
+# Embeddings and order-1 part, entry by entry (the networks' forward tests)
+# ----------------------------------------------------------------------------------------
+def field_embeddings_by_definition(embedding, ids, values):
+    """e_i = table[offset_i + id_i] for a categorical field, x_i v_i for a numeric one, from the
+    parameters of a FieldEmbedding (read, never called)."""
+    table, offsets, numeric = embedding.table.weight, embedding.offsets, embedding.numeric
+    rows = []
+    for b in range(len(ids)):
+        categorical = [table[offset + ids[b, j]] for j, offset in enumerate(offsets)]
+        scaled = [values[b, j] * numeric[j] for j in range(values.shape[1])]
+        rows.append(torch.stack(categorical + scaled))
+    return torch.stack(rows)
+
+
+def order_one_by_definition(linear_term, ids, values):
+    """w_0 + sum_i w_i x_i from the parameters of a LinearTerm: the weight of each id, plus value
+    times weight of each numeric field, plus the bias."""
+    weights = field_embeddings_by_definition(linear_term.weights, ids, values)[:, :, 0]
+    return torch.stack([linear_term.bias + sum(row) for row in weights])

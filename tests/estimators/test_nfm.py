@@ -4,7 +4,13 @@ learns, and its parameters."""
 import pytest
 import torch
 from helpers import randomize_, raw_frame
-from references import bi_interaction_by_definition, looked_up_rows_squared, pairwise_interactions
+from references import (
+    bi_interaction_by_definition,
+    field_embeddings_by_definition,
+    looked_up_rows_squared,
+    order_one_by_definition,
+    pairwise_interactions,
+)
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
@@ -23,25 +29,6 @@ def encoded_batch():
     return data.schema, ids, values
 
 
-def linear_by_definition(net, ids, values):
-    """w_0 + sum_i w_i x_i (NFM eq. 2's order-1 part), row by row from the weight table."""
-    weights = net.linear.weights
-    table, offsets = weights.table.weight[:, 0], weights.offsets
-    ids_part = [sum(table[o + ids[b, j]] for j, o in enumerate(offsets)) for b in range(len(ids))]
-    return torch.stack(ids_part) + values @ weights.numeric[:, 0] + net.linear.bias
-
-
-def embeddings_by_definition(net, ids, values):
-    """e_i = v_(id) for a categorical field, x_i v_i for a numeric one, by explicit loops."""
-    table, offsets = net.embedding.table.weight, net.embedding.offsets
-    rows = []
-    for b in range(len(ids)):
-        categorical = [table[offset + ids[b, j]] for j, offset in enumerate(offsets)]
-        numeric = [values[b, j] * net.embedding.numeric[j] for j in range(values.shape[1])]
-        rows.append(torch.stack(categorical + numeric))
-    return torch.stack(rows)
-
-
 def test_nfm_is_linear_part_plus_mlp_on_normalised_bi_interaction():
     fields, ids, values = encoded_batch()
     net = NFMNet(fields, embed_dim=3, hidden_units=(5, 4), batch_norm=False, bi_dropout=0.3)
@@ -49,14 +36,18 @@ def test_nfm_is_linear_part_plus_mlp_on_normalised_bi_interaction():
     with torch.no_grad():  # running statistics that are not the identity
         net.bi_norm.running_mean.normal_()
         net.bi_norm.running_var.uniform_(0.5, 2.0)
-    pooled = bi_interaction_by_definition(embeddings_by_definition(net, ids, values))
+    pooled = bi_interaction_by_definition(
+        field_embeddings_by_definition(net.embedding, ids, values)
+    )
     norm = net.bi_norm
     z = (pooled - norm.running_mean) / torch.sqrt(norm.running_var + norm.eps)
     z = z * norm.weight + norm.bias  # eval: no dropout
     first, second = net.mlp.hidden[0], net.mlp.hidden[3]
     z = torch.relu(z @ first.weight.T + first.bias)
     z = torch.relu(z @ second.weight.T + second.bias)
-    expected = linear_by_definition(net, ids, values) + (z @ net.mlp.output.weight.T).squeeze(-1)
+    expected = order_one_by_definition(net.linear, ids, values) + (
+        z @ net.mlp.output.weight.T
+    ).squeeze(-1)
     torch.testing.assert_close(net(ids, values), expected)
 
 
@@ -67,8 +58,8 @@ def test_nfm_without_hidden_layers_and_unit_projection_is_an_fm():
     net = randomize_(net).double().eval()
     with torch.no_grad():
         net.mlp.output.weight.fill_(1.0)
-    embeddings = embeddings_by_definition(net, ids, values)
-    expected = linear_by_definition(net, ids, values) + pairwise_interactions(embeddings)
+    embeddings = field_embeddings_by_definition(net.embedding, ids, values)
+    expected = order_one_by_definition(net.linear, ids, values) + pairwise_interactions(embeddings)
     torch.testing.assert_close(net(ids, values), expected)
 
 
