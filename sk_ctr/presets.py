@@ -97,7 +97,7 @@ PAPER = {
     # Bi-Interaction vector of FM-sized embeddings; the paper's batch norm and dropout 0.5 on
     # that vector (NFM section 3.2) stay, as they are what the Bi-Interaction layer adds.
     "nfm": lambda p: NFMClassifier(batch_norm=False, **p.deep(FM_EMBED)),
-    # FiBiNET: the paper's own Criteo settings are the protocol's (k 10, 400-400-400, dropout 0.5).
+    # FiBiNET: its defaults are the protocol's deep part; reduction ratio 3, field_interaction.
     "fibinet": lambda p: FiBiNETClassifier(**p.deep(FM_EMBED)),
     "gbdt+lr": lambda p: GBDTLRClassifier(random_state=p.random_state),
     "gbdt+ffm": lambda p: GBDTFFMClassifier(random_state=p.random_state),

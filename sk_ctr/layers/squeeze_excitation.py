@@ -11,7 +11,7 @@ class SENETLayer(nn.Module):
     * squeeze: each field embedding is mean-pooled to a scalar, z_i = 1/k sum_t e_i^(t);
     * excitation: two fully connected layers without bias around a bottleneck of
       ``max(1, int(m / reduction_ratio))`` units, A = sigma_2(W_2 sigma_1(W_1 z)), ReLU for
-      both activations (the paper's implementation details);
+      both activations (as in DeepCTR and the authors' released code);
     * re-weight: v_i = a_i e_i.
 
     Parameters
@@ -19,8 +19,8 @@ class SENETLayer(nn.Module):
     n_fields : int
         Number of fields m.
     reduction_ratio : float, default=3
-        Ratio r of the bottleneck: W_1 is (m / r) x m and W_2 is m x (m / r) (the paper uses
-        r = 3). At least one unit is kept.
+        Ratio r of the bottleneck: W_1 is (m / r) x m and W_2 is m x (m / r) (DeepCTR's
+        default r = 3). At least one unit is kept.
 
     Shapes
     ------
