@@ -51,6 +51,29 @@ def test_nfm_is_linear_part_plus_mlp_on_normalised_bi_interaction():
     torch.testing.assert_close(net(ids, values), expected)
 
 
+def test_nfm_training_normalises_f_bi_by_the_batch_then_drops_it_out():
+    # Section 3.2's order: batch statistics of f_BI, then the dropout mask (the forward's only
+    # random draw, so the same seed reproduces it on a tensor of ones).
+    fields, ids, values = encoded_batch()
+    net = NFMNet(fields, embed_dim=4, hidden_units=(3,), dropout=0.0, batch_norm=False)
+    net = randomize_(net).double().train()
+    torch.manual_seed(0)
+    output = net(ids, values)
+    torch.manual_seed(0)
+    mask = net.bi_dropout(torch.ones(len(ids), 4, dtype=torch.float64))
+    assert 0 < (mask == 0).sum() < mask.numel()
+    pooled = bi_interaction_by_definition(
+        field_embeddings_by_definition(net.embedding, ids, values)
+    )
+    mean, var = pooled.mean(dim=0), pooled.var(dim=0, unbiased=False)
+    z = (pooled - mean) / torch.sqrt(var + net.bi_norm.eps) * net.bi_norm.weight
+    z = (z + net.bi_norm.bias) * mask
+    hidden = net.mlp.hidden[0]
+    deep = torch.relu(z @ hidden.weight.T + hidden.bias) @ net.mlp.output.weight.T
+    expected = order_one_by_definition(net.linear, ids, values) + deep.squeeze(-1)
+    torch.testing.assert_close(output, expected)
+
+
 def test_nfm_without_hidden_layers_and_unit_projection_is_an_fm():
     # NFM eq. 5 with L = 0 and h = 1: y = w_0 + sum_i w_i x_i + sum_(i<j) <e_i, e_j>.
     fields, ids, values = encoded_batch()
