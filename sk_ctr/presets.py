@@ -25,12 +25,14 @@ from sk_ctr import (
     DeepFMClassifier,
     DNNClassifier,
     FFMClassifier,
+    FiBiNETClassifier,
     FMClassifier,
     FNNClassifier,
     FwFMClassifier,
     GBDTFFMClassifier,
     GBDTLRClassifier,
     LRClassifier,
+    NFMClassifier,
     PNNClassifier,
     WideDeepClassifier,
 )
@@ -94,6 +96,12 @@ PAPER = {
     "ffm": lambda p: FFMClassifier(**p.training(SHALLOW_LR)),
     "fwfm": lambda p: FwFMClassifier(**p.training(SHALLOW_LR)),
     "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),
+    # NFM: the protocol's deep component (without batch norm, as every model here) on the
+    # Bi-Interaction vector of FM-sized embeddings; the paper's batch norm and dropout 0.5 on
+    # that vector (NFM section 3.2) stay, as they are what the Bi-Interaction layer adds.
+    "nfm": lambda p: NFMClassifier(batch_norm=False, **p.deep(FM_EMBED)),
+    # FiBiNET: its defaults are the protocol's deep part; reduction ratio 3, field_interaction.
+    "fibinet": lambda p: FiBiNETClassifier(**p.deep(FM_EMBED)),
     "gbdt+lr": lambda p: GBDTLRClassifier(random_state=p.random_state),
     "gbdt+ffm": lambda p: GBDTFFMClassifier(random_state=p.random_state),
     # AutoFIS: its own search defaults (grda_c and search_epochs "auto"), the base's settings.
@@ -128,12 +136,14 @@ FAST = {
     "DeepFMClassifier": _FAST_DEEP,
     "EmbeddingMLPClassifier": _FAST_DEEP,
     "FFMClassifier": _FAST_EMBEDDING,
+    "FiBiNETClassifier": _FAST_DEEP,
     "FMClassifier": _FAST_EMBEDDING,
     "FNNClassifier": _FAST_DEEP,
     "FwFMClassifier": _FAST_EMBEDDING,
     "GBDTFFMClassifier": _FAST_TREES,
     "GBDTLRClassifier": _FAST_TREES,
     "LRClassifier": _FAST_TRAINING,
+    "NFMClassifier": {**_FAST_DEEP, "bi_dropout": 0.0},
     "PNNClassifier": _FAST_DEEP,
     "TwoTowerClassifier": {
         **_FAST_DEEP,

@@ -173,3 +173,77 @@ def interacting_layer_reference(emb, W_query, W_key, W_value, W_res=None):
         outputs.append(torch.stack(fields))
         weights.append(sample_weights)
     return torch.stack(outputs), torch.tensor(weights, dtype=emb.dtype)
+
+
+# ----------------------------------------------------------------------------------------
+# Bi-Interaction pooling (NFM)
+# ----------------------------------------------------------------------------------------
+def bi_interaction_by_definition(emb):
+    """f_BI[b, d] = sum_{i<j} e_i[d] e_j[d] by explicit loops over samples, pairs and dims."""
+    batch_size, n_fields, embed_dim = emb.shape
+    out = torch.zeros(batch_size, embed_dim, dtype=emb.dtype)
+    for b in range(batch_size):
+        for i, j in pairs(n_fields):
+            for d in range(embed_dim):
+                out[b, d] += emb[b, i, d] * emb[b, j, d]
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# SENET and Bilinear-Interaction layers (FiBiNET)
+# ----------------------------------------------------------------------------------------
+def senet_by_definition(emb, w1, w2):
+    """Per sample: z_i = mean_t e_i[t], h = relu(W_1 z), a = relu(W_2 h), v_i = a_i e_i; w1 is
+    (reduced, m) and w2 (m, reduced), as torch's Linear weights. Returns (v, a)."""
+    batch_size, n_fields, embed_dim = emb.shape
+    reduced = w1.shape[0]
+    out = torch.zeros_like(emb)
+    weights = torch.zeros(batch_size, n_fields, dtype=emb.dtype)
+    for b in range(batch_size):
+        z = [sum(emb[b, i, t] for t in range(embed_dim)) / embed_dim for i in range(n_fields)]
+        hidden = [max(0.0, sum(w1[u, i] * z[i] for i in range(n_fields))) for u in range(reduced)]
+        for i in range(n_fields):
+            weights[b, i] = max(0.0, sum(w2[i, u] * hidden[u] for u in range(reduced)))
+            for t in range(embed_dim):
+                out[b, i, t] = weights[b, i] * emb[b, i, t]
+    return out, weights
+
+
+def bilinear_by_definition(emb, matrices, bilinear):
+    """p_ij[d] = sum_c v_i[c] W[c, d] * v_j[d] for i < j in double-loop order, W the one matrix
+    (field_all), the left field's (field_each) or the pair's (field_interaction)."""
+    batch_size, n_fields, embed_dim = emb.shape
+    columns = []
+    for pair, (i, j) in enumerate(pairs(n_fields)):
+        matrix = {"field_all": 0, "field_each": i, "field_interaction": pair}[bilinear]
+        column = torch.zeros(batch_size, embed_dim, dtype=emb.dtype)
+        for b in range(batch_size):
+            for d in range(embed_dim):
+                left = sum(emb[b, i, c] * matrices[matrix][c, d] for c in range(embed_dim))
+                column[b, d] = left * emb[b, j, d]
+        columns.append(column)
+    if not columns:
+        return torch.zeros(batch_size, 0, embed_dim, dtype=emb.dtype)
+    return torch.stack(columns, dim=1)
+
+
+# ----------------------------------------------------------------------------------------
+# Embeddings and order-1 part, entry by entry (the networks' forward tests)
+# ----------------------------------------------------------------------------------------
+def field_embeddings_by_definition(embedding, ids, values):
+    """e_i = table[offset_i + id_i] for a categorical field, x_i v_i for a numeric one, from the
+    parameters of a FieldEmbedding (read, never called)."""
+    table, offsets, numeric = embedding.table.weight, embedding.offsets, embedding.numeric
+    rows = []
+    for b in range(len(ids)):
+        categorical = [table[offset + ids[b, j]] for j, offset in enumerate(offsets)]
+        scaled = [values[b, j] * numeric[j] for j in range(values.shape[1])]
+        rows.append(torch.stack(categorical + scaled))
+    return torch.stack(rows)
+
+
+def order_one_by_definition(linear_term, ids, values):
+    """w_0 + sum_i w_i x_i from the parameters of a LinearTerm: the weight of each id, plus value
+    times weight of each numeric field, plus the bias."""
+    weights = field_embeddings_by_definition(linear_term.weights, ids, values)[:, :, 0]
+    return torch.stack([linear_term.bias + sum(row) for row in weights])
