@@ -93,6 +93,10 @@ PAPER = {
     "deepfm-op": lambda p: DeepFMClassifier(deep="outer", **p.deep(FM_EMBED)),
     "deepfm-*p": lambda p: DeepFMClassifier(deep="both", **p.deep(FM_EMBED)),
     "dcn": lambda p: DCNClassifier(**p.deep(DEEP_EMBED)),
+    # DCN-V2: the full-matrix cross, and DCN-Mix with DeepCTR-Torch's rank 32 and 4 experts,
+    # in DCN's parallel structure so that the cross is the only difference from "dcn".
+    "dcn-v2": lambda p: DCNClassifier(cross="matrix", **p.deep(DEEP_EMBED)),
+    "dcn-mix": lambda p: DCNClassifier(cross="mix", **p.deep(DEEP_EMBED)),
     "ffm": lambda p: FFMClassifier(**p.training(SHALLOW_LR)),
     "fwfm": lambda p: FwFMClassifier(**p.training(SHALLOW_LR)),
     "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),

@@ -247,3 +247,60 @@ def order_one_by_definition(linear_term, ids, values):
     times weight of each numeric field, plus the bias."""
     weights = field_embeddings_by_definition(linear_term.weights, ids, values)[:, :, 0]
     return torch.stack([linear_term.bias + sum(row) for row in weights])
+
+
+# ----------------------------------------------------------------------------------------
+# DCN-V2 cross networks: the full matrix and the mixture of low-rank experts (DCN-Mix)
+# ----------------------------------------------------------------------------------------
+def matrix_cross_by_definition(x0, weights, biases):
+    """x_{l+1,i} = x_{0,i} (sum_j W_l[i, j] x_{l,j} + b_l[i]) + x_{l,i} (DCN-V2 eq. 1), by
+    loops over samples, layers, i and j."""
+    batch_size, dim = x0.shape
+    out = []
+    for b in range(batch_size):
+        first = x0[b].tolist()
+        x = list(first)
+        for weight, bias in zip(weights.tolist(), biases.tolist(), strict=True):
+            x = [
+                first[i] * (sum(weight[i][j] * x[j] for j in range(dim)) + bias[i]) + x[i]
+                for i in range(dim)
+            ]
+        out.append(x)
+    return torch.tensor(out, dtype=torch.float64).reshape(batch_size, dim)
+
+
+def mixture_cross_by_definition(x0, down, inner, up, gates, biases):
+    """DCN-Mix (DCN-V2 eq. 3-4): x_{l+1} = sum_i G_i(x_l) E_i(x_l) + x_l with every expert
+    E_i(x_l) = x_0 * (U_i tanh(C_i tanh(V_i^T x_l)) + b_l) computed on its own and
+    G_i(x_l) = exp(a_i . x_l) / sum_k exp(a_k . x_l), by loops over samples, layers, experts,
+    ranks and coordinates. ``down`` V, ``up`` U: (layers, experts, d, r); ``inner`` C:
+    (layers, experts, r, r); ``gates`` a: (layers, experts, d); ``biases`` b: (layers, d)."""
+    batch_size, dim = x0.shape
+    down, inner, up = down.tolist(), inner.tolist(), up.tolist()
+    gates, biases = gates.tolist(), biases.tolist()
+    out = []
+    for b in range(batch_size):
+        first = x0[b].tolist()
+        x = list(first)
+        for layer, bias in enumerate(biases):
+            n_experts, rank = len(gates[layer]), len(inner[layer][0])
+            scores = [sum(gates[layer][e][j] * x[j] for j in range(dim)) for e in range(n_experts)]
+            total = sum(math.exp(score) for score in scores)
+            mixed = list(x)  # the residual x_l
+            for e in range(n_experts):
+                V, C, U = down[layer][e], inner[layer][e], up[layer][e]
+                projected = [
+                    math.tanh(sum(V[j][q] * x[j] for j in range(dim))) for q in range(rank)
+                ]
+                hidden = [
+                    math.tanh(sum(C[s][q] * projected[q] for q in range(rank))) for s in range(rank)
+                ]
+                expert = [
+                    first[j] * (sum(U[j][s] * hidden[s] for s in range(rank)) + bias[j])
+                    for j in range(dim)
+                ]
+                gate = math.exp(scores[e]) / total
+                mixed = [mixed[j] + gate * expert[j] for j in range(dim)]
+            x = mixed
+        out.append(x)
+    return torch.tensor(out, dtype=torch.float64).reshape(batch_size, dim)

@@ -128,6 +128,10 @@ def test_sklearn_compatible_estimator(estimator, check):
     [
         small(DeepFMClassifier, max_epochs=6, batch_size=64, lr=5e-2, deep=deep)
         for deep in ("inner", "outer", "both")
+    ]
+    + [  # DCN-V2's crosses, one in each structure
+        small(DCNClassifier, max_epochs=6, batch_size=64, lr=5e-2, cross=cross, structure=structure)
+        for cross, structure in (("matrix", "parallel"), ("mix", "stacked"))
     ],
     expected_failed_checks=expected_failed_checks,
 )
