@@ -19,8 +19,9 @@ Data (``--data``)
 
 Models (``--models``, comma-separated; default all; quote the list in a shell because of
 ``&`` and ``*``)
-    ``lr, fm, dnn, fnn, ipnn, opnn, pnn*, lr&dnn, fm&dnn, deepfm, deepfm-ip, deepfm-op,
-    deepfm-*p, dcn, ffm, fwfm, afm, gbdt+lr, gbdt+ffm, autofm, autodeepfm``. ``deepfm`` is the
+    the keys of :data:`sk_ctr.presets.PAPER` (``--help`` lists them): ``lr, fm, dnn, fnn,
+    ipnn, opnn, pnn*, lr&dnn, fm&dnn, deepfm, deepfm-ip, ...``, the journal's Table IV spellings,
+    then the models added since (``nfm``, ``dcn-v2``, ``autoint`` ...). ``deepfm`` is the
     journal's DeepFM-D, ``lr&dnn`` and ``fm&dnn`` are Wide & Deep with an LR or an FM wide
     part, ``autofm`` and ``autodeepfm`` AutoFIS on FM and DeepFM (the "kept %" column: share of
     the pairs the search kept; the training time includes the search). ``lightgbm`` and
