@@ -115,6 +115,7 @@ FAST = {
     "AFMClassifier": _FAST_EMBEDDING,
     "AutoFISClassifier": _FAST_DEEP,
     "DCNClassifier": _FAST_DEEP,
+    "DIENClassifier": _FAST_DEEP,
     "DINClassifier": _FAST_DEEP,
     "DNNClassifier": _FAST_DEEP,
     "DeepFMClassifier": _FAST_DEEP,
