@@ -102,7 +102,7 @@ sequence_pooling, behavior_grouping
         span = (self.negative_high - self.negative_low).unsqueeze(-1)
         return low + (uniform * span).long().clamp(max=span - 1)
 
-    def auxiliary_loss(self, ids, values, sequences, lengths, negatives=None):
+    def auxiliary_loss(self, ids, values, sequences=None, lengths=None, negatives=None):
         """DIEN's auxiliary loss (eq. 6) of the batch, averaged over the behaviour groups:
         each interest state h_t against the next behaviour and a negative item.
 
@@ -121,9 +121,11 @@ sequence_pooling, behavior_grouping
         -------
         torch.Tensor of shape ()
         """
+        fields = self.embedding(ids, values)
+        if not self.groups:  # no history paired with a candidate: no interest states
+            return fields.sum() * 0
         if negatives is None:
             negatives = self.sample_negatives(sequences)
-        fields = self.embedding(ids, values)
         behaviors = self.embedding.sequence(sequences)
         negative_behaviors = self.embedding.sequence(negatives)
         losses = []
@@ -131,6 +133,4 @@ sequence_pooling, behavior_grouping
             keys, _, group_lengths = self._group_inputs(fields, behaviors, lengths, group)
             negative_keys = self._group_inputs(fields, negative_behaviors, lengths, group)[0]
             losses.append(evolution.auxiliary_loss(keys, negative_keys, group_lengths))
-        if not losses:
-            return fields.sum() * 0
         return torch.stack(losses).mean()

@@ -213,6 +213,13 @@ def test_a_vocabulary_without_real_ids_draws_other():
     assert (net.sample_negatives(torch.zeros(5, 1, 3, dtype=torch.long)) == 1).all()
 
 
+def test_without_histories_there_is_no_auxiliary_loss():
+    net = DIENNet(SCHEMA[:4], embed_dim=3, hidden_units=(4,))
+    batch, _ = schema_batch()
+    loss = net.auxiliary_loss(batch["ids"], batch["values"].float())
+    assert loss.item() == 0 and loss.requires_grad  # a term the training loss can add
+
+
 def test_unknown_evolution_is_named():
     with pytest.raises(ValueError, match="'gru'"):
         DIENNet(SCHEMA, evolution="gru")
@@ -331,7 +338,7 @@ FAST = {
     "embed_dim": 8,
     "hidden_units": (32,),
     "init_std": 0.1,
-    "max_epochs": 6,
+    "max_epochs": 10,
     "batch_size": 128,
     "lr": 3e-2,
     "n_threads": 1,
@@ -340,8 +347,10 @@ FAST = {
 
 
 def test_dien_beats_the_base_model_in_gauc_and_auc():
+    # Measured with this seed: GAUC 0.729 / AUC 0.722 (DIEN) against 0.664 / 0.650 (base
+    # model); with the data of random_state=1: GAUC 0.745 against 0.692.
     X, y = make_behavior_dataset(
-        n_samples=3000,
+        n_samples=5000,
         n_users=100,
         n_items=200,
         n_categories=20,
@@ -355,5 +364,5 @@ def test_dien_beats_the_base_model_in_gauc_and_auc():
         model.fit(X_train[CATEGORY_COLUMNS], y_train).predict_proba(X_test[CATEGORY_COLUMNS])[:, 1]
         for model in (DIENClassifier(**FAST), EmbeddingMLPClassifier(**FAST))
     )
-    assert gauc_score(y_test, dien, users) > gauc_score(y_test, base, users) + 0.03
-    assert roc_auc_score(y_test, dien) > roc_auc_score(y_test, base) + 0.03
+    assert gauc_score(y_test, dien, users) > gauc_score(y_test, base, users) + 0.04
+    assert roc_auc_score(y_test, dien) > roc_auc_score(y_test, base) + 0.04
