@@ -338,7 +338,7 @@ FAST = {
     "embed_dim": 8,
     "hidden_units": (32,),
     "init_std": 0.1,
-    "max_epochs": 10,
+    "max_epochs": 8,
     "batch_size": 128,
     "lr": 3e-2,
     "n_threads": 1,
@@ -347,10 +347,11 @@ FAST = {
 
 
 def test_dien_beats_the_base_model_in_gauc_and_auc():
-    # Measured with this seed: GAUC 0.729 / AUC 0.722 (DIEN) against 0.664 / 0.650 (base
-    # model); with the data of random_state=1: GAUC 0.745 against 0.692.
+    # Measured with this seed: GAUC 0.746 / AUC 0.719 (DIEN) against 0.639 / 0.650 (base
+    # model). 5,000 rows and 10 epochs: GAUC 0.729 against 0.664, and 0.745 against 0.692
+    # with the data of random_state=1.
     X, y = make_behavior_dataset(
-        n_samples=5000,
+        n_samples=4000,
         n_users=100,
         n_items=200,
         n_categories=20,
@@ -364,5 +365,5 @@ def test_dien_beats_the_base_model_in_gauc_and_auc():
         model.fit(X_train[CATEGORY_COLUMNS], y_train).predict_proba(X_test[CATEGORY_COLUMNS])[:, 1]
         for model in (DIENClassifier(**FAST), EmbeddingMLPClassifier(**FAST))
     )
-    assert gauc_score(y_test, dien, users) > gauc_score(y_test, base, users) + 0.04
+    assert gauc_score(y_test, dien, users) > gauc_score(y_test, base, users) + 0.06
     assert roc_auc_score(y_test, dien) > roc_auc_score(y_test, base) + 0.04
