@@ -38,17 +38,18 @@ class DIENClassifier(DINClassifier):
     eq. 7). Evaluate with :func:`sk_ctr.metrics.gauc_score`.
 
     Parameters
-    ----------{_BEHAVIOR_PARAMS}{parameters(INIT_STD)}{_ATTENTION_PARAMS}
+    ----------
     evolution : {{"augru", "agru", "aigru"}}, default="augru"
         How the attention a_t drives the interest evolving GRU (section 4.3): "augru" scales
         the update gate by a_t (eq. 9-10, DIEN), "agru" replaces the update gate by a_t
-        (eq. 8), "aigru" scales the GRU's input by a_t; the paper's ablation (Table 5) ranks
-        them AUGRU > AGRU > AIGRU.
+        (eq. 8), "aigru" scales the GRU's input by a_t; the paper's ablation ranks them AUGRU >
+        AGRU > AIGRU.
     aux_loss_weight : float, default=1.0
         alpha, the weight of the auxiliary loss (eq. 6) in the training loss; 0 trains the
         extractor GRU by the click loss alone (the paper's "DIEN without auxiliary loss").
         The paper leaves alpha open; 1 is what the authors' released code adds (and
-        DeepCTR's default). Only training batches carry the term, never validation scores.
+        DeepCTR's default). Only training batches carry the term, never validation scores.\
+{_BEHAVIOR_PARAMS}{parameters(INIT_STD)}{_ATTENTION_PARAMS}\
 {parameters(*training_parameters())}
 
     Examples
