@@ -152,7 +152,9 @@ class InterestEvolution(nn.Module):
 
     1. Interest extractor (eq. 1-4): a GRU over the behaviour vectors e_t gives the interest
        states h_t (:class:`torch.nn.GRU`, run over the padded sequence: it is causal, so the
-       states of real positions never see the right padding, which is zeroed).
+       states of real positions never see the right padding, which is zeroed). PyTorch's GRU
+       is eq. 1-4 with its gate z = 1 - u, and b_h split into a bias inside and one outside
+       the reset product.
     2. Attention (eq. 7): a_t = exp(h_t W e_a) / sum_j exp(h_j W e_a) over the row's real steps,
        e_a the candidate's vector.
     3. Interest evolving layer: an :class:`AttentionalGRUCell` (AUGRU by default, eq. 9-10)
