@@ -31,7 +31,9 @@ class DIENClassifier(DINClassifier):
       the place of the pooled history in the MLP input, next to the other fields and the
       candidate, as in DIN.
 
-    Padding never contributes and an empty history gives the zero interest vector. The
+    Padding never contributes and an empty history gives the zero interest vector;
+    :meth:`attention_weights` returns a_t (each row's weights sum to 1 over its real
+    behaviours, 0 on an empty history). The
     network, embedding and training defaults are :class:`DINClassifier`'s (the DIEN paper
     keeps DIN's base model, section 5.2); ``attention_hidden_units`` and
     ``attention_normalization`` are unused (DIEN's attention is the bilinear softmax of

@@ -180,7 +180,9 @@ class InterestEvolution(nn.Module):
     def __init__(self, embed_dim, mode="augru"):
         super().__init__()
         self.extractor = nn.GRU(embed_dim, embed_dim, batch_first=True)
-        self.attention = nn.Bilinear(embed_dim, embed_dim, 1, bias=False)  # W of eq. 7
+        # W of eq. 7 as W e_a (a linear map of the candidate), then <h_t, W e_a>: one product
+        # per row instead of one per step, and ONNX has no bilinear operator
+        self.attention = nn.Linear(embed_dim, embed_dim, bias=False)
         self.evolution = AttentionalGRUCell(embed_dim, embed_dim, mode)
 
     def interests(self, behaviors, lengths):
@@ -207,8 +209,7 @@ class InterestEvolution(nn.Module):
 
     def _weights(self, interests, candidate, lengths):
         mask = sequence_mask(lengths, interests.shape[1])
-        queries = candidate.unsqueeze(1).expand_as(interests)
-        scores = self.attention(interests, queries).squeeze(-1)
+        scores = (interests * self.attention(candidate).unsqueeze(1)).sum(dim=-1)
         # an empty row would be all -inf (NaN in the softmax): its scores stay, then are zeroed
         empty = ~mask.any(dim=1, keepdim=True)
         scores = scores.masked_fill(~mask & ~empty, float("-inf"))
@@ -221,8 +222,12 @@ class InterestEvolution(nn.Module):
         hidden = interests.new_zeros(interests.shape[0], interests.shape[2])
         # A Python loop over time is inherent to a recurrent layer; each step is one batched
         # cell step (the input terms of all steps are one product above), and a row stops
-        # moving after its last real step.
-        for t in range(int(lengths.max()) if lengths.numel() else 0):
+        # moving after its last real step. The loop ends at the batch's longest history,
+        # except in a trace (TorchScript / ONNX export), which must hold every step of L.
+        steps = interests.shape[1]
+        if not torch.jit.is_tracing() and lengths.numel():
+            steps = min(steps, int(lengths.max()))
+        for t in range(steps if lengths.numel() else 0):
             step = self.evolution.step(projected[:, t], hidden, attention[:, t])
             hidden = torch.where((t < lengths).unsqueeze(-1), step, hidden)
         return hidden

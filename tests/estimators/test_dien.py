@@ -111,7 +111,7 @@ def dien_by_loop(net, batch):
     evolution = net.attention[0]
     states = interest_states(net, goods, lengths)
     query = torch.cat([fields[:, 1], fields[:, 2]], dim=-1)
-    W = evolution.attention.weight[0]
+    W = evolution.attention.weight
     attention = interest_attention_by_definition(states, query, W, lengths)
     interest = attentional_gru_by_definition(
         states, attention, lengths, gates(evolution.evolution), evolution.evolution.mode

@@ -125,7 +125,7 @@ def test_interest_evolution_composes_extractor_attention_and_evolving_gru(mode):
     with torch.no_grad():
         states = extractor_states_by_sample(layer, behaviors, lengths)
     torch.testing.assert_close(layer.interests(behaviors, lengths), states)
-    W = layer.attention.weight[0].detach()
+    W = layer.attention.weight.detach()
     attention = interest_attention_by_definition(states, candidate, W, lengths)
     torch.testing.assert_close(layer.weights(behaviors, candidate, lengths), attention)
     gates = cell_gates(layer.evolution)
