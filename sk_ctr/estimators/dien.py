@@ -33,9 +33,8 @@ class DIENClassifier(DINClassifier):
 
     Padding never contributes and an empty history gives the zero interest vector;
     :meth:`attention_weights` returns a_t (each row's weights sum to 1 over its real
-    behaviours, 0 on an empty history). The
-    network, embedding and training defaults are :class:`DINClassifier`'s (the DIEN paper
-    keeps DIN's base model, section 5.2); ``attention_hidden_units`` and
+    behaviours, 0 on an empty history). The network, embedding and training defaults are
+    :class:`DINClassifier`'s (DIEN builds on DIN's base model); ``attention_hidden_units`` and
     ``attention_normalization`` are unused (DIEN's attention is the bilinear softmax of
     eq. 7). Evaluate with :func:`sk_ctr.metrics.gauc_score`.
 
