@@ -135,6 +135,7 @@ FAST = {
     "AutoFISClassifier": _FAST_DEEP,
     "AutoIntClassifier": {**_FAST_EMBEDDING, "n_attention_layers": 2, "attention_dim": 4},
     "DCNClassifier": _FAST_DEEP,
+    "DIENClassifier": _FAST_DEEP,
     "DINClassifier": _FAST_DEEP,
     "DNNClassifier": _FAST_DEEP,
     "DeepFMClassifier": _FAST_DEEP,

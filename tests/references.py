@@ -304,3 +304,58 @@ def mixture_cross_by_definition(x0, down, inner, up, gates, biases):
             x = mixed
         out.append(x)
     return torch.tensor(out, dtype=torch.float64).reshape(batch_size, dim)
+
+
+# ----------------------------------------------------------------------------------------
+# Interest extraction and evolution (DIEN)
+# ----------------------------------------------------------------------------------------
+def attentional_gru_by_definition(inputs, attention, lengths, gates, mode):
+    """DIEN's interest evolving GRU (eq. 1-4 with eq. 8, 9-10 or the attentional input), one
+    sample and one step at a time: the state after each row's last real step.
+
+    ``gates`` maps "W_u", "U_u", "b_u", "W_r", ... to the matrices and biases of eq. 1-3
+    ("u" absent for AGRU)."""
+    batch_size, _, _ = inputs.shape
+    hidden_dim = gates["W_r"].shape[0]
+    finals = []
+    for b in range(batch_size):
+        h = torch.zeros(hidden_dim, dtype=inputs.dtype)
+        for t in range(int(lengths[b])):
+            a = attention[b, t]
+            i = a * inputs[b, t] if mode == "aigru" else inputs[b, t]
+            r = torch.sigmoid(gates["W_r"] @ i + gates["U_r"] @ h + gates["b_r"])
+            h_tilde = torch.tanh(gates["W_h"] @ i + r * (gates["U_h"] @ h) + gates["b_h"])
+            if mode == "agru":
+                h = (1 - a) * h + a * h_tilde  # eq. 8
+                continue
+            u = torch.sigmoid(gates["W_u"] @ i + gates["U_u"] @ h + gates["b_u"])
+            if mode == "augru":
+                u = a * u  # eq. 9
+            h = (1 - u) * h + u * h_tilde  # eq. 4 / 10
+        finals.append(h)
+    return torch.stack(finals)
+
+
+def interest_attention_by_definition(states, candidate, W, lengths):
+    """a_t = exp(h_t W e_a) / sum_j exp(h_j W e_a) over the real steps (eq. 7), 0 elsewhere."""
+    batch_size, max_length, _ = states.shape
+    weights = torch.zeros(batch_size, max_length, dtype=states.dtype)
+    for b in range(batch_size):
+        scores = [states[b, t] @ W @ candidate[b] for t in range(int(lengths[b]))]
+        total = sum(math.exp(float(s)) for s in scores)
+        for t, score in enumerate(scores):
+            weights[b, t] = math.exp(float(score)) / total
+    return weights
+
+
+def auxiliary_loss_by_definition(states, behaviors, negatives, lengths):
+    """-mean over (b, t) with t + 1 < length of log sigma(<h_t, e_{t+1}>) +
+    log(1 - sigma(<h_t, ê_{t+1}>)) (DIEN eq. 6), by explicit loops."""
+    terms = []
+    for b in range(states.shape[0]):
+        for t in range(int(lengths[b]) - 1):
+            positive = float(states[b, t] @ behaviors[b, t + 1])
+            negative = float(states[b, t] @ negatives[b, t + 1])
+            sigma = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+            terms.append(math.log(sigma(positive)) + math.log(1 - sigma(negative)))
+    return -sum(terms) / len(terms) if terms else 0.0

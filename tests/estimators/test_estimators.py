@@ -120,6 +120,7 @@ def expected_failed_checks(estimator):
     expected_failed_checks=expected_failed_checks,
 )
 @pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
+@pytest.mark.filterwarnings("ignore:DIENClassifier was fitted without behavior=")
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
@@ -211,6 +212,7 @@ def test_a_history_column_is_refused_by_the_models_that_cannot_pool_it(cls, smal
 
 @pytest.mark.parametrize("estimator", ZOO, ids=repr)
 @pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
+@pytest.mark.filterwarnings("ignore:DIENClassifier was fitted without behavior=")
 def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):
     X, y = small_ctr_data
     est = clone(estimator).fit(X, y)
@@ -229,6 +231,7 @@ def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):
 
 @pytest.mark.parametrize("estimator", ZOO, ids=repr)
 @pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
+@pytest.mark.filterwarnings("ignore:DIENClassifier was fitted without behavior=")
 def test_cross_validation_of_every_estimator(estimator, small_ctr_data):
     X, y = small_ctr_data
     scores = cross_val_score(estimator, X, y, scoring="roc_auc", cv=2)
