@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.distributed as dist
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sk_ctr.estimators.base import (
@@ -169,10 +170,11 @@ class _BehaviorClassifier(CTRClassifier):
         encoded = super()._encode(X, fit, fitted_preprocessor)
         if fit:
             # The counts n_i of eq. 10, per local id of every field with a vocabulary.
+            preprocessor = getattr(self, "preprocessor_", None)
+            if isinstance(preprocessor, Pipeline):  # steps before the CTRTransformer (BST's)
+                preprocessor = preprocessor[-1]
             self._frequencies = (
-                self.preprocessor_.frequencies_
-                if hasattr(self, "preprocessor_")
-                else count_ids(encoded)
+                count_ids(encoded) if preprocessor is None else preprocessor.frequencies_
             )
         return encoded
 
