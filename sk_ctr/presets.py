@@ -114,6 +114,7 @@ _FAST_TREES = {"n_estimators": 10, "random_state": 0}
 FAST = {
     "AFMClassifier": _FAST_EMBEDDING,
     "AutoFISClassifier": _FAST_DEEP,
+    "BSTClassifier": {**_FAST_DEEP, "n_heads": 2},
     "DCNClassifier": _FAST_DEEP,
     "DINClassifier": _FAST_DEEP,
     "DNNClassifier": _FAST_DEEP,

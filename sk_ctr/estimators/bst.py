@@ -30,21 +30,7 @@ default="leaky_relu"
         Batch normalisation after each hidden linear map of the MLP.
 """
 
-_ENCODER_PARAMS = """
-    attention_hidden_units : tuple of int, default=(36,)
-        Unused: DIN's activation unit, accepted so that one grid compares BST, DIN and the
-        base model.
-    attention_normalization : {None, "softmax"}, default=None
-        Unused (DIN's).
-    behavior_grouping : {"concat", "separate"}, default="concat"
-        "concat": the histories are aligned by position (item, category ... of the same past
-        click) and their vectors concatenated into one goods vector per position, the
-        candidate columns' into the candidate's (the paper's item_id and category_id), and
-        one encoder reads the sequence; every row's histories must then have the same length,
-        else ``fit`` and ``predict`` raise. "separate": one encoder per history.
-    adaptive_l2 : float, default=0.0
-        lambda of DIN's adaptive regularisation (DIN eq. 9-10) on the embedding rows each
-        mini-batch uses, scaled by the inverse of the ids' training counts; 0 turns it off.
+_OWN_PARAMS = """
     n_transformer_layers : int, default=1
         Transformer blocks b (Table 3: one block was best, two and three were worse).
     n_heads : int, default=8
@@ -66,6 +52,23 @@ time_gaps.TimeGapBuckets`, fitted before the transformer as part of ``preprocess
         group. ``None``: positions by order, a learned vector per recency rank. With
         ``FieldData`` input, name gap columns encoded as multi-valued columns (their ids are
         used as they are).
+"""
+
+_DIN_PARAMS = """
+    attention_hidden_units : tuple of int, default=(36,)
+        Unused: DIN's activation unit, accepted so that one grid compares BST, DIN and the
+        base model.
+    attention_normalization : {None, "softmax"}, default=None
+        Unused (DIN's).
+    behavior_grouping : {"concat", "separate"}, default="concat"
+        "concat": the histories are aligned by position (item, category ... of the same past
+        click) and their vectors concatenated into one goods vector per position, the
+        candidate columns' into the candidate's (the paper's item_id and category_id), and
+        one encoder reads the sequence; every row's histories must then have the same length,
+        else ``fit`` and ``predict`` raise. "separate": one encoder per history.
+    adaptive_l2 : float, default=0.0
+        lambda of DIN's adaptive regularisation (DIN eq. 9-10) on the embedding rows each
+        mini-batch uses, scaled by the inverse of the ids' training counts; 0 turns it off.
 """
 
 
@@ -90,7 +93,7 @@ class BSTClassifier(_BehaviorClassifier):
     lr 0.01, batch 256). Evaluate with :func:`sk_ctr.metrics.gauc_score`.
 
     Parameters
-    ----------{_SEQUENCE_PARAMS}{_BST_PARAMS}{parameters(INIT_STD)}{_ENCODER_PARAMS}\
+    ----------{_OWN_PARAMS}{_SEQUENCE_PARAMS}{_BST_PARAMS}{parameters(INIT_STD)}{_DIN_PARAMS}\
 {parameters(*training_parameters())}
 
     Examples
