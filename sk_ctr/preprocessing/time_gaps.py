@@ -82,7 +82,7 @@ class TimeGapBuckets(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 bad = gaps[~(np.isfinite(gaps) & (gaps >= 0))][0]
                 raise ValueError(
                     f"Column {name!r} holds time gaps t(candidate) - t(behaviour), which must be "
-                    f"finite and non-negative; found {bad!r}."
+                    f"finite and non-negative; found {float(bad)!r}."
                 )
             cells = np.empty(len(X), dtype=object)
             cells[:] = np.split(gap_buckets(gaps), np.cumsum(lengths)[:-1])[: len(X)]
