@@ -7,9 +7,12 @@ users; a click depends mostly on whether the candidate's category is among the u
 recent behaviours), split 80/20 at random, the settings of docs/din.md "Measured":
 ``max_sequence_length=20``, ``embed_dim=16``, ``init_std=0.1``, ``lr=5e-3``, batch 256, early
 stopping on a 10 % hold-out (at most 15 epochs, patience 2, best epoch restored), no
-regularisation. ``--data taobao``: the 500-row DMR sample (histories of categories and brands of
-the candidate ad's), ``--data amazon``: the 100-row Amazon Electronics DIN sample (histories of
-items and categories), both split 80/20 stratified; tiny, a smoke run on real data.
+regularisation. ``--data synthetic-categories``: the same rows and split, the models seeing only
+``position``, ``cate_id`` and ``hist_cate_id`` (no item or user ids to over-fit; the setting of
+the GAUC comparison in tests/estimators/test_bst.py and test_din.py). ``--data taobao``: the
+500-row DMR sample (histories of categories and brands of the candidate ad's); ``--data
+amazon``: the 100-row Amazon Electronics DIN sample (histories of items and categories); both
+split 80/20 stratified, tiny: a smoke run on real data.
 
 Models (``--models``): ``base`` (EmbeddingMLPClassifier, 200-80 Dice), ``din`` (DIN, the paper's
 unnormalised weights), ``din_softmax``, ``bst`` (BSTClassifier at its defaults: 1 block, 8 heads,
@@ -68,12 +71,21 @@ MODELS = {
 }
 
 
+#: ``--data synthetic-categories``: only the context, the candidate's category and the category
+#: history reach the models (the setting of the tests' comparison), no item or user ids.
+CATEGORY_COLUMNS = ["position", "cate_id", "hist_cate_id"]
+
+
 def load(data, n_samples):
-    """X_train, X_test, y_train, y_test, behavior, user column (or None)."""
-    if data == "synthetic":
+    """X_train, X_test, y_train, y_test, behavior, user column (or None) and the model columns."""
+    if data in ("synthetic", "synthetic-categories"):
         X, y = make_behavior_dataset(n_samples=n_samples, random_state=0)
         behavior = {"hist_item_id": "item_id", "hist_cate_id": "cate_id"}
-        return (*train_test_split(X, y, test_size=0.2, random_state=0), behavior, "user_id")
+        columns = list(X.columns)
+        if data == "synthetic-categories":
+            behavior, columns = {"hist_cate_id": "cate_id"}, CATEGORY_COLUMNS
+        split = train_test_split(X, y, test_size=0.2, random_state=0)
+        return (*split, behavior, "user_id", columns)
     if data == "taobao":
         path = data_home_path("taobao_ad_dmr_sample", "alimama_sampled_train.txt")
         X, y = load_taobao_dmr(path)
@@ -83,22 +95,22 @@ def load(data, n_samples):
         X, y = load_amazon_din(path)
         behavior, users = {"hist_item_id": "item_id", "hist_cate_id": "cate_id"}, None
     else:
-        raise ValueError(f"--data must be synthetic, taobao or amazon; got {data!r}.")
+        raise ValueError(f"--data must be synthetic(-categories), taobao or amazon; got {data!r}.")
     split = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
-    return (*split, behavior, users)
+    return (*split, behavior, users, list(X.columns))
 
 
 def run(data, n_samples, models, seeds):
-    X_train, X_test, y_train, y_test, behavior, users = load(data, n_samples)
+    X_train, X_test, y_train, y_test, behavior, users, columns = load(data, n_samples)
     rows = []
     for name in models:
         scores = []
         for seed in seeds:
             model = MODELS[name](behavior, seed)
             start = time.perf_counter()
-            model.fit(X_train, y_train)
+            model.fit(X_train[columns], y_train)
             seconds = time.perf_counter() - start
-            p = model.predict_proba(X_test)[:, 1]
+            p = model.predict_proba(X_test[columns])[:, 1]
             gauc = np.nan if users is None else gauc_score(y_test, p, X_test[users])
             epochs = len(model.history_)
             scores.append((roc_auc_score(y_test, p), gauc, seconds, epochs))
@@ -120,7 +132,11 @@ def markdown(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default="synthetic", choices=["synthetic", "taobao", "amazon"])
+    parser.add_argument(
+        "--data",
+        default="synthetic",
+        choices=["synthetic", "synthetic-categories", "taobao", "amazon"],
+    )
     parser.add_argument("--n-samples", type=int, default=50_000)
     parser.add_argument("--models", default="base,din,din_softmax,bst,bst_200_80")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
