@@ -202,10 +202,9 @@ sequence_pooling
         goods = behaviors[:, group]  # (batch, m, L, k)
         candidate = fields[:, [self.candidates[s] for s in group]]  # (batch, m, k)
         if gap is None:
-            ranks = (length.unsqueeze(1) - torch.arange(max_length, device=length.device)).clamp(
-                min=0
-            )
-            history_positions = table(ranks)
+            # behaviour i of n has rank n - i (1 = the most recent); padding, masked, gets 0
+            ranks = length.unsqueeze(1) - torch.arange(max_length, device=length.device)
+            history_positions = table(ranks.clamp(min=0))
             candidate_position = table.weight[0]
         else:
             history_positions = behaviors[:, gap]
