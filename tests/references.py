@@ -137,6 +137,175 @@ def afm_reference(emb, W, b, h, p):
     return outputs, torch.tensor(all_weights, dtype=torch.float64)
 
 
+# ----------------------------------------------------------------------------------------
+# AutoInt's interacting layer
+# ----------------------------------------------------------------------------------------
+def interacting_layer_reference(emb, W_query, W_key, W_value, W_res=None):
+    """AutoInt eq. 5-9 by explicit loops over samples, heads, fields m and keys k.
+
+    W_query[h], W_key[h], W_value[h] are the (d', d) matrices of head h; W_res is (d' H, d) or
+    None (no residual). alpha[b][h][m][k] = exp(<W_Q e_m, W_K e_k>) / sum_l exp(<W_Q e_m,
+    W_K e_l>) (no scaling); out_m = ReLU(concat_h sum_k alpha W_V e_k + W_res e_m).
+    Returns (outputs of shape (B, M, d' H), attention weights of shape (B, H, M, M)).
+    """
+    batch_size, n_fields, _ = emb.shape
+    n_heads = len(W_query)
+    outputs, weights = [], []
+    for b in range(batch_size):
+        sample_out, sample_weights = [], []
+        for h in range(n_heads):
+            head_weights, head_out = [], []
+            for m in range(n_fields):
+                query = W_query[h] @ emb[b, m]
+                scores = [float(query @ (W_key[h] @ emb[b, k])) for k in range(n_fields)]
+                total = sum(math.exp(score) for score in scores)
+                alpha = [math.exp(score) / total for score in scores]
+                head_weights.append(alpha)
+                head_out.append(sum(alpha[k] * (W_value[h] @ emb[b, k]) for k in range(n_fields)))
+            sample_weights.append(head_weights)
+            sample_out.append(head_out)
+        fields = []
+        for m in range(n_fields):
+            combined = torch.cat([sample_out[h][m] for h in range(n_heads)])
+            if W_res is not None:
+                combined = combined + W_res @ emb[b, m]
+            fields.append(torch.clamp(combined, min=0.0))
+        outputs.append(torch.stack(fields))
+        weights.append(sample_weights)
+    return torch.stack(outputs), torch.tensor(weights, dtype=emb.dtype)
+
+
+# ----------------------------------------------------------------------------------------
+# Bi-Interaction pooling (NFM)
+# ----------------------------------------------------------------------------------------
+def bi_interaction_by_definition(emb):
+    """f_BI[b, d] = sum_{i<j} e_i[d] e_j[d] by explicit loops over samples, pairs and dims."""
+    batch_size, n_fields, embed_dim = emb.shape
+    out = torch.zeros(batch_size, embed_dim, dtype=emb.dtype)
+    for b in range(batch_size):
+        for i, j in pairs(n_fields):
+            for d in range(embed_dim):
+                out[b, d] += emb[b, i, d] * emb[b, j, d]
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# SENET and Bilinear-Interaction layers (FiBiNET)
+# ----------------------------------------------------------------------------------------
+def senet_by_definition(emb, w1, w2):
+    """Per sample: z_i = mean_t e_i[t], h = relu(W_1 z), a = relu(W_2 h), v_i = a_i e_i; w1 is
+    (reduced, m) and w2 (m, reduced), as torch's Linear weights. Returns (v, a)."""
+    batch_size, n_fields, embed_dim = emb.shape
+    reduced = w1.shape[0]
+    out = torch.zeros_like(emb)
+    weights = torch.zeros(batch_size, n_fields, dtype=emb.dtype)
+    for b in range(batch_size):
+        z = [sum(emb[b, i, t] for t in range(embed_dim)) / embed_dim for i in range(n_fields)]
+        hidden = [max(0.0, sum(w1[u, i] * z[i] for i in range(n_fields))) for u in range(reduced)]
+        for i in range(n_fields):
+            weights[b, i] = max(0.0, sum(w2[i, u] * hidden[u] for u in range(reduced)))
+            for t in range(embed_dim):
+                out[b, i, t] = weights[b, i] * emb[b, i, t]
+    return out, weights
+
+
+def bilinear_by_definition(emb, matrices, bilinear):
+    """p_ij[d] = sum_c v_i[c] W[c, d] * v_j[d] for i < j in double-loop order, W the one matrix
+    (field_all), the left field's (field_each) or the pair's (field_interaction)."""
+    batch_size, n_fields, embed_dim = emb.shape
+    columns = []
+    for pair, (i, j) in enumerate(pairs(n_fields)):
+        matrix = {"field_all": 0, "field_each": i, "field_interaction": pair}[bilinear]
+        column = torch.zeros(batch_size, embed_dim, dtype=emb.dtype)
+        for b in range(batch_size):
+            for d in range(embed_dim):
+                left = sum(emb[b, i, c] * matrices[matrix][c, d] for c in range(embed_dim))
+                column[b, d] = left * emb[b, j, d]
+        columns.append(column)
+    if not columns:
+        return torch.zeros(batch_size, 0, embed_dim, dtype=emb.dtype)
+    return torch.stack(columns, dim=1)
+
+
+# ----------------------------------------------------------------------------------------
+# Embeddings and order-1 part, entry by entry (the networks' forward tests)
+# ----------------------------------------------------------------------------------------
+def field_embeddings_by_definition(embedding, ids, values):
+    """e_i = table[offset_i + id_i] for a categorical field, x_i v_i for a numeric one, from the
+    parameters of a FieldEmbedding (read, never called)."""
+    table, offsets, numeric = embedding.table.weight, embedding.offsets, embedding.numeric
+    rows = []
+    for b in range(len(ids)):
+        categorical = [table[offset + ids[b, j]] for j, offset in enumerate(offsets)]
+        scaled = [values[b, j] * numeric[j] for j in range(values.shape[1])]
+        rows.append(torch.stack(categorical + scaled))
+    return torch.stack(rows)
+
+
+def order_one_by_definition(linear_term, ids, values):
+    """w_0 + sum_i w_i x_i from the parameters of a LinearTerm: the weight of each id, plus value
+    times weight of each numeric field, plus the bias."""
+    weights = field_embeddings_by_definition(linear_term.weights, ids, values)[:, :, 0]
+    return torch.stack([linear_term.bias + sum(row) for row in weights])
+
+
+# ----------------------------------------------------------------------------------------
+# DCN-V2 cross networks: the full matrix and the mixture of low-rank experts (DCN-Mix)
+# ----------------------------------------------------------------------------------------
+def matrix_cross_by_definition(x0, weights, biases):
+    """x_{l+1,i} = x_{0,i} (sum_j W_l[i, j] x_{l,j} + b_l[i]) + x_{l,i} (DCN-V2 eq. 1), by
+    loops over samples, layers, i and j."""
+    batch_size, dim = x0.shape
+    out = []
+    for b in range(batch_size):
+        first = x0[b].tolist()
+        x = list(first)
+        for weight, bias in zip(weights.tolist(), biases.tolist(), strict=True):
+            x = [
+                first[i] * (sum(weight[i][j] * x[j] for j in range(dim)) + bias[i]) + x[i]
+                for i in range(dim)
+            ]
+        out.append(x)
+    return torch.tensor(out, dtype=torch.float64).reshape(batch_size, dim)
+
+
+def mixture_cross_by_definition(x0, down, inner, up, gates, biases):
+    """DCN-Mix (DCN-V2 eq. 3-4): x_{l+1} = sum_i G_i(x_l) E_i(x_l) + x_l with every expert
+    E_i(x_l) = x_0 * (U_i tanh(C_i tanh(V_i^T x_l)) + b_l) computed on its own and
+    G_i(x_l) = exp(a_i . x_l) / sum_k exp(a_k . x_l), by loops over samples, layers, experts,
+    ranks and coordinates. ``down`` V, ``up`` U: (layers, experts, d, r); ``inner`` C:
+    (layers, experts, r, r); ``gates`` a: (layers, experts, d); ``biases`` b: (layers, d)."""
+    batch_size, dim = x0.shape
+    down, inner, up = down.tolist(), inner.tolist(), up.tolist()
+    gates, biases = gates.tolist(), biases.tolist()
+    out = []
+    for b in range(batch_size):
+        first = x0[b].tolist()
+        x = list(first)
+        for layer, bias in enumerate(biases):
+            n_experts, rank = len(gates[layer]), len(inner[layer][0])
+            scores = [sum(gates[layer][e][j] * x[j] for j in range(dim)) for e in range(n_experts)]
+            total = sum(math.exp(score) for score in scores)
+            mixed = list(x)  # the residual x_l
+            for e in range(n_experts):
+                V, C, U = down[layer][e], inner[layer][e], up[layer][e]
+                projected = [
+                    math.tanh(sum(V[j][q] * x[j] for j in range(dim))) for q in range(rank)
+                ]
+                hidden = [
+                    math.tanh(sum(C[s][q] * projected[q] for q in range(rank))) for s in range(rank)
+                ]
+                expert = [
+                    first[j] * (sum(U[j][s] * hidden[s] for s in range(rank)) + bias[j])
+                    for j in range(dim)
+                ]
+                gate = math.exp(scores[e]) / total
+                mixed = [mixed[j] + gate * expert[j] for j in range(dim)]
+            x = mixed
+        out.append(x)
+    return torch.tensor(out, dtype=torch.float64).reshape(batch_size, dim)
+
+
 def _layer_norm_reference(vector, norm):
     """LayerNorm of one vector (biased variance), with the module's eps, weight and bias."""
     n = len(vector)

@@ -166,24 +166,18 @@ class _BehaviorClassifier(CTRClassifier):
             sequence_delimiter=self.sequence_delimiter,
         )
 
-    def _encode(self, X, fit, fitted_preprocessor=None):
-        encoded = super()._encode(X, fit, fitted_preprocessor)
-        if fit:
-            # The counts n_i of eq. 10, per local id of every field with a vocabulary.
+    def _prepare_network(self, context):
+        """With ``adaptive_l2``, the network stores the inverse id frequencies: the counts n_i
+        of eq. 10, per local id of every field with a vocabulary, from the transformer, or
+        counted in the encoded ``X`` the fit got (``context.X``)."""
+        if self.adaptive_l2 > 0:
             preprocessor = getattr(self, "preprocessor_", None)
             if isinstance(preprocessor, Pipeline):  # steps before the CTRTransformer (BST's)
                 preprocessor = preprocessor[-1]
-            self._frequencies = (
-                count_ids(encoded) if preprocessor is None else preprocessor.frequencies_
+            frequencies = (
+                count_ids(context.X) if preprocessor is None else preprocessor.frequencies_
             )
-        return encoded
-
-    def initialize_module(self):
-        """Build the network; with ``adaptive_l2`` it stores the inverse id frequencies."""
-        super().initialize_module()
-        if self.adaptive_l2 > 0:
-            self.module_.set_frequencies(self._frequencies)
-        return self
+            self.module_.set_frequencies(frequencies)
 
     def _batch_penalty(self, network, inputs, loss_scale):
         """In training, ``adaptive_l2`` times DIN's frequency-scaled penalty of the distinct

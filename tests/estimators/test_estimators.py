@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch import NeuralNet
 
 from sk_ctr import (
+    AutoIntClassifier,
     CTRClassifier,
     CTRTransformer,
     DCNClassifier,
@@ -75,7 +76,11 @@ FLOAT32_ROUNDING = (
     "these outputs are ~4-7, where 1-2 ulp (~1e-6) already exceed the check's atol=1e-7"
 )
 #: The configurations whose decision_function differs between a full batch and a subset.
-SUBSET_ROUNDING = [(DCNClassifier, {}), (DeepFMClassifier, {"deep": "outer"})]
+SUBSET_ROUNDING = [
+    (DCNClassifier, {}),
+    (DeepFMClassifier, {"deep": "outer"}),
+    (AutoIntClassifier, {}),
+]
 
 
 #: Of the network estimators, whose signature ends in ``**skorch_params``.
@@ -123,6 +128,10 @@ def test_sklearn_compatible_estimator(estimator, check):
     [
         small(DeepFMClassifier, max_epochs=6, batch_size=64, lr=5e-2, deep=deep)
         for deep in ("inner", "outer", "both")
+    ]
+    + [  # DCN-V2's crosses, one in each structure
+        small(DCNClassifier, max_epochs=6, batch_size=64, lr=5e-2, cross=cross, structure=structure)
+        for cross, structure in (("matrix", "parallel"), ("mix", "stacked"))
     ],
     expected_failed_checks=expected_failed_checks,
 )
