@@ -134,6 +134,7 @@ FAST = {
     "AFMClassifier": _FAST_EMBEDDING,
     "AutoFISClassifier": _FAST_DEEP,
     "AutoIntClassifier": {**_FAST_EMBEDDING, "n_attention_layers": 2, "attention_dim": 4},
+    "BSTClassifier": {**_FAST_DEEP, "n_heads": 2},
     "DCNClassifier": _FAST_DEEP,
     "DIENClassifier": _FAST_DEEP,
     "DINClassifier": _FAST_DEEP,

@@ -359,3 +359,70 @@ def auxiliary_loss_by_definition(states, behaviors, negatives, lengths):
             sigma = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
             terms.append(math.log(sigma(positive)) + math.log(1 - sigma(negative)))
     return -sum(terms) / len(terms) if terms else 0.0
+
+
+# ----------------------------------------------------------------------------------------
+# A Transformer block over a behaviour sequence (BST)
+# ----------------------------------------------------------------------------------------
+def _layer_norm_reference(vector, norm):
+    """LayerNorm of one vector (biased variance), with the module's eps, weight and bias."""
+    n = len(vector)
+    mean = sum(vector) / n
+    var = sum((v - mean) ** 2 for v in vector) / n
+    weight, bias = norm.weight.tolist(), norm.bias.tolist()
+    return [
+        (v - mean) / math.sqrt(var + norm.eps) * weight[i] + bias[i] for i, v in enumerate(vector)
+    ]
+
+
+def bst_block_reference(block, inputs, mask):
+    """BST's Transformer block (eq. 1-5) with explicit loops over rows, heads and positions:
+    head_i(t) = sum_j softmax_j(q_t . k_j / sqrt(d)) v_j over the real positions j, with
+    q_t = x_t W^Q_i (and k, v likewise); MH(t) = [head_1(t), ..., head_h(t)] W^H;
+    S'_t = LN(x_t + MH(t)); F_t = LN(S'_t + W2 LeakyReLU(W1 S'_t + b1) + b2).
+    Eval mode (no dropout). Returns float64 (batch, T, d); padding positions computed too."""
+    attention = block.attention
+    n_heads, d, _ = attention.query.shape
+    w_q, w_k, w_v = (w.tolist() for w in (attention.query, attention.key, attention.value))
+    w_h = attention.output.weight.tolist()  # (d, h d)
+    linear1, linear2 = block.feedforward[0], block.feedforward[2]
+    slope = block.feedforward[1].negative_slope
+    w1, b1 = linear1.weight.tolist(), linear1.bias.tolist()
+    w2, b2 = linear2.weight.tolist(), linear2.bias.tolist()
+    x = inputs.tolist()
+    batch_size, length = len(x), len(x[0])
+    out = []
+    for b in range(batch_size):
+        real = [j for j in range(length) if bool(mask[b, j])]
+
+        def project(weight, t, b=b):
+            return [sum(x[b][t][i] * weight[i][e] for i in range(d)) for e in range(d)]
+
+        rows = []
+        for t in range(length):
+            heads = []
+            for h in range(n_heads):
+                q = project(w_q[h], t)
+                keys = {j: project(w_k[h], j) for j in real}
+                values = {j: project(w_v[h], j) for j in real}
+                scores = {j: sum(q[e] * keys[j][e] for e in range(d)) / math.sqrt(d) for j in real}
+                top = max(scores.values())
+                total = sum(math.exp(s - top) for s in scores.values())
+                heads += [
+                    sum(math.exp(scores[j] - top) / total * values[j][e] for j in real)
+                    for e in range(d)
+                ]
+            attended = [sum(w_h[o][i] * heads[i] for i in range(n_heads * d)) for o in range(d)]
+            hidden = _layer_norm_reference(
+                [x[b][t][o] + attended[o] for o in range(d)], block.attention_norm
+            )
+            inner = [sum(w1[u][o] * hidden[o] for o in range(d)) + b1[u] for u in range(len(b1))]
+            inner = [z if z > 0 else slope * z for z in inner]
+            ffn = [sum(w2[o][u] * inner[u] for u in range(len(b1))) + b2[o] for o in range(d)]
+            rows.append(
+                _layer_norm_reference(
+                    [hidden[o] + ffn[o] for o in range(d)], block.feedforward_norm
+                )
+            )
+        out.append(rows)
+    return torch.tensor(out, dtype=torch.float64)

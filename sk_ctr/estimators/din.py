@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.distributed as dist
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sk_ctr.estimators.base import (
@@ -170,10 +171,11 @@ class _BehaviorClassifier(CTRClassifier):
         of eq. 10, per local id of every field with a vocabulary, from the transformer, or
         counted in the encoded ``X`` the fit got (``context.X``)."""
         if self.adaptive_l2 > 0:
+            preprocessor = getattr(self, "preprocessor_", None)
+            if isinstance(preprocessor, Pipeline):  # steps before the CTRTransformer (BST's)
+                preprocessor = preprocessor[-1]
             frequencies = (
-                self.preprocessor_.frequencies_
-                if hasattr(self, "preprocessor_")
-                else count_ids(context.X)
+                count_ids(context.X) if preprocessor is None else preprocessor.frequencies_
             )
             self.module_.set_frequencies(frequencies)
 
