@@ -1,4 +1,4 @@
-"""GAUC and AUC of the behaviour-sequence models against DIN's base model (sum pooling).
+"""GAUC and AUC of the behaviour-history models (DIN, DIEN, BST) against DIN's base model.
 
 What is measured
 ----------------
@@ -17,8 +17,10 @@ split 80/20 stratified, tiny: a smoke run on real data.
 Models (``--models``): ``base`` (EmbeddingMLPClassifier, 200-80 Dice), ``din`` (DIN, the paper's
 unnormalised weights), ``din_softmax``, ``bst`` (BSTClassifier at its defaults: 1 block, 8 heads,
 1024-512-256 LeakyReLU, order positions), ``bst_200_80`` (BST with the base model's 200-80 Dice
-MLP, so that only the pooling differs). Each is fitted with ``random_state`` = each of
-``--seeds`` on the same split; the table gives the mean (and spread) of test AUC and GAUC
+MLP, so that only the pooling differs), ``dien`` (DIENClassifier: AUGRU, ``aux_loss_weight=1``),
+``dien_no_aux`` (DIEN without the auxiliary loss of eq. 6). ``--adaptive-l2`` sets DIN's adaptive
+regularisation (eq. 10) on every model (default 0: none). Each is fitted with ``random_state`` =
+each of ``--seeds`` on the same split; the table gives the mean (and spread) of test AUC and GAUC
 (:func:`sk_ctr.metrics.gauc_score`, per-user AUC weighted by impressions; users with one class
 skipped), the training seconds and the epochs.
 
@@ -27,6 +29,8 @@ How to run
 ::
 
     OMP_NUM_THREADS=1 python benchmarks/behavior_sequence.py --seeds 0 1
+    python benchmarks/behavior_sequence.py --models base,din_softmax,dien,dien_no_aux \
+        --adaptive-l2 0.5                                 # docs/din.md's DIEN rows
     python benchmarks/behavior_sequence.py --n-samples 5000 --models base,bst   # smoke run
 """
 
@@ -40,7 +44,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from sk_ctr import BSTClassifier, DINClassifier, EmbeddingMLPClassifier
+from sk_ctr import BSTClassifier, DIENClassifier, DINClassifier, EmbeddingMLPClassifier
 from sk_ctr.datasets import load_amazon_din, load_taobao_dmr, make_behavior_dataset
 from sk_ctr.datasets._home import data_home_path
 from sk_ctr.metrics import gauc_score
@@ -56,18 +60,15 @@ TRAINING = {
     "n_iter_no_change": 2,
     "n_threads": 1,
 }
+#: Model name -> (estimator class, its own parameters).
 MODELS = {
-    "base": lambda behavior, seed: EmbeddingMLPClassifier(
-        behavior=behavior, random_state=seed, **TRAINING
-    ),
-    "din": lambda behavior, seed: DINClassifier(behavior=behavior, random_state=seed, **TRAINING),
-    "din_softmax": lambda behavior, seed: DINClassifier(
-        behavior=behavior, attention_normalization="softmax", random_state=seed, **TRAINING
-    ),
-    "bst": lambda behavior, seed: BSTClassifier(behavior=behavior, random_state=seed, **TRAINING),
-    "bst_200_80": lambda behavior, seed: BSTClassifier(
-        behavior=behavior, hidden_units=(200, 80), activation="dice", random_state=seed, **TRAINING
-    ),
+    "base": (EmbeddingMLPClassifier, {}),
+    "din": (DINClassifier, {}),
+    "din_softmax": (DINClassifier, {"attention_normalization": "softmax"}),
+    "bst": (BSTClassifier, {}),
+    "bst_200_80": (BSTClassifier, {"hidden_units": (200, 80), "activation": "dice"}),
+    "dien": (DIENClassifier, {}),
+    "dien_no_aux": (DIENClassifier, {"aux_loss_weight": 0.0}),
 }
 
 
@@ -100,15 +101,22 @@ def load(data, n_samples):
     return (*split, behavior, users, list(X.columns))
 
 
-def run(data, n_samples, models, seeds):
+def run(data, n_samples, models, seeds, adaptive_l2=0.0):
     X_train, X_test, y_train, y_test, behavior, users, columns = load(data, n_samples)
     rows = []
     for name in models:
         scores = []
         for seed in seeds:
-            model = MODELS[name](behavior, seed)
+            cls, own = MODELS[name]
+            model = cls(
+                behavior=behavior, random_state=seed, adaptive_l2=adaptive_l2, **TRAINING, **own
+            )
             start = time.perf_counter()
-            model.fit(X_train[columns], y_train)
+            try:
+                model.fit(X_train[columns], y_train)
+            except FloatingPointError as error:  # the divergence check: the run says so
+                print(f"{name} seed {seed}: failed: {error}", flush=True)
+                continue
             seconds = time.perf_counter() - start
             p = model.predict_proba(X_test[columns])[:, 1]
             gauc = np.nan if users is None else gauc_score(y_test, p, X_test[users])
@@ -116,7 +124,8 @@ def run(data, n_samples, models, seeds):
             scores.append((roc_auc_score(y_test, p), gauc, seconds, epochs))
             print(f"{name} seed {seed}: AUC {scores[-1][0]:.4f} GAUC {gauc:.4f} "
                   f"{seconds:.1f} s {epochs} epochs", flush=True)  # fmt: skip
-        rows.append((name, np.asarray(scores)))
+        if scores:
+            rows.append((name, np.asarray(scores)))
     return rows
 
 
@@ -140,13 +149,14 @@ def main(argv=None):
     parser.add_argument("--n-samples", type=int, default=50_000)
     parser.add_argument("--models", default="base,din,din_softmax,bst,bst_200_80")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--adaptive-l2", type=float, default=0.0)
     args = parser.parse_args(argv)
     models = args.models.split(",")
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         parser.error(f"unknown models {unknown}; choose from {list(MODELS)}")
     torch.set_num_threads(1)
-    print(markdown(run(args.data, args.n_samples, models, args.seeds)))
+    print(markdown(run(args.data, args.n_samples, models, args.seeds, args.adaptive_l2)))
 
 
 if __name__ == "__main__":
