@@ -11,6 +11,7 @@ from sk_ctr.preprocessing.batch import (
     SIDE_CHANNEL_KEYS,
     network_inputs,
 )
+from sk_ctr.training.callbacks import TRAIN_LOGLOSS
 from sk_ctr.training.distributed import unwrap
 
 
@@ -41,6 +42,11 @@ class LossMixin:
             weights = to_tensor(weights, self.device).to(per_sample.dtype)
             loss = (per_sample * weights).sum() / weights.sum()
         if training:
+            # The data term alone, for the divergence check: a large penalty (DIN's adaptive
+            # one sums over the distinct rows of a batch) is no sign of a diverging fit.
+            # (Only inside skorch's epoch loop, which opens a batch row: not AutoFIS's search.)
+            if len(self.history) and self.history[-1]["batches"]:
+                self.history.record_batch(TRAIN_LOGLOSS, loss.item())
             inputs = network_inputs(X)
             loss = loss + self._penalty(unwrap(self.module_), to_tensor(inputs, self.device))
         scale = X.get(LOSS_SCALE) if isinstance(X, Mapping) else None

@@ -46,11 +46,14 @@ class EpochTable(PrintLog):
 #: ``lr=1e3`` reaches 4e7 (DIN: 7e28) with no NaN, predicting two values; an epoch of a
 #: model still learning stays far below 1 (its first batches start near log 2).
 DIVERGED_LOSS = 10 * math.log(2)
+#: Key of each training batch's (weighted) mean log-loss in the history, before penalties.
+TRAIN_LOGLOSS = "train_logloss"
 
 
 class StopOnNonFiniteLoss(Callback):
     """Stop training with a clear message when the optimisation diverges: as soon as a
-    training batch loss is NaN or infinite, or when an epoch's mean training loss exceeds
+    training batch loss is NaN or infinite, or when an epoch's mean training log-loss (the data
+    term, without the penalties: a strong regularisation is no divergence) exceeds
     :data:`DIVERGED_LOSS`.
 
     Without it a diverged network keeps training on NaN weights and ``predict_proba`` returns
@@ -67,12 +70,16 @@ class StopOnNonFiniteLoss(Callback):
             _diverged(net, loss, f"epoch {epoch['epoch']} (batch {len(epoch['batches'])})")
 
     def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1].get("train_loss")
-        if loss is not None and loss > DIVERGED_LOSS:
+        batches = [b for b in net.history[-1]["batches"] if TRAIN_LOGLOSS in b]
+        if not batches:
+            return
+        sizes = [b.get("train_batch_size", 1) for b in batches]
+        loss = float(np.average([b[TRAIN_LOGLOSS] for b in batches], weights=sizes))
+        if loss > DIVERGED_LOSS:
             _diverged(
                 net,
                 loss,
-                f"epoch {net.history[-1, 'epoch']} (its mean; a constant "
+                f"epoch {net.history[-1, 'epoch']} (its mean log-loss; a constant "
                 f"prediction of 0.5 scores {math.log(2):.3f})",
             )
 

@@ -256,6 +256,24 @@ def test_the_divergence_threshold_leaves_normal_training_alone():
     assert max(est.history_[:, "train_loss"]) < 1.0
 
 
+def test_a_large_penalty_is_not_taken_for_divergence():
+    """The check reads the log-loss, not the regularised objective: DIN's adaptive penalty
+    (eq. 10, a sum over the distinct rows of a batch) exceeds 10 log 2 on 1,500 rows while the
+    log-loss stays near log 2."""
+    from sk_ctr import EmbeddingMLPClassifier
+    from sk_ctr.datasets import make_behavior_dataset
+    from sk_ctr.training.callbacks import DIVERGED_LOSS
+
+    X, y = make_behavior_dataset(n_samples=1500, random_state=0)
+    est = EmbeddingMLPClassifier(
+        behavior={"hist_item_id": "item_id", "hist_cate_id": "cate_id"},
+        max_sequence_length=20, embed_dim=16, init_std=0.1, batch_size=256, lr=5e-3,
+        adaptive_l2=0.5, max_epochs=1, early_stopping=False, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert est.history_[-1, "train_loss"] > DIVERGED_LOSS
+    assert max(est.history_[-1, "batches", :, "train_logloss"]) < 1.0
+
+
 # ------------------------------------------------------------------ messages
 def test_a_label_column_name_as_y(data):
     X, y, X_val, _ = data
