@@ -32,6 +32,7 @@ from sk_ctr import (
     LRClassifier,
     PNNClassifier,
     WideDeepClassifier,
+    XDeepFMClassifier,
 )
 from sk_ctr.reference_models import GradientBoostingReference
 
@@ -88,6 +89,8 @@ PAPER = {
     "deepfm-op": lambda p: DeepFMClassifier(deep="outer", **p.deep(FM_EMBED)),
     "deepfm-*p": lambda p: DeepFMClassifier(deep="both", **p.deep(FM_EMBED)),
     "dcn": lambda p: DCNClassifier(**p.deep(DEEP_EMBED)),
+    # The paper's CIN (200 maps per layer on Criteo, identity, split in half) and embedding 10.
+    "xdeepfm": lambda p: XDeepFMClassifier(**p.deep(FM_EMBED)),
     "ffm": lambda p: FFMClassifier(**p.training(SHALLOW_LR)),
     "fwfm": lambda p: FwFMClassifier(**p.training(SHALLOW_LR)),
     "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),
@@ -134,6 +137,7 @@ FAST = {
         "item_fields": ["C3", "C4", "I1", "I2"],
     },
     "WideDeepClassifier": _FAST_DEEP,
+    "XDeepFMClassifier": {**_FAST_DEEP, "cin_layer_sizes": (4, 4)},
 }
 
 

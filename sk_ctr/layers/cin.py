@@ -6,10 +6,13 @@ from numbers import Integral
 import torch
 from torch import nn
 
-from sk_ctr.layers.activation import make_activation
+from sk_ctr.layers.activation import ACTIVATIONS, make_activation
 
 #: ``activation`` of the feature maps meaning "none": the paper's CIN is linear (section 4.1.3).
 IDENTITY = "identity"
+#: Activations of the feature maps: identity and the element-wise ones. Dice is left out: its
+#: statistics are per unit of the last axis, which for a (batch, maps, D) tensor is D.
+CIN_ACTIVATIONS = frozenset({IDENTITY, *ACTIVATIONS} - {"dice"})
 
 
 def cin_map_counts(layer_sizes, split_half):
@@ -85,8 +88,7 @@ class CompressedInteractionNetwork(nn.Module):
     split_half : bool, default=True
     activation : str, default="identity"
         Applied to every feature map before the split: ``"identity"`` (the paper's linear
-        CIN) or an element-wise activation of :data:`~sk_ctr.layers.activation.ACTIVATIONS`
-        (DeepCTR-Torch uses ``"relu"``).
+        CIN) or one of :data:`CIN_ACTIVATIONS` (DeepCTR-Torch uses ``"relu"``).
 
     Attributes
     ----------
@@ -104,8 +106,10 @@ class CompressedInteractionNetwork(nn.Module):
     def __init__(self, n_fields, layer_sizes, split_half=True, activation=IDENTITY):
         super().__init__()
         next_counts, output_counts = cin_map_counts(layer_sizes, split_half)
-        if activation == "dice":  # its statistics are per unit of a last axis: here the D axis
-            raise ValueError("activation='dice' is not an element-wise activation of CIN maps.")
+        if activation not in CIN_ACTIVATIONS:
+            raise ValueError(
+                f"Unknown CIN activation {activation!r}; choose from {sorted(CIN_ACTIVATIONS)}."
+            )
         self.weights = nn.ParameterList()
         self.activations = nn.ModuleList()
         inputs = n_fields

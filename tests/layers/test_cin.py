@@ -97,7 +97,6 @@ def test_cin_rejects_bad_layer_sizes(sizes, split_half, message):
 
 
 def test_cin_rejects_dice_and_unknown_activations():
-    with pytest.raises(ValueError, match="dice"):
-        CompressedInteractionNetwork(3, (2,), activation="dice")
-    with pytest.raises(ValueError, match="Unknown activation"):
-        CompressedInteractionNetwork(3, (2,), activation="swish")
+    for name in ("dice", "swish"):
+        with pytest.raises(ValueError, match=f"Unknown CIN activation '{name}'"):
+            CompressedInteractionNetwork(3, (2,), activation=name)
