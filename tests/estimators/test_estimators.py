@@ -28,6 +28,7 @@ from sk_ctr import (
     LRClassifier,
     TwoTowerClassifier,
     WideDeepClassifier,
+    XDeepFMClassifier,
 )
 from sk_ctr.presets import FAST
 from sk_ctr.presets import fast_estimator as small
@@ -75,7 +76,11 @@ FLOAT32_ROUNDING = (
     "these outputs are ~4-7, where 1-2 ulp (~1e-6) already exceed the check's atol=1e-7"
 )
 #: The configurations whose decision_function differs between a full batch and a subset.
-SUBSET_ROUNDING = [(DCNClassifier, {}), (DeepFMClassifier, {"deep": "outer"})]
+SUBSET_ROUNDING = [
+    (DCNClassifier, {}),
+    (DeepFMClassifier, {"deep": "outer"}),
+    (XDeepFMClassifier, {}),
+]
 
 
 #: Of the network estimators, whose signature ends in ``**skorch_params``.
