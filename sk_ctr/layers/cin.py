@@ -10,9 +10,9 @@ from sk_ctr.layers.activation import ACTIVATIONS, make_activation
 
 #: ``activation`` of the feature maps meaning "none": the paper's CIN is linear (section 4.1.3).
 IDENTITY = "identity"
-#: Activations of the feature maps: identity and the element-wise ones. Dice is left out: its
-#: statistics are per unit of the last axis, which for a (batch, maps, D) tensor is D.
-CIN_ACTIVATIONS = frozenset({IDENTITY, *ACTIVATIONS} - {"dice"})
+#: Activations of the feature maps: identity and those of MLPs (Dice keeps per-map statistics
+#: over the batch and the embedding dimension).
+CIN_ACTIVATIONS = frozenset({IDENTITY, *ACTIVATIONS})
 
 
 def cin_map_counts(layer_sizes, split_half):
@@ -120,7 +120,7 @@ class CompressedInteractionNetwork(nn.Module):
             nn.init.xavier_uniform_(weight.view(size, inputs * n_fields))
             self.weights.append(nn.Parameter(weight))
             self.activations.append(
-                nn.Identity() if activation == IDENTITY else make_activation(activation)
+                nn.Identity() if activation == IDENTITY else make_activation(activation, size)
             )
             inputs = passed_on
         self.split_half = split_half

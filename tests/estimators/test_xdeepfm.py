@@ -137,7 +137,7 @@ def test_split_half_and_cin_activation_reach_the_network():
         ({"cin_layer_sizes": (4, 0)}, ValueError, "'cin_layer_sizes' .* positive ints"),
         ({"cin_layer_sizes": 4}, InvalidParameterError, "'cin_layer_sizes'"),
         ({"split_half": "yes"}, InvalidParameterError, "'split_half'"),
-        ({"cin_activation": "dice"}, InvalidParameterError, "'cin_activation'"),
+        ({"cin_activation": "swish"}, InvalidParameterError, "'cin_activation'"),
         ({"embed_dim": 0}, InvalidParameterError, "'embed_dim'"),
     ],
 )

@@ -96,7 +96,9 @@ def test_cin_rejects_bad_layer_sizes(sizes, split_half, message):
         CompressedInteractionNetwork(3, sizes, split_half=split_half)
 
 
-def test_cin_rejects_dice_and_unknown_activations():
-    for name in ("dice", "swish"):
-        with pytest.raises(ValueError, match=f"Unknown CIN activation '{name}'"):
-            CompressedInteractionNetwork(3, (2,), activation=name)
+def test_cin_activations_are_built_per_layer_and_unknown_ones_rejected():
+    cin = CompressedInteractionNetwork(3, (4, 2), activation="dice")
+    assert [a.alpha.numel() for a in cin.activations] == [4, 2]  # statistics per feature map
+    assert cin(torch.randn(5, 3, 2)).shape == (5, 2 + 2)
+    with pytest.raises(ValueError, match="Unknown CIN activation 'swish'"):
+        CompressedInteractionNetwork(3, (2,), activation="swish")
