@@ -19,8 +19,9 @@ Data (``--data``)
 
 Models (``--models``, comma-separated; default all; quote the list in a shell because of
 ``&`` and ``*``)
-    ``lr, fm, dnn, fnn, ipnn, opnn, pnn*, lr&dnn, fm&dnn, deepfm, deepfm-ip, deepfm-op,
-    deepfm-*p, dcn, ffm, fwfm, afm, gbdt+lr, gbdt+ffm, autofm, autodeepfm``. ``deepfm`` is the
+    the keys of :data:`sk_ctr.presets.PAPER` (``--help`` lists them): ``lr, fm, dnn, fnn,
+    ipnn, opnn, pnn*, lr&dnn, fm&dnn, deepfm, deepfm-ip, ...``, the journal's Table IV spellings,
+    then the models added since (``nfm``, ``dcn-v2``, ``autoint`` ...). ``deepfm`` is the
     journal's DeepFM-D, ``lr&dnn`` and ``fm&dnn`` are Wide & Deep with an LR or an FM wide
     part, ``autofm`` and ``autodeepfm`` AutoFIS on FM and DeepFM (the "kept %" column: share of
     the pairs the search kept; the training time includes the search). ``lightgbm`` and
@@ -81,6 +82,7 @@ from sk_ctr.datasets import (
     make_ctr_classification,
 )
 from sk_ctr.datasets._home import data_home_path
+from sk_ctr.io.tables import read_table
 from sk_ctr.presets import LARGE_DATA_ROWS, PAPER, Protocol
 from sk_ctr.utils.discovery import all_estimators
 
@@ -175,8 +177,8 @@ def _read_file(path, label):
         raise FileNotFoundError(
             f"{path} is neither a data file nor one of the data sets {', '.join(DATASETS)}."
         )
-    is_parquet = path.suffix.lower() in (".parquet", ".pq")
-    frame = pd.read_parquet(path) if is_parquet else pd.read_csv(path)
+    # The command line's reader: the same suffixes, nullable dtypes and errors as `sk-ctr fit`.
+    frame = read_table(path)
     if label not in frame.columns:
         raise ValueError(f"{path} has no column {label!r}; columns: {list(frame.columns)}.")
     classes = np.unique(frame[label].to_numpy())

@@ -20,16 +20,19 @@ from dataclasses import dataclass
 from sk_ctr import (
     AFMClassifier,
     AutoFISClassifier,
+    AutoIntClassifier,
     DCNClassifier,
     DeepFMClassifier,
     DNNClassifier,
     FFMClassifier,
+    FiBiNETClassifier,
     FMClassifier,
     FNNClassifier,
     FwFMClassifier,
     GBDTFFMClassifier,
     GBDTLRClassifier,
     LRClassifier,
+    NFMClassifier,
     PNNClassifier,
     WideDeepClassifier,
     XDeepFMClassifier,
@@ -44,6 +47,8 @@ DEEP_LR, SHALLOW_LR = 1e-3, 1e-2
 DEEP = {"hidden_units": (400, 400, 400), "activation": "relu", "dropout": 0.5}
 #: Embedding sizes (journal section III-C-1): 10 with an FM component, 11 without.
 FM_EMBED, DEEP_EMBED = 10, 11
+#: AutoInt's embedding size (its paper, section 5.1).
+AUTOINT_EMBED = 16
 
 
 @dataclass(frozen=True)
@@ -89,16 +94,30 @@ PAPER = {
     "deepfm-op": lambda p: DeepFMClassifier(deep="outer", **p.deep(FM_EMBED)),
     "deepfm-*p": lambda p: DeepFMClassifier(deep="both", **p.deep(FM_EMBED)),
     "dcn": lambda p: DCNClassifier(**p.deep(DEEP_EMBED)),
+    # DCN-V2: the full-matrix cross, and DCN-Mix with DeepCTR-Torch's rank 32 and 4 experts,
+    # in DCN's parallel structure so that the cross is the only difference from "dcn".
+    "dcn-v2": lambda p: DCNClassifier(cross="matrix", **p.deep(DEEP_EMBED)),
+    "dcn-mix": lambda p: DCNClassifier(cross="mix", **p.deep(DEEP_EMBED)),
     # The paper's CIN (200 maps per layer on Criteo, identity, split in half) and embedding 10.
     "xdeepfm": lambda p: XDeepFMClassifier(**p.deep(FM_EMBED)),
     "ffm": lambda p: FFMClassifier(**p.training(SHALLOW_LR)),
     "fwfm": lambda p: FwFMClassifier(**p.training(SHALLOW_LR)),
     "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),
+    # NFM: the protocol's deep component (without batch norm, as every model here) on the
+    # Bi-Interaction vector of FM-sized embeddings; the paper's batch norm and dropout 0.5 on
+    # that vector (NFM section 3.2) stay, as they are what the Bi-Interaction layer adds.
+    "nfm": lambda p: NFMClassifier(batch_norm=False, **p.deep(FM_EMBED)),
+    # FiBiNET: its defaults are the protocol's deep part; reduction ratio 3, field_interaction.
+    "fibinet": lambda p: FiBiNETClassifier(**p.deep(FM_EMBED)),
     "gbdt+lr": lambda p: GBDTLRClassifier(random_state=p.random_state),
     "gbdt+ffm": lambda p: GBDTFFMClassifier(random_state=p.random_state),
     # AutoFIS: its own search defaults (grda_c and search_epochs "auto"), the base's settings.
     "autofm": lambda p: AutoFISClassifier(base="fm", embed_dim=FM_EMBED, **p.training(SHALLOW_LR)),
     "autodeepfm": lambda p: AutoFISClassifier(base="deepfm", **p.deep(FM_EMBED)),
+    # AutoInt: the paper's d = 16, 3 layers of 2 heads of d' = 32, no MLP (section 5.1);
+    # AutoInt+ adds the protocol's MLP beside the attention (section 5.5).
+    "autoint": lambda p: AutoIntClassifier(**p.deep(AUTOINT_EMBED, hidden_units=())),
+    "autoint+": lambda p: AutoIntClassifier(**p.deep(AUTOINT_EMBED)),
     # Gradient boosting at its defaults, its own early stopping on 10 % of the training part.
     "lightgbm": lambda p: GradientBoostingReference("lightgbm", random_state=p.random_state),
     "catboost": lambda p: GradientBoostingReference("catboost", random_state=p.random_state),
@@ -117,18 +136,23 @@ _FAST_TREES = {"n_estimators": 10, "random_state": 0}
 FAST = {
     "AFMClassifier": _FAST_EMBEDDING,
     "AutoFISClassifier": _FAST_DEEP,
+    "AutoIntClassifier": {**_FAST_EMBEDDING, "n_attention_layers": 2, "attention_dim": 4},
+    "BSTClassifier": {**_FAST_DEEP, "n_heads": 2},
     "DCNClassifier": _FAST_DEEP,
+    "DIENClassifier": _FAST_DEEP,
     "DINClassifier": _FAST_DEEP,
     "DNNClassifier": _FAST_DEEP,
     "DeepFMClassifier": _FAST_DEEP,
     "EmbeddingMLPClassifier": _FAST_DEEP,
     "FFMClassifier": _FAST_EMBEDDING,
+    "FiBiNETClassifier": _FAST_DEEP,
     "FMClassifier": _FAST_EMBEDDING,
     "FNNClassifier": _FAST_DEEP,
     "FwFMClassifier": _FAST_EMBEDDING,
     "GBDTFFMClassifier": _FAST_TREES,
     "GBDTLRClassifier": _FAST_TREES,
     "LRClassifier": _FAST_TRAINING,
+    "NFMClassifier": {**_FAST_DEEP, "bi_dropout": 0.0},
     "PNNClassifier": _FAST_DEEP,
     "TwoTowerClassifier": {
         **_FAST_DEEP,

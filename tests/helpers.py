@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import skorch
 import torch
 
 import sk_ctr
@@ -34,6 +35,16 @@ def raw_frame(n_samples=40, seed=0):
             "age": rng.uniform(18, 80, n_samples),
         }
     )
+
+
+def fit_time_state(estimator):
+    """The private attributes of ``estimator`` beyond skorch's own bookkeeping (those of an
+    initialised skorch net): state a fit stashed for a hook to read later, which a pickle
+    carries and an exception or a refit can leave stale. Parameters and fitted attributes
+    (ending in ``_``) are not private."""
+    net = skorch.NeuralNetBinaryClassifier(torch.nn.Linear(1, 1)).initialize()
+    own = {name for name in vars(net) if name.startswith("_")}
+    return {name for name in vars(estimator) if name.startswith("_") and name not in own}
 
 
 def child_env(**variables):

@@ -92,6 +92,21 @@ def test_command_line_on_a_csv_file_prints_the_table(tmp_path, capsys):
     assert isinstance(runs, pd.DataFrame) and len(runs) == 2
 
 
+def test_command_line_reads_parquet_files_as_sk_ctr_fit_does(tmp_path, capsys):
+    """The benchmark reads data files with the command line's reader: every Parquet suffix,
+    integer columns with nulls kept as nullable integers."""
+    X, y = make_ctr_classification(
+        n_samples=400, n_fields=2, cardinality=6, n_numeric=1, random_state=2
+    )
+    X["C1"] = pd.array(X["C1"].str[3:].astype(int), dtype="Int64")
+    X.loc[::7, "C1"] = pd.NA
+    path = tmp_path / "clicks.parq"
+    X.assign(clicked=y).to_parquet(path, index=False)
+    main(f"--data {path} --label clicked --models lr --max-epochs 1 --threads 1".split())
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[0] == "lr" and len(out) == 2
+
+
 def test_markdown_table_and_argument_errors(tiny_split, capsys):
     table = summarize(run_benchmark(tiny_split, ["lr", "pnn*"], max_epochs=1, log=None))
     lines = format_table(table, markdown=True).splitlines()

@@ -29,6 +29,7 @@ from sk_ctr import (
     WideDeepClassifier,
 )
 from sk_ctr.datasets import make_behavior_dataset
+from sk_ctr.estimators.dien import DIENClassifier
 from sk_ctr.export import export_inputs, export_onnx, export_torchscript, input_names
 from sk_ctr.models.linear import LogisticRegressionNet
 
@@ -71,6 +72,9 @@ SEQUENCE_MODELS = {
         **FAST,
     ),
     "embedding-mlp": lambda: EmbeddingMLPClassifier(
+        behavior=BEHAVIOR, max_sequence_length=6, hidden_units=(16,), **FAST
+    ),
+    "dien": lambda: DIENClassifier(
         behavior=BEHAVIOR, max_sequence_length=6, hidden_units=(16,), **FAST
     ),
 }

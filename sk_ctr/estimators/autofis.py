@@ -12,6 +12,7 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.dataset import Dataset
+from skorch.utils import to_device
 
 from sk_ctr.estimators.base import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS, CTRClassifier
 from sk_ctr.estimators.models import INTERACTIONS_CONSTRAINTS
@@ -211,11 +212,6 @@ class AutoFISClassifier(CTRClassifier):
         self.mlp_batch_norm = mlp_batch_norm
 
     # ------------------------------------------------------------ stages
-    def _train(self, X, y, sample_weight, refit, validation=None):
-        if refit:  # a new fit searches again, possibly on other fields
-            self.__dict__.pop("_stage", None)
-        return super()._train(X, y, sample_weight, refit, validation)
-
     def _pretrain(self, X_search, y_search):
         """Run the search stage(s) on the training rows, then build the re-train model on the
         selection."""
@@ -223,13 +219,12 @@ class AutoFISClassifier(CTRClassifier):
         self.search_history_ = []
         start = time.perf_counter()
         for order in range(2, self.order + 1):
-            self._stage = {
-                "interactions": kept,
-                "alpha": kept_alpha,
-                "search": self._candidates(order),
-            }
-            self._initialize_module(reason=f"AutoFIS: search stage over order-{order} interactions")
-            self._initialize_optimizer()
+            self._start_stage(
+                f"AutoFIS: search stage over order-{order} interactions",
+                interactions=kept,
+                alpha=kept_alpha,
+                search=self._candidates(order),
+            )
             self._search(X_search, y_search, order)
             if self.grda_c == "auto":
                 self._close_noise_gates()
@@ -249,17 +244,24 @@ class AutoFISClassifier(CTRClassifier):
         self.selected_interactions_ = kept
         if self.search_only:
             return
-        self._stage = {
-            "interactions": kept,
-            "alpha": kept_alpha if self.keep_alpha else [1.0] * len(kept),
-            "search": [],
-            "batch_norm": self.batch_norm,
-            "learn_alpha": self.keep_alpha,
-        }
-        self._initialize_module(
-            reason=f"AutoFIS: re-train stage on {len(kept)} of "
-            f"{len(self.interaction_alphas_)} interactions"
+        self._start_stage(
+            f"AutoFIS: re-train stage on {len(kept)} of "
+            f"{len(self.interaction_alphas_)} interactions",
+            interactions=kept,
+            alpha=kept_alpha if self.keep_alpha else [1.0] * len(kept),
+            search=[],
+            batch_norm=self.batch_norm,
+            learn_alpha=self.keep_alpha,
         )
+
+    def _start_stage(self, reason, **stage):
+        """A new network for a stage, built from the stage's arguments of AutoFISNet
+        (``interactions``, ``alpha``, ``search`` ...: data of this call, never kept on the
+        estimator), placed as skorch places a network, and its optimizers."""
+        if self.verbose:
+            print(reason)
+        network = to_device(self._build_network(**stage), self.device)
+        self.module_ = self.torch_compile(network, name="module")
         self._initialize_optimizer()
 
     def _candidates(self, order):
@@ -340,15 +342,17 @@ class AutoFISClassifier(CTRClassifier):
 
     # ------------------------------------------------------ skorch hooks
     def _network_params(self):
-        """The AutoFISNet of the current stage (the first search before any stage). The
-        estimator's ``interactions`` (the candidates) and ``batch_norm`` (of the re-train
-        stage) are not the network's arguments of those names."""
-        stage = getattr(self, "_stage", None) or {
+        """The AutoFISNet of the first search stage, the network ``initialize`` builds (the
+        stages' own come from :meth:`_start_stage`). The estimator's ``interactions`` (the
+        candidates) and ``batch_norm`` (of the re-train stage) are not the network's arguments
+        of those names."""
+        return {
             "interactions": [],
             "alpha": [],
             "search": self._candidates(2),
+            "batch_norm": True,
+            "learn_alpha": True,
         }
-        return {"batch_norm": True, "learn_alpha": True, **stage}
 
     def _own_optimizers(self, named_parameters):
         """GRDA for the alpha under search, when there is one (``optimizer_alpha_``); the

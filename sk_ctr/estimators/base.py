@@ -2,156 +2,65 @@
 
 A subclass only declares its hyper-parameters (plain ``__init__`` parameters with constraints)
 and the network class; this base fits the transformer, encodes the labels, builds the network
-from the learned schema and runs skorch's training loop over sliced batches.
+from the learned schema and runs skorch's training loop over sliced batches. The other jobs of
+the estimator are mixins, one module each (``parameters``, ``inputs``, ``fit_inputs``,
+``stream_fit``, ``loss``, ``optimizers``, ``fit_callbacks``, ``runtime``, ``prediction``).
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
-import sys
-from collections.abc import Mapping
-from contextlib import contextmanager
 from numbers import Integral, Real
 
-import numpy as np
 import torch
-from scipy.special import expit, logit
-from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import _check_sample_weight
-from skorch import NeuralNet, NeuralNetBinaryClassifier
-from skorch.callbacks import (
-    EpochTimer,
-    PassthroughScoring,
-    ProgressBar,
-)
-from skorch.dataset import Dataset, unpack_data
-from skorch.utils import to_tensor
+from skorch import NeuralNetBinaryClassifier
+from skorch.dataset import Dataset
 
 from sk_ctr.artifact import SavedVersionMixin
-from sk_ctr.estimators.calibration import (
-    ISOTONIC_KEY,
-    TEMPERATURE_KEY,
-    ValidationTemperature,
-    isotonic_probability,
-)
-from sk_ctr.estimators.early_stopping import (
-    BEST_EPOCH_KEY,
-    check_validation_classes,
-    hold_out_validation,
-    scoring_callbacks,
-    stopping_callback,
-    wants_early_stopping,
-)
-from sk_ctr.estimators.importance import (
-    IMPORTANCE_KEY,
-    ValidationImportance,
-    importances_by_column,
-)
+
+# re-exported: the models import their shared constraints from here
+from sk_ctr.estimators.constraints import EMBEDDING_CONSTRAINTS, MLP_CONSTRAINTS  # noqa: F401
+from sk_ctr.estimators.early_stopping import hold_out_validation, wants_early_stopping
+from sk_ctr.estimators.fit_callbacks import FitCallbacksMixin
+from sk_ctr.estimators.fit_inputs import FitInputMixin, _label_column, _validation_set
 from sk_ctr.estimators.inputs import RawFrameInputMixin
+from sk_ctr.estimators.loss import LossMixin
 from sk_ctr.estimators.optimizers import OPTIMIZERS, OptimizerMixin
 from sk_ctr.estimators.parameter_docs import parameters, training_parameters
+from sk_ctr.estimators.parameters import (
+    SK_CTR_SKORCH_SETTINGS,
+    ParametersMixin,
+    forwarded_signature,
+    skorch_defaults,
+)
+from sk_ctr.estimators.prediction import PredictionMixin
 from sk_ctr.estimators.runtime import RuntimeMixin
 from sk_ctr.estimators.stream_fit import StreamFitMixin
 from sk_ctr.io.parquet import ParquetSource, as_source, is_paths
-from sk_ctr.layers.activation import ACTIVATIONS
-from sk_ctr.preprocessing import FieldData
-from sk_ctr.preprocessing.batch import (
-    LOSS_SCALE,
-    SAMPLE_WEIGHT,
-    SIDE_CHANNEL_KEYS,
-    network_inputs,
-)
-from sk_ctr.training.callbacks import EpochTable, StopOnNonFiniteLoss, is_interactive
 from sk_ctr.training.distributed import (
     LR_SCALINGS,
     STRATEGIES,
     plan_parallelism,
-    unwrap,
 )
-from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.strategies import FitContext, choose_loader, train_network
-
-#: Constraints of the embedding parameters, shared by every model with embeddings.
-EMBEDDING_CONSTRAINTS = {
-    "embed_dim": [Interval(Integral, 1, None, closed="left")],
-    "init_std": [Interval(Real, 0, None, closed="left")],
-}
-#: Constraints of the parameters of a deep component (an MLP).
-MLP_CONSTRAINTS = {
-    "hidden_units": [list, tuple],
-    "activation": [StrOptions(set(ACTIVATIONS))],
-    "dropout": [Interval(Real, 0, 1, closed="left")],
-    "batch_norm": ["boolean"],
-}
-
-
-def sigmoid_then_2d(logits):
-    """Logits of shape (n,) to class probabilities of shape (n, 2).
-
-    Set as skorch's ``predict_nonlinearity`` explicitly: with the default ``'auto'``,
-    ``trim_for_prediction()`` drops the criterion and ``predict_proba`` returns raw logits.
-    """
-    positive = torch.sigmoid(logits)
-    return torch.stack((1 - positive, positive), dim=1)
-
-
-#: skorch's settings that sk_ctr chooses (the others keep skorch's defaults). They are not
-#: estimator parameters; given as ``**skorch_params`` they replace these, and ``get_params``
-#: lists them (as it lists ``optimizer__<name>``) so that ``clone`` carries them on.
-SK_CTR_SKORCH_SETTINGS = {
-    "module": None,  # the estimator's ``_network``, built from its parameters
-    "criterion": torch.nn.BCEWithLogitsLoss,
-    "train_split": None,  # early stopping holds out its own rows (or takes X_val)
-    "iterator_train": SliceLoader,
-    "iterator_valid": SliceLoader,
-    "iterator_train__shuffle": True,
-    "predict_nonlinearity": sigmoid_then_2d,
-}
-
-
-def forwarded_signature(init, forwarded_to):
-    """The signature of an ``__init__`` that passes its ``**kwargs`` on to ``forwarded_to``:
-    its own parameters, then those of ``forwarded_to`` (with the defaults ``init`` gives the
-    ones it names itself, in their place).
-
-    Parameters
-    ----------
-    init, forwarded_to : callable
-
-    Returns
-    -------
-    inspect.Signature
-        ``init``'s own signature when it has no ``**kwargs``.
-
-    Examples
-    --------
-    >>> def base(self, *, lr=0.1, batch_size=32): ...
-    >>> def model(self, *, embed_dim=10, lr=0.01, **kwargs): ...
-    >>> print(forwarded_signature(model, base))
-    (self, *, embed_dim=10, lr=0.01, batch_size=32)
-    """
-    own = inspect.signature(init).parameters
-    *named, last = own.values()
-    if last.kind is not inspect.Parameter.VAR_KEYWORD:
-        return inspect.signature(init)
-    _, *inherited = inspect.signature(forwarded_to).parameters.values()  # without self
-    inherited_names = {parameter.name for parameter in inherited}
-    new = [parameter for parameter in named if parameter.name not in inherited_names]
-    return inspect.Signature([*new, *(own.get(p.name, p) for p in inherited)])
 
 
 class CTRClassifier(
     SavedVersionMixin,
+    ParametersMixin,
+    PredictionMixin,
     RawFrameInputMixin,
+    FitInputMixin,
     StreamFitMixin,
+    LossMixin,
     OptimizerMixin,
+    FitCallbacksMixin,
     RuntimeMixin,
     NeuralNetBinaryClassifier,
 ):
@@ -260,8 +169,9 @@ class CTRClassifier(
         callbacks=None,
         **skorch_params,
     ):
+        defaults = skorch_defaults(type(self))
         unknown = sorted(
-            name for name in skorch_params if name not in SKORCH_DEFAULTS and "__" not in name
+            name for name in skorch_params if name not in defaults and "__" not in name
         )
         if unknown:  # what a plain signature would raise; skorch's kwargs accept typos
             raise TypeError(
@@ -421,6 +331,7 @@ ParquetSource or path
                 context = self._fit_context(X_encoded, y_encoded, valid, plan)
                 if refit or not self.initialized_:
                     self.initialize()
+                    self._prepare_network(context)
                     self._pretrain(*context.training_rows())
                 if self._trains_network():
                     train_network(self, context)
@@ -445,6 +356,17 @@ ParquetSource or path
             train = dataset
         return FitContext(X=X_encoded, y=y_encoded, train=train, valid=valid, plan=plan)
 
+    def _prepare_network(self, context):
+        """Hook: give the network just built what it needs from the fit's data (DIN's id
+        frequencies), before :meth:`_pretrain`, for rows in memory and streamed ones alike.
+
+        Parameters
+        ----------
+        context : FitContext
+            The fit's data; ``context.X`` is all of the encoded ``X`` (validation rows
+            included), or a ``StreamingDataset``.
+        """
+
     def _pretrain(self, X_train, y_train):
         """Hook: a stage run once after the network is built and before training (FNN's FM,
         AutoFIS's search), on the training rows (never the validation rows)."""
@@ -460,217 +382,35 @@ ParquetSource or path
         if roles is not None:
             print(f"Column roles ({len(roles)} columns):\n{roles.to_string()}", flush=True)
 
-    def _with_sample_weight(self, X_encoded, y_encoded, sample_weight, name="sample_weight"):
-        """``X_encoded`` carrying the checked, non-negative ``sample_weight`` to the loss."""
-        if sample_weight is None:
-            return X_encoded
-        weights = _check_sample_weight(
-            sample_weight, y_encoded, dtype=np.float32, ensure_non_negative=True
-        )
-        if not weights.sum() > 0:
-            raise ValueError(f"{name} sums to zero; at least one weight must be > 0.")
-        return FieldData({**X_encoded, SAMPLE_WEIGHT: weights}, X_encoded.schema)
-
-    def _encode_validation(self, validation):
-        """``(X_val, y_val, sample_weight_val)`` encoded with the fitted transformer and
-        labels, as the dataset early stopping scores."""
-        X_val, y_val, weights = validation
-        X_encoded = self._encode(X_val, fit=False)
-        y_encoded = self._encode_labels(y_val, fit=False)
-        if len(X_encoded) != len(y_encoded):
-            raise ValueError(
-                f"X_val and y_val have inconsistent numbers of samples: {len(X_encoded)} and "
-                f"{len(y_encoded)}."
-            )
-        check_validation_classes(y_encoded, self.scoring)
-        X_encoded = self._with_sample_weight(X_encoded, y_encoded, weights, "sample_weight_val")
-        return Dataset(X_encoded, y_encoded)
-
-    @contextmanager
-    def _fit_transaction(self, refit):
-        """Leave the estimator exactly as it was if the fit raises (or is interrupted).
-
-        A refit builds a new transformer, network and optimizers, so keeping references to
-        the old ones is enough; continued training (``warm_start``, ``partial_fit``) changes
-        the network in place, so its weights and optimizer states are copied first.
-        """
-        saved = dict(self.__dict__)
-        states = {}
-        if not refit and self.__sklearn_is_fitted__():
-            states = {
-                name: copy.deepcopy(getattr(self, name + "_").state_dict())
-                for name in ("module", *self._optimizers)
-            }
-            saved["history_"] = copy.deepcopy(self.history_)
-        try:
-            yield
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            for name, state in states.items():
-                target = unwrap(self.module_) if name == "module" else getattr(self, name + "_")
-                target.load_state_dict(state)
-            raise
-
-    def _read_training_outcome(self):
-        """``best_epoch_``: the epoch whose weights the network has (the last one without
-        early stopping); ``temperature_``: the calibration fitted at the end of training;
-        ``feature_importances_``: the permutation importances on the validation rows."""
-        if not len(self.history_):  # no training epoch (AutoFIS's search_only)
-            self.best_epoch_, self.temperature_ = 0, 1.0
-            return
-        improved = [row["epoch"] for row in self.history_ if row.get(BEST_EPOCH_KEY)]
-        self.best_epoch_ = improved[-1] if improved else self.history_[-1, "epoch"]
-        self.temperature_ = float(self.history_[-1].get(TEMPERATURE_KEY, 1.0))
-        knots = self.history_[-1].get(ISOTONIC_KEY)
-        if knots is None:
-            self.__dict__.pop("isotonic_knots_", None)
-        else:
-            self.isotonic_knots_ = (np.asarray(knots[0]), np.asarray(knots[1]))
-        importances = self.history_[-1].get(IMPORTANCE_KEY)
-        if importances is None:
-            self.__dict__.pop("feature_importances_", None)
-        else:
-            self.feature_importances_ = importances_by_column(
-                importances, self.schema_, getattr(self, "feature_names_in_", None)
-            )
-
-    # ---------------------------------------------------------- prediction
-    def predict_proba(self, X):
-        """Click probabilities.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame, array-like, FieldData, ParquetSource or path
-            A :class:`~sk_ctr.ParquetSource`, a Parquet file or directory, or a list of them,
-            is read and predicted chunk by chunk (``batch_rows`` rows at a time), in file
-            order; only the output is held in memory.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-            Column 1 is the probability of ``classes_[1]``.
-        """
-        source = self._prediction_source(X)
-        if source is not None:
-            return self._predict_stream(self.predict_proba, source)
-        positive = expit(self.decision_function(X))
-        return np.stack((1 - positive, positive), axis=1)
-
-    def decision_function(self, X):
-        """Logits (log-odds of ``classes_[1]``), divided by ``temperature_`` (and mapped by
-        ``isotonic_knots_``) and shifted by
-        log ``negative_sampling_rate`` when set.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame, array-like, FieldData, ParquetSource or path
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        source = self._prediction_source(X)
-        if source is not None:
-            return self._predict_stream(self.decision_function, source)
-        X_encoded = self._encode_for_prediction(X)
-        with self._runtime():
-            logits = self.forward(X_encoded, training=False).numpy().astype(np.float64)
-        logits = logits / getattr(self, "temperature_", 1.0)
-        knots = getattr(self, "isotonic_knots_", None)
-        if knots is not None:
-            logits = logit(isotonic_probability(logits, knots))
-        if self.negative_sampling_rate is not None:
-            # undo negative down-sampling: odds times w, p' = p / (p + (1 - p) / w)
-            logits = logits + np.log(self.negative_sampling_rate)
-        return logits
-
-    def _map_batches(self, X, fn):
-        """``fn(network, **inputs)`` over the batches of ``X``, concatenated in row order.
-
-        The one loop of the helper methods that read something other than the logits from
-        the network (AFM's and DIN's attention weights, the two towers' vectors): ``X`` is
-        encoded and checked as for prediction, and the batches come from the estimator's own
-        prediction loader (``get_iterator``: its batch size, background prefetching and
-        device placement), with the network in evaluation mode and no gradients, under the
-        estimator's thread count.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame, array-like or FieldData
-        fn : callable
-            ``fn(network, ids=..., values=...)`` (plus ``sequences=`` and ``lengths=`` for a
-            schema with sequence fields: the network inputs of
-            :mod:`sk_ctr.preprocessing.batch`) returns a tensor whose first axis is the batch.
-
-        Returns
-        -------
-        ndarray of float64 and shape (n_samples, ...)
-        """
-        X_encoded = self._encode_for_prediction(X)
-        outputs = []
-        with self._runtime(), torch.no_grad():
-            self._set_training(False)
-            for batch in self.get_iterator(self.get_dataset(X_encoded), training=False):
-                Xi, _ = unpack_data(batch)
-                inputs = to_tensor(network_inputs(Xi), self.device)
-                outputs.append(fn(self.module_, **inputs).cpu())
-        return torch.cat(outputs).numpy().astype(np.float64)
-
-    def predict(self, X):
-        """Labels: ``classes_[1]`` where its probability exceeds ``threshold``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        positive = self.predict_proba(X)[:, 1] > self.threshold
-        return self.classes_[positive.astype(np.int64)]
-
-    def _prediction_source(self, X):
-        """The ParquetSource to predict from when ``X`` is one or names files (reading the
-        columns ``fit`` saw, when it saw named ones), else ``None``."""
-        columns = getattr(self, "feature_names_in_", None)
-        return as_source(X, columns=None if columns is None else list(columns))
-
-    @staticmethod
-    def _predict_stream(method, source):
-        """``method`` applied to every chunk of ``source`` in file order, concatenated."""
-        return np.concatenate([method(frame) for frame in source.iter_frames()])
-
-    def _encode_for_prediction(self, X):
-        if isinstance(X, torch.utils.data.Dataset) and self.__sklearn_is_fitted__():
-            return X  # skorch's own scoring passes its validation split, already encoded
-        return super()._encode_for_prediction(X)
-
     def __sklearn_is_fitted__(self):
         return hasattr(self, "le_") and bool(getattr(self, "initialized_", False))
 
     # ------------------------------------------------------ skorch hooks
     def initialize_module(self):
         """Build the network from the fitted schema and this estimator's hyper-parameters."""
+        self.module_ = self._build_network()
+        return self
+
+    def _build_network(self, **stage):
+        """The network of the fitted schema, with this estimator's parameters of the names of
+        its arguments, overridden by :meth:`_network_params`, then by ``stage``: the arguments
+        of a later training stage, given by the method that runs it (AutoFIS's stages)."""
         network = self.module if self.module is not None else self._network
         names = [n for n in inspect.signature(network).parameters if n != "fields"]
         params = {name: getattr(self, name) for name in names if hasattr(self, name)}
         params.update(self._network_params())
-        self.module_ = network(self.schema_, **params)
-        return self
+        params.update(stage)
+        return network(self.schema_, **params)
 
     def _network_params(self):
         """Hook: arguments of the network that are not this estimator's parameters of the same
-        names (AutoFIS's current stage); they take precedence over those.
+        names (AutoFIS's first search stage); they take precedence over those.
 
         Returns
         -------
         dict of str to object
         """
         return {}
-
-    def initialize_criterion(self):
-        """The criterion gives per-sample losses; :meth:`get_loss` weights and averages them."""
-        params = {"reduction": "none", **self.get_params_for("criterion")}
-        self.criterion_ = self.criterion(**params)
-        return self
 
     def _set_training(self, training=True):
         """skorch's mode switch, skipping networks already in that mode: ``train(False)``
@@ -689,39 +429,6 @@ ParquetSource or path
 
     def get_dataset(self, X, y=None):
         return X if isinstance(X, torch.utils.data.Dataset) else Dataset(X, y)
-
-    def infer(self, x, **fit_params):
-        """Forward a batch; the sample weights travel in ``x`` but are not network inputs."""
-        if isinstance(x, Mapping) and any(key in x for key in SIDE_CHANNEL_KEYS):
-            x = network_inputs(x)
-        return super().infer(x, **fit_params)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Mean (or sample-weighted mean) log-loss, plus ``l2`` times the mean squared norm of
-        the embedding rows the batch used (DeepFM journal eq. 10-11 and section III-B)."""
-        per_sample = self.criterion_(y_pred, to_tensor(y_true, self.device).to(y_pred.dtype))
-        weights = X.get(SAMPLE_WEIGHT) if isinstance(X, Mapping) else None
-        if weights is None:
-            loss = per_sample.mean()
-        else:
-            weights = to_tensor(weights, self.device).to(per_sample.dtype)
-            loss = (per_sample * weights).sum() / weights.sum()
-        if training:
-            inputs = network_inputs(X)
-            loss = loss + self._penalty(unwrap(self.module_), to_tensor(inputs, self.device))
-        scale = X.get(LOSS_SCALE) if isinstance(X, Mapping) else None
-        if training and scale is not None:  # a DDP rank's share of an uneven global batch
-            loss = loss * to_tensor(scale, self.device)[0]
-        if training:
-            loss = loss + self._batch_penalty(unwrap(self.module_), inputs, scale)
-        return loss
-
-    def _penalty(self, network, inputs):
-        """The regularisation added to a training batch's loss: ``l2`` times the mean squared
-        norm of the rows each sample uses. ``inputs`` are the batch's network inputs."""
-        if self.l2 == 0:
-            return 0.0
-        return self.l2 * network.penalty(**inputs).mean()
 
     def _batch_penalty(self, network, inputs, loss_scale):
         """Hook: a term added to a training batch's loss that is not a mean over its samples
@@ -743,28 +450,6 @@ ParquetSource or path
         torch.Tensor or float
         """
         return 0.0
-
-    @property
-    def _default_callbacks(self):
-        callbacks = [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-            *scoring_callbacks(self.scoring),
-            ("stop_on_nan", StopOnNonFiniteLoss()),
-        ]
-        if self.early_stopping is not False:  # acts on the epochs that have validation rows
-            callbacks.append(
-                ("early_stopping", stopping_callback(self.scoring, self.n_iter_no_change, self.tol))
-            )
-        if self.calibration is not None:  # after early stopping restored the best weights
-            callbacks.append(("calibration", ValidationTemperature(self.calibration)))
-        seed = self.random_state if isinstance(self.random_state, Integral) else None
-        callbacks.append(("importance", ValidationImportance(random_state=seed)))
-        if self.verbose and is_interactive(sys.stderr):  # no carriage returns in a log file
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks.append(("print_log", EpochTable()))
-        return callbacks
 
     # ---------------------------------------------------------- validation
     def _validate_params(self):
@@ -822,118 +507,3 @@ ParquetSource or path
             f"{type(self).__name__} builds its network from its own parameters, so it takes "
             f"no module__<name> arguments ({routed}): {'; '.join(hints)}."
         )
-
-    def _get_param_names(self):
-        """The parameters of the signature (composed for subclasses, see
-        :meth:`__init_subclass__`) and the skorch settings given beside them
-        (``optimizer__weight_decay``, ``module`` ...), so that ``clone`` and ``GridSearchCV``
-        carry those on; skorch's bookkeeping and sk_ctr's own defaults are not listed."""
-        signature = inspect.signature(type(self)).parameters.values()
-        names = {p.name for p in signature if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-        names.update(
-            name
-            for name, value in vars(self).items()
-            if _is_skorch_setting(name) and not _is_default(name, value)
-        )
-        return sorted(names)
-
-    def get_params(self, deep=True):
-        """Parameters of this estimator (scikit-learn's ``get_params``).
-
-        skorch's ``get_params`` adds the parameters of each callback
-        (``callbacks__print_log__sink`` ...): they are not the estimator's, so they are not
-        listed (``set_params`` still reaches them).
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also the parameters of ``preprocessor`` (``preprocessor__min_frequency`` ...).
-
-        Returns
-        -------
-        dict of str to object
-        """
-        return BaseEstimator.get_params(self, deep=deep)
-
-    def set_params(self, **params):
-        """Set the parameters (scikit-learn's ``set_params``, with skorch's routing of
-        ``optimizer__<name>``, ``callbacks__<name>__<param>`` ...).
-
-        Before the estimator is fitted, ``callbacks`` and skorch's settings (``module``,
-        ``criterion`` ...) are stored as given and checked by ``fit``, as every parameter is.
-        skorch builds the callbacks at once (so that a fitted estimator's next
-        ``partial_fit`` runs the new ones), raising on an invalid value, and knows its
-        settings' names only once the network is initialised.
-
-        Parameters
-        ----------
-        **params
-            Parameters of :meth:`get_params`, and skorch's settings.
-
-        Returns
-        -------
-        self
-        """
-        if not self.initialized_:
-            for name in [name for name in params if name == "callbacks" or name in SKORCH_DEFAULTS]:
-                setattr(self, name, params.pop(name))
-        return super().set_params(**params)
-
-    # scikit-learn's repr (the parameters that differ from the signature's defaults), not
-    # skorch's (the whole module). The same function, so that sklearn's pretty-printer knows it
-    # inside a Pipeline or a GridSearchCV as well.
-    __repr__ = BaseEstimator.__repr__
-
-
-def _label_column(X, y):
-    """``fit(frame, y="clicked")``: the frame's column named by ``y`` is the label, as it is
-    for Parquet paths; a name that is not a column is an error naming the columns."""
-    if not isinstance(y, str) or is_paths(X) or isinstance(X, ParquetSource):
-        return X, y
-    columns = getattr(X, "columns", None)
-    if columns is None or y not in columns:
-        shown = [] if columns is None else list(columns)[:20]
-        raise ValueError(
-            f"y={y!r} names a label column, but X has no such column (its "
-            f"columns: {shown}); pass the labels as an array, or name a column."
-        )
-    return X.drop(columns=y), X[y].to_numpy()
-
-
-def _validation_set(X_val, y_val, sample_weight_val):
-    """``(X_val, y_val, sample_weight_val)``, or ``None`` when no validation rows are given."""
-    if X_val is None:
-        if y_val is not None or sample_weight_val is not None:
-            raise ValueError("y_val / sample_weight_val were given without X_val.")
-        return None
-    if y_val is None and not isinstance(X_val, ParquetSource):
-        raise ValueError("X_val was given without y_val; pass both.")
-    return X_val, y_val, sample_weight_val
-
-
-#: The default of every skorch setting that is not a parameter of CTRClassifier: skorch's own
-#: defaults, and sk_ctr's choices in SK_CTR_SKORCH_SETTINGS.
-SKORCH_DEFAULTS = {
-    name: parameter.default
-    for init in (NeuralNet.__init__, NeuralNetBinaryClassifier.__init__)
-    for name, parameter in inspect.signature(init).parameters.items()
-    if name not in inspect.signature(CTRClassifier).parameters
-    and parameter.kind is not parameter.VAR_POSITIONAL
-    and parameter.kind is not parameter.VAR_KEYWORD
-    and name != "self"
-} | SK_CTR_SKORCH_SETTINGS
-
-
-def _is_skorch_setting(name):
-    """Whether an attribute is a skorch setting (``module``, ``optimizer__<name>`` ...), not a
-    learned attribute (``module_``) or private state (``_params_to_validate``)."""
-    if name.startswith("_") or name.endswith("_"):
-        return False
-    return name in SKORCH_DEFAULTS or "__" in name
-
-
-def _is_default(name, value):
-    if name not in SKORCH_DEFAULTS:
-        return False
-    default = SKORCH_DEFAULTS[name]
-    return value is default or (type(value) is type(default) and value == default)

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.distributed as dist
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from sk_ctr.estimators.base import (
@@ -165,23 +166,18 @@ class _BehaviorClassifier(CTRClassifier):
             sequence_delimiter=self.sequence_delimiter,
         )
 
-    def _encode(self, X, fit, fitted_preprocessor=None):
-        encoded = super()._encode(X, fit, fitted_preprocessor)
-        if fit:
-            # The counts n_i of eq. 10, per local id of every field with a vocabulary.
-            self._frequencies = (
-                self.preprocessor_.frequencies_
-                if hasattr(self, "preprocessor_")
-                else count_ids(encoded)
-            )
-        return encoded
-
-    def initialize_module(self):
-        """Build the network; with ``adaptive_l2`` it stores the inverse id frequencies."""
-        super().initialize_module()
+    def _prepare_network(self, context):
+        """With ``adaptive_l2``, the network stores the inverse id frequencies: the counts n_i
+        of eq. 10, per local id of every field with a vocabulary, from the transformer, or
+        counted in the encoded ``X`` the fit got (``context.X``)."""
         if self.adaptive_l2 > 0:
-            self.module_.set_frequencies(self._frequencies)
-        return self
+            preprocessor = getattr(self, "preprocessor_", None)
+            if isinstance(preprocessor, Pipeline):  # steps before the CTRTransformer (BST's)
+                preprocessor = preprocessor[-1]
+            frequencies = (
+                count_ids(context.X) if preprocessor is None else preprocessor.frequencies_
+            )
+            self.module_.set_frequencies(frequencies)
 
     def _batch_penalty(self, network, inputs, loss_scale):
         """In training, ``adaptive_l2`` times DIN's frequency-scaled penalty of the distinct

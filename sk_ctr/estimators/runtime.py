@@ -1,6 +1,8 @@
 """What a CTRClassifier sets for one call and restores after: torch's thread count and random
-state, ``device="auto"`` and ``batch_size="auto"`` resolved."""
+state, ``device="auto"`` and ``batch_size="auto"`` resolved, and the whole estimator when a
+fit fails."""
 
+import copy
 from contextlib import ExitStack, contextmanager
 
 import numpy as np
@@ -8,12 +10,13 @@ import torch
 from sklearn.utils import check_random_state
 
 from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE, auto_batch_size
-from sk_ctr.training.distributed import resolve_device
+from sk_ctr.training.distributed import resolve_device, unwrap
 from sk_ctr.training.strategies import on_cuda
 
 
 class RuntimeMixin:
-    """Per-call runtime settings of ``CTRClassifier``, and its pickling of ``device="auto"``."""
+    """Per-call runtime settings of ``CTRClassifier``, its fit transaction, and its pickling
+    of ``device="auto"``."""
 
     @contextmanager
     def _resolved_device(self):
@@ -81,3 +84,29 @@ class RuntimeMixin:
         finally:
             if self.n_threads is not None:
                 torch.set_num_threads(previous_threads)
+
+    @contextmanager
+    def _fit_transaction(self, refit):
+        """Leave the estimator exactly as it was if the fit raises (or is interrupted).
+
+        A refit builds a new transformer, network and optimizers, so keeping references to
+        the old ones is enough; continued training (``warm_start``, ``partial_fit``) changes
+        the network in place, so its weights and optimizer states are copied first.
+        """
+        saved = dict(self.__dict__)
+        states = {}
+        if not refit and self.__sklearn_is_fitted__():
+            states = {
+                name: copy.deepcopy(getattr(self, name + "_").state_dict())
+                for name in ("module", *self._optimizers)
+            }
+            saved["history_"] = copy.deepcopy(self.history_)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            for name, state in states.items():
+                target = unwrap(self.module_) if name == "module" else getattr(self, name + "_")
+                target.load_state_dict(state)
+            raise

@@ -64,9 +64,11 @@ class StreamFitMixin:
         self.temperature_ = 1.0
         self.__dict__.pop("isotonic_knots_", None)
         with self._runtime(seeded=True, n_rows=len(train)):
+            context = FitContext(X=train, y=None, train=train, valid=valid, plan=plan)
             if refit or not self.initialized_:
                 self.initialize()
-            train_network(self, FitContext(X=train, y=None, train=train, valid=valid, plan=plan))
+                self._prepare_network(context)
+            train_network(self, context)
         self._read_training_outcome()
         return self
 

@@ -71,6 +71,7 @@ ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
     "prelu": nn.PReLU,
     "dice": Dice,
+    "leaky_relu": nn.LeakyReLU,  # BST's MLP (Chen et al. 2019, section 2.4)
 }
 _NEEDS_WIDTH = {"dice"}
 

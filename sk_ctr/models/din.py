@@ -274,11 +274,18 @@ sequence_pooling
             tuple(self.sequence_fields[s].name for s in group) for group in self.groups
         ]
         self.attention = torch.nn.ModuleList(
-            AttentionPooling(
+            self._make_pooling(
                 len(group) * embed_dim, attention_hidden_units, activation, attention_normalization
             )
             for group in self.groups
         )
+
+    def _make_pooling(self, embed_dim, hidden_units, activation, normalization):
+        """Hook: the module pooling one behaviour group, called once per group in
+        ``__init__``: ``pooling(keys, query, lengths)`` returns the group's interest vector
+        (batch, embed_dim) and ``pooling.weights(keys, query, lengths)`` its weights
+        (batch, L). DIN's is :class:`AttentionPooling` (eq. 3)."""
+        return AttentionPooling(embed_dim, hidden_units, activation, normalization)
 
     def _group_inputs(self, fields, behaviors, lengths, group):
         """Keys (batch, L, m k), query (batch, m k) and lengths (batch,) of a group of m."""

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import fit_time_state
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 
@@ -278,15 +279,15 @@ def test_selection_transfers_to_other_models(planted, auto_fm):
 class CountingAutoFIS(AutoFISClassifier):
     """Counts the forward passes of the network built last."""
 
-    def initialize_module(self):
-        super().initialize_module()
+    def _build_network(self, **stage):
+        network = super()._build_network(**stage)
         self.forward_calls = 0
 
         def count(module, args):
             self.forward_calls += 1
 
-        self.module_.register_forward_pre_hook(count)
-        return self
+        network.register_forward_pre_hook(count)
+        return network
 
 
 def test_one_forward_and_backward_per_batch_with_two_optimizers(small_ctr_data):
@@ -424,6 +425,32 @@ def test_candidate_interactions_and_their_validation(small_ctr_data):
         AutoFISClassifier(interactions=[("C1", "C2", "C3")]).fit(X, y)
     with pytest.raises(ValueError, match="'nope'"):
         AutoFISClassifier(base="fm", interactions=[("C1", "nope")], **FAST).fit(X, y)
+
+
+def test_the_stages_are_arguments_of_their_networks_not_state_of_the_estimator(small_ctr_data):
+    # Each stage's interactions and gates are passed to the network it builds: nothing of the
+    # search stays on the estimator for a pickle to carry or a later network to be built from.
+    X, y = small_ctr_data
+    est = AutoFISClassifier(base="fm", order=3, max_epochs=1, **FAST).fit(X, y)
+    assert fit_time_state(est) == set()
+    assert fit_time_state(pickle.loads(pickle.dumps(est))) == set()
+    assert len(est.module_.gates.interactions) == len(est.selected_interactions_)
+    assert est.module_.search_gates.products.output_dim == 0  # the re-train stage's network
+
+
+def test_a_refit_interrupted_mid_search_leaves_the_estimator_as_it_was(small_ctr_data, monkeypatch):
+    X, y = small_ctr_data
+    est = AutoFISClassifier(base="fm", max_epochs=1, **FAST).fit(X, y)
+    attributes, network, proba = set(vars(est)), est.module_, est.predict_proba(X)
+
+    def interrupted(self, X, y, order):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(AutoFISClassifier, "_search", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X[["C1", "C2", "C3"]], y)
+    assert set(vars(est)) == attributes and est.module_ is network
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
 
 
 def test_reproducible_and_picklable(small_ctr_data):

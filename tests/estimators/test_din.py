@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import sklearn
 import torch
-from helpers import randomize_
+from helpers import fit_time_state, randomize_
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
@@ -738,6 +738,19 @@ def test_id_frequencies_come_from_the_transformer_or_the_encoded_data():
         on_encoded.module_.inverse_frequencies, est.module_.inverse_frequencies
     )
     assert tiny(DINClassifier).fit(X, y).module_.inverse_frequencies is None
+
+
+def test_id_frequencies_go_from_the_fit_to_the_network_not_through_the_estimator():
+    X, y = tiny_frame()
+    encoded = CTRTransformer(behavior=BEHAVIOR, max_sequence_length=4).fit_transform(X)
+    for data in (X, encoded):
+        est = tiny(DINClassifier, adaptive_l2=0.1).fit(data, y)
+        assert fit_time_state(est) == set()
+        assert est.module_.inverse_frequencies is not None
+        restored = pickle.loads(pickle.dumps(est))
+        assert fit_time_state(restored) == set()
+        restored.partial_fit(data, y)  # the network keeps its frequencies: no refit needed
+        assert np.isfinite(restored.history_[:, "train_loss"]).all()
 
 
 @pytest.mark.parametrize("l2, adaptive_l2", [(0.0, 0.0), (0.3, 0.0), (0.0, 0.5), (0.3, 0.5)])

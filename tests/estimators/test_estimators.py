@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch import NeuralNet
 
 from sk_ctr import (
+    AutoIntClassifier,
     CTRClassifier,
     CTRTransformer,
     DCNClassifier,
@@ -79,6 +80,7 @@ FLOAT32_ROUNDING = (
 SUBSET_ROUNDING = [
     (DCNClassifier, {}),
     (DeepFMClassifier, {"deep": "outer"}),
+    (AutoIntClassifier, {}),
     (XDeepFMClassifier, {}),
 ]
 
@@ -120,6 +122,7 @@ def expected_failed_checks(estimator):
     expected_failed_checks=expected_failed_checks,
 )
 @pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
+@pytest.mark.filterwarnings("ignore:DIENClassifier was fitted without behavior=")
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
@@ -128,6 +131,10 @@ def test_sklearn_compatible_estimator(estimator, check):
     [
         small(DeepFMClassifier, max_epochs=6, batch_size=64, lr=5e-2, deep=deep)
         for deep in ("inner", "outer", "both")
+    ]
+    + [  # DCN-V2's crosses, one in each structure
+        small(DCNClassifier, max_epochs=6, batch_size=64, lr=5e-2, cross=cross, structure=structure)
+        for cross, structure in (("matrix", "parallel"), ("mix", "stacked"))
     ],
     expected_failed_checks=expected_failed_checks,
 )
@@ -207,6 +214,7 @@ def test_a_history_column_is_refused_by_the_models_that_cannot_pool_it(cls, smal
 
 @pytest.mark.parametrize("estimator", ZOO, ids=repr)
 @pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
+@pytest.mark.filterwarnings("ignore:DIENClassifier was fitted without behavior=")
 def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):
     X, y = small_ctr_data
     est = clone(estimator).fit(X, y)
@@ -225,6 +233,7 @@ def test_fit_predict_proba_on_raw_dataframe(estimator, small_ctr_data):
 
 @pytest.mark.parametrize("estimator", ZOO, ids=repr)
 @pytest.mark.filterwarnings("ignore:DINClassifier was fitted without behavior=")
+@pytest.mark.filterwarnings("ignore:DIENClassifier was fitted without behavior=")
 def test_cross_validation_of_every_estimator(estimator, small_ctr_data):
     X, y = small_ctr_data
     scores = cross_val_score(estimator, X, y, scoring="roc_auc", cv=2)
