@@ -20,6 +20,11 @@ Adam (lr 1e-3) and batches of 2000 rows, for one epoch over the same tensors:
   what is being compared. Only when ``deepctr_torch`` is importable: it is no dependency of
   sk_ctr and is never installed for this benchmark; without it its rows say so and are skipped.
 
+``--model xdeepfm`` compares ``XDeepFMClassifier`` and its network ``XDeepFMNet`` with
+DeepCTR-Torch's ``xDeepFM`` instead: the same embedding and MLP plus the paper's CIN (200-200-200
+feature maps, identity, split in half; DeepCTR-Torch's adds a bias per map). The CIN is ~39 times
+the MLP's arithmetic, so the MLP's FLOP ceiling below says little for it; use fewer ``--rows``.
+
 Prediction compares ``est.predict_proba(field_data)`` with a ``torch.no_grad()`` batched
 forward + sigmoid of the *same* fitted module (so the two outputs must agree, which is checked),
 and DeepCTR-Torch's ``model.predict`` of its fitted model when present.
@@ -74,6 +79,7 @@ import pstats
 import resource
 import statistics
 import time
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -81,13 +87,43 @@ import skorch
 import torch
 from skorch.callbacks import Callback
 
-from sk_ctr import CTRTransformer, DeepFMClassifier
+from sk_ctr import CTRTransformer, DeepFMClassifier, XDeepFMClassifier
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.models import DeepFMNet
+from sk_ctr.models.xdeepfm import XDeepFMNet
 
 # The DeepFM journal's Criteo setting (Table III): embed 10, 400-400-400, dropout 0.5.
 NETWORK = {"embed_dim": 10, "hidden_units": (400, 400, 400), "dropout": 0.5}
+# xDeepFM's CIN on Criteo (section 4.1.3): 200 feature maps per layer, identity, split in half.
+CIN_LAYERS = (200, 200, 200)
 LR = 1e-3
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model both sides implement: the estimator, the network its plain loop trains, their
+    parameters, and DeepCTR-Torch's class of the model with the arguments that give it the
+    same shapes (besides the embedding size, MLP and dropout every model shares)."""
+
+    estimator: type
+    network: type
+    params: dict
+    deepctr: str
+    deepctr_params: dict
+
+
+#: ``--model`` choices.
+MODELS = {
+    "deepfm": Model(DeepFMClassifier, DeepFMNet, NETWORK, "DeepFM", {}),
+    # DeepCTR-Torch's CIN adds a bias to every feature map (eq. 6 has none): H_k floats.
+    "xdeepfm": Model(
+        XDeepFMClassifier,
+        XDeepFMNet,
+        {**NETWORK, "cin_layer_sizes": CIN_LAYERS, "split_half": True},
+        "xDeepFM",
+        {"cin_layer_size": CIN_LAYERS, "cin_split_half": True, "cin_activation": "linear"},
+    ),
+}
 
 
 def make_encoded(n_rows, seed):
@@ -132,11 +168,11 @@ def median_gap(stamps):
     return float(np.median(np.diff(stamps)))
 
 
-def make_estimator(batch_size, seed):
+def make_estimator(batch_size, seed, model=MODELS["deepfm"]):
     # n_threads=None: the estimator must not touch torch's thread count, so both contenders
     # run with the same (default) setting.
-    return DeepFMClassifier(
-        **NETWORK,
+    return model.estimator(
+        **model.params,
         optimizer="adam",
         lr=LR,
         batch_size=batch_size,
@@ -147,10 +183,10 @@ def make_estimator(batch_size, seed):
     )
 
 
-def train_estimator(data, y, batch_size, seed):
+def train_estimator(data, y, batch_size, seed, model=MODELS["deepfm"]):
     """One ``fit``: returns the timings (epoch seconds from the history, wall seconds of the
     whole fit, median seconds per batch), the train loss and the fitted estimator."""
-    est = make_estimator(batch_size, seed)
+    est = make_estimator(batch_size, seed, model)
     start = time.perf_counter()
     est.fit(data, y)
     wall = time.perf_counter() - start
@@ -158,7 +194,7 @@ def train_estimator(data, y, batch_size, seed):
     return (est.history_[-1, "dur"], wall, batch), est.history_[-1, "train_loss"], est
 
 
-def train_plain(data, y, batch_size, seed):
+def train_plain(data, y, batch_size, seed, model=MODELS["deepfm"]):
     """The same network trained by the shortest honest PyTorch loop.
 
     Returns ((epoch seconds, median seconds per batch), mean train loss). The module and
@@ -169,7 +205,7 @@ def train_plain(data, y, batch_size, seed):
     ids = torch.from_numpy(data["ids"])
     values = torch.from_numpy(data["values"])
     target = torch.from_numpy(y.astype(np.float32))
-    module = DeepFMNet(data.schema, **NETWORK)
+    module = model.network(data.schema, **model.params)
     optimizer = torch.optim.Adam(module.parameters(), lr=LR, fused=True)  # as the estimator's
     criterion = torch.nn.BCEWithLogitsLoss()
     n_rows = len(target)
@@ -215,17 +251,17 @@ def predict_plain(module, data, batch_size):
 
 
 # -------------------------------------------------------------------- DeepCTR-Torch (optional)
-def load_deepctr():
-    """DeepCTR-Torch's ``(DeepFM, SparseFeat, DenseFeat)``, or ``None`` and why not.
+def load_deepctr(model=MODELS["deepfm"]):
+    """DeepCTR-Torch's ``(model class, SparseFeat, DenseFeat)``, or ``None`` and why not.
 
     Optional by design: sk_ctr never depends on it, so its absence only skips its rows.
     """
     try:
+        from deepctr_torch import models
         from deepctr_torch.inputs import DenseFeat, SparseFeat
-        from deepctr_torch.models import DeepFM
     except ImportError as error:
         return None, f"deepctr_torch is not importable ({error})"
-    return (DeepFM, SparseFeat, DenseFeat), None
+    return (getattr(models, model.deepctr), SparseFeat, DenseFeat), None
 
 
 def deepctr_inputs(data):
@@ -235,16 +271,16 @@ def deepctr_inputs(data):
     return inputs
 
 
-def train_deepctr(deepctr, data, y, batch_size, seed):
-    """One epoch of DeepCTR-Torch's DeepFM: returns ((fit seconds,), train loss, model)."""
-    deep_fm, sparse_feat, dense_feat = deepctr
+def train_deepctr(deepctr, data, y, batch_size, seed, model=MODELS["deepfm"]):
+    """One epoch of DeepCTR-Torch's model: returns ((fit seconds,), train loss, model)."""
+    network, sparse_feat, dense_feat = deepctr
     columns = [
         sparse_feat(f.name, vocabulary_size=f.vocab_size, embedding_dim=NETWORK["embed_dim"])
         for f in data.categorical_fields
     ] + [dense_feat(f.name, 1) for f in data.numeric_fields]
     # Its l2 defaults (1e-5, over the whole tables every step) are set to 0: the estimator's
     # l2 is 0 too, and the comparison is of data paths, not of regularisers.
-    model = deep_fm(
+    fitted = network(
         columns,
         columns,
         dnn_hidden_units=NETWORK["hidden_units"],
@@ -254,16 +290,17 @@ def train_deepctr(deepctr, data, y, batch_size, seed):
         init_std=0.01,
         seed=seed,
         device="cpu",
+        **model.deepctr_params,
     )
-    model.compile(torch.optim.Adam(model.parameters(), lr=LR), "binary_crossentropy")
+    fitted.compile(torch.optim.Adam(fitted.parameters(), lr=LR), "binary_crossentropy")
     inputs = deepctr_inputs(data)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints its device and a summary
         start = time.perf_counter()
-        history = model.fit(
+        history = fitted.fit(
             inputs, y.astype(np.float32), batch_size=batch_size, epochs=1, verbose=0
         )
         seconds = time.perf_counter() - start
-    return (seconds,), history.history["loss"][-1], model
+    return (seconds,), history.history["loss"][-1], fitted
 
 
 def predict_deepctr(model, data, batch_size):
@@ -586,17 +623,17 @@ def report_ceiling(ceiling, batch_size, when):
     )
 
 
-def profile_fit(data, y, batch_size, seed, top):
+def profile_fit(data, y, batch_size, seed, top, model=MODELS["deepfm"]):
     """cProfile one estimator fit and print the functions with the most own time: where the
     estimator spends what the plain loop does not."""
     profiler = cProfile.Profile()
     profiler.enable()
-    train_estimator(data, y, batch_size, seed)
+    train_estimator(data, y, batch_size, seed, model)
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime")
     stats.print_stats(top)
-    print("\ncProfile of one DeepFMClassifier.fit, sorted by own time")
+    print(f"\ncProfile of one {model.estimator.__name__}.fit, sorted by own time")
     print(out.getvalue())
 
 
@@ -619,11 +656,15 @@ def main(argv=None):
         "--threads", type=int, default=None, help="torch threads for every part (default: torch's)"
     )
     parser.add_argument("--profile", action="store_true", help="also cProfile one estimator fit")
+    parser.add_argument(
+        "--model", choices=sorted(MODELS), default="deepfm", help="the model compared"
+    )
     args = parser.parse_args(argv)
     n_rows, batch_size, seed = args.rows, args.batch_size, args.seed
+    model = MODELS[args.model]
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    deepctr, skipped = load_deepctr()
+    deepctr, skipped = load_deepctr(model)
 
     spin = {k: os.environ[k] for k in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if k in os.environ}
     print(
@@ -633,7 +674,7 @@ def main(argv=None):
         f"skorch {skorch.__version__}, {n_rows:,} rows, batch {batch_size}; "
         f"load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
-    print(f"deepctr: {'DeepCTR-Torch DeepFM' if deepctr else f'skipped, {skipped}'}")
+    print(f"deepctr: {f'DeepCTR-Torch {model.deepctr}' if deepctr else f'skipped, {skipped}'}")
     start = time.perf_counter()
     data, y = make_encoded(n_rows, seed)
     vocab = sum(f.vocab_size for f in data.schema)
@@ -643,8 +684,8 @@ def main(argv=None):
         f"(generated + encoded in {time.perf_counter() - start:.1f} s, not timed); "
         f"peak RSS {peak_rss_mib():,.0f} MiB"
     )
-    n_params = sum(p.numel() for p in DeepFMNet(data.schema, **NETWORK).parameters())
-    print(f"DeepFMNet parameters: {n_params:,}")
+    n_params = sum(p.numel() for p in model.network(data.schema, **model.params).parameters())
+    print(f"{model.network.__name__} parameters: {n_params:,}")
     # Measured before training and again after prediction; the better of the two is kept, as
     # another process running during one of them only lowers it.
     ceiling = flop_ceiling(data, batch_size)
@@ -654,11 +695,11 @@ def main(argv=None):
     # growth, lazy imports) that would otherwise be charged to whichever contender runs first.
     warm = data[: min(args.warmup_rows, n_rows)]
     train = {
-        "estimator": lambda d, t: train_estimator(d, t, batch_size, seed),
-        "plain": lambda d, t: (*train_plain(d, t, batch_size, seed), None),
+        "estimator": lambda d, t: train_estimator(d, t, batch_size, seed, model),
+        "plain": lambda d, t: (*train_plain(d, t, batch_size, seed, model), None),
     }
     if deepctr:
-        train["deepctr"] = lambda d, t: train_deepctr(deepctr, d, t, batch_size, seed)
+        train["deepctr"] = lambda d, t: train_deepctr(deepctr, d, t, batch_size, seed, model)
     for contender in train.values():
         contender(warm, y[: len(warm)])
 
@@ -732,7 +773,7 @@ def main(argv=None):
 
     print(f"peak RSS {peak_rss_mib():,.0f} MiB; load average at end {os.getloadavg()[0]:.2f}")
     if args.profile:
-        profile_fit(data, y, batch_size, seed, top=25)
+        profile_fit(data, y, batch_size, seed, top=25, model=model)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from sk_ctr import (
     NFMClassifier,
     PNNClassifier,
     WideDeepClassifier,
+    XDeepFMClassifier,
 )
 from sk_ctr.reference_models import GradientBoostingReference
 
@@ -97,6 +98,8 @@ PAPER = {
     # in DCN's parallel structure so that the cross is the only difference from "dcn".
     "dcn-v2": lambda p: DCNClassifier(cross="matrix", **p.deep(DEEP_EMBED)),
     "dcn-mix": lambda p: DCNClassifier(cross="mix", **p.deep(DEEP_EMBED)),
+    # The paper's CIN (200 maps per layer on Criteo, identity, split in half) and embedding 10.
+    "xdeepfm": lambda p: XDeepFMClassifier(**p.deep(FM_EMBED)),
     "ffm": lambda p: FFMClassifier(**p.training(SHALLOW_LR)),
     "fwfm": lambda p: FwFMClassifier(**p.training(SHALLOW_LR)),
     "afm": lambda p: AFMClassifier(**p.training(SHALLOW_LR)),
@@ -158,6 +161,7 @@ FAST = {
         "item_fields": ["C3", "C4", "I1", "I2"],
     },
     "WideDeepClassifier": _FAST_DEEP,
+    "XDeepFMClassifier": {**_FAST_DEEP, "cin_layer_sizes": (4, 4)},
 }
 
 

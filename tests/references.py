@@ -426,3 +426,39 @@ def bst_block_reference(block, inputs, mask):
             )
         out.append(rows)
     return torch.tensor(out, dtype=torch.float64)
+
+
+# ----------------------------------------------------------------------------------------
+# Compressed Interaction Network (xDeepFM)
+# ----------------------------------------------------------------------------------------
+def cin_by_definition(x0, weights, split_half, activation=lambda value: value):
+    """p+ of xDeepFM by eq. 6-7, sample by sample, with loops over h, i, j and d.
+
+    X^k[h][d] = activation(sum_i sum_j W^k[h][i][j] X^(k-1)[i][d] X^0[j][d]); with
+    ``split_half`` layer k < T passes maps 0..H_k/2-1 on and pools maps H_k/2..H_k-1, the
+    last layer pools all; p^k_h = sum_d X^k[h][d]; p+ = [p^1, ..., p^T].
+    """
+    weights = [w.tolist() for w in weights]
+    outputs = []
+    for sample in x0.tolist():
+        n_fields, embed_dim = len(sample), len(sample[0])
+        previous, pooled = sample, []
+        for k, w in enumerate(weights):
+            maps = []
+            for h in range(len(w)):
+                row = []
+                for d in range(embed_dim):
+                    total = 0.0
+                    for i in range(len(previous)):
+                        for j in range(n_fields):
+                            total += w[h][i][j] * previous[i][d] * sample[j][d]
+                    row.append(activation(total))
+                maps.append(row)
+            if split_half and k < len(weights) - 1:
+                half = len(maps) // 2
+                previous, direct = maps[:half], maps[half:]
+            else:
+                previous, direct = maps, maps
+            pooled += [sum(row) for row in direct]
+        outputs.append(pooled)
+    return torch.tensor(outputs, dtype=torch.float64).reshape(len(outputs), -1)

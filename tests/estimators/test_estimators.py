@@ -29,6 +29,7 @@ from sk_ctr import (
     LRClassifier,
     TwoTowerClassifier,
     WideDeepClassifier,
+    XDeepFMClassifier,
 )
 from sk_ctr.presets import FAST
 from sk_ctr.presets import fast_estimator as small
@@ -80,6 +81,7 @@ SUBSET_ROUNDING = [
     (DCNClassifier, {}),
     (DeepFMClassifier, {"deep": "outer"}),
     (AutoIntClassifier, {}),
+    (XDeepFMClassifier, {}),
 ]
 
 
