@@ -23,7 +23,7 @@ import threading
 import time
 import types
 from collections import deque
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -304,6 +304,8 @@ HEARTBEAT, TRAINING, DONE, ERROR = b".", b">", b"+", b"!"
 START_ALLOWANCE = 300.0
 #: Seconds a worker is given to leave after SIGTERM before it is killed.
 _TERMINATE_GRACE = 5.0
+#: Seconds the other workers are given to exit once one has failed, before the cause is named.
+_CAUSE_GRACE = 2.0
 
 
 def spawn_fit(estimator, context, rng_state, timeout):
@@ -560,16 +562,16 @@ def _supervise(workers, timeout):
     start_allowance = max(timeout, START_ALLOWANCE)
     while True:
         codes = [worker.process.poll() for worker in workers]
-        # A rank other than 0 that dies after every rank has finished training (gloo's
-        # threads sometimes abort while a process exits: "terminate called without an
-        # active exception") leaves rank 0 to write a complete result: only a failure before
-        # that point, or any failure of rank 0, counts.
-        failed = [
-            worker
-            for worker, code in zip(workers, codes, strict=True)
-            if code not in (None, 0) and (worker.rank == 0 or not worker.done)
-        ]
+        failed = _failed(workers, codes)
         if failed:
+            # The rank that raised may be reaped a moment after a rank its exit made fail
+            # (gloo's "connection reset by peer", seen as the only failure under load): a
+            # short wait lets every rank that fails be counted, so the cause is among them.
+            deadline = time.monotonic() + _CAUSE_GRACE
+            for worker in workers:
+                with suppress(subprocess.TimeoutExpired):
+                    worker.process.wait(max(0.0, deadline - time.monotonic()))
+            failed = _failed(workers, [worker.process.poll() for worker in workers])
             for worker in failed:
                 worker.join_output()  # its error report, read to the pipe's end
             # The cause first: an error a rank raised, then a rank killed without a word (by
@@ -599,6 +601,21 @@ def _supervise(workers, timeout):
                     "stopped."
                 )
         time.sleep(0.1)
+
+
+def _failed(workers, codes):
+    """The workers whose exit ``codes`` count as a failure of the fit.
+
+    A rank other than 0 that dies after every rank has finished training (gloo's threads
+    sometimes abort while a process exits: "terminate called without an active exception")
+    leaves rank 0 to write a complete result: only a failure before that point, or any failure
+    of rank 0, counts.
+    """
+    return [
+        worker
+        for worker, code in zip(workers, codes, strict=True)
+        if code not in (None, 0) and (worker.rank == 0 or not worker.done)
+    ]
 
 
 def _cause_first(worker):
