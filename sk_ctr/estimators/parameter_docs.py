@@ -149,9 +149,9 @@ DDP_TIMEOUT = """\
 ddp_timeout : float, default=600
     Seconds a worker of a spawned data-parallel fit (``devices=`` with
     ``strategy="ddp"``) may wait for the other ranks in a collective operation (the
-    process group's timeout) or go without finishing a batch (checked by ``fit``, also
-    while the workers start) before ``fit`` stops every worker and raises a
-    ``TimeoutError``. See docs/distributed.md.
+    process group's timeout) or go without finishing a batch (checked by ``fit``) before
+    ``fit`` stops every worker and raises a ``TimeoutError``. A worker's start, until its
+    first batch, may take ``max(ddp_timeout, 300)`` seconds. See docs/distributed.md.
 """
 
 SPARSE_EMBEDDINGS = """\

@@ -19,10 +19,18 @@ import time
 import traceback
 
 import torch
+import torch._dynamo  # noqa: F401  (why: see train)
 import torch.distributed as dist
 from skorch.callbacks import Callback
 
-from sk_ctr.training.distributed import DONE, ERROR, HEARTBEAT, read_arrays
+from sk_ctr.training.distributed import (
+    DONE,
+    ERROR,
+    HEARTBEAT,
+    START_ALLOWANCE,
+    TRAINING,
+    read_arrays,
+)
 from sk_ctr.training.strategies import rank_result, train_rank
 
 #: Seconds between two signs of life sent to the parent (at most one per batch).
@@ -57,15 +65,15 @@ def die_with_parent(parent_pid):
 
 class Heartbeat(Callback):
     """Tells the parent this rank is alive, after a batch (training or validation), at most
-    every :data:`BEAT_INTERVAL` seconds."""
+    every :data:`BEAT_INTERVAL` seconds; the first time, that it has started training."""
 
     def __init__(self, status):
-        self.status, self.last = status, 0.0
+        self.status, self.last = status, None
 
     def on_batch_end(self, net, **kwargs):
         now = time.monotonic()
-        if now - self.last >= BEAT_INTERVAL:
-            self.status.write(HEARTBEAT)
+        if self.last is None or now - self.last >= BEAT_INTERVAL:
+            self.status.write(HEARTBEAT if self.last is not None else TRAINING)
             self.last = now
 
 
@@ -93,12 +101,25 @@ def train(rank, payload, status, result_fd):
         # parent's (random_state-seeded) state instead, without drawing from that state.
         generator = torch.Generator().set_state(payload["rng_state"])
         torch.cuda.manual_seed(int(torch.randint(2**62, (1,), generator=generator)) + rank)
+    # The ranks meet in rank 0's store, waiting for each other as long as a start may take
+    # (one may still be importing torch); from then on they wait ddp_timeout in collective
+    # operations. The module-level import of torch._dynamo (by the first optimizer step
+    # otherwise: 1.3 s) happened before, so no rank's first batch waits for the other's.
+    timeout = payload["timeout"]
+    store = dist.TCPStore(
+        "127.0.0.1",
+        payload["port"],
+        world_size=plan.world_size,
+        is_master=rank == 0,
+        timeout=datetime.timedelta(seconds=max(timeout, START_ALLOWANCE)),
+        wait_for_workers=True,
+    )
     dist.init_process_group(
         "nccl" if on_cuda else "gloo",
-        init_method=f"tcp://127.0.0.1:{payload['port']}",
+        store=store,
         rank=rank,
         world_size=plan.world_size,
-        timeout=datetime.timedelta(seconds=payload["timeout"]),
+        timeout=datetime.timedelta(seconds=timeout),
     )
     try:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // plan.world_size))

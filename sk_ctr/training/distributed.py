@@ -23,7 +23,7 @@ import threading
 import time
 import types
 from collections import deque
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -292,11 +292,20 @@ def _free_port():
 
 
 # ------------------------------------------------------------------ spawned worker processes
-#: What a worker writes on its status pipe: a sign of life (a batch, or the start), "every rank
-#: has finished training" (written after the final barrier), and an error report (JSON to EOF).
-HEARTBEAT, DONE, ERROR = b".", b"+", b"!"
+#: What a worker writes on its status pipe: a sign of life (a batch, or the start), "this rank
+#: has trained its first batch" (its start is over), "every rank has finished training" (written
+#: after the final barrier), and an error report (JSON to EOF).
+HEARTBEAT, TRAINING, DONE, ERROR = b".", b">", b"+", b"!"
+#: Seconds a worker may take to start, i.e. until it has trained its first batch: a fresh
+#: interpreter importing torch, scikit-learn and pandas, loading the estimator, meeting the
+#: other ranks and taking the first optimizer step needs ~4 s of CPU, many times that on a
+#: busy machine. ``ddp_timeout`` bounds the waits once the ranks train, so a small one (for
+#: quick batches) does not stop workers that are still starting.
+START_ALLOWANCE = 300.0
 #: Seconds a worker is given to leave after SIGTERM before it is killed.
 _TERMINATE_GRACE = 5.0
+#: Seconds the other workers are given to exit once one has failed, before the cause is named.
+_CAUSE_GRACE = 2.0
 
 
 def spawn_fit(estimator, context, rng_state, timeout):
@@ -323,8 +332,9 @@ def spawn_fit(estimator, context, rng_state, timeout):
         The torch random state every rank starts from.
     timeout : float
         Seconds: gloo's (or NCCL's) wait for the other ranks in a collective operation, and
-        the longest a worker may go without a sign of life (a batch) before the fit is
-        stopped with a ``TimeoutError``.
+        the longest a worker that trains may go without a sign of life (a batch) before the
+        fit is stopped with a ``TimeoutError``. Until its first batch, a worker (and the
+        ranks' rendezvous) may take ``max(timeout, START_ALLOWANCE)``.
 
     Returns
     -------
@@ -336,7 +346,8 @@ def spawn_fit(estimator, context, rng_state, timeout):
     TypeError
         When the estimator refers to a class or function of the ``__main__`` module.
     TimeoutError, RuntimeError
-        When a worker is silent for ``timeout`` seconds, or fails (its message included).
+        When a worker is silent for ``timeout`` seconds (``START_ALLOWANCE`` while it starts),
+        or fails (its message included).
     """
     if os.name != "posix":
         raise NotImplementedError(
@@ -440,7 +451,8 @@ class _Worker:
     ``sys.stdout``, so a notebook shows them) and the error it reported."""
 
     def __init__(self, rank, payload_file, arrays_file, result_file):
-        self.rank, self.last_seen, self.done, self.report = rank, time.monotonic(), False, None
+        self.rank, self.last_seen, self.report = rank, time.monotonic(), None
+        self.training = self.done = False
         self.stderr_tail = deque(maxlen=20)
         status_read, status_write = os.pipe()
         fds = {
@@ -494,6 +506,7 @@ class _Worker:
                     report += chunk
                     continue
                 signs, error, rest = chunk.partition(ERROR)
+                self.training = self.training or TRAINING in signs
                 self.done = self.done or DONE in signs
                 if error:
                     report = rest
@@ -544,19 +557,21 @@ class _Worker:
 
 def _supervise(workers, timeout):
     """Wait until every worker has exited successfully; raise when one fails or has shown no
-    sign of life for ``timeout`` seconds."""
+    sign of life for ``timeout`` seconds (:data:`START_ALLOWANCE`, if longer, until it has
+    trained its first batch)."""
+    start_allowance = max(timeout, START_ALLOWANCE)
     while True:
         codes = [worker.process.poll() for worker in workers]
-        # A rank other than 0 that dies after every rank has finished training (gloo's
-        # threads sometimes abort while a process exits: "terminate called without an
-        # active exception") leaves rank 0 to write a complete result: only a failure before
-        # that point, or any failure of rank 0, counts.
-        failed = [
-            worker
-            for worker, code in zip(workers, codes, strict=True)
-            if code not in (None, 0) and (worker.rank == 0 or not worker.done)
-        ]
+        failed = _failed(workers, codes)
         if failed:
+            # The rank that raised may be reaped a moment after a rank its exit made fail
+            # (gloo's "connection reset by peer", seen as the only failure under load): a
+            # short wait lets every rank that fails be counted, so the cause is among them.
+            deadline = time.monotonic() + _CAUSE_GRACE
+            for worker in workers:
+                with suppress(subprocess.TimeoutExpired):
+                    worker.process.wait(max(0.0, deadline - time.monotonic()))
+            failed = _failed(workers, [worker.process.poll() for worker in workers])
             for worker in failed:
                 worker.join_output()  # its error report, read to the pipe's end
             # The cause first: an error a rank raised, then a rank killed without a word (by
@@ -570,15 +585,37 @@ def _supervise(workers, timeout):
             return
         now = time.monotonic()
         for worker, code in zip(workers, codes, strict=True):
-            if code is None and now - worker.last_seen > timeout:
+            silence = now - worker.last_seen
+            if code is None and worker.training and silence > timeout:
                 raise TimeoutError(
                     f"The data-parallel worker of rank {worker.rank} showed no sign of life "
-                    f"(no batch) for {now - worker.last_seen:.0f} s, more than "
-                    f"ddp_timeout={timeout!r} seconds; the workers were stopped. Raise "
-                    "ddp_timeout if a step, a validation pass or the workers' start "
-                    "legitimately takes that long."
+                    f"(no batch) for {silence:.0f} s, more than ddp_timeout={timeout!r} "
+                    "seconds; the workers were stopped. Raise ddp_timeout if a step or a "
+                    "validation pass legitimately takes that long."
+                )
+            if code is None and not worker.training and silence > start_allowance:
+                raise TimeoutError(
+                    f"The data-parallel worker of rank {worker.rank} has not trained a batch "
+                    f"{silence:.0f} s after its last sign of life, more than the "
+                    f"{start_allowance:.0f} s a worker may take to start; the workers were "
+                    "stopped."
                 )
         time.sleep(0.1)
+
+
+def _failed(workers, codes):
+    """The workers whose exit ``codes`` count as a failure of the fit.
+
+    A rank other than 0 that dies after every rank has finished training (gloo's threads
+    sometimes abort while a process exits: "terminate called without an active exception")
+    leaves rank 0 to write a complete result: only a failure before that point, or any failure
+    of rank 0, counts.
+    """
+    return [
+        worker
+        for worker, code in zip(workers, codes, strict=True)
+        if code not in (None, 0) and (worker.rank == 0 or not worker.done)
+    ]
 
 
 def _cause_first(worker):

@@ -43,3 +43,15 @@ class FailOnRank(Callback):
 
         if dist.is_initialized() and dist.get_rank() == self.rank:
             raise ValueError(f"rank {self.rank} cannot go on")
+
+
+class SlowToLoad(Callback):
+    """Sleep ``seconds`` when unpickled: a worker process, which loads the estimator from a
+    pickle, starts training that much later (as after slow imports on a busy machine)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        time.sleep(self.seconds)
