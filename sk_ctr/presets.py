@@ -152,7 +152,9 @@ FAST = {
     "GBDTFFMClassifier": _FAST_TREES,
     "GBDTLRClassifier": _FAST_TREES,
     "LRClassifier": _FAST_TRAINING,
-    "NFMClassifier": {**_FAST_DEEP, "bi_dropout": 0.0},
+    # f_BI without its batch norm: normalised over 64-row batches it needed a 4th epoch to
+    # pass the common checks' training-accuracy check (its own tests cover the batch norm).
+    "NFMClassifier": {**_FAST_DEEP, "bi_dropout": 0.0, "bi_batch_norm": False},
     "PNNClassifier": _FAST_DEEP,
     "TwoTowerClassifier": {
         **_FAST_DEEP,
