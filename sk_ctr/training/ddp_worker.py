@@ -1,6 +1,6 @@
 """One rank of a data-parallel fit: ``python -m sk_ctr.training.ddp_worker '<json>'``.
 
-:func:`sk_ctr.training.distributed.spawn_fit` starts one such process per rank. The JSON names
+:func:`sk_ctr.training.workers.spawn_fit` starts one such process per rank. The JSON names
 the descriptors it inherits (the pickled payload, the encoded arrays, the status pipe and, for
 rank 0, the result file), the rank and the parent's pid. This module is only ever run, never
 imported, so it is the worker's ``__main__`` and the caller's script is never re-run.
@@ -23,7 +23,8 @@ import torch._dynamo  # noqa: F401  (why: see train)
 import torch.distributed as dist
 from skorch.callbacks import Callback
 
-from sk_ctr.training.distributed import (
+from sk_ctr.training.strategies import rank_result, train_rank
+from sk_ctr.training.workers import (
     DONE,
     ERROR,
     HEARTBEAT,
@@ -31,7 +32,6 @@ from sk_ctr.training.distributed import (
     TRAINING,
     read_arrays,
 )
-from sk_ctr.training.strategies import rank_result, train_rank
 
 #: Seconds between two signs of life sent to the parent (at most one per batch).
 BEAT_INTERVAL = 0.5
@@ -78,7 +78,7 @@ class Heartbeat(Callback):
 
 
 class _PayloadUnpickler(pickle.Unpickler):
-    """Resolves the references :class:`~sk_ctr.training.distributed._WorkerPickler` left to
+    """Resolves the references :class:`~sk_ctr.training.workers._WorkerPickler` left to
     the shared arrays."""
 
     def __init__(self, file, arrays):

@@ -35,12 +35,12 @@ from sk_ctr.training.distributed import (
     check_sparse_gradients,
     lr_multiplier,
     share_random_state,
-    spawn_fit,
     unwrap,
 )
 from sk_ctr.training.loader import SliceLoader
 from sk_ctr.training.prefetch import PrefetchLoader
 from sk_ctr.training.streaming import StreamingDataset, StreamLoader
+from sk_ctr.training.workers import spawn_fit
 
 
 @dataclass(frozen=True)

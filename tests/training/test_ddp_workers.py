@@ -202,7 +202,7 @@ def test_the_error_raised_is_the_cause_not_its_consequences():
     from types import SimpleNamespace
 
     from sk_ctr.training.ddp_worker import from_process_group
-    from sk_ctr.training.distributed import _cause_first
+    from sk_ctr.training.workers import _cause_first
 
     gloo = RuntimeError("[third_party/gloo/transport/tcp/pair.cc:537] Connection reset by peer")
     assert from_process_group(gloo) and not from_process_group(ValueError("bad batch"))
