@@ -1,0 +1,84 @@
+"""Prediction from a large raw frame in row chunks, encoding the next chunk in a background
+thread while the network runs on this one.
+
+Encoding a raw frame is a fifth to a quarter of a DeepFM ``predict_proba`` on it
+(``benchmarks/throughput.py``, prediction from raw frames); done one chunk ahead, it overlaps the
+forward passes, which release the GIL inside torch's operators. Each chunk is a whole number of
+prediction batches, so the network sees exactly the batches of a one-piece prediction and the
+logits are the same; the encoding is row by row, so the ids are too. One background thread, joined
+before the call returns (also on an error or an interrupt), encodes at most one chunk ahead:
+the memory held is two chunks' encodings, not the frame's.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import torch
+
+from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE
+
+#: Rows of a raw frame per encoded chunk (rounded down to whole prediction batches). The first
+#: chunk's encoding is not overlapped, and every chunk pays a few hundred microseconds of
+#: per-call costs (the frame's checks, the loader): on 120k Criteo-shaped rows 16k-row chunks
+#: were as fast as 8k and 32k ones, 4k ones slower (docs/benchmarks.md, Training speed).
+PIPELINE_CHUNK_ROWS = 16_384
+
+
+def chunk_rows(net, X):
+    """Rows per chunk to predict ``X`` in, or ``None`` to encode and predict it in one piece.
+
+    Only a pandas DataFrame of more than one chunk, given to a fitted estimator that encodes
+    raw frames, is chunked; anything else (FieldData, arrays, an unfitted estimator) takes the
+    one-piece path and its errors.
+    """
+    if not isinstance(X, pd.DataFrame) or not net.__sklearn_is_fitted__():
+        return None
+    if getattr(net, "preprocessor_", None) is None:
+        return None
+    batch_size = PREDICTION_BATCH_SIZE if net.batch_size == "auto" else net.batch_size
+    if batch_size <= 0:  # skorch's -1: the whole input in one batch
+        return None
+    rows = max(1, PIPELINE_CHUNK_ROWS // batch_size) * batch_size
+    return rows if len(X) > rows else None
+
+
+def pipelined_logits(net, X, rows):
+    """The network's outputs on ``X``, encoded ``rows`` rows at a time one chunk ahead.
+
+    Parameters
+    ----------
+    net : CTRClassifier
+        Fitted, inside its ``_runtime()``.
+    X : pandas.DataFrame
+    rows : int
+        Rows per chunk, a multiple of the prediction batch size.
+
+    Returns
+    -------
+    torch.Tensor
+        What ``net.forward`` returns on the whole encoded ``X``.
+
+    Raises
+    ------
+    Exception
+        Whatever encoding a chunk raises (a bad value in a later chunk included), from the
+        calling thread, after the background thread has finished.
+    """
+    starts = range(0, len(X), rows)
+
+    def encode(start):
+        return net._encode_for_prediction(X.iloc[start : start + rows])
+
+    outputs = []
+    # Leaving the block (returning, or an error or KeyboardInterrupt in this thread) waits for
+    # the chunk being encoded, so no thread outlives the call.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sk_ctr-encode") as encoder:
+        pending = encoder.submit(encode, starts[0])
+        for following in [*starts[1:], None]:
+            encoded = pending.result()  # re-raises the encoding's exception here
+            if following is not None:
+                pending = encoder.submit(encode, following)
+            outputs.append(net.forward(encoded, training=False))
+    return torch.cat(outputs)
