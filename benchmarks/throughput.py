@@ -24,6 +24,17 @@ Prediction compares ``est.predict_proba(field_data)`` with a ``torch.no_grad()``
 forward + sigmoid of the *same* fitted module (so the two outputs must agree, which is checked),
 and DeepCTR-Torch's ``model.predict`` of its fitted model when present.
 
+**Prediction from raw frames** (``--raw-rows``, 120k by default; ``--raw-only`` runs nothing
+else): a ``DeepFMClassifier`` fitted (one epoch, untimed) on a raw frame of the same shape
+(``I1..I13`` float with NaN, ``C1..C26`` object strings) predicts that frame with
+``est.predict_proba(frame)``, which encodes it with its fitted ``CTRTransformer`` first; against
+DeepCTR-Torch's documented Criteo pipeline (``examples/run_classification_criteo.py``) on the
+same frame, timed whole: ``fillna``, one ``LabelEncoder.transform`` per sparse column, a
+``MinMaxScaler`` on the dense ones, the input dict, ``model.predict(inputs, batch_size)``. Its
+encoders are fitted on the predicted rows, since ``LabelEncoder`` raises on an unseen value
+(see ``deepctr_raw_pipeline``). Warm-up on ``--warmup-rows`` rows, ``--predict-rounds`` rounds
+in alternating order. Target: estimator / DeepCTR-Torch >= 2.
+
 **FLOP ceiling.** The MLP (390-400-400-400-1) is most of a step's arithmetic: 2 FLOPs per
 multiply-add, its products run once forward and twice backward (gradients of the input, which
 the embeddings need, and of the weights). Its GEMMs are timed alone on random tensors at the
@@ -52,6 +63,7 @@ How to run
     python benchmarks/throughput.py --rows 20000    # smoke run
     python benchmarks/throughput.py --profile       # + cProfile of one estimator fit
     python benchmarks/throughput.py --threads 1     # torch.set_num_threads(1) for every part
+    python benchmarks/throughput.py --raw-only      # prediction from raw frames only, ~1 minute
 
 Run it alone on the machine. With torch's 2 OpenMP threads on 2 cores, one other busy process
 makes every step wait for a descheduled thread: throughput then drops 5-8x, for both
