@@ -33,7 +33,10 @@ same frame, timed whole: ``fillna``, one ``LabelEncoder.transform`` per sparse c
 ``MinMaxScaler`` on the dense ones, the input dict, ``model.predict(inputs, batch_size)``. Its
 encoders are fitted on the predicted rows, since ``LabelEncoder`` raises on an unseen value
 (see ``deepctr_raw_pipeline``). Warm-up on ``--warmup-rows`` rows, ``--predict-rounds`` rounds
-in alternating order. Target: estimator / DeepCTR-Torch >= 2.
+in rotating order; ``est one piece`` is the same estimator with the frame encoded whole before
+the network runs (``PIPELINE_CHUNK_ROWS`` raised for the call: the path before chunked
+encoding), so the gain of the chunks is measured in the same rounds. Target: estimator /
+DeepCTR-Torch >= 2.
 
 **FLOP ceiling.** The MLP (390-400-400-400-1) is most of a step's arithmetic: 2 FLOPs per
 multiply-add, its products run once forward and twice backward (gradients of the input, which
@@ -87,6 +90,7 @@ import resource
 import statistics
 import time
 from itertools import pairwise
+from unittest import mock
 
 import numpy as np
 import skorch
@@ -95,6 +99,7 @@ from skorch.callbacks import Callback
 
 from sk_ctr import CTRTransformer, DeepFMClassifier
 from sk_ctr.datasets import make_ctr_classification
+from sk_ctr.estimators import pipelined
 from sk_ctr.models import DeepFMNet
 
 # The DeepFM journal's Criteo setting (Table III): embed 10, 400-400-400, dropout 0.5.
@@ -365,12 +370,23 @@ def predict_raw_deepctr(pipeline, X, batch_size):
     return time.perf_counter() - start, proba.ravel()
 
 
+def predict_raw_one_piece(est, X):
+    """``predict_proba`` as before the chunked encoding: the whole frame encoded, then the
+    network run (``PIPELINE_CHUNK_ROWS`` raised above the frame's rows for the call)."""
+    with mock.patch.object(pipelined, "PIPELINE_CHUNK_ROWS", len(X) + 1):
+        return predict_raw_estimator(est, X)
+
+
 def raw_prediction_contest(deepctr, n_rows, batch_size, seed, rounds, warmup_rows):
-    """``est.predict_proba(raw frame)`` against DeepCTR-Torch's documented pipeline on the same
-    frame, interleaved after a warm-up; prints the table and returns the per-round ratios."""
+    """``est.predict_proba(raw frame)`` (chunks encoded one ahead, as it runs, and in one piece)
+    against DeepCTR-Torch's documented pipeline on the same frame, interleaved after a warm-up;
+    prints the table and returns the per-round ratios."""
     X, y = make_raw(n_rows, seed)
     est = raw_estimator(X, y, batch_size, seed)
-    contenders = {"estimator": lambda frame: predict_raw_estimator(est, frame)}
+    contenders = {
+        "estimator": lambda frame: predict_raw_estimator(est, frame),
+        "one piece": lambda frame: predict_raw_one_piece(est, frame),
+    }
     if deepctr:
         pipeline = deepctr_raw_pipeline(deepctr, X, seed)
         contenders["deepctr"] = lambda frame: predict_raw_deepctr(pipeline, frame, batch_size)
@@ -378,27 +394,36 @@ def raw_prediction_contest(deepctr, n_rows, batch_size, seed, rounds, warmup_row
     for contender in contenders.values():
         contender(warm)
     seconds = {name: [] for name in contenders}
+    probabilities = {}
     for round_ in range(rounds):
         for name in in_turn(round_, tuple(contenders)):
-            seconds[name].append(contenders[name](X)[0])
-    header = ["round", "est predict_proba(raw)"]
+            elapsed, probabilities[name] = contenders[name](X)
+            seconds[name].append(elapsed)
+    header = ["round", "est predict_proba(raw)", "est one piece", "chunked/one piece"]
     if deepctr:
-        header += ["deepctr encode + predict", "est/deepctr"]
+        header += ["deepctr encode + predict", "est/deepctr", "one piece/deepctr"]
     rows = []
-    for label, times in [(str(i + 1), [s[i] for s in seconds.values()]) for i in range(rounds)] + [
+    per_round = [(str(i + 1), [s[i] for s in seconds.values()]) for i in range(rounds)]
+    for label, times in [
+        *per_round,
         ("median", [statistics.median(s) for s in seconds.values()]),
         ("best", [min(s) for s in seconds.values()]),
     ]:
-        cells = [label, f"{rate(n_rows, times[0]):,.0f}"]
+        cells = [label, *(f"{rate(n_rows, t):,.0f}" for t in times[:2])]
+        cells.append(f"{times[1] / times[0]:.3f}")
         if deepctr:
-            cells += [f"{rate(n_rows, times[1]):,.0f}", f"{times[1] / times[0]:.3f}"]
+            cells += [f"{rate(n_rows, times[2]):,.0f}", f"{times[2] / times[0]:.3f}"]
+            cells.append(f"{times[2] / times[1]:.3f}")
         rows.append(tuple(cells))
     print_table(
         f"Prediction from the raw frame ({n_rows:,} rows, 26 object + 13 float columns), "
-        f"samples/s, load average {os.getloadavg()[0]:.2f}",
+        f"samples/s, {torch.get_num_threads()} torch threads, load average "
+        f"{os.getloadavg()[0]:.2f} at the end",
         header,
         rows,
     )
+    same = np.array_equal(probabilities["estimator"], probabilities["one piece"])
+    print(f"chunked and one-piece probabilities identical: {same}")
     if not deepctr:
         return {}
     return {
