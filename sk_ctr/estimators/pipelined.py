@@ -12,7 +12,10 @@ the memory held is two chunks' encodings, not the frame's.
 
 from __future__ import annotations
 
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pandas as pd
 import torch
@@ -24,6 +27,14 @@ from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE
 #: per-call costs (the frame's checks, the loader): on 120k Criteo-shaped rows 16k-row chunks
 #: were as fast as 8k and 32k ones, 4k ones slower (docs/benchmarks.md, Training speed).
 PIPELINE_CHUNK_ROWS = 16_384
+#: The interpreter's thread switch interval (seconds) while chunks are encoded in the
+#: background. At Python's default 5 ms, the network's thread waits that long for the GIL after
+#: each torch operator while the encoding thread runs Python code: a 16k-row DeepFM forward on
+#: one torch thread took 336 ms next to a busy encoder against 148 ms alone; at 0.1 ms, 169 ms.
+SWITCH_INTERVAL = 1e-4
+
+_switching = threading.Lock()
+_switching_calls = [0, None]  # calls inside short_switch_interval, the interval they replaced
 
 
 def chunk_rows(net, X):
@@ -74,7 +85,10 @@ def pipelined_logits(net, X, rows):
     outputs = []
     # Leaving the block (returning, or an error or KeyboardInterrupt in this thread) waits for
     # the chunk being encoded, so no thread outlives the call.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sk_ctr-encode") as encoder:
+    with (
+        short_switch_interval(),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sk_ctr-encode") as encoder,
+    ):
         pending = encoder.submit(encode, starts[0])
         for following in [*starts[1:], None]:
             encoded = pending.result()  # re-raises the encoding's exception here
@@ -82,3 +96,22 @@ def pipelined_logits(net, X, rows):
                 pending = encoder.submit(encode, following)
             outputs.append(net.forward(encoded, training=False))
     return torch.cat(outputs)
+
+
+@contextmanager
+def short_switch_interval():
+    """:data:`SWITCH_INTERVAL` as the interpreter's switch interval inside the block, the
+    previous one restored when the last of the calls inside such blocks (from any thread)
+    leaves it."""
+    with _switching:
+        if _switching_calls[0] == 0:
+            _switching_calls[1] = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL, _switching_calls[1]))
+        _switching_calls[0] += 1
+    try:
+        yield
+    finally:
+        with _switching:
+            _switching_calls[0] -= 1
+            if _switching_calls[0] == 0:
+                sys.setswitchinterval(_switching_calls[1])

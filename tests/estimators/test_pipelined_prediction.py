@@ -1,6 +1,7 @@
 """Prediction from a raw frame in chunks encoded one ahead (sk_ctr.estimators.pipelined): the same
 probabilities and errors as encoding the frame in one piece, and no thread left behind."""
 
+import sys
 import threading
 
 import numpy as np
@@ -92,18 +93,30 @@ def test_bad_value_in_a_later_chunk_raises_the_named_error(
     column = (numeric if kind == "numeric" else categorical)[-1]
     frame[column] = frame[column].astype(object)
     frame.at[190, column] = bad_value  # in the fifth and last chunk
-    before = set(threading.enumerate())
+    before, interval = set(threading.enumerate()), sys.getswitchinterval()
     with pytest.raises(error, match=f"Column {column!r} {message}"):
         est.predict_proba(frame)
     assert set(threading.enumerate()) == before
+    assert sys.getswitchinterval() == interval
 
 
-def test_no_thread_outlives_the_call(fitted, small_chunks):
+def test_no_thread_or_switch_interval_outlives_the_call(fitted, small_chunks, monkeypatch):
     est, X = fitted
     frame, _, _ = requests(X)
-    before = set(threading.enumerate())
+    before, interval = set(threading.enumerate()), sys.getswitchinterval()
+    during = []
+    forward = est.forward
+
+    def spy(*args, **kwargs):
+        during.append(sys.getswitchinterval())
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(est, "forward", spy, raising=False)
     est.predict_proba(frame)
     assert set(threading.enumerate()) == before
+    assert sys.getswitchinterval() == interval
+    # Shortened while the chunks were encoded next to the network (see SWITCH_INTERVAL).
+    assert during == [pytest.approx(min(pipelined.SWITCH_INTERVAL, interval))] * 5
 
 
 @pytest.mark.parametrize("where", ["network", "encoding"])
@@ -121,10 +134,11 @@ def test_interrupt_propagates_and_joins_the_thread(fitted, small_chunks, monkeyp
         return original(*args, **kwargs)
 
     monkeypatch.setattr(est, name, interrupted_on_second_call, raising=False)
-    before = set(threading.enumerate())
+    before, interval = set(threading.enumerate()), sys.getswitchinterval()
     with pytest.raises(KeyboardInterrupt):
         est.predict_proba(frame)
     assert set(threading.enumerate()) == before
+    assert sys.getswitchinterval() == interval
     assert len(calls) == 2  # stopped there: nothing after the interrupt was started
 
 
