@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 
 import sk_ctr.estimators.pipelined as pipelined
 from sk_ctr import DeepFMClassifier
@@ -28,6 +29,8 @@ def fitted(small_ctr_data):
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr(pipelined, "PIPELINE_CHUNK_ROWS", CHUNK)
+    # A core to spare for the encoder, whatever machine runs the tests.
+    monkeypatch.setattr(pipelined, "available_cores", lambda: torch.get_num_threads() + 1)
 
 
 def requests(X):
@@ -69,7 +72,7 @@ def test_chunked_prediction_equals_one_piece(fitted, small_chunks, monkeypatch):
     assert encoded_in == one_call * 2
 
 
-def test_chunk_rows_are_whole_batches(fitted, monkeypatch):
+def test_chunk_rows_are_whole_batches(fitted, small_chunks, monkeypatch):
     est, X = fitted
     monkeypatch.setattr(pipelined, "PIPELINE_CHUNK_ROWS", 2 * BATCH + 5)
     assert pipelined.chunk_rows(est, X.iloc[:200]) == 2 * BATCH
@@ -150,3 +153,16 @@ def test_encoded_and_small_inputs_take_one_piece(fitted, small_chunks):
     assert pipelined.chunk_rows(est, frame.iloc[:CHUNK]) is None
     unfitted = DeepFMClassifier(batch_size=BATCH)
     assert pipelined.chunk_rows(unfitted, frame) is None
+
+
+def test_no_chunks_without_a_core_to_spare(fitted, small_chunks, monkeypatch):
+    est, X = fitted
+    frame = X.iloc[:200]
+    assert pipelined.chunk_rows(est, frame) == CHUNK
+    monkeypatch.setattr(pipelined, "available_cores", lambda: torch.get_num_threads())
+    assert pipelined.chunk_rows(est, frame) is None  # torch's threads take every core
+    monkeypatch.setattr(est, "n_threads", 1)
+    monkeypatch.setattr(pipelined, "available_cores", lambda: 2)
+    assert pipelined.chunk_rows(est, frame) == CHUNK  # the estimator's own thread count
+    monkeypatch.setattr(est, "n_threads", 2)
+    assert pipelined.chunk_rows(est, frame) is None
