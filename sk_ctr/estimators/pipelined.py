@@ -23,11 +23,14 @@ import torch
 
 from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE
 
-#: Rows of a raw frame per encoded chunk (rounded down to whole prediction batches). The first
-#: chunk's encoding is not overlapped, and every chunk pays a few hundred microseconds of
-#: per-call costs (the frame's checks, the loader): on 120k Criteo-shaped rows 16k-row chunks
-#: were as fast as 8k and 32k ones, 4k ones slower (docs/benchmarks.md, Training speed).
-PIPELINE_CHUNK_ROWS = 16_384
+#: Rows of a raw frame per encoded chunk (rounded down to whole prediction batches), or
+#: ``None``: the default, every frame encoded in one piece. Off by default because on this
+#: shared 2-core machine the overlap paid only when a core was idle (1 torch thread, load 1.4:
+#: 1.13x) and cost when another process held it (1 thread, load 2-3: 0.56-0.93x per round:
+#: chunks factorize and look up their distinct values again, 28 % more encoding CPU at 16k
+#: rows); docs/benchmarks.md, Training speed. 16k rows (``16_384``) is the measured size to
+#: enable it with on an otherwise idle machine: 8k and 32k chunks ran as fast, 4k slower.
+PIPELINE_CHUNK_ROWS = None
 #: The interpreter's thread switch interval (seconds) while chunks are encoded in the
 #: background. At Python's default 5 ms, the network's thread waits that long for the GIL after
 #: each torch operator while the encoding thread runs Python code: a 16k-row DeepFM forward on
@@ -41,7 +44,8 @@ _switching_calls = [0, None]  # calls inside short_switch_interval, the interval
 def chunk_rows(net, X):
     """Rows per chunk to predict ``X`` in, or ``None`` to encode and predict it in one piece.
 
-    Only a pandas DataFrame of more than one chunk, given to a fitted estimator that encodes
+    Only when :data:`PIPELINE_CHUNK_ROWS` is set, and only a pandas DataFrame of more than one
+    chunk, given to a fitted estimator that encodes
     raw frames, is chunked, and only when torch's threads leave a core for the encoder: with
     as many torch threads as cores the encoder takes CPU from the network, and on this 2-core
     machine 2 threads ran as fast chunked as in one piece (0.84-1.07x per round), while 1
@@ -49,6 +53,8 @@ def chunk_rows(net, X):
     Anything else (FieldData, arrays, an unfitted estimator) takes the one-piece path and its
     errors.
     """
+    if PIPELINE_CHUNK_ROWS is None:
+        return None
     if not isinstance(X, pd.DataFrame) or not net.__sklearn_is_fitted__():
         return None
     threads = torch.get_num_threads() if net.n_threads is None else net.n_threads

@@ -166,3 +166,10 @@ def test_no_chunks_without_a_core_to_spare(fitted, small_chunks, monkeypatch):
     assert pipelined.chunk_rows(est, frame) == CHUNK  # the estimator's own thread count
     monkeypatch.setattr(est, "n_threads", 2)
     assert pipelined.chunk_rows(est, frame) is None
+
+
+def test_off_by_default(fitted, monkeypatch):
+    est, X = fitted
+    monkeypatch.setattr(pipelined, "available_cores", lambda: torch.get_num_threads() + 1)
+    assert pipelined.PIPELINE_CHUNK_ROWS is None
+    assert pipelined.chunk_rows(est, X) is None
