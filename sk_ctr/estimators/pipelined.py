@@ -8,6 +8,9 @@ prediction batches, so the network sees exactly the batches of a one-piece predi
 logits are the same; the encoding is row by row, so the ids are too. One background thread, joined
 before the call returns (also on an error or an interrupt), encodes at most one chunk ahead:
 the memory held is two chunks' encodings, not the frame's.
+
+Off unless :data:`PIPELINE_CHUNK_ROWS` is set: measured on a shared 2-core machine, the overlap
+paid only with an idle core (see there).
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ def chunk_rows(net, X):
     """Rows per chunk to predict ``X`` in, or ``None`` to encode and predict it in one piece.
 
     Only when :data:`PIPELINE_CHUNK_ROWS` is set, and only a pandas DataFrame of more than one
-    chunk, given to a fitted estimator that encodes
-    raw frames, is chunked, and only when torch's threads leave a core for the encoder: with
+    chunk, given to a fitted estimator that encodes raw frames, is chunked, and only when
+    torch's threads leave a core for the encoder: with
     as many torch threads as cores the encoder takes CPU from the network, and on this 2-core
     machine 2 threads ran as fast chunked as in one piece (0.84-1.07x per round), while 1
     thread ran 1.13x faster chunked on an idle machine (docs/benchmarks.md, Training speed).
