@@ -10,6 +10,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from sk_ctr.estimators.calibration import isotonic_probability
+from sk_ctr.estimators.pipelined import chunk_rows, pipelined_logits
 from sk_ctr.io.parquet import as_source
 from sk_ctr.preprocessing.batch import network_inputs
 
@@ -64,9 +65,15 @@ class PredictionMixin:
         source = self._prediction_source(X)
         if source is not None:
             return self._predict_stream(self.decision_function, source)
-        X_encoded = self._encode_for_prediction(X)
-        with self._runtime():
-            logits = self.forward(X_encoded, training=False).numpy().astype(np.float64)
+        rows = chunk_rows(self, X)
+        if rows is None:
+            X_encoded = self._encode_for_prediction(X)
+            with self._runtime():
+                logits = self.forward(X_encoded, training=False)
+        else:  # a large raw frame: chunks encoded one ahead of the network
+            with self._runtime():
+                logits = pipelined_logits(self, X, rows)
+        logits = logits.numpy().astype(np.float64)
         logits = logits / getattr(self, "temperature_", 1.0)
         knots = getattr(self, "isotonic_knots_", None)
         if knots is not None:
