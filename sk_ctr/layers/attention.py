@@ -10,10 +10,13 @@ produces.
 import torch
 from torch import nn
 
+from sk_ctr.layers.activation import Dice
 from sk_ctr.layers.mlp import MLP
 
 POOLING_MODES = ("sum", "mean")
 NORMALIZATIONS = (None, "softmax")
+#: See ActivationUnit.max_padding_share.
+DENSE_MAX_PADDING_SHARE = 0.25
 
 
 def sequence_mask(lengths, max_length):
@@ -85,9 +88,22 @@ class ActivationUnit(nn.Module):
     product alone has d^2 entries per position (576 for a 24-dimensional goods vector, against
     4 d = 96 inputs here), and its off-diagonal terms compare unrelated embedding dimensions.
 
-    The MLP runs on the real positions only (gathered with the mask), so with ``"dice"`` the
-    mini-batch statistics of eq. 6 are taken over real behaviours, and padding never changes
-    the score of a real one. Padding positions get a score of exactly 0.
+    The first linear layer is applied by blocks, W [e, c, e - c, e * c] = (W_1 + W_3) e +
+    W_4 (e * c) + (W_2 - W_3) c, so the candidate's term is computed once per row instead of
+    once per position, and the 4 d-wide concatenation is never built (same parameters, equal
+    to float rounding). The MLP then runs on one of two layouts, chosen per batch from the mask
+    (both give the same scores):
+
+    * *dense*: every position of the padded (batch, L) grid, padding vectors replaced by 0 and
+      their scores by 0 afterwards. No gather, so no scatter in the backward pass; used when
+      at least ``1 - max_padding_share`` of the positions are real and the unit holds no layer
+      with batch statistics in training (Dice), or when there is no padding at all.
+    * *gathered*: the real positions only, picked with ``index_select`` on the flattened grid
+      (whose backward is an ``index_add``), so with ``"dice"`` the mini-batch statistics of
+      eq. 6 are taken over real behaviours.
+
+    Either way padding never changes the score of a real one, and padding positions get a
+    score of exactly 0.
 
     Parameters
     ----------
@@ -105,18 +121,66 @@ class ActivationUnit(nn.Module):
     returns (batch_size, L), 0 where ``mask`` is False
     """
 
+    #: Largest share of padding positions the dense layout computes instead of gathering
+    #: (measured, docs/benchmarks.md "DIN training speed").
+    max_padding_share = DENSE_MAX_PADDING_SHARE
+
     def __init__(self, embed_dim, hidden_units=(36,), activation="dice"):
         super().__init__()
         self.mlp = MLP(4 * embed_dim, hidden_units, activation)
+        self.embed_dim = embed_dim
+        self._batch_statistics = any(isinstance(m, Dice) for m in self.mlp.modules())
 
     def forward(self, behaviors, candidate, mask):
-        rows, positions = mask.nonzero(as_tuple=True)
-        keys = behaviors[rows, positions]
-        query = candidate[rows]
-        features = torch.cat([keys, query, keys - query, keys * query], dim=-1)
-        scores = behaviors.new_zeros(mask.shape)
-        scores[rows, positions] = self.mlp(features)
-        return scores
+        batch_size, max_length = mask.shape
+        n_real = int(mask.sum())
+        if n_real == mask.numel():
+            return self._score(self._first_layer(behaviors, candidate))
+        if self._dense(n_real, mask.numel()):
+            behaviors = torch.where(mask.unsqueeze(-1), behaviors, torch.zeros_like(behaviors))
+            scores = self._score(self._first_layer(behaviors, candidate))
+            return torch.where(mask, scores, torch.zeros_like(scores))
+        real = mask.flatten().nonzero().squeeze(1)
+        rows = torch.div(real, max_length, rounding_mode="floor")
+        hidden = self._first_layer(behaviors.flatten(end_dim=1), candidate, real, rows)
+        scores = behaviors.new_zeros(batch_size * max_length).index_copy(
+            0, real, self._score(hidden)
+        )
+        return scores.view(batch_size, max_length)
+
+    def _dense(self, n_real, n_positions):
+        """Whether the batch is scored on the whole padded grid (see the class docstring)."""
+        if self.training and self._batch_statistics:
+            return False  # Dice's statistics must not see padding
+        return n_real >= (1 - self.max_padding_share) * n_positions
+
+    def _first_layer(self, behaviors, candidate, positions=None, rows=None):
+        """Pre-activations of the first hidden layer, by blocks of its weight.
+
+        ``behaviors`` is (batch, L, d) on the dense layout; on the gathered one it is the
+        flattened (batch * L, d) grid, ``positions`` the indices of the real items in it and
+        ``rows`` their rows.
+        """
+        first = self._layers()[0]
+        key, query, difference, product = first.weight.split(self.embed_dim, dim=1)
+        query_term = torch.addmm(first.bias, candidate, (query - difference).t())
+        key_weight = torch.cat([key + difference, product], dim=1).t()
+        if positions is None:
+            pairs = torch.cat([behaviors, behaviors * candidate.unsqueeze(1)], dim=-1)
+            return torch.matmul(pairs, key_weight) + query_term.unsqueeze(1)
+        keys = behaviors.index_select(0, positions)
+        pairs = torch.cat([keys, keys * candidate.index_select(0, rows)], dim=-1)
+        return torch.addmm(query_term.index_select(0, rows), pairs, key_weight)
+
+    def _score(self, hidden):
+        """The rest of the unit's MLP on the first layer's pre-activations."""
+        return self._layers()[1](hidden).squeeze(-1)
+
+    def _layers(self):
+        """The MLP's first linear layer and the modules after it, in order."""
+        if len(self.mlp.hidden) == 0:  # no hidden layer: the output unit is the first
+            return self.mlp.output, nn.Identity()
+        return self.mlp.hidden[0], nn.Sequential(*self.mlp.hidden[1:], self.mlp.output)
 
 
 class AttentionPooling(nn.Module):
@@ -168,9 +232,9 @@ class AttentionPooling(nn.Module):
     def forward(self, behaviors, candidate, lengths):
         mask = sequence_mask(lengths, behaviors.shape[1])
         weights = self._weights(behaviors, candidate, mask)
-        mask = mask.unsqueeze(-1)
-        behaviors = torch.where(mask, behaviors, torch.zeros_like(behaviors))
-        return (weights.unsqueeze(-1) * behaviors).sum(dim=1)
+        if not mask.all():  # a weight of 0 would not cancel a NaN or inf padding vector
+            behaviors = torch.where(mask.unsqueeze(-1), behaviors, torch.zeros_like(behaviors))
+        return torch.bmm(weights.unsqueeze(1), behaviors).squeeze(1)
 
     def _weights(self, behaviors, candidate, mask):
         scores = self.unit(behaviors, candidate, mask)
