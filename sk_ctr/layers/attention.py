@@ -10,13 +10,10 @@ produces.
 import torch
 from torch import nn
 
-from sk_ctr.layers.activation import Dice
 from sk_ctr.layers.mlp import MLP
 
 POOLING_MODES = ("sum", "mean")
 NORMALIZATIONS = (None, "softmax")
-#: See ActivationUnit.max_padding_share.
-DENSE_MAX_PADDING_SHARE = 0.25
 
 
 def sequence_mask(lengths, max_length):
@@ -91,16 +88,12 @@ class ActivationUnit(nn.Module):
     The first linear layer is applied by blocks, W [e, c, e - c, e * c] = (W_1 + W_3) e +
     W_4 (e * c) + (W_2 - W_3) c, so the candidate's term is computed once per row instead of
     once per position, and the 4 d-wide concatenation is never built (same parameters, equal
-    to float rounding). The MLP then runs on one of two layouts, chosen per batch from the mask
-    (both give the same scores):
-
-    * *dense*: every position of the padded (batch, L) grid, padding vectors replaced by 0 and
-      their scores by 0 afterwards. No gather, so no scatter in the backward pass; used when
-      at least ``1 - max_padding_share`` of the positions are real and the unit holds no layer
-      with batch statistics in training (Dice), or when there is no padding at all.
-    * *gathered*: the real positions only, picked with ``index_select`` on the flattened grid
-      (whose backward is an ``index_add``), so with ``"dice"`` the mini-batch statistics of
-      eq. 6 are taken over real behaviours.
+    to float rounding). The MLP then runs on the real positions only, picked with
+    ``index_select`` on the flattened (batch * L) grid (its backward is an ``index_add``, far
+    cheaper than advanced indexing's), so with ``"dice"`` the mini-batch statistics of eq. 6
+    are taken over real behaviours. A batch without padding is scored on the grid as it is,
+    without a gather or a scatter: measured, the gather costs little enough that scoring the
+    whole grid and masking afterwards never won, even with 2 % padding.
 
     Either way padding never changes the score of a real one, and padding positions get a
     score of exactly 0.
@@ -121,45 +114,27 @@ class ActivationUnit(nn.Module):
     returns (batch_size, L), 0 where ``mask`` is False
     """
 
-    #: Largest share of padding positions the dense layout computes instead of gathering
-    #: (measured, docs/benchmarks.md "DIN training speed").
-    max_padding_share = DENSE_MAX_PADDING_SHARE
-
     def __init__(self, embed_dim, hidden_units=(36,), activation="dice"):
         super().__init__()
         self.mlp = MLP(4 * embed_dim, hidden_units, activation)
         self.embed_dim = embed_dim
-        self._batch_statistics = any(isinstance(m, Dice) for m in self.mlp.modules())
 
     def forward(self, behaviors, candidate, mask):
-        batch_size, max_length = mask.shape
-        n_real = int(mask.sum())
-        if n_real == mask.numel():
+        if bool(mask.all()):
             return self._score(self._first_layer(behaviors, candidate))
-        if self._dense(n_real, mask.numel()):
-            behaviors = torch.where(mask.unsqueeze(-1), behaviors, torch.zeros_like(behaviors))
-            scores = self._score(self._first_layer(behaviors, candidate))
-            return torch.where(mask, scores, torch.zeros_like(scores))
+        batch_size, max_length = mask.shape
         real = mask.flatten().nonzero().squeeze(1)
         rows = torch.div(real, max_length, rounding_mode="floor")
         hidden = self._first_layer(behaviors.flatten(end_dim=1), candidate, real, rows)
-        scores = behaviors.new_zeros(batch_size * max_length).index_copy(
-            0, real, self._score(hidden)
-        )
-        return scores.view(batch_size, max_length)
-
-    def _dense(self, n_real, n_positions):
-        """Whether the batch is scored on the whole padded grid (see the class docstring)."""
-        if self.training and self._batch_statistics:
-            return False  # Dice's statistics must not see padding
-        return n_real >= (1 - self.max_padding_share) * n_positions
+        scores = behaviors.new_zeros(batch_size * max_length)
+        return scores.index_copy(0, real, self._score(hidden)).view(batch_size, max_length)
 
     def _first_layer(self, behaviors, candidate, positions=None, rows=None):
         """Pre-activations of the first hidden layer, by blocks of its weight.
 
-        ``behaviors`` is (batch, L, d) on the dense layout; on the gathered one it is the
-        flattened (batch * L, d) grid, ``positions`` the indices of the real items in it and
-        ``rows`` their rows.
+        Without ``positions``, every position of ``behaviors`` (batch, L, d) is scored;
+        otherwise ``behaviors`` is the flattened (batch * L, d) grid, ``positions`` the indices
+        of the real items in it and ``rows`` their rows.
         """
         first = self._layers()[0]
         key, query, difference, product = first.weight.split(self.embed_dim, dim=1)

@@ -294,13 +294,18 @@ sequence_pooling
         return keys, query, lengths[:, group].amax(dim=1)
 
     def _pool(self, fields, behaviors, lengths):
-        # Sum / mean for every sequence (cheap), then the histories' slots are replaced by
-        # their attention pooling, so the MLP input keeps the base model's layout.
-        pooled = list(super()._pool(fields, behaviors, lengths).unbind(dim=1))
+        # The histories' slots get their attention pooling, the other sequences the base
+        # model's sum / mean, so the MLP input keeps the base model's layout.
+        pooled = [None] * len(self.sequence_fields)
         for group, attention in zip(self.groups, self.attention, strict=True):
             interest = attention(*self._group_inputs(fields, behaviors, lengths, group))
             for j, s in enumerate(group):
                 pooled[s] = interest[:, j * self.embed_dim : (j + 1) * self.embed_dim]
+        plain = [s for s, vector in enumerate(pooled) if vector is None]
+        if plain:
+            sums = super()._pool(fields, behaviors[:, plain], lengths[:, plain]).unbind(dim=1)
+            for s, vector in zip(plain, sums, strict=True):
+                pooled[s] = vector
         return torch.stack(pooled, dim=1)
 
     def attention_weights(self, ids, values, sequences, lengths):
