@@ -289,8 +289,8 @@ sequence_pooling
 
     def _group_inputs(self, fields, behaviors, lengths, group):
         """Keys (batch, L, m k), query (batch, m k) and lengths (batch,) of a group of m."""
-        keys = behaviors[:, group].transpose(1, 2).flatten(start_dim=2)
-        query = fields[:, [self.candidates[s] for s in group]].flatten(start_dim=1)
+        keys = _select(behaviors, group).transpose(1, 2).flatten(start_dim=2)
+        query = _select(fields, [self.candidates[s] for s in group]).flatten(start_dim=1)
         return keys, query, lengths[:, group].amax(dim=1)
 
     def _pool(self, fields, behaviors, lengths):
@@ -325,3 +325,13 @@ sequence_pooling
         if not weights:
             return fields.new_zeros(fields.shape[0], 0, sequences.shape[-1])
         return torch.stack(weights, dim=1)
+
+
+def _select(tensor, indices):
+    """``tensor[:, indices]`` by a slice when the indices are consecutive, else by
+    ``index_select``: the backward of advanced indexing (an accumulating ``index_put``) cost
+    6 % of DIN's training step on full-length histories."""
+    start = indices[0]
+    if list(indices) == list(range(start, start + len(indices))):
+        return tensor.narrow(1, start, len(indices))
+    return tensor.index_select(1, torch.tensor(indices, device=tensor.device))

@@ -1,6 +1,7 @@
 """DIN's activation unit computed by weight blocks, on the gathered real positions or on the
-whole grid, against the reference: the MLP over [V_i, V_a, V_i - V_a, V_i * V_a] of every real
-position gathered with the boolean mask (the unit's computation before it was split)."""
+whole grid (no padding), against the reference: the MLP over [V_i, V_a,
+V_i - V_a, V_i * V_a] of every real position gathered with the boolean mask (the unit's
+computation before it was split)."""
 
 import copy
 
@@ -17,6 +18,7 @@ MAX_LENGTH, DIM = 7, 3
 LENGTHS = {
     "no padding": [7, 7, 7, 7, 7],
     "half padding": [3, 0, 7, 4, 2],
+    "little padding": [7, 6, 0, 7, 5],
     "all empty": [0, 0, 0, 0, 0],
     "one real item": [0, 0, 1, 0, 0],
 }
