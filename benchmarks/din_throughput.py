@@ -193,6 +193,7 @@ def main():
                 order = list(TRAIN) if round_ % 2 == 0 else list(TRAIN)[::-1]
                 for name in order:
                     times[name].append(TRAIN[name](data, y, activation, args.batch_size, round_))
+                    print(f"  round {round_} {name}: {times[name][-1][0]:.2f} CPU-s", flush=True)
             cpu = {
                 name: args.rows / statistics.median(t[0] for t in v) for name, v in times.items()
             }
