@@ -177,7 +177,7 @@ class AttentionPooling(nn.Module):
     :class:`ActivationUnit`: they do not sum to one, so the norm of V_u keeps the intensity of
     the user's interest in the candidate. ``"softmax"`` normalises them over the real
     behaviours of each row (the authors' released code and most libraries do this). Either
-    way a padding position has weight exactly 0 and its vector is zeroed before the sum, and
+    way a padding position has weight exactly 0 and its vector never enters the sum, and
     a row without any behaviour gets the zero interest vector and zero weights (no NaN: the
     softmax of an empty row is never taken).
 
@@ -219,9 +219,16 @@ class AttentionPooling(nn.Module):
     def forward(self, behaviors, candidate, lengths):
         mask = sequence_mask(lengths, behaviors.shape[1])
         weights = self._weights(behaviors, candidate, mask)
-        if not mask.all():  # a weight of 0 would not cancel a NaN or inf padding vector
-            behaviors = torch.where(mask.unsqueeze(-1), behaviors, torch.zeros_like(behaviors))
-        return torch.bmm(weights.unsqueeze(1), behaviors).squeeze(1)
+        if bool(mask.all()):
+            return torch.bmm(weights.unsqueeze(1), behaviors).squeeze(1)
+        # The real items only: a weight of 0 would not cancel a NaN or inf padding vector, and
+        # gathering them costs less than zeroing the padding of the whole grid.
+        batch_size, max_length, dim = behaviors.shape
+        real = mask.flatten().nonzero().squeeze(1)
+        rows = torch.div(real, max_length, rounding_mode="floor")
+        items = behaviors.flatten(end_dim=1).index_select(0, real)
+        terms = weights.flatten().index_select(0, real).unsqueeze(1) * items
+        return behaviors.new_zeros(batch_size, dim).index_add(0, rows, terms)
 
     def _weights(self, behaviors, candidate, mask):
         scores = self.unit(behaviors, candidate, mask)
