@@ -16,6 +16,13 @@ POOLING_MODES = ("sum", "mean")
 NORMALIZATIONS = (None, "softmax")
 
 
+def real_positions(mask):
+    """Indices of the real items of a (batch, L) mask in the flattened (batch * L) grid, and
+    the row of each, both int64 of shape (n_real,), in row-major order."""
+    real = mask.flatten().nonzero().squeeze(1)
+    return real, torch.div(real, mask.shape[1], rounding_mode="floor")
+
+
 def sequence_mask(lengths, max_length):
     """Boolean mask of the real items of right-padded sequences.
 
@@ -122,14 +129,24 @@ class ActivationUnit(nn.Module):
         self.embed_dim = embed_dim
 
     def forward(self, behaviors, candidate, mask):
-        batch_size, max_length = mask.shape
         if bool(mask.all()):
-            return self._score(self._grid_first_layer(behaviors, candidate))
-        real = mask.flatten().nonzero().squeeze(1)
-        rows = torch.div(real, max_length, rounding_mode="floor")
-        hidden = self._gathered_first_layer(behaviors.flatten(end_dim=1), candidate, real, rows)
-        scores = behaviors.new_zeros(batch_size * max_length)
-        return scores.index_copy(0, real, self._score(hidden)).view(batch_size, max_length)
+            return self.grid_scores(behaviors, candidate)
+        real, rows = real_positions(mask)
+        items = behaviors.flatten(end_dim=1).index_select(0, real)
+        scores = behaviors.new_zeros(mask.numel())
+        return scores.index_copy(0, real, self.item_scores(items, candidate, rows)).view(mask.shape)
+
+    def grid_scores(self, behaviors, candidate):
+        """Scores (batch, L) of every position of ``behaviors``, none of them padding."""
+        hidden = self._grid_first_layer(behaviors, candidate)
+        return self._score(hidden.flatten(end_dim=1)).view(hidden.shape[:2])
+
+    def item_scores(self, items, candidate, rows):
+        """Scores (n,) of the real items (n, d) gathered from the grid, of rows ``rows``."""
+        query_term, key_weight, product = self._blocks(candidate)
+        pairs = torch.cat([items, items * candidate.index_select(0, rows)], dim=-1)
+        weight = torch.cat([key_weight, product], dim=1).t()
+        return self._score(torch.addmm(query_term.index_select(0, rows), pairs, weight))
 
     def _blocks(self, candidate):
         """The candidate's term (W_2 - W_3) c + b (batch, h) and the blocks W_1 + W_3 and W_4
@@ -149,15 +166,6 @@ class ActivationUnit(nn.Module):
         query_term, key_weight, product = self._blocks(candidate)
         weights = key_weight.t() + candidate.unsqueeze(-1) * product.t()  # (batch, d, h)
         return torch.baddbmm(query_term.unsqueeze(1), behaviors, weights)
-
-    def _gathered_first_layer(self, behaviors, candidate, positions, rows):
-        """Pre-activations (n, h) of the first layer at the real items ``positions`` of the
-        flattened (batch * L, d) grid ``behaviors``, of rows ``rows``."""
-        query_term, key_weight, product = self._blocks(candidate)
-        keys = behaviors.index_select(0, positions)
-        pairs = torch.cat([keys, keys * candidate.index_select(0, rows)], dim=-1)
-        weight = torch.cat([key_weight, product], dim=1).t()
-        return torch.addmm(query_term.index_select(0, rows), pairs, weight)
 
     def _score(self, hidden):
         """The rest of the unit's MLP on the first layer's pre-activations."""
@@ -218,20 +226,25 @@ class AttentionPooling(nn.Module):
 
     def forward(self, behaviors, candidate, lengths):
         mask = sequence_mask(lengths, behaviors.shape[1])
-        weights = self._weights(behaviors, candidate, mask)
         if bool(mask.all()):
+            weights = self._normalize(self.unit.grid_scores(behaviors, candidate), mask)
             return torch.bmm(weights.unsqueeze(1), behaviors).squeeze(1)
-        # The real items only: a weight of 0 would not cancel a NaN or inf padding vector, and
-        # gathering them costs less than zeroing the padding of the whole grid.
-        batch_size, max_length, dim = behaviors.shape
-        real = mask.flatten().nonzero().squeeze(1)
-        rows = torch.div(real, max_length, rounding_mode="floor")
+        # The real items only, gathered once for the unit and the sum: a weight of 0 would not
+        # cancel a NaN or inf padding vector, and no pass over the whole grid is needed.
+        real, rows = real_positions(mask)
         items = behaviors.flatten(end_dim=1).index_select(0, real)
-        terms = weights.flatten().index_select(0, real).unsqueeze(1) * items
-        return behaviors.new_zeros(batch_size, dim).index_add(0, rows, terms)
+        weights = self.unit.item_scores(items, candidate, rows)
+        if self.normalization is not None:
+            scores = weights.new_zeros(mask.numel()).index_copy(0, real, weights)
+            weights = self._normalize(scores.view(mask.shape), mask).flatten().index_select(0, real)
+        terms = weights.unsqueeze(1) * items
+        return behaviors.new_zeros(mask.shape[0], behaviors.shape[-1]).index_add(0, rows, terms)
 
     def _weights(self, behaviors, candidate, mask):
-        scores = self.unit(behaviors, candidate, mask)
+        return self._normalize(self.unit(behaviors, candidate, mask), mask)
+
+    def _normalize(self, scores, mask):
+        """The weights (batch, L) from the unit's scores, 0 at padding."""
         if self.normalization is None:
             return scores
         # -inf at padding gives it probability 0; an empty row would be all -inf (NaN in the
