@@ -94,21 +94,23 @@ class _DiceFunction(torch.autograd.Function):
         ctx.save_for_backward(flat, alpha, z, p, rstd)
         ctx.batch_statistics = batch_statistics
         ctx.mark_non_differentiable(mean, var)
-        return flat * (alpha + (1 - alpha) * p), mean, var
+        return flat * torch.addcmul(alpha, p, 1 - alpha), mean, var
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad, _grad_mean, _grad_var):
         flat, alpha, z, p, rstd = ctx.saved_tensors
         grad_flat = grad_alpha = None
-        slope = (1 - alpha) * p  # the (1 - alpha) p of f's derivative in s
+        # g s (1 - p): dL/dalpha summed over the rows, and dL/dz once multiplied by (1 - alpha) p
+        signal = (grad * flat).mul_(1 - p)
         if ctx.needs_input_grad[1]:
-            grad_alpha = (grad * flat * (1 - p)).sum(dim=0)
+            grad_alpha = signal.sum(dim=0)
         if ctx.needs_input_grad[0]:
-            grad_z = grad * flat * slope * (1 - p)
+            grad_z = signal.mul_(p).mul_(1 - alpha)
             if ctx.batch_statistics:
-                grad_z = grad_z - grad_z.mean(dim=0) - z * (grad_z * z).mean(dim=0)
-            grad_flat = grad * (alpha + slope) + grad_z * rstd
+                centred = grad_z - grad_z.mean(dim=0)
+                grad_z = centred.addcmul_(z, (grad_z * z).mean(dim=0), value=-1)
+            grad_flat = (grad * torch.addcmul(alpha, p, 1 - alpha)).addcmul_(grad_z, rstd)
         return grad_flat, grad_alpha, None, None, None, None
 
 
