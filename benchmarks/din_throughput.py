@@ -27,7 +27,8 @@ both, unnormalised attention weights (the paper), Adam lr 1e-3, batches of ``--b
 Each fit is timed in CPU seconds of the process (``time.process_time``; both train on one
 thread), which the other jobs of a shared machine disturb less than wall time, and in wall
 seconds. Rounds are interleaved after a warm-up, the order flipping every round, so drifting
-load hits both alike; the medians are reported. DeepCTR-Torch is optional (``pip install
+load hits both alike; the medians are reported, and the ratio is the median of the per-round
+ratios (each round runs both back to back). DeepCTR-Torch is optional (``pip install
 --no-deps deepctr-torch``, plus ``requests`` which it imports); without it the script says so
 and stops.
 
@@ -36,6 +37,8 @@ How to run
 ::
 
     python benchmarks/din_throughput.py                        # 20,000 rows, dice and prelu
+    PYTHONPATH=. python benchmarks/din_throughput.py           # this checkout's sk_ctr, not
+                                                               # an installed one
     python benchmarks/din_throughput.py --rows 2000 --rounds 1 # smoke run
 """
 
@@ -200,25 +203,31 @@ def main():
             wall = {
                 name: args.rows / statistics.median(t[1] for t in v) for name, v in times.items()
             }
-            rows.append((activation, share, cpu, wall))
+            # each round runs both back to back: the median of the per-round ratios moves less
+            # with drifting load than the ratio of the medians
+            pairs = zip(times["sk_ctr"], times["deepctr"], strict=True)
+            per_round = [theirs[0] / ours[0] for ours, theirs in pairs]
+            ratio = statistics.median(per_round)
+            rows.append((activation, share, cpu, wall, ratio, min(per_round), max(per_round)))
             print(
                 f"{activation} padding {share:.2f}: "
                 + ", ".join(f"{n} {cpu[n]:,.0f}/CPU-s {wall[n]:,.0f}/s" for n in TRAIN)
-                + f"; ratio {cpu['sk_ctr'] / cpu['deepctr']:.2f}x (CPU), "
-                f"{wall['sk_ctr'] / wall['deepctr']:.2f}x (wall)",
+                + f"; ratio {ratio:.2f}x (per-round CPU, {min(per_round):.2f}-"
+                f"{max(per_round):.2f}), {wall['sk_ctr'] / wall['deepctr']:.2f}x (wall)",
                 flush=True,
             )
     print(
         f"\n{args.rows} rows, histories of {args.length}, batch {args.batch_size}, "
-        f"median of {args.rounds} interleaved rounds, samples per CPU second (per wall second):"
+        f"{args.rounds} interleaved rounds: median samples per CPU second (per wall second), "
+        "median of the per-round CPU ratios (range):"
     )
     print("| activation | padding | sk_ctr | DeepCTR-Torch | ratio |")
     print("|---|---|---|---|---|")
-    for activation, share, cpu, wall in rows:
+    for activation, share, cpu, wall, ratio, low, high in rows:
         print(
             f"| {activation} | {share:.0%} | {cpu['sk_ctr']:,.0f} ({wall['sk_ctr']:,.0f}) | "
             f"{cpu['deepctr']:,.0f} ({wall['deepctr']:,.0f}) | "
-            f"{cpu['sk_ctr'] / cpu['deepctr']:.2f}x ({wall['sk_ctr'] / wall['deepctr']:.2f}x) |"
+            f"{ratio:.2f}x ({low:.2f}-{high:.2f}) |"
         )
     print(f"load at the end {os.getloadavg()}")
 
