@@ -101,11 +101,12 @@ class ActivationUnit(nn.Module):
     eq. 6 are taken over real behaviours. A batch without padding is scored on the grid as it
     is, with one matrix per row, (W_1 + W_3) + W_4 diag(c): a bmm with d inputs per position
     instead of 2 d, and no gather or scatter. Measured (docs/benchmarks.md, "DIN training
-    speed"), scoring the grid and dropping the padding afterwards never beat the gather, even
-    with 10 % padding, so the rule is simply: the grid when nothing is padding.
+    speed"), scoring the grid and dropping the padding afterwards was at best level with the
+    gather (10 % padding) and slower with more, so the rule is simply: the grid when nothing
+    is padding.
 
-    Padding never changes the score of a real one, and padding positions get a
-    score of exactly 0.
+    Padding never changes the score of a real one, and padding positions get a score of
+    exactly 0.
 
     Parameters
     ----------
