@@ -49,19 +49,69 @@ class Dice(nn.Module):
 
     def forward(self, inputs):
         flat = inputs.reshape(-1, inputs.shape[-1])
-        if self.training and flat.shape[0] > 0:
-            mean = flat.mean(dim=0)
-            var = flat.var(dim=0, unbiased=False)
+        batch_statistics = self.training and flat.shape[0] > 0
+        outputs, mean, var = _DiceFunction.apply(
+            flat, self.alpha, self.running_mean, self.running_var, self.eps, batch_statistics
+        )
+        if batch_statistics:
             with torch.no_grad():
                 self.running_mean.mul_(self.momentum).add_((1 - self.momentum) * mean)
                 self.running_var.mul_(self.momentum).add_((1 - self.momentum) * var)
-        else:
-            mean, var = self.running_mean, self.running_var
-        p = torch.sigmoid((inputs - mean) / torch.sqrt(var + self.eps))
-        return p * inputs + (1 - p) * self.alpha * inputs
+        return outputs.view(inputs.shape)
 
     def extra_repr(self):
         return f"{self.alpha.numel()}, momentum={self.momentum}, eps={self.eps}"
+
+
+class _DiceFunction(torch.autograd.Function):
+    """Dice on (n, units) with its gradient written out.
+
+    Forward: z = (s - E[s]) / sqrt(Var[s] + eps), p = sigmoid(z) and
+    f = p s + (1 - p) alpha s = s (alpha + (1 - alpha) p). Backward, with g = dL/df and
+    dL/dz = g s (1 - alpha) p (1 - p): dL/ds = g (alpha + (1 - alpha) p) + dL/dz / sqrt(Var + eps)
+    with the running statistics; with batch statistics the second term becomes batch
+    normalisation's, (dL/dz - mean(dL/dz) - z mean(dL/dz z)) / sqrt(Var + eps) (means over the
+    rows). dL/dalpha = sum of g s (1 - p). Autograd's graph of the same formula made ~50
+    element-wise passes per training step of DIN's activation unit, a third of its CPU time.
+
+    Returns the outputs and the mean and (biased) variance used, not differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, flat, alpha, running_mean, running_var, eps, batch_statistics):
+        if batch_statistics:
+            mean = flat.mean(dim=0)
+            centered = flat - mean
+            # the mean of squares of the centred values, not Tensor.var: its reduction over
+            # the leading dimension is ~40x slower than a mean's on CPU
+            var = centered.square().mean(dim=0)
+        else:
+            mean, var = running_mean, running_var
+            centered = flat - mean
+        rstd = torch.rsqrt(var + eps)
+        z = centered.mul_(rstd)
+        p = torch.sigmoid(z)
+        ctx.save_for_backward(flat, alpha, z, p, rstd)
+        ctx.batch_statistics = batch_statistics
+        ctx.mark_non_differentiable(mean, var)
+        return flat * torch.addcmul(alpha, p, 1 - alpha), mean, var
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad, _grad_mean, _grad_var):
+        flat, alpha, z, p, rstd = ctx.saved_tensors
+        grad_flat = grad_alpha = None
+        # g s (1 - p): dL/dalpha summed over the rows, and dL/dz once multiplied by (1 - alpha) p
+        signal = (grad * flat).mul_(1 - p)
+        if ctx.needs_input_grad[1]:
+            grad_alpha = signal.sum(dim=0)
+        if ctx.needs_input_grad[0]:
+            grad_z = signal.mul_(p).mul_(1 - alpha)
+            if ctx.batch_statistics:
+                centred = grad_z - grad_z.mean(dim=0)
+                grad_z = centred.addcmul_(z, (grad_z * z).mean(dim=0), value=-1)
+            grad_flat = (grad * torch.addcmul(alpha, p, 1 - alpha)).addcmul_(grad_z, rstd)
+        return grad_flat, grad_alpha, None, None, None, None
 
 
 #: Activations by name. Dice needs the layer width (per-unit statistics and alpha).
