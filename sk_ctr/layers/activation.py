@@ -50,13 +50,19 @@ class Dice(nn.Module):
     def forward(self, inputs):
         flat = inputs.reshape(-1, inputs.shape[-1])
         batch_statistics = self.training and flat.shape[0] > 0
+        if not batch_statistics:
+            # Evaluation: the running statistics, in plain operators (which TorchScript and
+            # ONNX export can save; the hand-written backward only pays off in training).
+            z = (flat - self.running_mean) * torch.rsqrt(self.running_var + self.eps)
+            return (flat * torch.addcmul(self.alpha, torch.sigmoid(z), 1 - self.alpha)).view(
+                inputs.shape
+            )
         outputs, mean, var = _DiceFunction.apply(
             flat, self.alpha, self.running_mean, self.running_var, self.eps, batch_statistics
         )
-        if batch_statistics:
-            with torch.no_grad():
-                self.running_mean.mul_(self.momentum).add_((1 - self.momentum) * mean)
-                self.running_var.mul_(self.momentum).add_((1 - self.momentum) * var)
+        with torch.no_grad():
+            self.running_mean.mul_(self.momentum).add_((1 - self.momentum) * mean)
+            self.running_var.mul_(self.momentum).add_((1 - self.momentum) * var)
         return outputs.view(inputs.shape)
 
     def extra_repr(self):

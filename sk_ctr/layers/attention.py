@@ -130,12 +130,21 @@ class ActivationUnit(nn.Module):
         self.embed_dim = embed_dim
 
     def forward(self, behaviors, candidate, mask):
+        if not self.training:
+            return self.masked_scores(behaviors, candidate, mask)
         if bool(mask.all()):
             return self.grid_scores(behaviors, candidate)
         real, rows = real_positions(mask)
         items = behaviors.flatten(end_dim=1).index_select(0, real)
         scores = behaviors.new_zeros(mask.numel())
         return scores.index_copy(0, real, self.item_scores(items, candidate, rows)).view(mask.shape)
+
+    def masked_scores(self, behaviors, candidate, mask):
+        """Scores (batch, L) of the whole grid with padding zeroed, 0 at padding: the form of
+        evaluation and export (no data-dependent branch or scatter for a trace to freeze;
+        padding changes no statistic, Dice using its running ones then)."""
+        behaviors = behaviors.masked_fill(~mask.unsqueeze(-1), 0.0)
+        return self.grid_scores(behaviors, candidate).masked_fill(~mask, 0.0)
 
     def grid_scores(self, behaviors, candidate):
         """Scores (batch, L) of every position of ``behaviors``, none of them padding."""
@@ -227,6 +236,10 @@ class AttentionPooling(nn.Module):
 
     def forward(self, behaviors, candidate, lengths):
         mask = sequence_mask(lengths, behaviors.shape[1])
+        if not self.training:  # the dense form, as ActivationUnit's, for evaluation and export
+            behaviors = behaviors.masked_fill(~mask.unsqueeze(-1), 0.0)
+            weights = self._normalize(self.unit.masked_scores(behaviors, candidate, mask), mask)
+            return torch.bmm(weights.unsqueeze(1), behaviors).squeeze(1)
         if bool(mask.all()):
             weights = self._normalize(self.unit.grid_scores(behaviors, candidate), mask)
             return torch.bmm(weights.unsqueeze(1), behaviors).squeeze(1)
