@@ -6,7 +6,7 @@ from torch import nn
 from sk_ctr.layers.attention import sequence_mask
 from sk_ctr.layers.mlp import MLP
 from sk_ctr.layers.sequence_transformer import BehaviorTransformer
-from sk_ctr.models.din import BEHAVIOR_GROUPINGS, EmbeddingMLPNet
+from sk_ctr.models.din import EmbeddingMLPNet, group_behaviors
 
 
 class BSTNet(EmbeddingMLPNet):
@@ -94,17 +94,9 @@ sequence_pooling
             init_std,
             sequence_pooling,
         )
-        if behavior_grouping not in BEHAVIOR_GROUPINGS:
-            raise ValueError(
-                f"behavior_grouping must be one of {BEHAVIOR_GROUPINGS}, got {behavior_grouping!r}."
-            )
         names = [f.name for f in self.sequence_fields]
-        histories = [s for s, share in enumerate(self.candidates) if share is not None]
-        groups = [histories] if histories else []
-        if behavior_grouping == "separate":
-            groups = [[s] for s in histories]
-        self.groups = groups
-        self.behavior_groups = [tuple(names[s] for s in group) for group in groups]
+        self.groups, self.behavior_groups = group_behaviors(self, behavior_grouping)
+        histories = [s for group in self.groups for s in group]
         self.gap_fields = self._gap_fields(position_column or {}, names)
         used = set(histories) | {s for s in self.gap_fields if s is not None}
         self.others = [s for s in range(len(names)) if s not in used]
@@ -126,7 +118,7 @@ sequence_pooling
                 feedforward_dim,
                 transformer_dropout,
             )
-            for group in groups
+            for group in self.groups
         )
         n_inputs = self.n_fields + len(self.others) + 2 * len(histories)
         self.mlp = MLP(n_inputs * embed_dim, hidden_units, activation, dropout, batch_norm)

@@ -209,6 +209,38 @@ class EmbeddingMLPNet(CTRNetwork):
         return counts
 
 
+def group_behaviors(network, grouping):
+    """The behaviour groups of a network with sequence fields: one group of every history
+    that has a candidate (``"concat"``, aligned item by item) or one group per history
+    (``"separate"``).
+
+    Parameters
+    ----------
+    network : EmbeddingMLPNet
+        Its ``candidates`` (the candidate of each sequence field, or None) and
+        ``sequence_fields``.
+    grouping : {"concat", "separate"}
+
+    Returns
+    -------
+    groups : list of list of int
+        Positions of each group's sequence fields.
+    names : list of tuple of str
+        Their column names.
+    """
+    if grouping not in BEHAVIOR_GROUPINGS:
+        raise ValueError(
+            f"behavior_grouping must be one of {BEHAVIOR_GROUPINGS}, got {grouping!r}."
+        )
+    histories = [s for s, share in enumerate(network.candidates) if share is not None]
+    if grouping == "concat":
+        groups = [histories] if histories else []
+    else:
+        groups = [[s] for s in histories]
+    names = [tuple(network.sequence_fields[s].name for s in group) for group in groups]
+    return groups, names
+
+
 class DINNet(EmbeddingMLPNet):
     """Deep Interest Network (section 4.2, Fig. 2 right): the base model with each behaviour
     history pooled by attention, V_u = sum_i g(V_i, V_a) V_i (eq. 3), the query V_a being the
@@ -265,18 +297,7 @@ sequence_pooling
             init_std,
             sequence_pooling,
         )
-        if behavior_grouping not in BEHAVIOR_GROUPINGS:
-            raise ValueError(
-                f"behavior_grouping must be one of {BEHAVIOR_GROUPINGS}, got {behavior_grouping!r}."
-            )
-        histories = [s for s, share in enumerate(self.candidates) if share is not None]
-        if behavior_grouping == "concat":
-            self.groups = [histories] if histories else []
-        else:
-            self.groups = [[s] for s in histories]
-        self.behavior_groups = [
-            tuple(self.sequence_fields[s].name for s in group) for group in self.groups
-        ]
+        self.groups, self.behavior_groups = group_behaviors(self, behavior_grouping)
         self.attention = torch.nn.ModuleList(
             self._make_pooling(
                 len(group) * embed_dim, attention_hidden_units, activation, attention_normalization
