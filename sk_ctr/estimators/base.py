@@ -101,8 +101,12 @@ class CTRClassifier(
     feature_importances_ : ndarray of shape (n_features_in_,)
         Mean drop of the validation ROC AUC when a column's values are shuffled across the
         held-out rows (permutation importance, 2 shuffles on at most 5,000 rows; see
-        :func:`sk_ctr.inspection.permutation_importance` for more). Set when the fit had
-        validation rows in memory and no behaviour histories.
+        :func:`sk_ctr.inspection.permutation_importance` for more). Computed when first read
+        (2 forward passes per column), so a fit whose importances nobody reads does not pay
+        for them. Set when the fit had validation rows in memory and no behaviour histories.
+    held_out_importance_ : HeldOutImportance
+        The encoded validation rows (at most 5,000) ``feature_importances_`` is computed on,
+        and then its values; a pickle carries it.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
     """
@@ -335,7 +339,7 @@ ParquetSource or path
                     self._pretrain(*context.training_rows())
                 if self._trains_network():
                     train_network(self, context)
-            self._read_training_outcome()
+            self._read_training_outcome(context.valid)
         return self
 
     def _fit_context(self, X_encoded, y_encoded, valid, plan):

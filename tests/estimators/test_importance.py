@@ -1,5 +1,7 @@
 """feature_importances_ after fit (issue 13 item 8): permutation importances on the held-out
-rows, as sk_ctr.inspection computes them."""
+rows, as sk_ctr.inspection computes them, at the first read rather than in every fit."""
+
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,7 @@ def test_importances_are_the_permutation_importances_of_the_validation_rows(one_
     assert est.feature_importances_.shape == (3,)
     expected = field_permutation_importance(
         est, est.preprocessor_.transform(X_val), y_val, n_repeats=2, random_state=0,
-        max_rows=5_000,
+        max_rows=None,
     )  # fmt: skip
     np.testing.assert_allclose(
         est.feature_importances_, expected.importances_mean[list(X.columns)].to_numpy()
@@ -49,3 +51,29 @@ def test_no_validation_rows_no_importances(one_signal):
     assert est.feature_importances_.shape == (3,)
     est.set_params(early_stopping=False).fit(X, y)  # a refit removes the stale ones
     assert not hasattr(est, "feature_importances_")
+
+
+def test_a_fit_scores_no_permutation_until_the_importances_are_read(one_signal):
+    X, y, X_val, y_val = one_signal
+    est = FMClassifier(max_epochs=2, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    assert est.held_out_importance_.importances is None
+    restored = pickle.loads(pickle.dumps(est))  # the rows travel with the estimator
+    scored = []
+    est.module_.register_forward_hook(lambda module, args, out: scored.append(len(out)))
+    first = est.feature_importances_
+    assert sum(scored) == len(X_val) * (1 + 2 * 3)  # the baseline, 2 shuffles of 3 fields
+    np.testing.assert_array_equal(est.feature_importances_, first)  # computed once
+    assert sum(scored) == len(X_val) * 7 and est.held_out_importance_.X is None
+    np.testing.assert_array_equal(restored.feature_importances_, first)
+
+
+def test_at_most_importance_rows_are_kept(one_signal, monkeypatch):
+    import sk_ctr.estimators.importance as importance
+
+    X, y, X_val, y_val = one_signal
+    monkeypatch.setattr(importance, "IMPORTANCE_ROWS", 100)
+    est = FMClassifier(max_epochs=1, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    kept = est.held_out_importance_
+    assert len(kept.X) == len(kept.y) == 100
+    assert set(kept.y) == {0, 1}
+    assert est.feature_importances_.shape == (3,)

@@ -105,6 +105,8 @@ def test_ddp_early_stopping_scores_the_same_validation_set(odd_data):
         ddp.history_[:, "valid_auc"], single.history_[:, "valid_auc"], atol=1e-6
     )
     assert weights_gap(single, ddp) < 1e-5
+    # the parent holds the same validation rows: the importances of the same model
+    np.testing.assert_allclose(ddp.feature_importances_, single.feature_importances_, atol=1e-4)
 
 
 def test_sharded_batches_partition_each_global_batch():
