@@ -287,7 +287,9 @@ def test_behaviour_model_fitted_on_field_data_exports_from_its_schema(behavior_d
 @pytest.mark.slow  # a fresh interpreter imports torch: about 3 s of CPU
 def test_joblib_artifact_predicts_raw_frames_in_a_fresh_process(fitted, tmp_path):
     """The fitted transformer travels with the network: a new interpreter that never saw the
-    training data predicts raw rows (unseen categories, crosses, list-valued histories)."""
+    training data predicts raw rows (unseen categories, crosses, list-valued histories) as
+    the fitted estimator does (joblib pickles it; in-process pickle round trips are in the
+    common checks)."""
     names = ["deepfm", "widedeep-crosses", "din"]
     expected = {}
     for name in names:

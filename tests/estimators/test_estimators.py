@@ -1,8 +1,6 @@
 """The estimators as scikit-learn users meet them: checks, integration, labels, bad input."""
 
 import pickle
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -346,21 +344,6 @@ def test_pickle_round_trip(small_ctr_data):
     trimmed = pickle.loads(pickle.dumps(est))
     trimmed.trim_for_prediction()
     np.testing.assert_array_equal(trimmed.predict_proba(X), est.predict_proba(X))
-
-
-def test_pickled_model_predicts_in_a_fresh_process(small_ctr_data, tmp_path):
-    X, y = small_ctr_data
-    est = small(DeepFMClassifier).fit(X, y)
-    (tmp_path / "model.pkl").write_bytes(pickle.dumps(est))
-    X.head(50).to_pickle(tmp_path / "rows.pkl")
-    code = (
-        "import pickle, sys, numpy as np, pandas as pd\n"
-        f"est = pickle.loads(open({str(tmp_path / 'model.pkl')!r}, 'rb').read())\n"
-        f"np.save({str(tmp_path / 'p.npy')!r}, "
-        f"est.predict_proba(pd.read_pickle({str(tmp_path / 'rows.pkl')!r})))\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), est.predict_proba(X.head(50)))
 
 
 def test_model_saved_with_cuda_device_loads_on_cpu(small_ctr_data):

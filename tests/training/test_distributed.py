@@ -1,6 +1,5 @@
 """Data-parallel training (DDP over gloo on CPU), device selection, sparse embeddings."""
 
-import os
 import pickle
 import subprocess
 import sys
@@ -71,6 +70,13 @@ def test_ddp_on_two_cpu_processes_equals_one_process_with_the_global_batch(
         ddp.history_[:, "train_loss"], single.history_[:, "train_loss"], rtol=1e-4
     )
     assert ddp.get_params()["batch_size"] == 64 and ddp.optimizer_.param_groups[0]["lr"] == 0.1
+    # early stopping ("auto": on for 2,011 rows) scored the same validation rows on rank 0
+    assert "valid_auc" in single.history_[-1]
+    np.testing.assert_allclose(
+        ddp.history_[:, "valid_auc"], single.history_[:, "valid_auc"], atol=1e-6
+    )
+    # the parent holds the same validation rows: the importances of the same model
+    np.testing.assert_allclose(ddp.feature_importances_, single.feature_importances_, atol=1e-4)
 
 
 @pytest.mark.slow
@@ -94,19 +100,6 @@ def test_din_adaptive_regularisation_under_ddp_equals_one_process():
     single = DINClassifier(batch_size=128, **params).fit(X, y)
     ddp = DINClassifier(batch_size=64, devices=2, **params).fit(X, y)
     assert weights_gap(single, ddp) < 1e-5  # measured 1.5e-8 (0.037 before)
-
-
-def test_ddp_early_stopping_scores_the_same_validation_set(odd_data):
-    X, y = odd_data
-    params = {**DDP, "early_stopping": True, "max_epochs": 3, "random_state": 3}
-    single = DeepFMClassifier(batch_size=128, **params).fit(X, y)
-    ddp = DeepFMClassifier(batch_size=64, devices=2, strategy="ddp", **params).fit(X, y)
-    np.testing.assert_allclose(
-        ddp.history_[:, "valid_auc"], single.history_[:, "valid_auc"], atol=1e-6
-    )
-    assert weights_gap(single, ddp) < 1e-5
-    # the parent holds the same validation rows: the importances of the same model
-    np.testing.assert_allclose(ddp.feature_importances_, single.feature_importances_, atol=1e-4)
 
 
 def test_sharded_batches_partition_each_global_batch():
@@ -287,40 +280,11 @@ def test_joining_a_torchrun_process_group(odd_data, single_process_fit, tmp_path
     np.testing.assert_allclose(ranks[0], single_process_fit.predict_proba(X), atol=1e-5)
 
 
-def _shard_rows(rank, folder, world_size, port):
-    """One rank of test_every_epoch_partitions_the_rows_across_ranks: 3 epochs with the random
-    state shared before each, then 3 without (one spawn for both: a worker's start is seconds)."""
-    import torch.distributed as dist
-    from skorch.dataset import Dataset
-
-    from sk_ctr.training.distributed import share_random_state
-
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
-    )
-    dataset = Dataset({"ids": torch.arange(100).reshape(100, 1)}, torch.zeros(100))
-    loader = ShardedSliceLoader(
-        dataset, batch_size=16, shuffle=True, rank=rank, world_size=world_size
-    )
-    epochs = {}
-    for share in (True, False):
-        torch.manual_seed(0)
-        epochs[share] = []
-        for _ in range(3):
-            if share:
-                share_random_state(rank, world_size)
-            epochs[share].append(torch.cat([X["ids"][:, 0] for X, _ in loader]).tolist())
-            torch.rand(7 * rank + 1)  # dropout draws as many numbers as the rank has rows
-    torch.save(epochs, os.path.join(folder, f"rank{rank}.pt"))
-    dist.barrier()
-    dist.destroy_process_group()
-
-
 def test_every_epoch_partitions_the_rows_across_ranks(tmp_path):
-    from sk_ctr.training.distributed import _free_port
+    from shard_probe import shard_rows
 
     torch.multiprocessing.spawn(
-        _shard_rows, args=(str(tmp_path), 2, _free_port()), nprocs=2, join=True
+        shard_rows, args=(str(tmp_path), 2, _free_port()), nprocs=2, join=True
     )
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     for share in (True, False):
