@@ -59,6 +59,7 @@ def test_ruff_is_clean(command):
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_documentation_site_builds_without_warnings(tmp_path):
     """docs/ with the API reference rendered from the docstrings: a strict build fails on any
     warning (a broken link, a docstring griffe cannot parse; they are in the captured log).

@@ -20,6 +20,7 @@ def test_demo_prints_all_four_models(capsys):
         assert f"\n{name} " in out
 
 
+@pytest.mark.slow
 def test_criteo_example_runs(shared_data_file, capsys, monkeypatch):
     data = shared_data_file("criteo_kaggle_10k", "train_examples.txt")
     monkeypatch.setattr(sys, "argv", ["criteo_deepfm.py", "--data", str(data), "--rows", "2000"])

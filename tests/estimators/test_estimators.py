@@ -299,6 +299,7 @@ def test_grid_search(small_ctr_data):
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
+@pytest.mark.slow
 def test_grid_search_is_the_same_with_one_or_two_workers(small_ctr_data):
     X, y = small_ctr_data
     scores = []

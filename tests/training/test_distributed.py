@@ -56,6 +56,7 @@ def weights_gap(a, b):
     return max((first[k] - second[k]).abs().max().item() for k in first if first[k].numel())
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_equals_one_process_with_the_global_batch(
     odd_data, single_process_fit
 ):
@@ -245,6 +246,7 @@ def test_sparse_embeddings_are_refused_where_ddp_would_use_nccl():
     check_sparse_gradients(ParallelPlan("dp", 2, (0, 1)), sparse_embeddings=True)
 
 
+@pytest.mark.slow
 def test_joining_a_torchrun_process_group(odd_data, single_process_fit, tmp_path):
     """Two ranks launched by torchrun join its gloo group; both return the same model, equal to
     one process with the global batch."""
@@ -280,6 +282,7 @@ def test_joining_a_torchrun_process_group(odd_data, single_process_fit, tmp_path
     np.testing.assert_allclose(ranks[0], single_process_fit.predict_proba(X), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_every_epoch_partitions_the_rows_across_ranks(tmp_path):
     from shard_probe import shard_rows
 
