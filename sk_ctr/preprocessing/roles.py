@@ -98,7 +98,8 @@ def describe_roles(frame, fields, given, candidates=()):
     pandas.DataFrame
         Indexed by column, in the frame's order: ``role`` (categorical, bucketized,
         numeric, sequence), ``n_ids`` (ids of its field: vocabulary + reserved ids, or
-        buckets; 1 for a numeric value) and ``why``.
+        buckets; 1 for a numeric value) and ``why`` (for a cross of
+        :class:`~sk_ctr.CrossProductFeatures`: the columns it crosses).
     """
     by_name = {field.name: field for field in fields}
     rows = []
@@ -106,7 +107,9 @@ def describe_roles(frame, fields, given, candidates=()):
         field = by_name[name]
         role = "sequence" if field.kind == "sequence" else field.source
         dtype = frame[name].dtype
-        if name in given:
+        if field.cross_of:  # marked by CrossProductFeatures: Wide & Deep's wide part only
+            why = "cross of " + ", ".join(field.cross_of)
+        elif name in given:
             why = "given"
         elif field.kind != "sequence" and name in candidates:
             why = "candidate of a behaviour history"

@@ -77,3 +77,13 @@ def test_a_history_separated_by_spaces_under_the_pipe_delimiter_warns():
         warnings.simplefilter("error")
         CTRTransformer(behavior={"hist": "item"}, sequence_delimiter=" ").fit(frame)
         CTRTransformer(behavior={"hist": "item"}).fit(frame.assign(hist=["a|b", "b", "", "c"]))
+
+
+def test_crosses_are_reported_with_the_columns_they_cross(census_like):
+    from sk_ctr import CrossProductFeatures
+
+    crossed = CrossProductFeatures([("site", "flag")]).fit_transform(census_like)
+    roles = CTRTransformer().fit(crossed).column_roles_
+    assert roles.loc["site_x_flag", "role"] == "categorical"
+    assert roles.loc["site_x_flag", "why"] == "cross of site, flag"
+    assert "cross" not in roles.loc["site", "why"]
