@@ -4,7 +4,12 @@ import pytest
 
 from sk_ctr import CTRTransformer
 from sk_ctr.preprocessing.encoding import RawEncoder
-from sk_ctr.preprocessing.field_arrays import COMPARED_EDGES_MAX, bucket_ids, stack_fields
+from sk_ctr.preprocessing.field_arrays import (
+    COMPARED_EDGES_MAX,
+    COMPARED_MIN_ROWS,
+    bucket_ids,
+    stack_fields,
+)
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID
 
 
@@ -23,12 +28,13 @@ def bucket_definition(values, edges):
 @pytest.mark.parametrize(
     "n_edges", [0, 1, 15, COMPARED_EDGES_MAX, COMPARED_EDGES_MAX + 1, 3 * COMPARED_EDGES_MAX]
 )
-def test_bucket_ids_count_the_edges_at_or_below_each_value(n_edges):
+@pytest.mark.parametrize("n_values", [1, COMPARED_MIN_ROWS])  # both ways of counting
+def test_bucket_ids_count_the_edges_at_or_below_each_value(n_edges, n_values):
     rng = np.random.default_rng(n_edges)
     edges = np.unique(rng.normal(size=n_edges))
     # values on the edges, between them, beyond both ends, signed zeros and NaN
     values = np.concatenate(
-        [edges, rng.normal(size=300), [-1e300, 1e300, 0.0, -0.0, np.nan, np.nan]]
+        [edges, rng.normal(size=n_values), [-1e300, 1e300, 0.0, -0.0, np.nan, np.nan]]
     )
     edges = np.union1d(edges, [0.0]) if n_edges else edges
     ids = bucket_ids(values, edges)
