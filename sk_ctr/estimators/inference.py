@@ -23,7 +23,7 @@ import torch
 from skorch.dataset import Dataset
 
 from sk_ctr.preprocessing.fields import FieldData
-from sk_ctr.training.loader import SliceLoader
+from sk_ctr.training.loader import SliceLoader, _as_tensor
 
 #: skorch's prediction loop, step by step: a subclass overriding one of them means it to run.
 _LOOP_STEPS = ("forward", "forward_iter", "evaluation_step", "get_dataset", "get_iterator")
@@ -48,10 +48,14 @@ def network_logits(net, data):
     if not _lean_path_applies(net, data):
         return net.forward(data, training=False)
     batch_size = len(data) if net.batch_size == -1 else net.batch_size
-    loader = SliceLoader(Dataset(data, length=len(data)), batch_size=batch_size)
+    if len(data) <= batch_size:  # one batch, all of the rows: the loader's only slice
+        batches = [_as_tensor(data)]
+    else:
+        loader = SliceLoader(Dataset(data, length=len(data)), batch_size=batch_size)
+        batches = (inputs for inputs, _ in loader)
     with torch.inference_mode():
         net._set_training(False)
-        outputs = [net.infer(inputs).to("cpu") for inputs, _ in loader]
+        outputs = [net.infer(inputs).to("cpu") for inputs in batches]
     return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
 
@@ -62,7 +66,9 @@ def _lean_path_applies(net, data):
         return False
     if net.iterator_valid is not SliceLoader or net.prefetch:
         return False
-    if any(name.startswith("iterator_valid__") for name in vars(net)):
+    # Any attribute naming the prefix sends the call to skorch's loop: a substring search
+    # (1-2 us) where testing each of the ~70 attributes' prefix took 20-25.
+    if "iterator_valid__" in " ".join(vars(net)):
         return False
     from sk_ctr.estimators.base import CTRClassifier  # imports this module
 
