@@ -4,9 +4,10 @@ skorch's ``forward`` wraps every prediction in its general loop: a ``Dataset`` t
 its input, the loader chosen from the estimator's parameters, and per batch
 ``evaluation_step`` (``check_is_fitted``, ``torch.set_grad_enabled``, the switch of the modules
 to evaluation mode), ``to_device`` and a ``torch.cat`` even of one batch. For a 1-row request
-of a DeepFM (39 fields, 400-400-400 MLP, one thread) that loop cost 0.40 ms of CPU against
-0.20 for the network itself under ``torch.inference_mode`` (benchmarks/serving.py): a quarter
-of a ``predict_proba`` on a raw row.
+of a DeepFM (39 fields, 400-400-400 MLP, one thread) ``forward`` took 0.43 ms of CPU, the
+network itself 0.23 under ``torch.inference_mode``, and :func:`network_logits` 0.34 (most of
+the difference is the estimator's ``infer``: its input conversion and the device move);
+docs/benchmarks.md, Serving latency.
 
 :func:`network_logits` runs the same batches (the default :class:`~sk_ctr.training.loader.
 SliceLoader`'s bounds, so the network sees the rows grouped as in ``forward`` and returns the
