@@ -10,11 +10,12 @@ values, hash buckets and ids of another type included) and sequence parsing
 what the torch-free serving artifact (:mod:`sk_ctr.serving`) stores: importing this module pulls
 neither scikit-learn nor torch.
 
-It shares the transformer's column checks (:mod:`sk_ctr.preprocessing.columns`), lookup and
-sequence parsing; what it repeats (the transform's loop over the fields, the bucketing, and
-the hashing of :class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`, modules that import
-scikit-learn) is a few lines over numpy and pandas, kept equal by ``tests/test_serving.py``,
-which compares both encodings on every input dtype.
+It shares the transformer's column checks (:mod:`sk_ctr.preprocessing.columns`), lookup,
+bucketing and assembly of the field arrays (:mod:`sk_ctr.preprocessing.field_arrays`) and
+sequence parsing; what it repeats (the transform's loop over the fields, and the hashing of
+:class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`, modules that import scikit-learn)
+is a few lines over numpy and pandas, kept equal by ``tests/test_serving.py``, which compares
+both encodings on every input dtype.
 """
 
 from __future__ import annotations
