@@ -6,8 +6,9 @@ Shared by :class:`~sk_ctr.CTRTransformer` and the torch-free
 time, and the networks take one row per sample: writing each field's ids into its column of a
 row-major array is a strided write (one 8-byte element every ``8 * n_fields`` bytes), which
 cost 39 ms for 39 fields of 120k rows and 610 ms of 1M rows (each column touches every cache
-line of the array); writing them field-major and transposing once costs 21 and 170 ms
-(``benchmarks/encoder.py``, docs/benchmarks.md).
+line of the array); writing them field-major and transposing once costs 21 and 170 ms (one
+thread, 39 int64 columns; the transform before and after: ``benchmarks/checkout_comparison.py``
+and docs/benchmarks.md, Prediction from raw frames).
 """
 
 from __future__ import annotations
