@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from sk_ctr.estimators.defaults import PREDICTION_BATCH_SIZE
+from sk_ctr.estimators.inference import network_logits
 
 #: Rows of a raw frame per encoded chunk (rounded down to whole prediction batches), or
 #: ``None``: the default, every frame encoded in one piece. Off by default because on this
@@ -117,7 +118,7 @@ def pipelined_logits(net, X, rows):
             encoded = pending.result()  # re-raises the encoding's exception here
             if following is not None:
                 pending = encoder.submit(encode, following)
-            outputs.append(net.forward(encoded, training=False))
+            outputs.append(network_logits(net, encoded))
     return torch.cat(outputs)
 
 

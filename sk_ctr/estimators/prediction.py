@@ -10,6 +10,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from sk_ctr.estimators.calibration import isotonic_probability
+from sk_ctr.estimators.inference import network_logits
 from sk_ctr.estimators.pipelined import chunk_rows, pipelined_logits
 from sk_ctr.io.parquet import as_source
 from sk_ctr.preprocessing.batch import network_inputs
@@ -69,7 +70,7 @@ class PredictionMixin:
         if rows is None:
             X_encoded = self._encode_for_prediction(X)
             with self._runtime():
-                logits = self.forward(X_encoded, training=False)
+                logits = network_logits(self, X_encoded)
         else:  # a large raw frame: chunks encoded one ahead of the network
             with self._runtime():
                 logits = pipelined_logits(self, X, rows)

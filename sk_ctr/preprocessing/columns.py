@@ -25,7 +25,7 @@ def _stored_columns(frame):
     stored = getattr(frame, "_get_column_array", None)
     if stored is None:
         return {name: column.values for name, column in frame.items()}
-    return {name: stored(position) for position, name in enumerate(frame.columns)}
+    return {name: stored(position) for position, name in enumerate(frame.columns.tolist())}
 
 
 def _numeric_values(name, column):
@@ -102,11 +102,16 @@ def check_frame(estimator, X, reset):
         raise ValueError(
             f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
         )
-    X = X.rename(columns=str) if not all(isinstance(c, str) for c in X.columns) else X
+    # The names as one list: iterating the columns' index, a ``str`` (Arrow) index under
+    # pandas 3, costs 50 us for 39 columns, 40 % of the transform of a 1-row request when done
+    # three times; ``tolist`` 13 us.
+    names = X.columns.tolist()
+    if not all(isinstance(c, str) for c in names):
+        X = X.rename(columns=str)
+        names = X.columns.tolist()
     if X.columns.has_duplicates:
         duplicated = sorted(set(X.columns[X.columns.duplicated()]))
         raise ValueError(f"X has duplicated column names: {duplicated}")
-    names = list(X.columns)
     if reset:
         estimator.n_features_in_ = n_columns
         estimator.feature_names_in_ = np.asarray(names, dtype=object)

@@ -10,11 +10,12 @@ values, hash buckets and ids of another type included) and sequence parsing
 what the torch-free serving artifact (:mod:`sk_ctr.serving`) stores: importing this module pulls
 neither scikit-learn nor torch.
 
-It shares the transformer's column checks (:mod:`sk_ctr.preprocessing.columns`), lookup and
-sequence parsing; what it repeats (the transform's loop over the fields, the bucketing, and
-the hashing of :class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`, modules that import
-scikit-learn) is a few lines over numpy and pandas, kept equal by ``tests/test_serving.py``,
-which compares both encodings on every input dtype.
+It shares the transformer's column checks (:mod:`sk_ctr.preprocessing.columns`), lookup,
+bucketing and assembly of the field arrays (:mod:`sk_ctr.preprocessing.field_arrays`) and
+sequence parsing; what it repeats (the transform's loop over the fields, and the hashing of
+:class:`~sk_ctr.preprocessing.crosses.CrossProductFeatures`, modules that import scikit-learn)
+is a few lines over numpy and pandas, kept equal by ``tests/test_serving.py``, which compares
+both encodings on every input dtype.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import pandas as pd
 
 from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES, VALUES
 from sk_ctr.preprocessing.columns import _numeric_values, _reject_nan, _stored_columns, check_frame
-from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, Field
+from sk_ctr.preprocessing.field_arrays import bucket_ids, stack_fields
+from sk_ctr.preprocessing.fields import Field
 from sk_ctr.preprocessing.sequences import sequence_ids
 from sk_ctr.preprocessing.vocabulary import VocabularyLookup
 
@@ -220,25 +222,37 @@ class RawEncoder:
         cat_fields = [f for f in self.fields if f.kind == "categorical"]
         num_fields = [f for f in self.fields if f.kind == "numeric"]
         columns = _stored_columns(frame)
-        ids = np.empty((n_samples, len(cat_fields)), dtype=np.int64)
-        for j, field in enumerate(cat_fields):
-            column = columns[field.name]
-            if field.source == "categorical":
-                ids[:, j] = self._lookups[field.name].column_ids(field.name, column)
-            else:
-                values = _numeric_values(field.name, column)
-                ids[:, j] = _bucket_ids(values, self.bin_edges[field.name])
-        values = np.empty((n_samples, len(num_fields)), dtype=np.float32)
-        for j, field in enumerate(num_fields):
-            raw = _numeric_values(field.name, columns[field.name])
-            _reject_nan(field.name, raw)
-            mean, std = self.scaling[field.name]
-            values[:, j] = (raw - mean) / std
+        ids = stack_fields(
+            n_samples,
+            len(cat_fields),
+            np.int64,
+            (self._field_ids(field, columns[field.name]) for field in cat_fields),
+        )
+        values = stack_fields(
+            n_samples,
+            len(num_fields),
+            np.float32,
+            (self._scaled_values(field, columns[field.name]) for field in num_fields),
+        )
         arrays = {IDS: ids, VALUES: values}
         seq_fields = [f for f in self.fields if f.kind == "sequence"]
         if seq_fields:
             arrays[SEQUENCES], arrays[LENGTHS] = self._sequence_ids(frame, seq_fields)
         return arrays
+
+    def _field_ids(self, field, column):
+        """The ids of a categorical or bucketized field's column."""
+        if field.source == "categorical":
+            return self._lookups[field.name].column_ids(field.name, column)
+        values = _numeric_values(field.name, column)
+        return bucket_ids(values, self.bin_edges[field.name])
+
+    def _scaled_values(self, field, column):
+        """The standardized values of a numeric-value field's column."""
+        raw = _numeric_values(field.name, column)
+        _reject_nan(field.name, raw)
+        mean, std = self.scaling[field.name]
+        return (raw - mean) / std
 
     def _sequence_ids(self, frame, seq_fields):
         lookup_of = self._lookups.__getitem__
@@ -314,9 +328,3 @@ def _cross_buckets(frame, columns, n_buckets):
     hashed = pd.util.hash_pandas_object(pd.DataFrame(parts), index=False)
     buckets = (hashed.to_numpy() % np.uint64(n_buckets)).astype(np.int64)
     return pd.Categorical.from_codes(buckets, categories=pd.RangeIndex(n_buckets))
-
-
-def _bucket_ids(values, edges):
-    ids = np.searchsorted(edges, values, side="right").astype(np.int64) + FIRST_VALUE_ID
-    ids[np.isnan(values)] = MISSING_ID
-    return ids

@@ -30,6 +30,7 @@ from sk_ctr.preprocessing.counting import (
     _RunningCounts,
 )
 from sk_ctr.preprocessing.crosses import crossed_columns
+from sk_ctr.preprocessing.field_arrays import bucket_ids, stack_fields
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, OTHER_ID, Field, FieldData
 from sk_ctr.preprocessing.roles import (
     column_roles,
@@ -503,25 +504,37 @@ class CTRTransformer(ChunkedFitMixin, TransformerMixin, BaseEstimator, auto_wrap
         cat_fields = [f for f in self.fields_ if f.kind == "categorical"]
         num_fields = [f for f in self.fields_ if f.kind == "numeric"]
         columns = _stored_columns(frame)
-        ids = np.empty((n_samples, len(cat_fields)), dtype=np.int64)
-        for j, field in enumerate(cat_fields):
-            column = columns[field.name]
-            if field.source == "categorical":
-                ids[:, j] = self._lookup(field.name).column_ids(field.name, column)
-            else:
-                values = _numeric_values(field.name, column)
-                ids[:, j] = self._bucket_ids(values, self.bin_edges_[field.name])
-        values = np.empty((n_samples, len(num_fields)), dtype=np.float32)
-        for j, field in enumerate(num_fields):
-            raw = _numeric_values(field.name, columns[field.name])
-            _reject_nan(field.name, raw)
-            mean, std = self.scaling_[field.name]
-            values[:, j] = (raw - mean) / std
+        ids = stack_fields(
+            n_samples,
+            len(cat_fields),
+            np.int64,
+            (self._field_ids(field, columns[field.name]) for field in cat_fields),
+        )
+        values = stack_fields(
+            n_samples,
+            len(num_fields),
+            np.float32,
+            (self._scaled_values(field, columns[field.name]) for field in num_fields),
+        )
         arrays = {IDS: ids, VALUES: values}
         seq_fields = [f for f in self.fields_ if f.kind == "sequence"]
         if seq_fields:
             arrays[SEQUENCES], arrays[LENGTHS] = self._sequence_ids(frame, seq_fields)
         return FieldData(arrays, self.fields_)
+
+    def _field_ids(self, field, column):
+        """The ids of a categorical or bucketized field's column."""
+        if field.source == "categorical":
+            return self._lookup(field.name).column_ids(field.name, column)
+        values = _numeric_values(field.name, column)
+        return self._bucket_ids(values, self.bin_edges_[field.name])
+
+    def _scaled_values(self, field, column):
+        """The standardized values of a numeric-value field's column."""
+        raw = _numeric_values(field.name, column)
+        _reject_nan(field.name, raw)
+        mean, std = self.scaling_[field.name]
+        return (raw - mean) / std
 
     def _sequence_ids(self, frame, seq_fields):
         return sequence_ids(
@@ -549,9 +562,7 @@ class CTRTransformer(ChunkedFitMixin, TransformerMixin, BaseEstimator, auto_wrap
 
     @staticmethod
     def _bucket_ids(values, edges):
-        ids = np.searchsorted(edges, values, side="right").astype(np.int64) + FIRST_VALUE_ID
-        ids[np.isnan(values)] = MISSING_ID
-        return ids
+        return bucket_ids(values, edges)
 
     # --------------------------------------------------------------- schema
     def get_feature_names_out(self, input_features=None):

@@ -108,13 +108,13 @@ def test_no_thread_or_switch_interval_outlives_the_call(fitted, small_chunks, mo
     frame, _, _ = requests(X)
     before, interval = set(threading.enumerate()), sys.getswitchinterval()
     during = []
-    forward = est.forward
+    forward = pipelined.network_logits  # the network's pass over one chunk
 
     def spy(*args, **kwargs):
         during.append(sys.getswitchinterval())
         return forward(*args, **kwargs)
 
-    monkeypatch.setattr(est, "forward", spy, raising=False)
+    monkeypatch.setattr(pipelined, "network_logits", spy)
     est.predict_proba(frame)
     assert set(threading.enumerate()) == before
     assert sys.getswitchinterval() == interval
@@ -127,8 +127,11 @@ def test_interrupt_propagates_and_joins_the_thread(fitted, small_chunks, monkeyp
     est, X = fitted
     frame, _, _ = requests(X)
     calls = []
-    name = "forward" if where == "network" else "_encode_for_prediction"
-    original = getattr(est, name)
+    # the network's pass over one chunk, or the encoding of one
+    owner, name = (
+        (pipelined, "network_logits") if where == "network" else (est, "_encode_for_prediction")
+    )
+    original = getattr(owner, name)
 
     def interrupted_on_second_call(*args, **kwargs):
         calls.append(threading.current_thread().name)
@@ -136,7 +139,7 @@ def test_interrupt_propagates_and_joins_the_thread(fitted, small_chunks, monkeyp
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(est, name, interrupted_on_second_call, raising=False)
+    monkeypatch.setattr(owner, name, interrupted_on_second_call, raising=False)
     before, interval = set(threading.enumerate()), sys.getswitchinterval()
     with pytest.raises(KeyboardInterrupt):
         est.predict_proba(frame)

@@ -133,6 +133,35 @@ def test_strings_of_integers_queried_as_integers_get_the_ids_of_the_strings(size
         np.testing.assert_array_equal(transform_ids(encoder, column), expected)
 
 
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+@pytest.mark.parametrize("hash_buckets", [0, 5])
+def test_unseen_strings_next_to_numbers_in_a_string_vocabulary(size, hash_buckets):
+    # Unseen strings (also numpy's) stay as they are; numbers are looked up as their strings.
+    encoder = CTRTransformer(hash_buckets=hash_buckets)
+    encoder.fit(pd.DataFrame({"c": ["123", "a", "123", "7"]}))
+    vocabulary = encoder.vocabularies_["c"]
+    id_of = {value: i + 2 for i, value in enumerate(vocabulary)}
+
+    def unseen(value):
+        if not hash_buckets:
+            return 1
+        return hashed_ids(np.array([value], dtype=object), len(vocabulary), hash_buckets)[0]
+
+    values = ["new", 7, np.str_("a"), 123.0, "7.0", np.str_("fresh"), True, "123"]
+    expected = [
+        unseen("new"),
+        id_of["7"],
+        id_of["a"],
+        id_of["123"],
+        unseen("7.0"),
+        unseen("fresh"),
+        unseen(True),
+        id_of["123"],
+    ]
+    column = pd.Series(repeated(values, size), dtype=object)
+    np.testing.assert_array_equal(transform_ids(encoder, column), repeated(expected, size))
+
+
 def test_a_float_vocabulary_finds_numbers_given_as_strings_or_integers():
     encoder = CTRTransformer(categorical_features=["c"]).fit(pd.DataFrame({"c": [1.5, 2.0, 2.0]}))
     column = pd.Series(["1.5", 2, "2", "x", "1" * 400, 1.5], dtype=object)
