@@ -191,6 +191,48 @@ def test_network_auxiliary_loss_is_eq_6_on_the_groups_vectors(grouping):
     torch.testing.assert_close(net.auxiliary_loss(**scrambled, negatives=negatives), loss)
 
 
+def rerun_extractor_auxiliary_loss(net, batch, negatives):
+    """The auxiliary loss as it was computed before it shared the forward's interest states:
+    each group's extractor GRU run a second time, by the layer's own auxiliary_loss."""
+    fields = net.embedding(batch["ids"], batch["values"])
+    behaviors = net.embedding.sequence(batch["sequences"])
+    negative_behaviors = net.embedding.sequence(negatives)
+    losses = []
+    for group, evolution in zip(net.groups, net.attention, strict=True):
+        keys, _, lengths = net._group_inputs(fields, behaviors, batch["lengths"], group)
+        negative_keys = net._group_inputs(fields, negative_behaviors, batch["lengths"], group)[0]
+        losses.append(evolution.auxiliary_loss(keys, negative_keys, lengths))
+    return torch.stack(losses).mean()
+
+
+@pytest.mark.parametrize("grouping", ["concat", "separate"])
+def test_forward_with_the_auxiliary_loss_equals_the_extractor_run_twice(grouping):
+    net = dien_net(behavior_grouping=grouping).train()
+    batch, _ = schema_batch()
+    negatives = net.sample_negatives(batch["sequences"], torch.Generator().manual_seed(3))
+    logits, auxiliary = net(**batch, auxiliary=True, negatives=negatives)
+    new = torch.autograd.grad(logits.sum() + auxiliary, list(net.parameters()))
+    expected_logits = net(**batch)
+    expected_auxiliary = rerun_extractor_auxiliary_loss(net, batch, negatives)
+    old = torch.autograd.grad(
+        expected_logits.sum() + expected_auxiliary, list(net.parameters()), allow_unused=True
+    )
+    torch.testing.assert_close(logits, expected_logits)
+    torch.testing.assert_close(auxiliary, expected_auxiliary)
+    for new_grad, old_grad in zip(new, old, strict=True):
+        torch.testing.assert_close(
+            new_grad, torch.zeros_like(new_grad) if old_grad is None else old_grad
+        )
+    # the same draw of the global generator as the separate auxiliary_loss call of before
+    torch.manual_seed(5)
+    sampled = net(**batch, auxiliary=True)[1]
+    torch.manual_seed(5)
+    torch.testing.assert_close(
+        sampled,
+        rerun_extractor_auxiliary_loss(net, batch, net.sample_negatives(batch["sequences"])),
+    )
+
+
 def test_negatives_are_real_ids_of_each_vocabulary_drawn_by_the_generator():
     net = dien_net()
     sequences = torch.zeros(400, 3, 5, dtype=torch.long)
@@ -296,7 +338,9 @@ def test_training_loss_adds_the_weighted_auxiliary_loss(aux_loss_weight, adaptiv
     if aux_loss_weight:
         expected = expected + aux_loss_weight * est.module_.auxiliary_loss(**batch)
     torch.manual_seed(7)
-    loss = est.get_loss(logits, targets, X=batch, training=True)
+    y_pred = est.infer(batch)  # a training forward: the logits and the auxiliary loss
+    assert isinstance(y_pred, tuple) == (aux_loss_weight > 0)
+    loss = est.get_loss(y_pred, targets, X=batch, training=True)
     torch.testing.assert_close(loss, expected)
     torch.testing.assert_close(est.get_loss(logits, targets, X=batch, training=False), data_only)
 
