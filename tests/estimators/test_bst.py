@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import randomize_
+from helpers import behavior_batch, behavior_schema, other_padding, randomize_
 from references import bst_block_reference
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
@@ -17,7 +17,6 @@ from sklearn.pipeline import Pipeline
 from sk_ctr.datasets import make_behavior_dataset
 from sk_ctr.estimators.bst import BSTClassifier
 from sk_ctr.estimators.din import EmbeddingMLPClassifier
-from sk_ctr.layers.attention import sequence_mask
 from sk_ctr.metrics import gauc_score
 from sk_ctr.models.bst import BSTNet
 from sk_ctr.preprocessing.fields import Field
@@ -27,43 +26,15 @@ from sk_ctr.preprocessing.fields import Field
 # --------------------------------------------------------------------------------------
 
 L = 6
-#: user (5 ids), item_id (7), cate_id (4), a numeric field, two histories sharing the
-#: candidates' rows, a multi-valued "tags" field and "gaps", bucketized time gaps (5 ids).
-SCHEMA = (
-    Field("user", "categorical", 5, source="categorical"),
-    Field("item_id", "categorical", 7, source="categorical"),
-    Field("cate_id", "categorical", 4, source="categorical"),
-    Field("price", "numeric", 1, source="numeric"),
-    Field("hist_item_id", "sequence", 7, source="sequence", shares="item_id", max_length=L),
-    Field("hist_cate_id", "sequence", 4, source="sequence", shares="cate_id", max_length=L),
-    Field("tags", "sequence", 6, source="sequence", max_length=L),
-    Field("gaps", "sequence", 5, source="sequence", max_length=L),
-)
+#: The behaviour schema with "gaps", bucketized time gaps (5 ids), and the padded length.
+SCHEMA = behavior_schema(max_length=L, gaps=True)
 #: Lengths of hist_item_id, hist_cate_id, tags, gaps per row (row 0: no history).
 LENGTHS = [[0, 0, 0, 0], [1, 1, 2, 1], [6, 6, 6, 6], [3, 3, 0, 3], [2, 2, 1, 2], [4, 4, 5, 4]]
 VOCABULARIES = (7, 4, 6, 5)
 
 
 def schema_batch(lengths=LENGTHS, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    batch_size = len(lengths)
-    ids = torch.stack(
-        [torch.randint(0, v, (batch_size,), generator=generator) for v in (5, 7, 4)], dim=1
-    )
-    values = torch.randn(batch_size, 1, generator=generator, dtype=torch.float64)
-    lengths = torch.tensor(lengths)
-    sequences = torch.stack(
-        [torch.randint(1, v, (batch_size, L), generator=generator) for v in VOCABULARIES], dim=1
-    )
-    sequences = sequences * sequence_mask(lengths, L)  # padding id 0
-    return {"ids": ids, "values": values, "sequences": sequences, "lengths": lengths}
-
-
-def other_padding(batch, seed=1):
-    """The same batch with random ids (not 0) at every padding position."""
-    noise = schema_batch([[L] * 4] * len(batch["lengths"]), seed)["sequences"]
-    mask = sequence_mask(batch["lengths"], L)
-    return {**batch, "sequences": torch.where(mask, batch["sequences"], noise)}
+    return behavior_batch(lengths, L, VOCABULARIES, seed)
 
 
 def bst_by_loop(net, batch):
@@ -147,7 +118,7 @@ def test_padding_ids_never_change_the_logits(training):
     net = bst_net(transformer_dropout=0.0, position_column={"hist_item_id": "gaps"})
     net.train(training)
     batch = schema_batch()
-    torch.testing.assert_close(net(**other_padding(batch)), net(**batch))
+    torch.testing.assert_close(net(**other_padding(batch, VOCABULARIES)), net(**batch))
 
 
 def test_empty_histories_leave_the_candidate_alone_with_finite_gradients():

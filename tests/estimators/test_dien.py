@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import randomize_
+from helpers import behavior_batch, behavior_schema, other_padding, randomize_
 from references import (
     attentional_gru_by_definition,
     auxiliary_loss_by_definition,
@@ -22,52 +22,19 @@ from torch import nn
 from sk_ctr.datasets import make_behavior_dataset
 from sk_ctr.estimators.dien import DIENClassifier
 from sk_ctr.estimators.din import EmbeddingMLPClassifier
-from sk_ctr.layers.attention import sequence_mask
 from sk_ctr.metrics import gauc_score
 from sk_ctr.models.dien import DIENNet
 from sk_ctr.preprocessing.fields import Field
 
-#: user (5 ids), item_id (7), cate_id (4), a numeric field, two histories sharing the
-#: candidates' rows and a multi-valued "tags" field with a vocabulary of its own.
-SCHEMA = (
-    Field("user", "categorical", 5, source="categorical"),
-    Field("item_id", "categorical", 7, source="categorical"),
-    Field("cate_id", "categorical", 4, source="categorical"),
-    Field("price", "numeric", 1, source="numeric"),
-    Field("hist_item_id", "sequence", 7, source="sequence", shares="item_id"),
-    Field("hist_cate_id", "sequence", 4, source="sequence", shares="cate_id"),
-    Field("tags", "sequence", 6, source="sequence"),
-)
+SCHEMA = behavior_schema()
 LENGTHS = [[0, 0, 0], [1, 1, 2], [5, 5, 5], [3, 3, 0], [2, 2, 1]]
 MODES = ["augru", "agru", "aigru"]
 
 
 def schema_batch(lengths=LENGTHS, max_length=5, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    batch_size = len(lengths)
-    ids = torch.stack(
-        [torch.randint(0, v, (batch_size,), generator=generator) for v in (5, 7, 4)], dim=1
-    )
-    values = torch.randn(batch_size, 1, generator=generator, dtype=torch.float64)
-    lengths = torch.tensor(lengths)
-    sequences = torch.stack(
-        [torch.randint(1, v, (batch_size, max_length), generator=generator) for v in (7, 4, 6)],
-        dim=1,
-    )
-    mask = sequence_mask(lengths, max_length)
-    noise = torch.stack(
-        [torch.randint(1, v, (batch_size, max_length), generator=generator) for v in (7, 4, 6)],
-        dim=1,
-    )
-    return (
-        {"ids": ids, "values": values, "sequences": sequences * mask, "lengths": lengths},
-        {
-            "ids": ids,
-            "values": values,
-            "sequences": torch.where(mask, sequences, noise),
-            "lengths": lengths,
-        },
-    )  # fmt: skip  (the same batch with real ids, not 0, at the padding positions)
+    """The batch, and the same batch with real ids (not 0) at the padding positions."""
+    batch = behavior_batch(lengths, max_length, seed=seed)
+    return batch, other_padding(batch)
 
 
 def dien_net(**params):
