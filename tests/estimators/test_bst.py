@@ -266,12 +266,13 @@ def test_without_behavior_it_warns_that_there_is_no_sequence():
 # End to end on make_behavior_dataset
 # --------------------------------------------------------------------------------------
 
-#: The candidate's category and the category history, as in DIN's test
-#: (tests/estimators/test_din.py): a click depends on whether the candidate's category is among
-#: the 10 recent behaviours. 60 categories: too many for a sum of 10 vectors of 8 to tell apart.
-CATEGORY_COLUMNS = ["position", "cate_id", "hist_cate_id"]
+#: The candidate item and category and their histories: a click depends on whether the
+#: candidate's category is among the 10 recent behaviours (60 categories: too many for a sum of
+#: 10 vectors of 8 to tell apart), and the 1,500 item ids, seen about twice each, are mostly
+#: noise that the MLP can learn by heart.
+COLUMNS = ["position", "item_id", "cate_id", "hist_item_id", "hist_cate_id"]
 FAST = {
-    "behavior": {"hist_cate_id": "cate_id"},
+    "behavior": {"hist_item_id": "item_id", "hist_cate_id": "cate_id"},
     "max_sequence_length": 10,
     "embed_dim": 8,
     "hidden_units": (32,),
@@ -285,24 +286,25 @@ FAST = {
 }
 
 
-def test_bst_beats_the_sum_pooling_base_model_in_gauc_and_auc():
+def test_bst_at_its_defaults_beats_the_sum_pooling_base_model_in_gauc_and_auc():
     # Both at their defaults but the training settings of FAST and the MLP (BST's 1024-512-256
-    # would triple the time): BST's 8 heads, dropout 0.2 and adaptive_l2=0.5. Measured with
-    # this seed: GAUC 0.715 (BST) against 0.669 (base model), AUC 0.688 / 0.654; with 2 heads
-    # and no regularisation 0.728 / 0.697.
+    # would double the time): BST's 8 heads, dropout 0.2 and adaptive_l2=0.5. Measured with
+    # this seed: GAUC 0.607 (BST) against 0.556 (base model), AUC 0.588 / 0.549; with the data
+    # of random_state 1 and 2, GAUC +0.072 and +0.080. With adaptive_l2=0 BST learns the item
+    # ids instead: GAUC 0.547 (-0.010; +0.023 and -0.032 on the other data), and this fails.
     X, y = make_behavior_dataset(
         n_samples=3000,
         n_users=100,
-        n_items=200,
+        n_items=1500,
         n_categories=60,
         max_history=20,
         recent_window=10,
         random_state=0,
     )
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
-    bst = BSTClassifier(**FAST).fit(X_train[CATEGORY_COLUMNS], y_train)
-    base = EmbeddingMLPClassifier(**FAST).fit(X_train[CATEGORY_COLUMNS], y_train)
+    bst = BSTClassifier(**FAST).fit(X_train[COLUMNS], y_train)
+    base = EmbeddingMLPClassifier(**FAST).fit(X_train[COLUMNS], y_train)
     users = X_test["user_id"]
-    bst_p, base_p = (m.predict_proba(X_test[CATEGORY_COLUMNS])[:, 1] for m in (bst, base))
-    assert gauc_score(y_test, bst_p, users) > gauc_score(y_test, base_p, users) + 0.03
-    assert roc_auc_score(y_test, bst_p) > roc_auc_score(y_test, base_p) + 0.015
+    bst_p, base_p = (m.predict_proba(X_test[COLUMNS])[:, 1] for m in (bst, base))
+    assert gauc_score(y_test, bst_p, users) > gauc_score(y_test, base_p, users) + 0.04
+    assert roc_auc_score(y_test, bst_p) > roc_auc_score(y_test, base_p) + 0.02
