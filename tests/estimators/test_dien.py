@@ -312,6 +312,25 @@ def test_training_loss_adds_the_weighted_auxiliary_loss(aux_loss_weight, adaptiv
     torch.testing.assert_close(est.get_loss(logits, targets, X=batch, training=False), data_only)
 
 
+def test_a_training_step_runs_the_extractor_gru_once():
+    X, y = tiny_frame()
+    est = tiny(max_epochs=1).fit(X, y)
+    encoded = est.preprocessor_.transform(X)
+    batch = {k: torch.as_tensor(encoded[k]) for k in ("ids", "values", "sequences", "lengths")}
+    targets = torch.as_tensor(y, dtype=torch.float32)
+    calls = []
+    hook = est.module_.attention[0].extractor.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        est.module_.train()
+        est.get_loss(est.infer(batch), targets, X=batch, training=True).backward()
+        assert len(calls) == 1  # the logits and the auxiliary loss share its states
+        est.module_.eval()
+        est.get_loss(est.infer(batch), targets, X=batch, training=False)
+        assert len(calls) == 2  # evaluation: the logits alone
+    finally:
+        hook.remove()
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_every_evolution_mode_fits_and_reports_attention(mode):
     X, y = tiny_frame()
