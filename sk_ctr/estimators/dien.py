@@ -100,7 +100,9 @@ class DIENClassifier(DINClassifier):
             return super().get_loss(y_pred, y_true, X=X, training=training)
         logits, auxiliary = y_pred
         loss = super().get_loss(logits, y_true, X=X, training=training)
-        auxiliary = self.aux_loss_weight * auxiliary
+        # nn.DataParallel (strategy="dp", GPUs) gathers one auxiliary loss per replica, each
+        # the mean over its part of the batch: their mean
+        auxiliary = self.aux_loss_weight * auxiliary.mean()
         scale = X.get(LOSS_SCALE) if isinstance(X, Mapping) else None
         if scale is not None:
             auxiliary = auxiliary * to_tensor(scale, self.device)[0]
