@@ -26,7 +26,9 @@ the same split; the table gives the mean (and spread) of test AUC and GAUC
 (:func:`sk_ctr.metrics.gauc_score`, per-user AUC weighted by impressions; users with one class
 skipped), the training seconds and the epochs. ``--validation``: the models are fitted on 80 % of
 the training part and scored on the other 20 % (``random_state=1``), never on the test part: how
-defaults are chosen.
+defaults are chosen. ``--estimator-defaults``: none of the settings above (nor ``--patience``),
+every training parameter the estimators' default (``max_sequence_length=50``, ``init_std=0.01``,
+``lr=3e-3``, automatic batch size, at most 50 epochs, patience 5): what a user's first fit does.
 
 How to run
 ----------
@@ -118,11 +120,22 @@ def load_split(data, n_samples):
     return (*split, behavior, users, list(X.columns))
 
 
-def run(data, n_samples, models, seeds, adaptive_l2=None, validation=False, patience=2):
+def run(
+    data,
+    n_samples,
+    models,
+    seeds,
+    adaptive_l2=None,
+    validation=False,
+    patience=2,
+    estimator_defaults=False,
+):
     X_train, X_test, y_train, y_test, behavior, users, columns = load(data, n_samples, validation)
     # None: each model's own default
     regularisation = {} if adaptive_l2 is None else {"adaptive_l2": adaptive_l2}
     training = {**TRAINING, "n_iter_no_change": patience}
+    if estimator_defaults:
+        training = {"n_threads": 1}
     rows = []
     for name in models:
         scores = []
@@ -170,6 +183,7 @@ def main(argv=None):
     parser.add_argument("--adaptive-l2", type=float, default=None)
     parser.add_argument("--validation", action="store_true")
     parser.add_argument("--patience", type=int, default=TRAINING["n_iter_no_change"])
+    parser.add_argument("--estimator-defaults", action="store_true")
     args = parser.parse_args(argv)
     models = args.models.split(",")
     unknown = [m for m in models if m not in MODELS]
@@ -184,6 +198,7 @@ def main(argv=None):
         args.adaptive_l2,
         args.validation,
         args.patience,
+        args.estimator_defaults,
     )
     print(markdown(rows))
 
