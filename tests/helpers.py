@@ -10,6 +10,8 @@ import skorch
 import torch
 
 import sk_ctr
+from sk_ctr.layers.attention import sequence_mask
+from sk_ctr.preprocessing.fields import Field
 
 
 def randomize_(module):
@@ -53,3 +55,68 @@ def child_env(**variables):
     repository = str(Path(sk_ctr.__file__).resolve().parents[1])
     path = os.pathsep.join([repository, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, **variables}
+
+
+def behavior_schema(max_length=None, gaps=False):
+    """The schema of the behaviour-network tests (DIN, DIEN, BST): user (5 ids), item_id (7),
+    cate_id (4), a numeric field, two histories sharing the candidates' rows and a
+    multi-valued "tags" field (6) with a vocabulary of its own; with ``gaps``, "gaps" (5
+    bucketized time gaps, BST's position column). ``max_length``: the padded length the
+    sequence fields declare (BST's positions by order need it)."""
+    sequences = [("hist_item_id", 7, "item_id"), ("hist_cate_id", 4, "cate_id"), ("tags", 6, None)]
+    if gaps:
+        sequences.append(("gaps", 5, None))
+    return (
+        Field("user", "categorical", 5, source="categorical"),
+        Field("item_id", "categorical", 7, source="categorical"),
+        Field("cate_id", "categorical", 4, source="categorical"),
+        Field("price", "numeric", 1, source="numeric"),
+        *(
+            Field(name, "sequence", size, source="sequence", shares=shares, max_length=max_length)
+            for name, size, shares in sequences
+        ),
+    )
+
+
+def behavior_batch(lengths, max_length, vocabularies=(7, 4, 6), seed=0):
+    """A float64 batch of :func:`behavior_schema`: random ids of the three categorical fields,
+    a numeric value, and sequences of random real ids (1.. vocabulary - 1) with padding id 0
+    after each row's length.
+
+    Parameters
+    ----------
+    lengths : list of list of int
+        Per row, the length of every sequence field.
+    max_length : int
+    vocabularies : tuple of int
+        The vocabulary size of every sequence field.
+    seed : int
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        ``ids``, ``values``, ``sequences``, ``lengths``: a network's inputs.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    batch_size = len(lengths)
+    ids = torch.stack(
+        [torch.randint(0, v, (batch_size,), generator=generator) for v in (5, 7, 4)], dim=1
+    )
+    values = torch.randn(batch_size, 1, generator=generator, dtype=torch.float64)
+    lengths = torch.tensor(lengths)
+    sequences = torch.stack(
+        [torch.randint(1, v, (batch_size, max_length), generator=generator) for v in vocabularies],
+        dim=1,
+    )
+    sequences = sequences * sequence_mask(lengths, max_length)  # padding id 0
+    return {"ids": ids, "values": values, "sequences": sequences, "lengths": lengths}
+
+
+def other_padding(batch, vocabularies=(7, 4, 6), seed=1):
+    """The same :func:`behavior_batch` with random real ids (not 0) at every padding
+    position: a network masking by the lengths gives the same output."""
+    generator = torch.Generator().manual_seed(seed)
+    shape = batch["sequences"][:, 0].shape
+    noise = torch.stack([torch.randint(1, v, shape, generator=generator) for v in vocabularies], 1)
+    mask = sequence_mask(batch["lengths"], batch["sequences"].shape[-1])
+    return {**batch, "sequences": torch.where(mask, batch["sequences"], noise)}

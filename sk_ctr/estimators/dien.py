@@ -1,5 +1,6 @@
 """The Deep Interest Evolution Network estimator (Zhou et al., AAAI 2019)."""
 
+from collections.abc import Mapping
 from numbers import Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -9,6 +10,7 @@ from sk_ctr.estimators.din import _ATTENTION_PARAMS, _BEHAVIOR_PARAMS, DINClassi
 from sk_ctr.estimators.parameter_docs import INIT_STD, parameters, training_parameters
 from sk_ctr.layers.interest_evolution import EVOLUTION_MODES
 from sk_ctr.models.dien import DIENNet
+from sk_ctr.preprocessing.batch import LOSS_SCALE
 
 __all__ = ["DIENClassifier"]
 
@@ -77,18 +79,31 @@ class DIENClassifier(DINClassifier):
         self.evolution = evolution
         self.aux_loss_weight = aux_loss_weight
 
-    def _batch_penalty(self, network, inputs, loss_scale):
-        """DIN's penalty plus ``aux_loss_weight`` times the auxiliary loss of eq. 6 on the
-        batch (:meth:`DIENNet.auxiliary_loss`, negatives drawn by torch's seeded generator).
+    def infer(self, x, **fit_params):
+        """Forward a batch; a training batch also gets the auxiliary loss from the network
+        (``auxiliary=True``: the extractor's states computed once serve the logits and eq. 6;
+        negatives drawn by torch's seeded generator). Through DDP's wrapper, so its gradient
+        is synchronised with the rest."""
+        if self.aux_loss_weight > 0 and self.module_.training:
+            fit_params = {**fit_params, "auxiliary": True}
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """DIN's loss on the logits plus ``aux_loss_weight`` times the auxiliary loss of eq. 6
+        when the forward returned it (training batches: ``(logits, auxiliary loss)``).
 
         The auxiliary loss is a mean over the batch's steps, like the click loss a mean over
         its samples, so a DDP rank weighs it by its share of the global batch
         (``loss_scale``) as it does the click loss.
         """
-        penalty = super()._batch_penalty(network, inputs, loss_scale)
-        if self.aux_loss_weight == 0:
-            return penalty
-        auxiliary = self.aux_loss_weight * network.auxiliary_loss(**inputs)
-        if loss_scale is not None:
-            auxiliary = auxiliary * to_tensor(loss_scale, self.device)[0]
-        return penalty + auxiliary
+        if not isinstance(y_pred, tuple):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        logits, auxiliary = y_pred
+        loss = super().get_loss(logits, y_true, X=X, training=training)
+        # nn.DataParallel (strategy="dp", GPUs) gathers one auxiliary loss per replica, each
+        # the mean over its part of the batch: their mean
+        auxiliary = self.aux_loss_weight * auxiliary.mean()
+        scale = X.get(LOSS_SCALE) if isinstance(X, Mapping) else None
+        if scale is not None:
+            auxiliary = auxiliary * to_tensor(scale, self.device)[0]
+        return loss + auxiliary

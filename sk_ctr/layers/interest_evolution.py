@@ -216,7 +216,24 @@ class InterestEvolution(nn.Module):
         return torch.softmax(scores, dim=1) * mask
 
     def forward(self, behaviors, candidate, lengths):
-        interests = self.interests(behaviors, lengths)
+        return self.evolve(self.interests(behaviors, lengths), candidate, lengths)
+
+    def evolve(self, interests, candidate, lengths):
+        """The interest vector h'_T from the interest states (steps 2-3): :meth:`forward` on
+        the output of :meth:`interests`, which a caller that also needs h_t (the auxiliary
+        loss) computes once.
+
+        Parameters
+        ----------
+        interests : torch.Tensor of shape (batch_size, L, d)
+            h_t, as :meth:`interests` returns them.
+        candidate : torch.Tensor of shape (batch_size, d)
+        lengths : torch.Tensor of shape (batch_size,), int64
+
+        Returns
+        -------
+        torch.Tensor of shape (batch_size, d)
+        """
         attention = self._weights(interests, candidate, lengths)
         projected = self.evolution.project(interests, attention)
         hidden = interests.new_zeros(interests.shape[0], interests.shape[2])

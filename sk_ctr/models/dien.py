@@ -2,7 +2,11 @@
 
 import torch
 
-from sk_ctr.layers.interest_evolution import EVOLUTION_MODES, InterestEvolution
+from sk_ctr.layers.interest_evolution import (
+    EVOLUTION_MODES,
+    InterestEvolution,
+    auxiliary_loss,
+)
 from sk_ctr.models.din import DINNet
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID
 
@@ -102,9 +106,63 @@ sequence_pooling, behavior_grouping
         span = (self.negative_high - self.negative_low).unsqueeze(-1)
         return low + (uniform * span).long().clamp(max=span - 1)
 
+    def forward(self, ids, values, sequences=None, lengths=None, auxiliary=False, negatives=None):
+        """The click logits, and with ``auxiliary=True`` the auxiliary loss of the batch from
+        the same interest states h_t (the extractor GRU runs once per batch).
+
+        Parameters
+        ----------
+        ids, values, sequences, lengths : torch.Tensor
+            See :class:`~sk_ctr.models.din.EmbeddingMLPNet`.
+        auxiliary : bool, default=False
+            Also return the auxiliary loss (:meth:`auxiliary_loss`); what training asks for.
+        negatives : torch.Tensor of shape (batch_size, n_sequences, L), int64, default=None
+            The negative ids of the auxiliary loss; ``None``: :meth:`sample_negatives`, drawn
+            after the logits are computed.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (batch_size,)
+        auxiliary_loss : torch.Tensor of shape ()
+            Only with ``auxiliary=True``.
+        """
+        if not auxiliary:
+            return super().forward(ids, values, sequences, lengths)
+        fields = self.embedding(ids, values)
+        if self.groups:
+            pooled, extracted = self._evolve(fields, self._sequence_vectors(sequences), lengths)
+        else:  # no history paired with a candidate: no interest states
+            pooled, extracted = self.pool(fields, sequences, lengths), []
+        logits = self.mlp(torch.cat([fields, pooled], dim=1).flatten(start_dim=1))
+        if not extracted:
+            return logits, fields.sum() * 0  # zero, with a graph, so backward still runs
+        if negatives is None:
+            negatives = self.sample_negatives(sequences)
+        negative_behaviors = self._sequence_vectors(negatives)
+        losses = []
+        for group, (keys, states, group_lengths) in zip(self.groups, extracted, strict=True):
+            negative_keys = self._group_inputs(fields, negative_behaviors, lengths, group)[0]
+            losses.append(auxiliary_loss(states, keys, negative_keys, group_lengths))
+        return logits, torch.stack(losses).mean()
+
+    def _pool(self, fields, behaviors, lengths):
+        return self._evolve(fields, behaviors, lengths)[0]
+
+    def _evolve(self, fields, behaviors, lengths):
+        """The pooled sequences, as DIN's ``_pool`` gives them, and per behaviour group the
+        goods vectors (batch, L, m k), the interest states h_t and the group's lengths."""
+        interests, extracted = [], []
+        for group, evolution in zip(self.groups, self.attention, strict=True):
+            keys, query, group_lengths = self._group_inputs(fields, behaviors, lengths, group)
+            states = evolution.interests(keys, group_lengths)
+            interests.append(evolution.evolve(states, query, group_lengths))
+            extracted.append((keys, states, group_lengths))
+        return self._place_interests(fields, behaviors, lengths, interests), extracted
+
     def auxiliary_loss(self, ids, values, sequences=None, lengths=None, negatives=None):
         """DIEN's auxiliary loss (eq. 6) of the batch, averaged over the behaviour groups:
-        each interest state h_t against the next behaviour and a negative item.
+        each interest state h_t against the next behaviour and a negative item
+        (``forward(..., auxiliary=True)[1]``).
 
         With ``behavior_grouping="concat"`` the negative goods vector concatenates a negative
         drawn for each history independently (an item and a category that need not belong
@@ -121,16 +179,4 @@ sequence_pooling, behavior_grouping
         -------
         torch.Tensor of shape ()
         """
-        fields = self.embedding(ids, values)
-        if not self.groups:  # no history paired with a candidate: no interest states
-            return fields.sum() * 0
-        if negatives is None:
-            negatives = self.sample_negatives(sequences)
-        behaviors = self.embedding.sequence(sequences)
-        negative_behaviors = self.embedding.sequence(negatives)
-        losses = []
-        for group, evolution in zip(self.groups, self.attention, strict=True):
-            keys, _, group_lengths = self._group_inputs(fields, behaviors, lengths, group)
-            negative_keys = self._group_inputs(fields, negative_behaviors, lengths, group)[0]
-            losses.append(evolution.auxiliary_loss(keys, negative_keys, group_lengths))
-        return torch.stack(losses).mean()
+        return self.forward(ids, values, sequences, lengths, True, negatives)[1]

@@ -328,9 +328,17 @@ sequence_pooling
     def _pool(self, fields, behaviors, lengths):
         # The histories' slots get their attention pooling, the other sequences the base
         # model's sum / mean, so the MLP input keeps the base model's layout.
+        interests = [
+            attention(*self._group_inputs(fields, behaviors, lengths, group))
+            for group, attention in zip(self.groups, self.attention, strict=True)
+        ]
+        return self._place_interests(fields, behaviors, lengths, interests)
+
+    def _place_interests(self, fields, behaviors, lengths, interests):
+        """The pooled sequences (batch, n_sequences, k): each group's interest vector (batch,
+        m k) split over the slots of its m histories, the other sequences sum / mean pooled."""
         pooled = [None] * len(self.sequence_fields)
-        for group, attention in zip(self.groups, self.attention, strict=True):
-            interest = attention(*self._group_inputs(fields, behaviors, lengths, group))
+        for group, interest in zip(self.groups, interests, strict=True):
             for j, s in enumerate(group):
                 pooled[s] = interest[:, j * self.embed_dim : (j + 1) * self.embed_dim]
         plain = [s for s, vector in enumerate(pooled) if vector is None]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import randomize_
+from helpers import behavior_batch, behavior_schema, other_padding, randomize_
 from references import bst_block_reference
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
@@ -17,7 +17,6 @@ from sklearn.pipeline import Pipeline
 from sk_ctr.datasets import make_behavior_dataset
 from sk_ctr.estimators.bst import BSTClassifier
 from sk_ctr.estimators.din import EmbeddingMLPClassifier
-from sk_ctr.layers.attention import sequence_mask
 from sk_ctr.metrics import gauc_score
 from sk_ctr.models.bst import BSTNet
 from sk_ctr.preprocessing.fields import Field
@@ -27,43 +26,15 @@ from sk_ctr.preprocessing.fields import Field
 # --------------------------------------------------------------------------------------
 
 L = 6
-#: user (5 ids), item_id (7), cate_id (4), a numeric field, two histories sharing the
-#: candidates' rows, a multi-valued "tags" field and "gaps", bucketized time gaps (5 ids).
-SCHEMA = (
-    Field("user", "categorical", 5, source="categorical"),
-    Field("item_id", "categorical", 7, source="categorical"),
-    Field("cate_id", "categorical", 4, source="categorical"),
-    Field("price", "numeric", 1, source="numeric"),
-    Field("hist_item_id", "sequence", 7, source="sequence", shares="item_id", max_length=L),
-    Field("hist_cate_id", "sequence", 4, source="sequence", shares="cate_id", max_length=L),
-    Field("tags", "sequence", 6, source="sequence", max_length=L),
-    Field("gaps", "sequence", 5, source="sequence", max_length=L),
-)
+#: The behaviour schema with "gaps", bucketized time gaps (5 ids), and the padded length.
+SCHEMA = behavior_schema(max_length=L, gaps=True)
 #: Lengths of hist_item_id, hist_cate_id, tags, gaps per row (row 0: no history).
 LENGTHS = [[0, 0, 0, 0], [1, 1, 2, 1], [6, 6, 6, 6], [3, 3, 0, 3], [2, 2, 1, 2], [4, 4, 5, 4]]
 VOCABULARIES = (7, 4, 6, 5)
 
 
 def schema_batch(lengths=LENGTHS, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    batch_size = len(lengths)
-    ids = torch.stack(
-        [torch.randint(0, v, (batch_size,), generator=generator) for v in (5, 7, 4)], dim=1
-    )
-    values = torch.randn(batch_size, 1, generator=generator, dtype=torch.float64)
-    lengths = torch.tensor(lengths)
-    sequences = torch.stack(
-        [torch.randint(1, v, (batch_size, L), generator=generator) for v in VOCABULARIES], dim=1
-    )
-    sequences = sequences * sequence_mask(lengths, L)  # padding id 0
-    return {"ids": ids, "values": values, "sequences": sequences, "lengths": lengths}
-
-
-def other_padding(batch, seed=1):
-    """The same batch with random ids (not 0) at every padding position."""
-    noise = schema_batch([[L] * 4] * len(batch["lengths"]), seed)["sequences"]
-    mask = sequence_mask(batch["lengths"], L)
-    return {**batch, "sequences": torch.where(mask, batch["sequences"], noise)}
+    return behavior_batch(lengths, L, VOCABULARIES, seed)
 
 
 def bst_by_loop(net, batch):
@@ -147,7 +118,7 @@ def test_padding_ids_never_change_the_logits(training):
     net = bst_net(transformer_dropout=0.0, position_column={"hist_item_id": "gaps"})
     net.train(training)
     batch = schema_batch()
-    torch.testing.assert_close(net(**other_padding(batch)), net(**batch))
+    torch.testing.assert_close(net(**other_padding(batch, VOCABULARIES)), net(**batch))
 
 
 def test_empty_histories_leave_the_candidate_alone_with_finite_gradients():
@@ -295,12 +266,13 @@ def test_without_behavior_it_warns_that_there_is_no_sequence():
 # End to end on make_behavior_dataset
 # --------------------------------------------------------------------------------------
 
-#: The candidate's category and the category history, as in DIN's test
-#: (tests/estimators/test_din.py): a click depends on whether the candidate's category is among
-#: the 10 recent behaviours. 60 categories: too many for a sum of 10 vectors of 8 to tell apart.
-CATEGORY_COLUMNS = ["position", "cate_id", "hist_cate_id"]
+#: The candidate item and category and their histories: a click depends on whether the
+#: candidate's category is among the 10 recent behaviours (60 categories: too many for a sum of
+#: 10 vectors of 8 to tell apart), and the 1,500 item ids, seen about twice each, are mostly
+#: noise that the MLP can learn by heart.
+COLUMNS = ["position", "item_id", "cate_id", "hist_item_id", "hist_cate_id"]
 FAST = {
-    "behavior": {"hist_cate_id": "cate_id"},
+    "behavior": {"hist_item_id": "item_id", "hist_cate_id": "cate_id"},
     "max_sequence_length": 10,
     "embed_dim": 8,
     "hidden_units": (32,),
@@ -314,21 +286,25 @@ FAST = {
 }
 
 
-def test_bst_beats_the_sum_pooling_base_model_in_gauc_and_auc():
-    # Measured with this seed: GAUC 0.728 (BST) against 0.671 (base model), AUC 0.697 / 0.662.
+def test_bst_at_its_defaults_beats_the_sum_pooling_base_model_in_gauc_and_auc():
+    # Both at their defaults but the training settings of FAST and the MLP (BST's 1024-512-256
+    # would double the time): BST's 8 heads, dropout 0.2 and adaptive_l2=0.5. Measured with
+    # this seed: GAUC 0.607 (BST) against 0.556 (base model), AUC 0.588 / 0.549; with the data
+    # of random_state 1 and 2, GAUC +0.072 and +0.080. With adaptive_l2=0 BST learns the item
+    # ids instead: GAUC 0.547 (-0.010; +0.023 and -0.032 on the other data), and this fails.
     X, y = make_behavior_dataset(
         n_samples=3000,
         n_users=100,
-        n_items=200,
+        n_items=1500,
         n_categories=60,
         max_history=20,
         recent_window=10,
         random_state=0,
     )
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
-    bst = BSTClassifier(n_heads=2, **FAST).fit(X_train[CATEGORY_COLUMNS], y_train)
-    base = EmbeddingMLPClassifier(**FAST).fit(X_train[CATEGORY_COLUMNS], y_train)
+    bst = BSTClassifier(**FAST).fit(X_train[COLUMNS], y_train)
+    base = EmbeddingMLPClassifier(**FAST).fit(X_train[COLUMNS], y_train)
     users = X_test["user_id"]
-    bst_p, base_p = (m.predict_proba(X_test[CATEGORY_COLUMNS])[:, 1] for m in (bst, base))
-    assert gauc_score(y_test, bst_p, users) > gauc_score(y_test, base_p, users) + 0.03
-    assert roc_auc_score(y_test, bst_p) > roc_auc_score(y_test, base_p) + 0.015
+    bst_p, base_p = (m.predict_proba(X_test[COLUMNS])[:, 1] for m in (bst, base))
+    assert gauc_score(y_test, bst_p, users) > gauc_score(y_test, base_p, users) + 0.04
+    assert roc_auc_score(y_test, bst_p) > roc_auc_score(y_test, base_p) + 0.02

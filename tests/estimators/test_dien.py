@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import randomize_
+from helpers import behavior_batch, behavior_schema, other_padding, randomize_
 from references import (
     attentional_gru_by_definition,
     auxiliary_loss_by_definition,
@@ -22,52 +22,19 @@ from torch import nn
 from sk_ctr.datasets import make_behavior_dataset
 from sk_ctr.estimators.dien import DIENClassifier
 from sk_ctr.estimators.din import EmbeddingMLPClassifier
-from sk_ctr.layers.attention import sequence_mask
 from sk_ctr.metrics import gauc_score
 from sk_ctr.models.dien import DIENNet
 from sk_ctr.preprocessing.fields import Field
 
-#: user (5 ids), item_id (7), cate_id (4), a numeric field, two histories sharing the
-#: candidates' rows and a multi-valued "tags" field with a vocabulary of its own.
-SCHEMA = (
-    Field("user", "categorical", 5, source="categorical"),
-    Field("item_id", "categorical", 7, source="categorical"),
-    Field("cate_id", "categorical", 4, source="categorical"),
-    Field("price", "numeric", 1, source="numeric"),
-    Field("hist_item_id", "sequence", 7, source="sequence", shares="item_id"),
-    Field("hist_cate_id", "sequence", 4, source="sequence", shares="cate_id"),
-    Field("tags", "sequence", 6, source="sequence"),
-)
+SCHEMA = behavior_schema()
 LENGTHS = [[0, 0, 0], [1, 1, 2], [5, 5, 5], [3, 3, 0], [2, 2, 1]]
 MODES = ["augru", "agru", "aigru"]
 
 
 def schema_batch(lengths=LENGTHS, max_length=5, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    batch_size = len(lengths)
-    ids = torch.stack(
-        [torch.randint(0, v, (batch_size,), generator=generator) for v in (5, 7, 4)], dim=1
-    )
-    values = torch.randn(batch_size, 1, generator=generator, dtype=torch.float64)
-    lengths = torch.tensor(lengths)
-    sequences = torch.stack(
-        [torch.randint(1, v, (batch_size, max_length), generator=generator) for v in (7, 4, 6)],
-        dim=1,
-    )
-    mask = sequence_mask(lengths, max_length)
-    noise = torch.stack(
-        [torch.randint(1, v, (batch_size, max_length), generator=generator) for v in (7, 4, 6)],
-        dim=1,
-    )
-    return (
-        {"ids": ids, "values": values, "sequences": sequences * mask, "lengths": lengths},
-        {
-            "ids": ids,
-            "values": values,
-            "sequences": torch.where(mask, sequences, noise),
-            "lengths": lengths,
-        },
-    )  # fmt: skip  (the same batch with real ids, not 0, at the padding positions)
+    """The batch, and the same batch with real ids (not 0) at the padding positions."""
+    batch = behavior_batch(lengths, max_length, seed=seed)
+    return batch, other_padding(batch)
 
 
 def dien_net(**params):
@@ -191,6 +158,48 @@ def test_network_auxiliary_loss_is_eq_6_on_the_groups_vectors(grouping):
     torch.testing.assert_close(net.auxiliary_loss(**scrambled, negatives=negatives), loss)
 
 
+def rerun_extractor_auxiliary_loss(net, batch, negatives):
+    """The auxiliary loss as it was computed before it shared the forward's interest states:
+    each group's extractor GRU run a second time, by the layer's own auxiliary_loss."""
+    fields = net.embedding(batch["ids"], batch["values"])
+    behaviors = net.embedding.sequence(batch["sequences"])
+    negative_behaviors = net.embedding.sequence(negatives)
+    losses = []
+    for group, evolution in zip(net.groups, net.attention, strict=True):
+        keys, _, lengths = net._group_inputs(fields, behaviors, batch["lengths"], group)
+        negative_keys = net._group_inputs(fields, negative_behaviors, batch["lengths"], group)[0]
+        losses.append(evolution.auxiliary_loss(keys, negative_keys, lengths))
+    return torch.stack(losses).mean()
+
+
+@pytest.mark.parametrize("grouping", ["concat", "separate"])
+def test_forward_with_the_auxiliary_loss_equals_the_extractor_run_twice(grouping):
+    net = dien_net(behavior_grouping=grouping).train()
+    batch, _ = schema_batch()
+    negatives = net.sample_negatives(batch["sequences"], torch.Generator().manual_seed(3))
+    logits, auxiliary = net(**batch, auxiliary=True, negatives=negatives)
+    new = torch.autograd.grad(logits.sum() + auxiliary, list(net.parameters()))
+    expected_logits = net(**batch)
+    expected_auxiliary = rerun_extractor_auxiliary_loss(net, batch, negatives)
+    old = torch.autograd.grad(
+        expected_logits.sum() + expected_auxiliary, list(net.parameters()), allow_unused=True
+    )
+    torch.testing.assert_close(logits, expected_logits)
+    torch.testing.assert_close(auxiliary, expected_auxiliary)
+    for new_grad, old_grad in zip(new, old, strict=True):
+        torch.testing.assert_close(
+            new_grad, torch.zeros_like(new_grad) if old_grad is None else old_grad
+        )
+    # the same draw of the global generator as the separate auxiliary_loss call of before
+    torch.manual_seed(5)
+    sampled = net(**batch, auxiliary=True)[1]
+    torch.manual_seed(5)
+    torch.testing.assert_close(
+        sampled,
+        rerun_extractor_auxiliary_loss(net, batch, net.sample_negatives(batch["sequences"])),
+    )
+
+
 def test_negatives_are_real_ids_of_each_vocabulary_drawn_by_the_generator():
     net = dien_net()
     sequences = torch.zeros(400, 3, 5, dtype=torch.long)
@@ -296,9 +305,30 @@ def test_training_loss_adds_the_weighted_auxiliary_loss(aux_loss_weight, adaptiv
     if aux_loss_weight:
         expected = expected + aux_loss_weight * est.module_.auxiliary_loss(**batch)
     torch.manual_seed(7)
-    loss = est.get_loss(logits, targets, X=batch, training=True)
+    y_pred = est.infer(batch)  # a training forward: the logits and the auxiliary loss
+    assert isinstance(y_pred, tuple) == (aux_loss_weight > 0)
+    loss = est.get_loss(y_pred, targets, X=batch, training=True)
     torch.testing.assert_close(loss, expected)
     torch.testing.assert_close(est.get_loss(logits, targets, X=batch, training=False), data_only)
+
+
+def test_a_training_step_runs_the_extractor_gru_once():
+    X, y = tiny_frame()
+    est = tiny(max_epochs=1).fit(X, y)
+    encoded = est.preprocessor_.transform(X)
+    batch = {k: torch.as_tensor(encoded[k]) for k in ("ids", "values", "sequences", "lengths")}
+    targets = torch.as_tensor(y, dtype=torch.float32)
+    calls = []
+    hook = est.module_.attention[0].extractor.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        est.module_.train()
+        est.get_loss(est.infer(batch), targets, X=batch, training=True).backward()
+        assert len(calls) == 1  # the logits and the auxiliary loss share its states
+        est.module_.eval()
+        est.get_loss(est.infer(batch), targets, X=batch, training=False)
+        assert len(calls) == 2  # evaluation: the logits alone
+    finally:
+        hook.remove()
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 import sklearn
 import torch
-from helpers import fit_time_state, randomize_
+from helpers import (
+    behavior_batch,
+    behavior_schema,
+    fit_time_state,
+    other_padding,
+    randomize_,
+)
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
@@ -318,48 +324,12 @@ def test_sequence_embedding_squared_norm_and_rows_used_skip_padding():
 # Networks on a hand-made schema
 # --------------------------------------------------------------------------------------
 
-#: user (5 ids), item_id (7), cate_id (4), a numeric field, two histories sharing the
-#: candidates' rows and a multi-valued "tags" field with a vocabulary of its own.
-SCHEMA = (
-    Field("user", "categorical", 5, source="categorical"),
-    Field("item_id", "categorical", 7, source="categorical"),
-    Field("cate_id", "categorical", 4, source="categorical"),
-    Field("price", "numeric", 1, source="numeric"),
-    Field("hist_item_id", "sequence", 7, source="sequence", shares="item_id"),
-    Field("hist_cate_id", "sequence", 4, source="sequence", shares="cate_id"),
-    Field("tags", "sequence", 6, source="sequence"),
-)
+SCHEMA = behavior_schema()
 LENGTHS = [[0, 0, 0], [1, 1, 2], [6, 6, 6], [3, 3, 0], [2, 2, 1], [4, 4, 5]]
 
 
 def schema_batch(lengths=LENGTHS, max_length=6, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    batch_size = len(lengths)
-    ids = torch.stack(
-        [torch.randint(0, v, (batch_size,), generator=generator) for v in (5, 7, 4)], dim=1
-    )
-    values = torch.randn(batch_size, 1, generator=generator, dtype=torch.float64)
-    lengths = torch.tensor(lengths)
-    sequences = torch.stack(
-        [torch.randint(1, v, (batch_size, max_length), generator=generator) for v in (7, 4, 6)],
-        dim=1,
-    )
-    sequences = sequences * sequence_mask(lengths, max_length)  # padding id 0
-    return {"ids": ids, "values": values, "sequences": sequences, "lengths": lengths}
-
-
-def other_padding(batch, seed=1):
-    """The same batch with random ids (not 0) at every padding position."""
-    generator = torch.Generator().manual_seed(seed)
-    noise = torch.stack(
-        [
-            torch.randint(1, v, batch["sequences"][:, 0].shape, generator=generator)
-            for v in (7, 4, 6)
-        ],
-        dim=1,
-    )
-    mask = sequence_mask(batch["lengths"], batch["sequences"].shape[-1])
-    return {**batch, "sequences": torch.where(mask, batch["sequences"], noise)}
+    return behavior_batch(lengths, max_length, seed=seed)
 
 
 def field_and_sequence_vectors(net, batch):
