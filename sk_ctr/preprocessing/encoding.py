@@ -26,9 +26,8 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES, VALUES
-from sk_ctr.preprocessing.columns import _numeric_values, _reject_nan, _stored_columns, check_frame
-from sk_ctr.preprocessing.field_arrays import bucket_ids, stack_fields
+from sk_ctr.preprocessing.columns import _numeric_values, _reject_nan, check_frame
+from sk_ctr.preprocessing.field_arrays import bucket_ids, encode_fields
 from sk_ctr.preprocessing.fields import Field
 from sk_ctr.preprocessing.sequences import sequence_ids
 from sk_ctr.preprocessing.vocabulary import VocabularyLookup
@@ -218,27 +217,9 @@ class RawEncoder:
                     for name, columns in self.crosses.items()
                 }
             )
-        n_samples = len(frame)
-        cat_fields = [f for f in self.fields if f.kind == "categorical"]
-        num_fields = [f for f in self.fields if f.kind == "numeric"]
-        columns = _stored_columns(frame)
-        ids = stack_fields(
-            n_samples,
-            len(cat_fields),
-            np.int64,
-            (self._field_ids(field, columns[field.name]) for field in cat_fields),
+        return encode_fields(
+            frame, self.fields, self._field_ids, self._scaled_values, self._sequence_ids
         )
-        values = stack_fields(
-            n_samples,
-            len(num_fields),
-            np.float32,
-            (self._scaled_values(field, columns[field.name]) for field in num_fields),
-        )
-        arrays = {IDS: ids, VALUES: values}
-        seq_fields = [f for f in self.fields if f.kind == "sequence"]
-        if seq_fields:
-            arrays[SEQUENCES], arrays[LENGTHS] = self._sequence_ids(frame, seq_fields)
-        return arrays
 
     def _field_ids(self, field, column):
         """The ids of a categorical or bucketized field's column."""

@@ -16,12 +16,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES, VALUES
 from sk_ctr.preprocessing.chunked_fit import ChunkedFitMixin
 from sk_ctr.preprocessing.columns import (
     _numeric_values,
     _reject_nan,
-    _stored_columns,
     check_frame,
 )
 from sk_ctr.preprocessing.counting import (
@@ -30,7 +28,7 @@ from sk_ctr.preprocessing.counting import (
     _RunningCounts,
 )
 from sk_ctr.preprocessing.crosses import crossed_columns
-from sk_ctr.preprocessing.field_arrays import bucket_ids, stack_fields
+from sk_ctr.preprocessing.field_arrays import bucket_ids, encode_fields
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID, OTHER_ID, Field, FieldData
 from sk_ctr.preprocessing.roles import (
     column_roles,
@@ -500,26 +498,9 @@ class CTRTransformer(ChunkedFitMixin, TransformerMixin, BaseEstimator, auto_wrap
         """
         check_is_fitted(self, "fields_")
         frame = check_frame(self, X, reset=False)
-        n_samples = len(frame)
-        cat_fields = [f for f in self.fields_ if f.kind == "categorical"]
-        num_fields = [f for f in self.fields_ if f.kind == "numeric"]
-        columns = _stored_columns(frame)
-        ids = stack_fields(
-            n_samples,
-            len(cat_fields),
-            np.int64,
-            (self._field_ids(field, columns[field.name]) for field in cat_fields),
+        arrays = encode_fields(
+            frame, self.fields_, self._field_ids, self._scaled_values, self._sequence_ids
         )
-        values = stack_fields(
-            n_samples,
-            len(num_fields),
-            np.float32,
-            (self._scaled_values(field, columns[field.name]) for field in num_fields),
-        )
-        arrays = {IDS: ids, VALUES: values}
-        seq_fields = [f for f in self.fields_ if f.kind == "sequence"]
-        if seq_fields:
-            arrays[SEQUENCES], arrays[LENGTHS] = self._sequence_ids(frame, seq_fields)
         return FieldData(arrays, self.fields_)
 
     def _field_ids(self, field, column):
