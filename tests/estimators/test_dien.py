@@ -402,8 +402,15 @@ def test_dien_beats_the_base_model_in_gauc_and_auc():
 @pytest.mark.slow
 def test_ddp_keeps_dins_penalty_exact_and_adds_the_auxiliary_loss():
     """Two DDP ranks of 64 rows against one process of 128: without the auxiliary loss DIEN
-    trains exactly as one process (DIN's penalty path, shared through _batch_penalty); with
-    it each rank draws its own negatives, so the fits differ, but training runs (finite)."""
+    trains exactly as one process; with it each rank draws its own negatives, so the fits
+    differ, but training runs (finite).
+
+    This is also DIN's DDP test (its penalty path, ``_batch_penalty``, is DIEN's): the penalty
+    on the distinct rows of a mini-batch (DIN eq. 9-10) is not a per-sample mean, so each rank
+    weighs a row's term by its share among the ranks using it. Before, a row used by one rank
+    got half its gradient (DIN's weights 0.037 apart after 2 epochs on these rows). 1,025
+    rows: the last global batch has one row, so rank 1 gets a row of weight 0 and no rows of
+    its own."""
     X, y = make_behavior_dataset(
         n_samples=1025, n_users=50, n_items=300, n_categories=20, max_history=10, random_state=0
     )

@@ -12,8 +12,7 @@ from helpers import child_env
 from sklearn.metrics import roc_auc_score
 
 from sk_ctr import DeepFMClassifier, FMClassifier
-from sk_ctr.datasets import make_behavior_dataset, make_ctr_classification
-from sk_ctr.estimators.din import DINClassifier
+from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.training.distributed import (
     ParallelPlan,
     ShardedSliceLoader,
@@ -78,29 +77,6 @@ def test_ddp_on_two_cpu_processes_equals_one_process_with_the_global_batch(
     )
     # the parent holds the same validation rows: the importances of the same model
     np.testing.assert_allclose(ddp.feature_importances_, single.feature_importances_, atol=1e-4)
-
-
-@pytest.mark.slow
-def test_din_adaptive_regularisation_under_ddp_equals_one_process():
-    """DIN's penalty on the distinct rows of a mini-batch (eq. 9-10) is not a per-sample mean:
-    each rank weighs a row's term by its share among the ranks using it. Before, a row used by
-    one rank got half its gradient (weights 0.037 apart after 2 epochs here). 1,025 rows: the
-    last global batch has one row, so rank 1 gets a row of weight 0 and no rows of its own."""
-    X, y = make_behavior_dataset(
-        n_samples=1025, n_users=50, n_items=300, n_categories=20, max_history=10, random_state=0
-    )
-    params = {
-        **DDP,
-        "behavior": {"hist_item_id": "item_id", "hist_cate_id": "cate_id"},
-        "activation": "prelu",  # Dice normalises by per-rank batch statistics
-        "adaptive_l2": 1.0,
-        "init_std": 0.1,
-        "max_sequence_length": 10,
-        "max_epochs": 2,
-    }
-    single = DINClassifier(batch_size=128, **params).fit(X, y)
-    ddp = DINClassifier(batch_size=64, devices=2, **params).fit(X, y)
-    assert weights_gap(single, ddp) < 1e-5  # measured 1.5e-8 (0.037 before)
 
 
 def test_sharded_batches_partition_each_global_batch():
