@@ -60,7 +60,7 @@ class HeldOutImportance:
         if any(field.kind == "sequence" for field in X.schema):
             return None
         rows = np.arange(len(y)) if rows is None else rows
-        if len(rows) > IMPORTANCE_ROWS:  # drawn as field_permutation_importance would
+        if len(rows) > IMPORTANCE_ROWS:  # a sample without replacement, seeded by random_state
             generator = check_random_state(random_state)
             rows = rows[
                 np.sort(
