@@ -39,6 +39,14 @@ def raw_frame(n_samples=40, seed=0):
     )
 
 
+def encoded_float64(frame, **transformer_params):
+    """``(schema, ids, values)`` of ``frame`` encoded by a ``CTRTransformer`` fitted on it,
+    the values in float64 as the networks' brute-force tests compute."""
+    data = sk_ctr.CTRTransformer(**transformer_params).fit_transform(frame)
+    ids = torch.as_tensor(data["ids"])
+    return data.schema, ids, torch.as_tensor(data["values"], dtype=torch.float64)
+
+
 def fit_time_state(estimator):
     """The private attributes of ``estimator`` beyond skorch's own bookkeeping (those of an
     initialised skorch net): state a fit stashed for a hook to read later, which a pickle

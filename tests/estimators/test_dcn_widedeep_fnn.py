@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import randomize_
+from helpers import encoded_float64, randomize_
 from references import (
     cross_network_by_definition,
     looked_up_rows_squared,
@@ -55,10 +55,7 @@ def raw_frame(n_samples=40, seed=0):
 def encoded_batch(numeric="value", crosses=(("site", "device"),)):
     """Fields and a float64 batch of a frame with crosses, encoded by CTRTransformer."""
     frame = CrossProductFeatures(list(crosses), n_buckets=1000).fit_transform(raw_frame())
-    data = CTRTransformer(numeric=numeric, n_bins=4).fit_transform(frame)
-    ids = torch.as_tensor(data["ids"])
-    values = torch.as_tensor(data["values"], dtype=torch.float64)
-    return data.schema, ids, values
+    return encoded_float64(frame, numeric=numeric, n_bins=4)
 
 
 def categorical_names(fields):

@@ -3,7 +3,7 @@ learns, and its parameters."""
 
 import pytest
 import torch
-from helpers import randomize_, raw_frame
+from helpers import encoded_float64, randomize_, raw_frame
 from references import (
     bilinear_by_definition,
     field_embeddings_by_definition,
@@ -15,7 +15,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sk_ctr import CTRTransformer
 from sk_ctr.datasets import make_interaction_dataset
 from sk_ctr.estimators.fibinet import FiBiNETClassifier
 from sk_ctr.estimators.models import DNNClassifier, LRClassifier
@@ -24,10 +23,7 @@ from sk_ctr.models.fibinet import FiBiNETNet
 
 
 def encoded_batch():
-    data = CTRTransformer(numeric="value").fit_transform(raw_frame(n_samples=12))
-    ids = torch.as_tensor(data["ids"])
-    values = torch.as_tensor(data["values"], dtype=torch.float64)
-    return data.schema, ids, values
+    return encoded_float64(raw_frame(n_samples=12), numeric="value")
 
 
 @pytest.mark.parametrize("bilinear", BILINEAR_TYPES)

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 import torch
-from helpers import randomize_
+from helpers import encoded_float64, randomize_
 from references import afm_reference, ffm_reference, fwfm_reference, pairs
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sk_ctr import CTRTransformer, LRClassifier
+from sk_ctr import LRClassifier
 from sk_ctr.datasets import make_ctr_classification
 from sk_ctr.estimators.field_aware import AFMClassifier, FFMClassifier, FwFMClassifier
 from sk_ctr.layers.dropout import Dropout
@@ -208,10 +208,7 @@ def encoded_batch(numeric):
     X, _ = make_ctr_classification(
         n_samples=30, n_fields=3, cardinality=5, n_numeric=2, random_state=0
     )
-    data = CTRTransformer(numeric=numeric, n_bins=3).fit_transform(X)
-    ids = torch.as_tensor(data["ids"])
-    values = torch.as_tensor(data["values"], dtype=torch.float64)
-    return data.schema, ids, values
+    return encoded_float64(X, numeric=numeric, n_bins=3)
 
 
 @pytest.fixture(params=["bucketize", "value"])

@@ -3,7 +3,7 @@ learns, and its parameters."""
 
 import pytest
 import torch
-from helpers import randomize_, raw_frame
+from helpers import encoded_float64, randomize_, raw_frame
 from references import (
     bi_interaction_by_definition,
     field_embeddings_by_definition,
@@ -23,10 +23,7 @@ from sk_ctr.models.nfm import NFMNet
 
 
 def encoded_batch():
-    data = CTRTransformer(numeric="value").fit_transform(raw_frame(n_samples=30))
-    ids = torch.as_tensor(data["ids"])
-    values = torch.as_tensor(data["values"], dtype=torch.float64)
-    return data.schema, ids, values
+    return encoded_float64(raw_frame(n_samples=30), numeric="value")
 
 
 def test_nfm_is_linear_part_plus_mlp_on_normalised_bi_interaction():

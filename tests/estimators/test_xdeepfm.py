@@ -5,12 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import randomize_
+from helpers import encoded_float64, randomize_
 from references import cin_by_definition
 from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sk_ctr import CTRTransformer
 from sk_ctr.estimators.xdeepfm import XDeepFMClassifier
 from sk_ctr.models.xdeepfm import XDeepFMNet
 
@@ -26,10 +25,7 @@ def encoded_batch(n_samples=12, seed=0):
             "price": rng.normal(size=n_samples),
         }
     )
-    data = CTRTransformer(numeric="value").fit_transform(frame)
-    ids = torch.as_tensor(data["ids"])
-    values = torch.as_tensor(data["values"], dtype=torch.float64)
-    return data.schema, ids, values
+    return encoded_float64(frame, numeric="value")
 
 
 @pytest.mark.parametrize("split_half", [True, False])

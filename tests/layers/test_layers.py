@@ -2,11 +2,10 @@
 
 import pytest
 import torch
-from helpers import randomize_, raw_frame
+from helpers import encoded_float64, randomize_, raw_frame
 from references import looked_up_rows_squared, pairwise_interactions
 from torch import nn
 
-from sk_ctr import CTRTransformer
 from sk_ctr.layers import MLP, FactorizationMachine, FieldEmbedding, LinearTerm
 from sk_ctr.layers.dropout import Dropout
 from sk_ctr.models import DeepFMNet, DNNNet, FactorizationMachineNet, LogisticRegressionNet
@@ -248,11 +247,7 @@ def test_mlp_unknown_activation_raises_naming_it():
 
 def encoded_batch(numeric):
     """Fields and a float64 batch from a transformer fitted on a random frame."""
-    frame = raw_frame()
-    data = CTRTransformer(numeric=numeric, n_bins=4).fit_transform(frame)
-    ids = torch.as_tensor(data["ids"])
-    values = torch.as_tensor(data["values"], dtype=torch.float64)
-    return data.schema, ids, values
+    return encoded_float64(raw_frame(), numeric=numeric, n_bins=4)
 
 
 @pytest.fixture(params=["bucketize", "value"])
