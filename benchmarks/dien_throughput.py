@@ -40,26 +40,19 @@ import contextlib
 import io
 import os
 import statistics
+import sys
 import time
 import warnings
 
 import numpy as np
 import torch
 
-from sk_ctr import CTRTransformer, DIENClassifier
-from sk_ctr.datasets import make_behavior_dataset
+from sk_ctr import DIENClassifier
 
-EMBED_DIM = 16
-HIDDEN_UNITS = (200, 80)
-LR = 1e-3
-BEHAVIOR = {"hist_item_id": "item_id", "hist_cate_id": "cate_id"}
-
-
-def encode(n_rows, length, seed):
-    X, y = make_behavior_dataset(n_samples=n_rows, random_state=seed)
-    columns = ["user_id", "item_id", "cate_id", "hist_item_id", "hist_cate_id"]
-    data = CTRTransformer(behavior=BEHAVIOR, max_sequence_length=length).fit_transform(X[columns])
-    return data, y
+sys.path.insert(0, os.path.dirname(__file__))
+# the same data, sizes and DeepCTR-Torch inputs as DIN's benchmark
+from din_throughput import EMBED_DIM, HIDDEN_UNITS, LR, encode  # noqa: E402
+from din_throughput import deepctr_inputs as din_inputs  # noqa: E402
 
 
 def train_sk_ctr(data, y, batch_size, seed):
@@ -85,14 +78,11 @@ def deepctr_inputs(data, seed):
     """DeepCTR-Torch's ``{feature: column}`` input: the ids, the histories, their length and
     negative histories drawn uniformly from the real ids (2..vocab_size - 1)."""
     rng = np.random.default_rng(seed)
-    inputs = {f.name: data["ids"][:, j] for j, f in enumerate(data.categorical_fields)}
-    lengths = data["lengths"][:, 0]
-    real = np.arange(data["sequences"].shape[-1]) < lengths[:, None]
+    inputs = din_inputs(data)
+    real = np.arange(data["sequences"].shape[-1]) < inputs["seq_length"][:, None]
     for s, field in enumerate(data.sequence_fields):
-        inputs[field.name] = data["sequences"][:, s]
         negatives = rng.integers(2, field.vocab_size, data["sequences"][:, s].shape)
         inputs[f"neg_{field.name}"] = negatives * real
-    inputs["seq_length"] = lengths
     return inputs
 
 
