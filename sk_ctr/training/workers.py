@@ -36,6 +36,8 @@ HEARTBEAT, TRAINING, DONE, ERROR = b".", b">", b"+", b"!"
 START_ALLOWANCE = 300.0
 #: Seconds a worker is given to leave after SIGTERM before it is killed.
 _TERMINATE_GRACE = 5.0
+#: Seconds the launcher is given beyond that to reap the ranks and leave.
+_LAUNCHER_GRACE = 5.0
 #: Seconds the other workers are given to exit once one has failed, before the cause is named.
 _CAUSE_GRACE = 2.0
 
@@ -45,14 +47,15 @@ def spawn_fit(estimator, context, rng_state, timeout):
     ``context.plan.world_size`` worker processes and return rank 0's result (weights, optimizer
     states, history).
 
-    Each worker is ``python -m sk_ctr.training.ddp_worker``: a fresh interpreter that never
-    imports the caller's ``__main__`` (torch.multiprocessing's spawn re-runs it, so a script
-    without an ``if __name__ == "__main__":`` guard trained twice per worker, and ``python -``
-    failed). Everything it needs travels in anonymous temporary files (unlinked when made,
-    so nothing in ``$TMPDIR`` can be read by others or left behind by any exit, ``kill -9``
-    included) whose descriptors it inherits: the pickled estimator, and the encoded arrays,
-    which every worker maps copy-on-write instead of holding a copy (a stream's workers read
-    the files themselves).
+    The workers are forks of one ``python -m sk_ctr.training.ddp_worker``, the launcher: a
+    fresh interpreter that never imports the caller's ``__main__`` (torch.multiprocessing's
+    spawn re-runs it, so a script without an ``if __name__ == "__main__":`` guard trained twice
+    per worker, and ``python -`` failed), and that imports torch and the estimator's module
+    once for all ranks. Everything the ranks need travels in anonymous temporary files
+    (unlinked when made, so nothing in ``$TMPDIR`` can be read by others or left behind by any
+    exit, ``kill -9`` included) whose descriptors they inherit: the pickled estimator, and the
+    encoded arrays, which every worker maps copy-on-write instead of holding a copy (a
+    stream's workers read the files themselves).
 
     Parameters
     ----------
@@ -107,15 +110,14 @@ def spawn_fit(estimator, context, rng_state, timeout):
         _WorkerPickler(payload_file, arrays).dump(config)
         payload_file.flush()
         result_file = stack.enter_context(tempfile.TemporaryFile())
-        workers = []
+        workers = [_Worker(rank, stack) for rank in range(plan.world_size)]
+        launcher = _Launcher(
+            workers, payload_file, arrays_file, result_file, type(estimator).__module__
+        )
         try:
-            for rank in range(plan.world_size):
-                workers.append(
-                    _Worker(rank, payload_file, arrays_file, result_file if rank == 0 else None)
-                )
             _supervise(workers, timeout)
         finally:
-            _stop(workers)
+            launcher.stop()
         result_file.seek(0)
         return torch.load(result_file, weights_only=False)
 
@@ -178,87 +180,77 @@ def read_arrays(fd, layout):
 
 
 class _Worker:
-    """One worker process seen from the parent: its ``Popen``, the time of its last sign of
-    life, the last lines of its stderr (forwarded to ``sys.stderr``, its stdout to
-    ``sys.stdout``, so a notebook shows them) and the error it reported."""
+    """One rank seen from the parent: its pipes (status, stdout, stderr; the write ends go to
+    the launcher, which hands them to the rank), the time of its last sign of life, the last
+    lines of its stderr (forwarded to ``sys.stderr``, its stdout to ``sys.stdout``, so a
+    notebook shows them), the error it reported, and its exit code once the launcher has
+    reaped it. ``stack`` closes the parent's ends when the fit is over."""
 
-    def __init__(self, rank, payload_file, arrays_file, result_file):
+    def __init__(self, rank, stack):
         self.rank, self.last_seen, self.report = rank, time.monotonic(), None
         self.training = self.done = False
+        self.returncode, self.exited = None, threading.Event()
         self.stderr_tail = deque(maxlen=20)
-        status_read, status_write = os.pipe()
-        fds = {
-            "payload": payload_file.fileno(),
-            "arrays": arrays_file.fileno(),
-            "status": status_write,
-            "parent": os.getpid(),
-            "rank": rank,
-        }
-        if result_file is not None:
-            fds["result"] = result_file.fileno()
-        passed = [v for k, v in fds.items() if k not in ("parent", "rank")]
-        # The caller's sys.path, so a worker imports what the caller could (the script's own
-        # folder, paths it added); a new session, so a Ctrl-C in the terminal reaches the
-        # parent only, which then stops the workers (each would otherwise catch it in skorch's
-        # loop and carry on).
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "sk_ctr.training.ddp_worker", json.dumps(fds)],
-                pass_fds=passed,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                start_new_session=True,
-            )
-        except BaseException:
-            os.close(status_read)
-            raise
-        finally:
-            os.close(status_write)
+        self.launcher_tail = ()  # the launcher's, when the rank ended with it
+        self.child_fds, self._threads = {}, []
+        readers = {}
+        for name in ("status", "stdout", "stderr"):
+            read, write = os.pipe()
+            readers[name] = stack.enter_context(open(read, "rb", buffering=0))
+            self.child_fds[name] = write
+            stack.callback(self._close_child_end, name)
+        self._readers = readers
+
+    def _close_child_end(self, name):
+        fd = self.child_fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
+    def start_reading(self):
+        """Close the parent's copies of the rank's write ends (so each pipe ends with the
+        rank) and read the pipes in threads."""
+        for name in list(self.child_fds):
+            self._close_child_end(name)
         self._threads = [
-            threading.Thread(target=self._read_status, args=(status_read,), daemon=True),
+            threading.Thread(target=self._read_status, args=(self._readers["status"],)),
+            threading.Thread(target=_forward, args=(self._readers["stdout"], sys.stdout)),
             threading.Thread(
-                target=self._forward, args=(self.process.stdout, sys.stdout), daemon=True
-            ),
-            threading.Thread(
-                target=self._forward, args=(self.process.stderr, sys.stderr, True), daemon=True
+                target=_forward,
+                args=(self._readers["stderr"], sys.stderr, self.stderr_tail),
             ),
         ]
         for thread in self._threads:
+            thread.daemon = True
             thread.start()
 
-    def _read_status(self, fd):
+    def _read_status(self, pipe):
         report = None  # the bytes after ERROR, once it came
-        with os.fdopen(fd, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(65536):
-                self.last_seen = time.monotonic()
-                if report is not None:
-                    report += chunk
-                    continue
-                signs, error, rest = chunk.partition(ERROR)
-                self.training = self.training or TRAINING in signs
-                self.done = self.done or DONE in signs
-                if error:
-                    report = rest
+        while chunk := pipe.read(65536):
+            self.last_seen = time.monotonic()
+            if report is not None:
+                report += chunk
+                continue
+            signs, error, rest = chunk.partition(ERROR)
+            self.training = self.training or TRAINING in signs
+            self.done = self.done or DONE in signs
+            if error:
+                report = rest
         if report is not None:
             try:
                 self.report = json.loads(report.decode())
             except ValueError:  # cut short: the worker was killed while writing it
                 self.report = {"error": report.decode(errors="replace"), "distributed": False}
 
-    def _forward(self, pipe, stream, keep_tail=False):
-        for line in iter(pipe.readline, b""):
-            text = line.decode(errors="replace")
-            if keep_tail:
-                self.stderr_tail.append(text.rstrip())
-            try:
-                stream.write(text)
-                stream.flush()
-            except (OSError, ValueError):  # the parent's stream closed: keep draining the pipe
-                pass
-        pipe.close()
+    def exit(self, code, launcher_tail=()):
+        """Record the rank's exit ``code`` (``launcher_tail``: the launcher's last output,
+        when the rank ended with the launcher)."""
+        if self.returncode is None:
+            self.returncode, self.launcher_tail = code, launcher_tail
+            self.exited.set()
+
+    def poll(self):
+        """The rank's exit code, None while it runs."""
+        return self.returncode
 
     def join_output(self, timeout=5.0):
         """Wait for the reader threads to drain the exited worker's pipes."""
@@ -268,10 +260,10 @@ class _Worker:
     def failure(self):
         """The exception that says why this exited worker failed."""
         self.join_output()
-        code = self.process.returncode
+        code = self.returncode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
         if self.report is None:
-            tail = "\n".join(self.stderr_tail)
+            tail = "\n".join(self.stderr_tail or self.launcher_tail)
             return RuntimeError(
                 f"The data-parallel worker of rank {self.rank} {how}."
                 + (f" Its last output:\n{tail}" if tail else "")
@@ -287,13 +279,110 @@ class _Worker:
         return RuntimeError(message)
 
 
+def _forward(pipe, stream, tail=None):
+    """Copy the lines of ``pipe`` to ``stream``, keeping the last ones in ``tail``."""
+    for line in iter(pipe.readline, b""):
+        text = line.decode(errors="replace")
+        if tail is not None:
+            tail.append(text.rstrip())
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):  # the parent's stream closed: keep draining the pipe
+            pass
+
+
+class _Launcher:
+    """The launcher process (``python -m sk_ctr.training.ddp_worker``), which forks the ranks
+    and reports their exit codes on a pipe, read here into each :class:`_Worker`.
+
+    The caller's ``sys.path`` goes to it, so that the ranks import what the caller could (the
+    script's own folder, paths it added); it runs in a new session, so that a Ctrl-C in the
+    terminal reaches the parent only, which then stops the workers (each would otherwise catch
+    it in skorch's loop and carry on).
+    """
+
+    def __init__(self, workers, payload_file, arrays_file, result_file, preload):
+        self.workers = workers
+        self.tail = deque(maxlen=20)
+        exits_read, exits_write = os.pipe()
+        config = {
+            "parent": os.getpid(),
+            "payload": payload_file.fileno(),
+            "arrays": arrays_file.fileno(),
+            "result": result_file.fileno(),
+            "exits": exits_write,
+            "preload": preload,
+            "grace": _TERMINATE_GRACE,
+            "ranks": [{"rank": worker.rank, **worker.child_fds} for worker in workers],
+        }
+        passed = [config[name] for name in ("payload", "arrays", "result", "exits")]
+        passed += [fd for worker in workers for fd in worker.child_fds.values()]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sk_ctr.training.ddp_worker", json.dumps(config)],
+                pass_fds=passed,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(exits_read)
+            raise
+        finally:
+            os.close(exits_write)
+        for worker in workers:
+            worker.start_reading()
+        self._threads = [
+            threading.Thread(target=self._read_exits, args=(exits_read,), daemon=True),
+            threading.Thread(target=_forward, args=(self.process.stdout, sys.stdout), daemon=True),
+            threading.Thread(
+                target=_forward, args=(self.process.stderr, sys.stderr, self.tail), daemon=True
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read_exits(self, fd):
+        with os.fdopen(fd, "rb", buffering=0) as pipe:
+            for line in iter(pipe.readline, b""):
+                rank, code = map(int, line.split())
+                self.workers[rank].exit(code)
+        # The launcher has ended: a rank it did not report ended with it (killed by its
+        # PR_SET_PDEATHSIG), or never started.
+        code = self.process.wait()
+        self._threads[2].join(5.0)  # its last words, for the ranks' errors
+        for worker in self.workers:
+            worker.exit(code or 1, tuple(self.tail))
+
+    def stop(self):
+        """Stop the ranks still running and wait for the launcher: SIGTERM, which it passes
+        on, killing the ranks that do not end within the grace period; SIGKILL to the
+        launcher if it is still there after that (then the kernel kills the ranks)."""
+        if any(worker.poll() is None for worker in self.workers):
+            with suppress(ProcessLookupError):
+                self.process.terminate()
+        try:
+            self.process.wait(_TERMINATE_GRACE + _LAUNCHER_GRACE)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for thread in self._threads:
+            thread.join(5.0)
+        for worker in self.workers:
+            worker.join_output()
+
+
 def _supervise(workers, timeout):
     """Wait until every worker has exited successfully; raise when one fails or has shown no
     sign of life for ``timeout`` seconds (:data:`START_ALLOWANCE`, if longer, until it has
     trained its first batch)."""
     start_allowance = max(timeout, START_ALLOWANCE)
     while True:
-        codes = [worker.process.poll() for worker in workers]
+        codes = [worker.poll() for worker in workers]
         failed = _failed(workers, codes)
         if failed:
             # The rank that raised may be reaped a moment after a rank its exit made fail
@@ -301,9 +390,8 @@ def _supervise(workers, timeout):
             # short wait lets every rank that fails be counted, so the cause is among them.
             deadline = time.monotonic() + _CAUSE_GRACE
             for worker in workers:
-                with suppress(subprocess.TimeoutExpired):
-                    worker.process.wait(max(0.0, deadline - time.monotonic()))
-            failed = _failed(workers, [worker.process.poll() for worker in workers])
+                worker.exited.wait(max(0.0, deadline - time.monotonic()))
+            failed = _failed(workers, [worker.poll() for worker in workers])
             for worker in failed:
                 worker.join_output()  # its error report, read to the pipe's end
             # The cause first: an error a rank raised, then a rank killed without a word (by
@@ -355,19 +443,3 @@ def _cause_first(worker):
     if worker.report is None:
         return (1, 0.0, worker.rank)
     return (2 if worker.report["distributed"] else 0, worker.report.get("at", 0.0), worker.rank)
-
-
-def _stop(workers):
-    """Terminate the workers still running (SIGTERM, then SIGKILL after a grace period), wait
-    for every one, and close their pipes."""
-    for worker in workers:
-        if worker.process.poll() is None:
-            worker.process.terminate()
-    deadline = time.monotonic() + _TERMINATE_GRACE
-    for worker in workers:
-        try:
-            worker.process.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            worker.process.kill()
-            worker.process.wait()
-        worker.join_output()

@@ -2,6 +2,7 @@
 workers of a spawned fit load the estimator, callbacks included, from a pickle."""
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -43,6 +44,20 @@ class FailOnRank(Callback):
 
         if dist.is_initialized() and dist.get_rank() == self.rank:
             raise ValueError(f"rank {self.rank} cannot go on")
+
+
+class KillOnRank(Callback):
+    """Kill the process of the DDP rank ``rank`` with SIGKILL after its first batch (as the
+    OOM killer would): it dies without a word."""
+
+    def __init__(self, rank):
+        self.rank = rank
+
+    def on_batch_end(self, net, **kwargs):
+        import torch.distributed as dist
+
+        if dist.is_initialized() and dist.get_rank() == self.rank:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class SlowToLoad(Callback):

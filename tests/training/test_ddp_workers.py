@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ddp_probes import FailOnRank, MarkTraining, SlowToLoad, StallAtEpoch
+from ddp_probes import FailOnRank, KillOnRank, MarkTraining, SlowToLoad, StallAtEpoch
 from helpers import child_env
 
 from sk_ctr import FMClassifier
@@ -110,46 +110,72 @@ def worker_pids(folder):
     return [int(p.name.split("-")[1]) for p in folder.glob("training-*")]
 
 
+def parent_pid(pid):
+    """The pid of process ``pid``'s parent."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
 @pytest.mark.slow
 @LINUX_ONLY
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGKILL])
-def test_workers_stop_with_an_interrupted_or_killed_parent(tmp_path, signal_number):
-    """Ctrl-C (SIGINT) or ``kill -9`` of the process that called fit, mid-training: both
-    workers are gone, and no file was ever visible in $TMPDIR."""
-    markers, tmpdir = tmp_path / "markers", tmp_path / "tmp"
-    markers.mkdir()
+def test_workers_stop_with_an_interrupted_or_killed_parent(tmp_path):
+    """Ctrl-C (SIGINT) to the process that called fit, mid-training: fit raises
+    KeyboardInterrupt and both workers are gone while the caller lives on; then ``kill -9``
+    of the caller in the middle of its next fit: both workers are gone too. No file was ever
+    visible in $TMPDIR. The workers of a fit are forks of one launcher process (one fresh
+    interpreter per fit, not per rank), which is neither the caller nor left behind."""
+    tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     code = textwrap.dedent(f"""
         import sys
+        from pathlib import Path
         sys.path.insert(0, {TESTS!r})
         from ddp_probes import MarkTraining
         from sk_ctr import FMClassifier
         from sk_ctr.datasets import make_ctr_classification
         X, y = make_ctr_classification(n_samples=600, n_fields=3, cardinality=10, random_state=0)
-        FMClassifier(devices=2, max_epochs=100000, batch_size=64, n_threads=1,
-                     callbacks=[MarkTraining({str(markers)!r})]).fit(X, y)
+        for fit in ("first", "second"):
+            Path({str(tmp_path)!r}, fit).mkdir()
+            try:
+                FMClassifier(devices=2, max_epochs=100000, batch_size=64, n_threads=1,
+                             callbacks=[MarkTraining(str(Path({str(tmp_path)!r}, fit)))]).fit(X, y)
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+                sys.stdin.readline()  # until the test has seen the workers gone
     """)
     parent = subprocess.Popen(
         [sys.executable, "-c", code],
         env=child_env(TMPDIR=str(tmpdir)),
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        wait_for(lambda: len(worker_pids(markers)) == 2, "both workers to train", parent)
-        workers = worker_pids(markers)
-        assert parent.pid not in workers and all(map(alive, workers))
-        assert not leftovers(tmpdir)  # the estimator's files have no name anyone can open
-        parent.send_signal(signal_number)
-        _, stderr = parent.communicate(timeout=PATIENCE)
+        for fit, signal_number in (("first", signal.SIGINT), ("second", signal.SIGKILL)):
+            markers = tmp_path / fit
+            wait_for(lambda m=markers: len(worker_pids(m)) == 2, f"{fit} fit's workers", parent)
+            workers = worker_pids(markers)
+            launchers = {parent_pid(pid) for pid in workers}
+            assert len(launchers) == 1 and parent.pid not in launchers | set(workers)
+            processes = workers + list(launchers)
+            assert all(map(alive, processes))
+            assert not leftovers(tmpdir)  # the estimator's files have no name anyone can open
+            parent.send_signal(signal_number)
+            if signal_number == signal.SIGINT:
+                # fit raised once it had stopped and waited for the launcher and the workers
+                assert parent.stdout.readline() == "interrupted\n"
+                assert parent.poll() is None and not any(map(alive, processes))
+                parent.stdin.write("\n")
+                parent.stdin.flush()
+            else:
+                parent.wait(timeout=PATIENCE)
+                wait_for(lambda p=processes: not any(map(alive, p)), "the workers to end")
+            assert not leftovers(tmpdir)
     finally:
         parent.kill()
-    assert parent.returncode != 0
-    if signal_number == signal.SIGINT:
-        assert "KeyboardInterrupt" in stderr
-    wait_for(lambda: not any(map(alive, workers)), "the workers to end")
-    assert not leftovers(tmpdir)
+        parent.communicate()
+    assert parent.returncode == -signal.SIGKILL
 
 
 @pytest.fixture
@@ -186,9 +212,20 @@ def test_a_silent_worker_stops_the_fit_after_ddp_timeout(tmp_path, fit_in_tmpdir
 
 @pytest.mark.slow
 @LINUX_ONLY
-def test_a_failing_worker_is_reported_and_the_others_stopped(tmp_path, fit_in_tmpdir):
-    callbacks = [MarkTraining(str(tmp_path)), FailOnRank(1)]
-    with pytest.raises(RuntimeError, match="rank 1 failed: ValueError: rank 1 cannot go on"):
+@pytest.mark.parametrize(
+    "probe, message",
+    [
+        (FailOnRank(1), "rank 1 failed: ValueError: rank 1 cannot go on"),
+        # the launcher reaps the ranks and passes their exit codes on to the parent
+        (KillOnRank(1), "rank 1 was killed by signal 9"),
+    ],
+    ids=["raises", "killed"],
+)
+def test_a_failing_worker_is_reported_and_the_others_stopped(
+    tmp_path, fit_in_tmpdir, probe, message
+):
+    callbacks = [MarkTraining(str(tmp_path)), probe]
+    with pytest.raises(RuntimeError, match=message):
         fit_in_tmpdir(max_epochs=3, callbacks=callbacks)
     workers = worker_pids(tmp_path)
     assert len(workers) == 2 and not any(map(alive, workers))
