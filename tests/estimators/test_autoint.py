@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import raw_frame
+from helpers import CRITEO_SAMPLE_TRAINING, criteo_sample_split, raw_frame
 from references import interacting_layer_reference
 from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import InvalidParameterError
@@ -159,6 +159,19 @@ def test_attention_learns_an_order_three_interaction_that_the_output_unit_alone_
     }
     assert aucs[0] < 0.6  # a logit linear in the embeddings: no better than chance
     assert aucs[1] > 0.9
+
+
+def test_autoint_learns_the_real_criteo_sample(shared_data_file):
+    # AutoInt+ with two interacting layers of one 8-wide head on 14 columns. Measured test AUC
+    # with random_state 0 / 1 / 2: 0.7237 / 0.7249 / 0.7187, 1.0 s of CPU each (two heads:
+    # 0.7246 / 0.7200 / 0.7162 at 1.8-1.9 s); LR 0.732 / 0.726.
+    X_train, X_test, y_train, y_test = criteo_sample_split(
+        shared_data_file("criteo_kaggle_10k", "train_examples.txt")
+    )
+    autoint = AutoIntClassifier(
+        n_attention_layers=2, n_heads=1, attention_dim=8, **CRITEO_SAMPLE_TRAINING, random_state=0
+    ).fit(X_train, y_train)
+    assert roc_auc_score(y_test, autoint.predict_proba(X_test)[:, 1]) > 0.709
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,13 @@ learns, and its parameters."""
 
 import pytest
 import torch
-from helpers import encoded_float64, randomize_, raw_frame
+from helpers import (
+    CRITEO_SAMPLE_TRAINING,
+    criteo_sample_split,
+    encoded_float64,
+    randomize_,
+    raw_frame,
+)
 from references import (
     bilinear_by_definition,
     field_embeddings_by_definition,
@@ -82,6 +88,16 @@ def test_fibinet_learns_planted_pair_interactions_beyond_lr_and_dnn():
     fibinet = auc(FiBiNETClassifier(**deep, **common))
     assert fibinet > auc(LRClassifier(**common)) + 0.2
     assert fibinet > auc(DNNClassifier(**deep, **common)) + 0.04
+
+
+def test_fibinet_learns_the_real_criteo_sample(shared_data_file):
+    # SENET and field_interaction bilinear pairs at k = 8 on 14 columns. Measured test AUC with
+    # random_state 0 / 1 / 2: 0.7247 / 0.7244 / 0.7245, 1.4 s of CPU each; LR 0.732 / 0.726.
+    X_train, X_test, y_train, y_test = criteo_sample_split(
+        shared_data_file("criteo_kaggle_10k", "train_examples.txt")
+    )
+    fibinet = FiBiNETClassifier(**CRITEO_SAMPLE_TRAINING, random_state=0).fit(X_train, y_train)
+    assert roc_auc_score(y_test, fibinet.predict_proba(X_test)[:, 1]) > 0.714
 
 
 @pytest.mark.parametrize(

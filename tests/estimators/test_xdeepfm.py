@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import encoded_float64, randomize_
+from helpers import CRITEO_SAMPLE_TRAINING, criteo_sample_split, encoded_float64, randomize_
 from references import cin_by_definition
 from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import InvalidParameterError
@@ -112,6 +112,18 @@ def test_a_two_layer_cin_learns_an_order_3_interaction_that_one_layer_cannot():
     # Measured: 0.87-0.89 with two layers and 0.50-0.53 with one, over random_state 0-3.
     assert aucs[2] > 0.8
     assert aucs[1] < 0.6
+
+
+def test_xdeepfm_learns_the_real_criteo_sample(shared_data_file):
+    # A CIN of two layers of 16 maps next to the DNN, k = 8, on 14 columns. Measured test AUC
+    # with random_state 0 / 1 / 2: 0.7297 / 0.7254 / 0.7255, 1.1-1.2 s of CPU each; LR 0.732 /
+    # 0.726.
+    X_train, X_test, y_train, y_test = criteo_sample_split(
+        shared_data_file("criteo_kaggle_10k", "train_examples.txt")
+    )
+    xdeepfm = XDeepFMClassifier(cin_layer_sizes=(16, 16), **CRITEO_SAMPLE_TRAINING, random_state=0)
+    xdeepfm.fit(X_train, y_train)
+    assert roc_auc_score(y_test, xdeepfm.predict_proba(X_test)[:, 1]) > 0.715
 
 
 def test_split_half_and_cin_activation_reach_the_network():
