@@ -1,6 +1,7 @@
 """The test session's thread policy and the shared fixtures: a seeded torch RNG, small
 synthetic CTR data and the real samples beside the repository."""
 
+import gc
 import os
 from pathlib import Path
 
@@ -63,6 +64,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("xfail") is not None:
             item.repr_failure = _one_line_failure
+
+
+def pytest_collection_finish(session):
+    """Freeze what the collection made (the imported modules, the ~3,500 test items): it lives
+    to the end of the session, and a full garbage collection no longer traverses it. The
+    common checks of three estimators, three alternated runs each: 12.9-14.0 s of CPU
+    without, 11.8-12.4 s with."""
+    gc.freeze()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ and the parent's pid.
 import contextlib
 import ctypes
 import datetime
+import gc
 import importlib
 import json
 import mmap
@@ -248,8 +249,10 @@ def launch(config):
     die_with_parent(config["parent"])
     for entry in config["ranks"]:
         os.write(entry["status"], HEARTBEAT)  # the start has begun
-    # Imported here, once, instead of in every rank as it loads the payload.
+    # Imported here, once, instead of in every rank as it loads the payload; frozen, so that
+    # the ranks' garbage collections do not write to (and so copy) the pages they share.
     importlib.import_module(config["preload"])
+    gc.freeze()
     running, stopping = {}, []
 
     def stop(signum, frame):

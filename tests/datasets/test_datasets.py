@@ -1,6 +1,5 @@
 """Tests for sk_ctr.datasets: the synthetic generator and the Criteo / Avazu loaders."""
 
-import doctest
 import gzip
 from itertools import combinations
 
@@ -12,7 +11,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import OneHotEncoder
 
 from sk_ctr.datasets import (
-    _criteo_avazu,
     _synthetic,
     get_data_home,
     load_avazu,
@@ -35,13 +33,6 @@ def data_file(*parts):
 # --------------------------------------------------------------------------------------
 # make_ctr_classification
 # --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("module", [_synthetic, _criteo_avazu])
-def test_docstring_examples(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 def test_shapes_names_and_dtypes():

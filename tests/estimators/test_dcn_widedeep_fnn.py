@@ -2,8 +2,6 @@
 cross-product transformer, FNN's pre-training, and the estimators as scikit-learn users meet
 them."""
 
-import doctest
-import importlib
 import inspect
 import itertools
 import pickle
@@ -662,20 +660,6 @@ def test_invalid_parameters_are_named_at_fit(cls, params, name, small_ctr_data):
     X, y = small_ctr_data
     with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
         small(cls, **params).fit(X, y)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "sk_ctr.estimators.dcn",
-        "sk_ctr.estimators.widedeep",
-        "sk_ctr.estimators.fnn",
-        "sk_ctr.preprocessing.crosses",
-    ],
-)
-def test_docstring_examples_run(name):
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # ======================================================================================
