@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -25,19 +24,22 @@ LINUX_ONLY = pytest.mark.skipif(
 #: Seconds any wait for a process may take before the test fails.
 PATIENCE = 300
 
-#: A script without an ``if __name__ == "__main__":`` guard; it counts its runs in a file.
+#: A script without an ``if __name__ == "__main__":`` guard; it counts its runs in a file, then
+#: tries a callback of its own (refused), then fits twice: until interrupted (it then waits for
+#: a line on stdin), and until killed.
 UNGUARDED = """
 import sys
+from pathlib import Path
 from skorch.callbacks import Callback
+sys.path.insert(0, {tests!r})
+from ddp_probes import MarkTraining
 from sk_ctr import FMClassifier
 from sk_ctr.datasets import make_ctr_classification
 
 with open({count!r}, "a") as file:
     file.write("run\\n")
 X, y = make_ctr_classification(n_samples=600, n_fields=3, cardinality=10, random_state=0)
-params = dict(devices=2, max_epochs=2, batch_size=64, n_threads=1, random_state=0)
-est = FMClassifier(**params).fit(X, y)
-print("proba", est.predict_proba(X.head(3))[:, 1].tolist())
+params = dict(devices=2, max_epochs=100000, batch_size=64, n_threads=1)
 
 class Note(Callback):  # defined in __main__, which the workers never run
     pass
@@ -45,7 +47,15 @@ class Note(Callback):  # defined in __main__, which the workers never run
 try:
     FMClassifier(callbacks=[Note()], **params).fit(X, y)
 except TypeError as error:
-    print("refused:", error)
+    print("refused:", str(error).replace("\\n", " "), flush=True)
+for fit in ("first", "second"):
+    markers = Path({folder!r}, fit)
+    markers.mkdir()
+    try:
+        FMClassifier(callbacks=[MarkTraining(str(markers))], **params).fit(X, y)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.stdin.readline()
 """
 
 
@@ -53,38 +63,6 @@ def leftovers(tmpdir):
     """What is in ``tmpdir`` besides torch's compile cache (``torchinductor_<user>``, made by
     the first optimizer step of any process and kept on purpose)."""
     return [p.name for p in tmpdir.iterdir() if not p.name.startswith("torchinductor_")]
-
-
-def run_python(arguments, tmpdir, **kwargs):
-    tmpdir.mkdir(exist_ok=True)
-    return subprocess.run(
-        [sys.executable, *arguments],
-        env=child_env(TMPDIR=str(tmpdir)),
-        capture_output=True,
-        text=True,
-        timeout=PATIENCE,
-        **kwargs,
-    )
-
-
-@pytest.mark.slow
-def test_workers_never_run_the_callers_main_module(tmp_path):
-    """From a script without a main guard: the fit runs, the script runs once (torch's spawn
-    re-ran it in every worker), a callback defined in it is refused by name, and nothing is
-    left in $TMPDIR. The workers start as ``python -m sk_ctr.training.ddp_worker`` however
-    the caller started (a script, ``python -c``, stdin: ``python -`` failed under torch's
-    spawn), so one caller shows it; each costs three fresh interpreters (~13 s of CPU)."""
-    count = tmp_path / "runs.txt"
-    code = textwrap.dedent(UNGUARDED.format(count=str(count)))
-    script = tmp_path / "unguarded.py"
-    script.write_text(code)
-    done = run_python([str(script)], tmp_path / "tmp")
-    assert done.returncode == 0, done.stderr
-    assert count.read_text().count("run") == 1, done.stdout
-    assert not leftovers(tmp_path / "tmp")
-    assert "proba [" in done.stdout
-    assert "refused: Note is defined in the __main__ module" in done.stdout
-    assert "devices=None" in done.stdout
 
 
 def alive(pid):
@@ -118,33 +96,21 @@ def parent_pid(pid):
 
 @pytest.mark.slow
 @LINUX_ONLY
-def test_workers_stop_with_an_interrupted_or_killed_parent(tmp_path):
-    """Ctrl-C (SIGINT) to the process that called fit, mid-training: fit raises
-    KeyboardInterrupt and both workers are gone while the caller lives on; then ``kill -9``
-    of the caller in the middle of its next fit: both workers are gone too. No file was ever
-    visible in $TMPDIR. The workers of a fit are forks of one launcher process (one fresh
-    interpreter per fit, not per rank), which is neither the caller nor left behind."""
-    tmpdir = tmp_path / "tmp"
+def test_workers_never_run_the_callers_main_and_stop_with_it(tmp_path):
+    """From a script without a main guard (torch's spawn re-ran it in every worker): a
+    callback defined in it is refused by name; the script runs once while its fits' workers
+    train; Ctrl-C (SIGINT) mid-training makes fit raise KeyboardInterrupt with both workers
+    gone while the caller lives on; then ``kill -9`` of the caller in the middle of its next
+    fit: both workers are gone too. No file was ever visible in $TMPDIR. The workers of a fit
+    are forks of one launcher process (one fresh interpreter per fit, not per rank), which is
+    neither the caller nor left behind. The workers start as ``python -m
+    sk_ctr.training.ddp_worker`` however the caller started (a script, ``python -c``, stdin:
+    ``python -`` failed under torch's spawn), so one caller shows it."""
+    tmpdir, count, script = tmp_path / "tmp", tmp_path / "runs.txt", tmp_path / "unguarded.py"
     tmpdir.mkdir()
-    code = textwrap.dedent(f"""
-        import sys
-        from pathlib import Path
-        sys.path.insert(0, {TESTS!r})
-        from ddp_probes import MarkTraining
-        from sk_ctr import FMClassifier
-        from sk_ctr.datasets import make_ctr_classification
-        X, y = make_ctr_classification(n_samples=600, n_fields=3, cardinality=10, random_state=0)
-        for fit in ("first", "second"):
-            Path({str(tmp_path)!r}, fit).mkdir()
-            try:
-                FMClassifier(devices=2, max_epochs=100000, batch_size=64, n_threads=1,
-                             callbacks=[MarkTraining(str(Path({str(tmp_path)!r}, fit)))]).fit(X, y)
-            except KeyboardInterrupt:
-                print("interrupted", flush=True)
-                sys.stdin.readline()  # until the test has seen the workers gone
-    """)
+    script.write_text(UNGUARDED.format(tests=TESTS, count=str(count), folder=str(tmp_path)))
     parent = subprocess.Popen(
-        [sys.executable, "-c", code],
+        [sys.executable, str(script)],
         env=child_env(TMPDIR=str(tmpdir)),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -152,6 +118,9 @@ def test_workers_stop_with_an_interrupted_or_killed_parent(tmp_path):
         text=True,
     )
     try:
+        refused = parent.stdout.readline()
+        assert "refused: Note is defined in the __main__ module" in refused
+        assert "devices=None" in refused
         for fit, signal_number in (("first", signal.SIGINT), ("second", signal.SIGKILL)):
             markers = tmp_path / fit
             wait_for(lambda m=markers: len(worker_pids(m)) == 2, f"{fit} fit's workers", parent)
@@ -160,6 +129,7 @@ def test_workers_stop_with_an_interrupted_or_killed_parent(tmp_path):
             assert len(launchers) == 1 and parent.pid not in launchers | set(workers)
             processes = workers + list(launchers)
             assert all(map(alive, processes))
+            assert count.read_text().count("run") == 1
             assert not leftovers(tmpdir)  # the estimator's files have no name anyone can open
             parent.send_signal(signal_number)
             if signal_number == signal.SIGINT:
@@ -174,8 +144,8 @@ def test_workers_stop_with_an_interrupted_or_killed_parent(tmp_path):
             assert not leftovers(tmpdir)
     finally:
         parent.kill()
-        parent.communicate()
-    assert parent.returncode == -signal.SIGKILL
+        _, stderr = parent.communicate()
+    assert parent.returncode == -signal.SIGKILL, stderr
 
 
 @pytest.fixture
