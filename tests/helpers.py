@@ -2,6 +2,8 @@
 tests folder on the path)."""
 
 import os
+import selectors
+import time
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +155,20 @@ def other_padding(batch, vocabularies=(7, 4, 6), seed=1):
     noise = torch.stack([torch.randint(1, v, shape, generator=generator) for v in vocabularies], 1)
     mask = sequence_mask(batch["lengths"], batch["sequences"].shape[-1])
     return {**batch, "sequences": torch.where(mask, batch["sequences"], noise)}
+
+
+def read_until(process, marker, timeout):
+    """The subprocess's stdout lines up to the first one containing ``marker``."""
+    lines, selector = [], selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if selector.select(timeout=1):
+            line = process.stdout.readline()
+            if not line:  # the process ended
+                break
+            lines.append(line)
+            if marker(line):
+                return lines
+    process.kill()
+    raise AssertionError(f"no line matching the marker within {timeout} s: {lines}")
