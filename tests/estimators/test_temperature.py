@@ -13,18 +13,26 @@ from sk_ctr.estimators.calibration import fit_temperature
 
 
 def brute_force_temperature(logits, y, weights):
-    """The temperature of least weighted log-loss against Platt's targets on a fine grid, by
-    explicit sums."""
+    """The temperature of least weighted log-loss against Platt's targets on a grid of
+    log-temperatures in [-3, 3], by explicit sums: every 0.01, then every 1e-4 around the best.
+
+    The loss is convex in 1/t (a weighted sum of log(1 + exp(-a/t)) terms), so it has one
+    minimum along the grid and the fine grid around the coarse one's best finds it: the same
+    point as one grid of 1e-4 steps, for an eighth of the sums."""
     n_pos, n_neg = weights[y == 1].sum(), weights[y == 0].sum()
     targets = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-    grid = np.exp(np.linspace(-3, 3, 6001))
-    losses = []
-    for t in grid:  # -log sigmoid(s) = log(1 + exp(-s)), written without overflow
-        per_row = targets * np.logaddexp(0, -logits / t) + (1 - targets) * np.logaddexp(
-            0, logits / t
-        )
-        losses.append(np.sum(weights * per_row) / weights.sum())
-    return grid[int(np.argmin(losses))]
+
+    def best(log_grid):
+        losses = []
+        for t in np.exp(log_grid):  # -log sigmoid(s) = log(1 + exp(-s)), without overflow
+            per_row = targets * np.logaddexp(0, -logits / t) + (1 - targets) * np.logaddexp(
+                0, logits / t
+            )
+            losses.append(np.sum(weights * per_row) / weights.sum())
+        return log_grid[int(np.argmin(losses))]
+
+    coarse = best(np.linspace(-3, 3, 601))
+    return np.exp(best(np.linspace(coarse - 0.01, coarse + 0.01, 201)))
 
 
 @pytest.mark.parametrize("scale", [0.5, 1.0, 4.0])
