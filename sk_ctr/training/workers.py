@@ -290,6 +290,7 @@ def _forward(pipe, stream, tail=None):
             stream.flush()
         except (OSError, ValueError):  # the parent's stream closed: keep draining the pipe
             pass
+    pipe.close()
 
 
 class _Launcher:
