@@ -8,7 +8,10 @@ converts it back to Python objects, so looking up one value cost 1.27 ms against
 costs tens of microseconds of type inference, paid per column of a one-row request. A dict
 lookup costs about 0.1 us per value whatever the vocabulary's size. Large inputs are first
 factorized (pandas' hash tables, which stay in Arrow for ``str`` columns), so each distinct
-value is looked up once.
+value is looked up once. Short columns against a vocabulary of strings, what a request to a
+model of string ids sends, take one pass of lookups: the missing-value pass and the conversion
+of unseen values are left out where they cannot change an id
+(:meth:`VocabularyLookup._string_row_ids`).
 
 Values are compared as Python objects, with one exception: ids that arrive with another type
 than the fitted ones. In a vocabulary of numbers, a string that spells a number (``"123"``)
