@@ -350,6 +350,15 @@ def test_short_string_columns_of_every_string_dtype_get_the_ids_of_object_ones(
     assert messages == expected_warnings
 
 
+def test_short_arrow_string_columns_of_several_chunks_or_sliced_get_the_ids_of_object_ones():
+    lookup = VocabularyLookup(STRING_VOCABULARY)
+    first = pd.Series(["a", None, "new"], dtype="str")
+    joined = pd.concat([first, pd.Series(["7", "b", None, "x"], dtype="str")], ignore_index=True)
+    for column in (joined, joined.iloc[2:6], joined.iloc[[5, 0, 3]]):
+        expected, _ = general_path_ids(lookup, np.asarray(column.values, dtype=object))
+        np.testing.assert_array_equal(lookup.column_ids("c", column), expected)
+
+
 def test_short_string_columns_give_the_ids_written_out():
     lookup = VocabularyLookup(STRING_VOCABULARY)
     column = pd.Series(["7", None, "new", "a", np.nan, "123", pd.NA, "b"], dtype=object)
