@@ -4,6 +4,7 @@ warning about a column none of whose values was seen."""
 
 import pickle
 import warnings
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from sk_ctr import CTRTransformer, FMClassifier
 from sk_ctr.preprocessing.vocabulary import (
     ROW_BY_ROW_MAX_ROWS,
     UNSEEN_DISTINCT_VALUES_TO_WARN,
+    VocabularyLookup,
     hashed_ids,
 )
 
@@ -261,6 +263,119 @@ def test_an_empty_vocabulary_does_not_warn():
     encoder = CTRTransformer(min_frequency=5).fit(pd.DataFrame({"site": SITES}))
     assert len(encoder.vocabularies_["site"]) == 0
     assert not unseen_warnings(encoder, pd.Series([f"new{i}" for i in range(50)]))
+
+
+# --------------------------------------------------------------------------------------
+# Short columns against a vocabulary of strings: one pass of lookups
+# --------------------------------------------------------------------------------------
+
+STRING_VOCABULARY = pd.Index(["a", "b", "123", "7"])
+MANY_UNSEEN = [f"new{i}" for i in range(UNSEEN_DISTINCT_VALUES_TO_WARN + 2)]
+# (values, whether the one-pass lookup takes them rather than the general path)
+SHORT_COLUMNS = {
+    "found": (["a", "b", "a", "7"], True),
+    "found-and-unseen": (["a", "new", "b", "newer", "new"], True),
+    "missing-markers": (["a", None, "new", np.nan, float("nan"), np.float64("nan"), pd.NA], True),
+    "only-missing": ([None, np.nan, pd.NA], True),
+    "one-found": (["b"], True),
+    "one-unseen": (["new"], True),
+    "one-missing": ([None], True),
+    "few-unseen": (["new", "newer", None], True),
+    "many-unseen": (MANY_UNSEEN, True),
+    "many-unseen-and-missing": ([None, *MANY_UNSEEN, np.nan], True),
+    "many-unseen-repeated": (["new", None] * 20, True),
+    "numpy-strings": ([np.str_("a"), "new", np.str_("fresh")], False),
+    "numbers": (["a", 123, 7.0, "new", 7.5, None], False),
+    "only-numbers": ([123, 8, 9.0, 10, 11, 12, 13, 14, 15, 16, 17, 18], False),
+    "other-missing-markers": (["new", pd.NaT, np.float32("nan"), Decimal("NaN"), None], False),
+    "booleans": ([True, "new", False], False),
+    "many-of-another-type": (list(range(20, 20 + UNSEEN_DISTINCT_VALUES_TO_WARN)), False),
+}
+
+
+def general_path_ids(lookup, values):
+    """The ids and warnings of the path every short column took before the one-pass lookup:
+    missing values (``pd.isna``) 0, the others through ``value_ids``, which converts values
+    of another type and warns about a column none of whose values was found."""
+    values = np.asarray(values, dtype=object)
+    missing = pd.isna(values)
+    ids = np.zeros(len(values), dtype=np.int64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if not missing.all():
+            ids[~missing] = lookup.value_ids("c", values[~missing])
+    return ids, [str(w.message) for w in caught]
+
+
+def short_path_ids(lookup, column):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ids = lookup.column_ids("c", column)
+    return ids, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("hash_buckets", [0, 5])
+@pytest.mark.parametrize("name", SHORT_COLUMNS)
+def test_short_string_columns_get_the_ids_and_warnings_of_the_general_path(name, hash_buckets):
+    values, one_pass = SHORT_COLUMNS[name]
+    lookup = VocabularyLookup(STRING_VOCABULARY, hash_buckets=hash_buckets)
+    assert lookup.kind == "string"
+    column = np.asarray(values, dtype=object)
+    expected, expected_warnings = general_path_ids(lookup, column)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert (lookup._string_row_ids("c", column) is not None) == one_pass
+    ids, messages = short_path_ids(lookup, column)
+    assert ids.dtype == np.int64
+    np.testing.assert_array_equal(ids, expected)
+    assert messages == expected_warnings
+    if hash_buckets and name in ("found-and-unseen", "missing-markers"):
+        assert (ids >= 2 + len(STRING_VOCABULARY)).any()  # hashed, not "other"
+
+
+@pytest.mark.parametrize("hash_buckets", [0, 5])
+@pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "string[python]", "category"])
+@pytest.mark.parametrize(
+    "name", [name for name, (values, one_pass) in SHORT_COLUMNS.items() if one_pass]
+)
+def test_short_string_columns_of_every_string_dtype_get_the_ids_of_object_ones(
+    name, dtype, hash_buckets
+):
+    values, _ = SHORT_COLUMNS[name]
+    lookup = VocabularyLookup(STRING_VOCABULARY, hash_buckets=hash_buckets)
+    column = pd.array([None if pd.isna(value) else value for value in values], dtype=dtype)
+    expected, expected_warnings = general_path_ids(lookup, np.asarray(column, dtype=object))
+    ids, messages = short_path_ids(lookup, column)
+    np.testing.assert_array_equal(ids, expected)
+    assert messages == expected_warnings
+
+
+def test_short_arrow_string_columns_of_several_chunks_or_sliced_get_the_ids_of_object_ones():
+    lookup = VocabularyLookup(STRING_VOCABULARY)
+    first = pd.Series(["a", None, "new"], dtype="str")
+    joined = pd.concat([first, pd.Series(["7", "b", None, "x"], dtype="str")], ignore_index=True)
+    for column in (joined, joined.iloc[2:6], joined.iloc[[5, 0, 3]]):
+        expected, _ = general_path_ids(lookup, np.asarray(column.values, dtype=object))
+        np.testing.assert_array_equal(lookup.column_ids("c", column), expected)
+
+
+def test_short_string_columns_give_the_ids_written_out():
+    lookup = VocabularyLookup(STRING_VOCABULARY)
+    column = pd.Series(["7", None, "new", "a", np.nan, "123", pd.NA, "b"], dtype=object)
+    np.testing.assert_array_equal(lookup.column_ids("c", column), [5, 0, 1, 2, 0, 4, 0, 3])
+    buckets = VocabularyLookup(STRING_VOCABULARY, hash_buckets=3)
+    bucket = hashed_ids(np.array(["new"], dtype=object), 4, 3)[0]
+    np.testing.assert_array_equal(buckets.column_ids("c", column), [5, 0, bucket, 2, 0, 4, 0, 3])
+
+
+@pytest.mark.parametrize("n_rows", [1, 5, ROW_BY_ROW_MAX_ROWS])
+def test_unhashable_values_in_a_short_string_column_name_it(n_rows):
+    lookup = VocabularyLookup(STRING_VOCABULARY)
+    column = np.empty(n_rows, dtype=object)
+    column[:] = "a"
+    column[-1] = ["a", "b"]
+    with pytest.raises(TypeError, match="Column 'c' holds unhashable values"):
+        lookup.column_ids("c", column)
 
 
 # --------------------------------------------------------------------------------------
