@@ -1,6 +1,9 @@
 """Prediction's lean loop (sk_ctr.estimators.inference): the logits skorch's ``forward`` returns,
 bit for bit, with the network under ``torch.inference_mode``; skorch's loop wherever it differs."""
 
+import sys
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -137,3 +140,22 @@ def test_skorch_loop_runs_where_the_lean_loop_would_differ(fitted, small_ctr_dat
             np.testing.assert_array_equal(logits.numpy(), expected)
         else:
             np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_the_lean_loop_does_not_depend_on_the_copy_of_sk_ctr_imported_last(fitted, monkeypatch):
+    """benchmarks/checkout_comparison.py imports two checkouts in one process, one after the
+    other: the first one's estimators must still take the lean loop, though
+    ``sk_ctr.estimators.base`` then names the other copy's module."""
+    est, X = fitted
+    encoded = est.preprocessor_.transform(requests(X, 2 * BATCH))
+    other_copy = types.ModuleType("sk_ctr.estimators.base")  # its own functions, as a copy has
+    steps = ("forward", "forward_iter", "evaluation_step", "get_dataset", "get_iterator")
+    other_copy.CTRClassifier = type("CTRClassifier", (), {step: lambda self: 0 for step in steps})
+    monkeypatch.setitem(sys.modules, "sk_ctr.estimators.base", other_copy)
+    modes = NetworkModes(est.module_)
+    try:
+        with est._runtime():
+            network_logits(est, encoded)
+    finally:
+        modes.handle.remove()
+    assert modes.calls == [(True, False)] * 2  # inference mode: the lean loop
