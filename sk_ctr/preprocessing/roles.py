@@ -80,7 +80,7 @@ def warn_numeric_strings(name, column):
         )
 
 
-def describe_roles(frame, fields, given, candidates=()):
+def describe_roles(frame, fields, given, candidates=(), integer_roles=None):
     """The fitted role of every column, as ``CTRTransformer.column_roles_`` shows it.
 
     Parameters
@@ -92,6 +92,10 @@ def describe_roles(frame, fields, given, candidates=()):
         Columns whose role the user gave (``*_features``, histories of ``behavior``).
     candidates : set of str
         The candidate columns of ``behavior`` (categorical whatever their dtype).
+    integer_roles : dict of str to tuple, default=None
+        :func:`integer_role` of the integer columns whose role was inferred, as
+        :func:`column_roles` filled it: not counted again (each costs a ``value_counts`` of
+        the column).
 
     Returns
     -------
@@ -116,7 +120,8 @@ def describe_roles(frame, fields, given, candidates=()):
         elif field.kind == "sequence":
             why = "cells are lists"
         elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-            why = integer_role(frame[name])[1]
+            known = (integer_roles or {}).get(name)
+            why = (known or integer_role(frame[name]))[1]
         else:
             why = f"dtype {dtype}"
         rows.append({"column": name, "role": role, "n_ids": field.vocab_size, "why": why})
@@ -164,7 +169,14 @@ def _given(features, parameter, columns):
     return list(features)
 
 
-def column_roles(frame, categorical_features, numeric_features, sequence_features, behavior):
+def column_roles(
+    frame,
+    categorical_features,
+    numeric_features,
+    sequence_features,
+    behavior,
+    integer_roles=None,
+):
     """Split the columns into categorical, numeric and sequence ones.
 
     Parameters
@@ -172,6 +184,9 @@ def column_roles(frame, categorical_features, numeric_features, sequence_feature
     frame : pandas.DataFrame
     categorical_features, numeric_features, sequence_features, behavior
         :class:`~sk_ctr.preprocessing.CTRTransformer`'s parameters of these names.
+    integer_roles : dict, default=None
+        Filled with :func:`integer_role` of each integer column whose role is inferred, for
+        :func:`describe_roles`.
 
     Returns
     -------
@@ -194,7 +209,12 @@ def column_roles(frame, categorical_features, numeric_features, sequence_feature
         sequence |= {c for c in columns if c not in named and holds_lists(frame[c])}
     scalar = [c for c in columns if c not in sequence]
     categorical, numeric = scalar_roles(
-        frame, scalar, given["categorical_features"], given["numeric_features"], behavior
+        frame,
+        scalar,
+        given["categorical_features"],
+        given["numeric_features"],
+        behavior,
+        integer_roles,
     )
     check_candidates(behavior, numeric, sequence)
     return categorical, numeric, sequence
@@ -230,8 +250,9 @@ def check_candidates(behavior, numeric, sequence):
             )
 
 
-def scalar_roles(frame, columns, given_cat, given_num, behavior):
-    """Categorical and numeric roles of the single-valued ``columns``."""
+def scalar_roles(frame, columns, given_cat, given_num, behavior, integer_roles=None):
+    """Categorical and numeric roles of the single-valued ``columns`` (``integer_roles``: see
+    :func:`column_roles`)."""
     if given_cat is not None and given_num is None:
         return set(given_cat), set(columns) - set(given_cat)
     if given_num is not None and given_cat is None:
@@ -247,7 +268,10 @@ def scalar_roles(frame, columns, given_cat, given_num, behavior):
         elif name in candidates:  # shares its ids with a history: ids by definition
             categorical.add(name)
         elif is_plain_integer(dtype):  # ids or a quantity: by how often values recur
-            (numeric if integer_role(frame[name])[0] == "numeric" else categorical).add(name)
+            role = integer_role(frame[name])
+            (numeric if role[0] == "numeric" else categorical).add(name)
+            if integer_roles is not None:
+                integer_roles[name] = role
         elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
             warn_numeric_strings(name, frame[name])
             categorical.add(name)

@@ -222,7 +222,8 @@ class CTRTransformer(ChunkedFitMixin, TransformerMixin, BaseEstimator, auto_wrap
         self._check_params()
         self.__dict__.pop("_partial", None)  # a later partial_fit must not continue older chunks
         frame = check_frame(self, X, reset=True)
-        roles = self._column_roles(frame)
+        integer_roles = {}  # computed once, for the roles and for column_roles_
+        roles = self._column_roles(frame, integer_roles)
         self.vocabularies_, self.bin_edges_, self.scaling_, self.frequencies_ = {}, {}, {}, {}
         sequences = self._fit_sequence_length(frame, roles[2])
         histories = self._histories_by_candidate(sequences)
@@ -243,18 +244,24 @@ class CTRTransformer(ChunkedFitMixin, TransformerMixin, BaseEstimator, auto_wrap
             crosses=crossed_columns(frame),
         )
         self.column_roles_ = describe_roles(
-            frame, self.fields_, self._given_columns(), set((self.behavior or {}).values())
+            frame,
+            self.fields_,
+            self._given_columns(),
+            set((self.behavior or {}).values()),
+            integer_roles,
         )
         return self
 
-    def _column_roles(self, frame):
-        """The categorical, numeric and sequence columns of ``frame`` (three sets)."""
+    def _column_roles(self, frame, integer_roles=None):
+        """The categorical, numeric and sequence columns of ``frame`` (three sets);
+        ``integer_roles``: see :func:`~sk_ctr.preprocessing.roles.column_roles`."""
         return column_roles(
             frame,
             self.categorical_features,
             self.numeric_features,
             self.sequence_features,
             self.behavior,
+            integer_roles,
         )
 
     def _given_columns(self):

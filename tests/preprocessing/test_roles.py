@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from sk_ctr import CTRTransformer
-from sk_ctr.preprocessing.roles import RARE_VALUE_COUNT, rare_value_share
+from sk_ctr.preprocessing import roles as roles_module
+from sk_ctr.preprocessing.roles import RARE_VALUE_COUNT, integer_role, rare_value_share
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,22 @@ def test_integer_columns_are_ids_when_values_recur_and_quantities_when_they_do_n
     ids = enc.transform(census_like)["ids"][:, list(census_like.columns).index("weight")]
     order = np.argsort(census_like["weight"].to_numpy())
     assert np.all(np.diff(ids[order]) >= 0)
+
+
+def test_an_integer_columns_recurrence_is_counted_once_per_fit(census_like, monkeypatch):
+    """The role table reuses the counts that chose the roles (a value_counts of the column
+    each), and says what counting again would."""
+    counted = []
+
+    def counting(column):
+        counted.append(column.name)
+        return integer_role(column)
+
+    monkeypatch.setattr(roles_module, "integer_role", counting)
+    enc = CTRTransformer().fit(census_like)
+    assert sorted(counted) == ["age", "user", "weight"]
+    recounted = roles_module.describe_roles(census_like, enc.fields_, given=set())
+    pd.testing.assert_frame_equal(enc.column_roles_, recounted)
 
 
 def test_given_roles_win_and_are_reported_as_given(census_like):
