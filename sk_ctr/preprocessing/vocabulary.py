@@ -224,12 +224,15 @@ class VocabularyLookup:
         # up again (a third of a 100-row request's transform, benchmarks/serving.py).
         strings_kept = self.kind not in _PARSING_KINDS
         unseen = values[outside]
-        converted = np.array(
-            [
+        # fromiter, not np.array: a tuple stays one value instead of becoming a row of a 2-d
+        # array (whose rows are unhashable: a TypeError that named no column)
+        converted = np.fromiter(
+            (
                 value if strings_kept and type(value) is str else _converted(value, self.kind)
                 for value in unseen
-            ],
+            ),
             dtype=object,
+            count=len(unseen),
         )
         changed = [j for j, value in enumerate(converted.tolist()) if value is not unseen[j]]
         if changed:

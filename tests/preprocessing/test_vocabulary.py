@@ -368,6 +368,23 @@ def test_short_string_columns_give_the_ids_written_out():
     np.testing.assert_array_equal(buckets.column_ids("c", column), [5, 0, bucket, 2, 0, 4, 0, 3])
 
 
+@pytest.mark.parametrize("hash_buckets", [0, 5])
+@pytest.mark.parametrize("n_rows", [3, ROW_BY_ROW_MAX_ROWS + 1])
+def test_a_tuple_among_strings_is_one_unseen_value(n_rows, hash_buckets):
+    """A tuple (hashable) in a column of strings is a value never seen, short column or long:
+    "other" or its hash bucket, like any unseen value (it used to become a row of a 2-d array
+    on the way, which raised an unhashable-type TypeError without the column's name)."""
+    lookup = VocabularyLookup(STRING_VOCABULARY, hash_buckets=hash_buckets)
+    column = np.empty(n_rows, dtype=object)
+    column[:] = "a"
+    column[0], column[1] = ("x", 1), ("y", 2)
+    ids = lookup.column_ids("c", column)
+    unseen = column[:2]
+    expected = hashed_ids(unseen, 4, hash_buckets) if hash_buckets else [1, 1]
+    np.testing.assert_array_equal(ids[:2], expected)
+    assert (ids[2:] == 2).all()
+
+
 @pytest.mark.parametrize("n_rows", [1, 5, ROW_BY_ROW_MAX_ROWS])
 def test_unhashable_values_in_a_short_string_column_name_it(n_rows):
     lookup = VocabularyLookup(STRING_VOCABULARY)
