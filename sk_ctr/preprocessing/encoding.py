@@ -26,8 +26,8 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-from sk_ctr.preprocessing.columns import _numeric_values, _reject_nan, check_frame
-from sk_ctr.preprocessing.field_arrays import bucket_ids, encode_fields
+from sk_ctr.preprocessing.columns import check_frame
+from sk_ctr.preprocessing.field_arrays import encode_fields
 from sk_ctr.preprocessing.fields import Field
 from sk_ctr.preprocessing.sequences import sequence_ids
 from sk_ctr.preprocessing.vocabulary import VocabularyLookup
@@ -218,22 +218,13 @@ class RawEncoder:
                 }
             )
         return encode_fields(
-            frame, self.fields, self._field_ids, self._scaled_values, self._sequence_ids
+            frame,
+            self.fields,
+            self._lookups.__getitem__,
+            self.bin_edges,
+            self.scaling,
+            self._sequence_ids,
         )
-
-    def _field_ids(self, field, column):
-        """The ids of a categorical or bucketized field's column."""
-        if field.source == "categorical":
-            return self._lookups[field.name].column_ids(field.name, column)
-        values = _numeric_values(field.name, column)
-        return bucket_ids(values, self.bin_edges[field.name])
-
-    def _scaled_values(self, field, column):
-        """The standardized values of a numeric-value field's column."""
-        raw = _numeric_values(field.name, column)
-        _reject_nan(field.name, raw)
-        mean, std = self.scaling[field.name]
-        return (raw - mean) / std
 
     def _sequence_ids(self, frame, seq_fields):
         lookup_of = self._lookups.__getitem__

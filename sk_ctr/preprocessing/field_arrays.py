@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sk_ctr.preprocessing.batch import IDS, LENGTHS, SEQUENCES, VALUES
-from sk_ctr.preprocessing.columns import _stored_columns
+from sk_ctr.preprocessing.columns import _numeric_values, _reject_nan, _stored_columns
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID
 
 #: Bucket edges up to this many are counted by comparisons (one vectorised pass per edge, an
@@ -31,7 +31,7 @@ COMPARED_EDGES_MAX = 64
 COMPARED_MIN_ROWS = 4096
 
 
-def encode_fields(frame, fields, field_ids, scaled_values, sequence_ids):
+def encode_fields(frame, fields, lookup_of, bin_edges, scaling, sequence_ids):
     """The arrays of ``frame`` encoded field by field, as :class:`~sk_ctr.CTRTransformer` and
     :class:`~sk_ctr.preprocessing.encoding.RawEncoder` both give them.
 
@@ -41,10 +41,13 @@ def encode_fields(frame, fields, field_ids, scaled_values, sequence_ids):
         Checked: it has every field's column.
     fields : sequence of Field
         The schema; within a kind, the order of its arrays' columns.
-    field_ids : callable
-        ``field_ids(field, column)``: the int64 ids of a categorical or bucketized field.
-    scaled_values : callable
-        ``scaled_values(field, column)``: the float32 values of a numeric field.
+    lookup_of : callable
+        ``lookup_of(name)``: the :class:`~sk_ctr.preprocessing.vocabulary.VocabularyLookup`
+        of a categorical field.
+    bin_edges : dict of str to ndarray
+        The bucket edges of each bucketized field.
+    scaling : dict of str to (float, float)
+        The mean and standard deviation of each numeric field.
     sequence_ids : callable
         ``sequence_ids(frame, sequence_fields)``: ``(sequences, lengths)``.
 
@@ -61,19 +64,36 @@ def encode_fields(frame, fields, field_ids, scaled_values, sequence_ids):
             len(frame),
             len(categorical),
             np.int64,
-            (field_ids(field, columns[field.name]) for field in categorical),
+            (field_ids(field, columns[field.name], lookup_of, bin_edges) for field in categorical),
         ),
         VALUES: stack_fields(
             len(frame),
             len(numeric),
             np.float32,
-            (scaled_values(field, columns[field.name]) for field in numeric),
+            (scaled_values(field, columns[field.name], scaling) for field in numeric),
         ),
     }
     sequences = [field for field in fields if field.kind == "sequence"]
     if sequences:
         arrays[SEQUENCES], arrays[LENGTHS] = sequence_ids(frame, sequences)
     return arrays
+
+
+def field_ids(field, column, lookup_of, bin_edges):
+    """The int64 ids of a categorical field's column (its vocabulary's lookup) or of a
+    bucketized one's (:func:`bucket_ids`); ``lookup_of`` and ``bin_edges`` as in
+    :func:`encode_fields`."""
+    if field.source == "categorical":
+        return lookup_of(field.name).column_ids(field.name, column)
+    return bucket_ids(_numeric_values(field.name, column), bin_edges[field.name])
+
+
+def scaled_values(field, column, scaling):
+    """The standardized values of a numeric field's column; NaN is refused, naming it."""
+    raw = _numeric_values(field.name, column)
+    _reject_nan(field.name, raw)
+    mean, std = scaling[field.name]
+    return (raw - mean) / std
 
 
 def stack_fields(n_samples, n_fields, dtype, columns):

@@ -506,23 +506,9 @@ class CTRTransformer(ChunkedFitMixin, TransformerMixin, BaseEstimator, auto_wrap
         check_is_fitted(self, "fields_")
         frame = check_frame(self, X, reset=False)
         arrays = encode_fields(
-            frame, self.fields_, self._field_ids, self._scaled_values, self._sequence_ids
+            frame, self.fields_, self._lookup, self.bin_edges_, self.scaling_, self._sequence_ids
         )
         return FieldData(arrays, self.fields_)
-
-    def _field_ids(self, field, column):
-        """The ids of a categorical or bucketized field's column."""
-        if field.source == "categorical":
-            return self._lookup(field.name).column_ids(field.name, column)
-        values = _numeric_values(field.name, column)
-        return self._bucket_ids(values, self.bin_edges_[field.name])
-
-    def _scaled_values(self, field, column):
-        """The standardized values of a numeric-value field's column."""
-        raw = _numeric_values(field.name, column)
-        _reject_nan(field.name, raw)
-        mean, std = self.scaling_[field.name]
-        return (raw - mean) / std
 
     def _sequence_ids(self, frame, seq_fields):
         return sequence_ids(
