@@ -28,6 +28,7 @@ PATIENCE = 300
 #: tries a callback of its own (refused), then fits twice: until interrupted (it then waits for
 #: a line on stdin), and until killed.
 UNGUARDED = """
+import signal
 import sys
 from pathlib import Path
 from skorch.callbacks import Callback
@@ -36,6 +37,10 @@ from ddp_probes import MarkTraining
 from sk_ctr import FMClassifier
 from sk_ctr.datasets import make_ctr_classification
 
+# Ctrl-C raises KeyboardInterrupt, as in a terminal: a process started in the background of a
+# non-interactive shell (`nohup cmd &`, some CI runners) inherits SIGINT ignored, and Python
+# leaves it so (then fit trained on, as it should, and the test waited in vain).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 with open({count!r}, "a") as file:
     file.write("run\\n")
 X, y = make_ctr_classification(n_samples=600, n_fields=3, cardinality=10, random_state=0)
