@@ -28,6 +28,7 @@ PATIENCE = 300
 #: tries a callback of its own (refused), then fits twice: until interrupted (it then waits for
 #: a line on stdin), and until killed.
 UNGUARDED = """
+import ctypes
 import signal
 import sys
 from pathlib import Path
@@ -41,6 +42,9 @@ from sk_ctr.datasets import make_ctr_classification
 # non-interactive shell (`nohup cmd &`, some CI runners) inherits SIGINT ignored, and Python
 # leaves it so (then fit trained on, as it should, and the test waited in vain).
 signal.signal(signal.SIGINT, signal.default_int_handler)
+# Killed with the test process (PR_SET_PDEATHSIG, SIGKILL): a test run stopped mid-way (a CI
+# timeout) would otherwise leave this script training on both cores with max_epochs=100000.
+ctypes.CDLL(None).prctl(1, signal.SIGKILL)
 with open({count!r}, "a") as file:
     file.write("run\\n")
 X, y = make_ctr_classification(n_samples=600, n_fields=3, cardinality=10, random_state=0)
