@@ -123,7 +123,7 @@ def test_nfm_learns_planted_pair_interactions_beyond_lr_and_dnn():
 
 
 def test_nfm_learns_the_real_criteo_sample(shared_data_file):
-    # The authors' architecture at k = 10 (2.8 s of CPU). Measured 0.732 test AUC, LR's level on
+    # The authors' architecture at k = 10 (0.6-0.8 s of CPU). Measured 0.732 test AUC, LR's level on
     # this split (tests/test_real_data.py asserts LR > 0.73; the benchmark table has NFM 0.743).
     X, y = load_criteo(shared_data_file("criteo_kaggle_10k", "train_examples.txt"))
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
