@@ -3,6 +3,7 @@ tests folder on the path)."""
 
 import os
 import selectors
+import subprocess
 import time
 from pathlib import Path
 
@@ -158,15 +159,23 @@ def other_padding(batch, vocabularies=(7, 4, 6), seed=1):
 
 
 def read_until(process, marker, timeout):
-    """The subprocess's stdout lines up to the first one containing ``marker``."""
+    """The subprocess's stdout lines up to the first one for which ``marker(line)`` is true."""
     lines, selector = [], selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if selector.select(timeout=1):
             line = process.stdout.readline()
-            if not line:  # the process ended
-                break
+            if not line:  # the process closed its stdout: it ended, or is about to
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                raise AssertionError(
+                    f"the process ended (exit code {process.returncode}) before a line "
+                    f"matching the marker: {lines}"
+                )
             lines.append(line)
             if marker(line):
                 return lines
