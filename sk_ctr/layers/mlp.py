@@ -50,7 +50,8 @@ class MLP(nn.Module):
             layers.append(nn.Linear(width, units))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(units))
-            layers += [make_activation(activation, units), Dropout(dropout)]
+            # In place: the linear or normalisation layer's output is read by nothing else.
+            layers += [make_activation(activation, units, in_place=True), Dropout(dropout)]
             width = units
         self.hidden = nn.Sequential(*layers)
         self.output = nn.Linear(width, 1, bias=output_bias)

@@ -184,6 +184,35 @@ def test_mlp_matches_layer_by_layer_definition():
     torch.testing.assert_close(mlp(x), expected)
 
 
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_mlp_in_place_activations_keep_outputs_gradients_and_input(activation, batch_norm):
+    # The ReLUs overwrite the linear (or normalisation) layer's output: the forward, every
+    # parameter's gradient and the caller's input must be those of the out-of-place formula.
+    mlp = MLP(6, (5, 4), activation=activation, batch_norm=batch_norm).double()
+    assert all(m.inplace for m in mlp.hidden if isinstance(m, nn.ReLU | nn.LeakyReLU))
+    x = torch.randn(8, 6, dtype=torch.float64, requires_grad=True)
+    kept = x.detach().clone()
+    rectify = {"relu": torch.relu, "leaky_relu": nn.functional.leaky_relu}[activation]
+    a = x
+    for module in mlp.hidden:
+        if isinstance(module, nn.Linear):
+            a = a @ module.weight.T + module.bias
+        elif isinstance(module, nn.BatchNorm1d):  # training mode: the batch's statistics
+            mean, var = a.mean(0), a.var(0, unbiased=False)
+            a = (a - mean) / torch.sqrt(var + module.eps) * module.weight + module.bias
+        elif not isinstance(module, Dropout):
+            a = rectify(a)
+    expected = (a @ mlp.output.weight.T + mlp.output.bias).squeeze(-1)
+    expected_grads = torch.autograd.grad(expected.sum(), [x, *mlp.parameters()])
+    out = mlp(x)
+    grads = torch.autograd.grad(out.sum(), [x, *mlp.parameters()])
+    torch.testing.assert_close(out, expected)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad)
+    torch.testing.assert_close(x.detach(), kept, rtol=0, atol=0)
+
+
 def test_mlp_output_shape_is_batch_size_even_for_one_sample():
     assert MLP(3, (4,))(torch.randn(1, 3)).shape == (1,)
     assert MLP(3, (4,))(torch.randn(5, 3)).shape == (5,)
