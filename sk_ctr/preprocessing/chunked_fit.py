@@ -8,6 +8,7 @@ import pandas as pd
 
 from sk_ctr.preprocessing.columns import _numeric_values, _reject_nan
 from sk_ctr.preprocessing.counting import _FITTED_FROM_COUNTS, _count_values, _merged_counts
+from sk_ctr.preprocessing.field_arrays import bucket_ids
 from sk_ctr.preprocessing.fields import FIRST_VALUE_ID, MISSING_ID
 from sk_ctr.preprocessing.sequences import _check_history_types, keep_most_recent, split_cells
 
@@ -88,9 +89,7 @@ class ChunkedFitMixin:
         sample = state.samples[name]
         edges = self._quantile_edges(sample)
         self.bin_edges_[name] = edges
-        counts = np.bincount(
-            self._bucket_ids(sample, edges), minlength=len(edges) + 1 + FIRST_VALUE_ID
-        )
+        counts = np.bincount(bucket_ids(sample, edges), minlength=len(edges) + 1 + FIRST_VALUE_ID)
         if state.observed[name] > sample.size:  # a sample: scale its counts to all the values
             counts = np.rint(counts * (state.observed[name] / sample.size)).astype(np.int64)
         counts[MISSING_ID] = state.missing[name]

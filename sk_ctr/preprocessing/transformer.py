@@ -469,7 +469,7 @@ class CTRTransformer(ChunkedFitMixin, TransformerMixin, BaseEstimator, auto_wrap
         values = _numeric_values(name, column)
         edges = self._quantile_edges(values[~np.isnan(values)])
         self.bin_edges_[name] = edges
-        ids = self._bucket_ids(values, edges)
+        ids = bucket_ids(values, edges)
         self.frequencies_[name] = np.bincount(ids, minlength=len(edges) + 1 + FIRST_VALUE_ID)
         return len(edges) + 1 + FIRST_VALUE_ID
 
@@ -533,10 +533,6 @@ class CTRTransformer(ChunkedFitMixin, TransformerMixin, BaseEstimator, auto_wrap
 
     def _buckets(self):
         return getattr(self, "hash_buckets", 0)  # absent in pickles of older versions
-
-    @staticmethod
-    def _bucket_ids(values, edges):
-        return bucket_ids(values, edges)
 
     # --------------------------------------------------------------- schema
     def get_feature_names_out(self, input_features=None):
