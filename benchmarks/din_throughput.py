@@ -32,6 +32,9 @@ ratios (each round runs both back to back). DeepCTR-Torch is optional (``pip ins
 --no-deps deepctr-torch``, plus ``requests`` which it imports); without it the script says so
 and stops.
 
+``benchmarks/throughput.py`` runs the same contest (``din_contest``) after DeepFM's and adds
+its ratios to its targets.
+
 How to run
 ----------
 ::
@@ -165,6 +168,75 @@ def train_deepctr(data, y, activation, batch_size, seed):
 TRAIN = {"sk_ctr": train_sk_ctr, "deepctr": train_deepctr}
 
 
+def din_contest(rows, length, paddings, activations, batch_size, rounds):
+    """Both contenders at every activation and padding ratio, interleaved after a warm-up, on
+    one torch thread (restored after); prints the table and returns the per-round CPU ratios
+    sk_ctr / DeepCTR-Torch keyed ``("deepctr DIN", "training, <activation>, <padding>")``, or
+    an empty dict when DeepCTR-Torch is not importable."""
+    try:
+        import deepctr_torch  # noqa: F401
+    except ImportError as error:
+        print(f"deepctr_torch is not importable ({error}): no DIN comparison.")
+        return {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _contest(rows, length, paddings, activations, batch_size, rounds)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _contest(rows, length, paddings, activations, batch_size, rounds):
+    print(f"DIN: torch {torch.__version__}, 1 thread, load {os.getloadavg()}")
+    encoded, y = encode(rows, length, seed=0)
+    warm = with_padding(encoded[: batch_size * 4], 0.5, 0), y[: batch_size * 4]
+    for activation in activations:
+        for train in TRAIN.values():
+            train(*warm, activation, batch_size, 0)
+    table, ratios = [], {}
+    for activation in activations:
+        for padding in paddings:
+            data = with_padding(encoded, padding, seed=1)
+            share = 1 - data["lengths"][:, 0].sum() / (len(data) * length)
+            times = {name: [] for name in TRAIN}
+            for round_ in range(rounds):
+                order = list(TRAIN) if round_ % 2 == 0 else list(TRAIN)[::-1]
+                for name in order:
+                    times[name].append(TRAIN[name](data, y, activation, batch_size, round_))
+                    print(f"  round {round_} {name}: {times[name][-1][0]:.2f} CPU-s", flush=True)
+            cpu = {name: rows / statistics.median(t[0] for t in v) for name, v in times.items()}
+            wall = {name: rows / statistics.median(t[1] for t in v) for name, v in times.items()}
+            # each round runs both back to back: the median of the per-round ratios moves less
+            # with drifting load than the ratio of the medians
+            pairs = zip(times["sk_ctr"], times["deepctr"], strict=True)
+            per_round = [theirs[0] / ours[0] for ours, theirs in pairs]
+            ratios["deepctr DIN", f"training, {activation}, {share:.0%} padding"] = per_round
+            ratio = statistics.median(per_round)
+            table.append((activation, share, cpu, wall, ratio, min(per_round), max(per_round)))
+            print(
+                f"{activation} padding {share:.2f}: "
+                + ", ".join(f"{n} {cpu[n]:,.0f}/CPU-s {wall[n]:,.0f}/s" for n in TRAIN)
+                + f"; ratio {ratio:.2f}x (per-round CPU, {min(per_round):.2f}-"
+                f"{max(per_round):.2f}), {wall['sk_ctr'] / wall['deepctr']:.2f}x (wall)",
+                flush=True,
+            )
+    print(
+        f"\n{rows} rows, histories of {length}, batch {batch_size}, "
+        f"{rounds} interleaved rounds: median samples per CPU second (per wall second), "
+        "median of the per-round CPU ratios (range):"
+    )
+    print("| activation | padding | sk_ctr | DeepCTR-Torch | ratio |")
+    print("|---|---|---|---|---|")
+    for activation, share, cpu, wall, ratio, low, high in table:
+        print(
+            f"| {activation} | {share:.0%} | {cpu['sk_ctr']:,.0f} ({wall['sk_ctr']:,.0f}) | "
+            f"{cpu['deepctr']:,.0f} ({wall['deepctr']:,.0f}) | "
+            f"{ratio:.2f}x ({low:.2f}-{high:.2f}) |"
+        )
+    print(f"load at the end {os.getloadavg()}")
+    return ratios
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=20_000)
@@ -174,62 +246,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    try:
-        import deepctr_torch  # noqa: F401
-    except ImportError as error:
-        print(f"deepctr_torch is not importable ({error}): nothing to compare.")
-        return
-    torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, 1 thread, load {os.getloadavg()}")
-    encoded, y = encode(args.rows, args.length, seed=0)
-    warm = with_padding(encoded[: args.batch_size * 4], 0.5, 0), y[: args.batch_size * 4]
-    for activation in args.activation:
-        for train in TRAIN.values():
-            train(*warm, activation, args.batch_size, 0)
-    rows = []
-    for activation in args.activation:
-        for padding in args.padding:
-            data = with_padding(encoded, padding, seed=1)
-            share = 1 - data["lengths"][:, 0].sum() / (len(data) * args.length)
-            times = {name: [] for name in TRAIN}
-            for round_ in range(args.rounds):
-                order = list(TRAIN) if round_ % 2 == 0 else list(TRAIN)[::-1]
-                for name in order:
-                    times[name].append(TRAIN[name](data, y, activation, args.batch_size, round_))
-                    print(f"  round {round_} {name}: {times[name][-1][0]:.2f} CPU-s", flush=True)
-            cpu = {
-                name: args.rows / statistics.median(t[0] for t in v) for name, v in times.items()
-            }
-            wall = {
-                name: args.rows / statistics.median(t[1] for t in v) for name, v in times.items()
-            }
-            # each round runs both back to back: the median of the per-round ratios moves less
-            # with drifting load than the ratio of the medians
-            pairs = zip(times["sk_ctr"], times["deepctr"], strict=True)
-            per_round = [theirs[0] / ours[0] for ours, theirs in pairs]
-            ratio = statistics.median(per_round)
-            rows.append((activation, share, cpu, wall, ratio, min(per_round), max(per_round)))
-            print(
-                f"{activation} padding {share:.2f}: "
-                + ", ".join(f"{n} {cpu[n]:,.0f}/CPU-s {wall[n]:,.0f}/s" for n in TRAIN)
-                + f"; ratio {ratio:.2f}x (per-round CPU, {min(per_round):.2f}-"
-                f"{max(per_round):.2f}), {wall['sk_ctr'] / wall['deepctr']:.2f}x (wall)",
-                flush=True,
-            )
-    print(
-        f"\n{args.rows} rows, histories of {args.length}, batch {args.batch_size}, "
-        f"{args.rounds} interleaved rounds: median samples per CPU second (per wall second), "
-        "median of the per-round CPU ratios (range):"
-    )
-    print("| activation | padding | sk_ctr | DeepCTR-Torch | ratio |")
-    print("|---|---|---|---|---|")
-    for activation, share, cpu, wall, ratio, low, high in rows:
-        print(
-            f"| {activation} | {share:.0%} | {cpu['sk_ctr']:,.0f} ({wall['sk_ctr']:,.0f}) | "
-            f"{cpu['deepctr']:,.0f} ({wall['deepctr']:,.0f}) | "
-            f"{ratio:.2f}x ({low:.2f}-{high:.2f}) |"
-        )
-    print(f"load at the end {os.getloadavg()}")
+    din_contest(args.rows, args.length, args.padding, args.activation, args.batch_size, args.rounds)
 
 
 if __name__ == "__main__":

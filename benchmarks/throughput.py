@@ -44,6 +44,12 @@ ahead in a background thread when torch's threads leave a core free; off by defa
 gain of the chunks is measured in the same rounds. Target: estimator /
 DeepCTR-Torch >= 2.
 
+**DIN training** (``--din-rows``, 20k by default, 0 skips it; not with ``--raw-only``):
+``DINClassifier`` against DeepCTR-Torch's ``DIN`` at 0 %, 50 % and 90 % padding of the
+histories with Dice and PReLU, one thread, ``--rounds`` interleaved rounds: the contest of
+``benchmarks/din_throughput.py`` (see there), run after everything else. Target: estimator /
+DeepCTR-Torch >= 2 at every padding ratio.
+
 **FLOP ceiling.** The MLP (390-400-400-400-1) is most of a step's arithmetic: 2 FLOPs per
 multiply-add, its products run once forward and twice backward (gradients of the input, which
 the embeddings need, and of the weights). Its GEMMs are timed alone on random tensors at the
@@ -73,6 +79,7 @@ How to run
     python benchmarks/throughput.py --profile       # + cProfile of one estimator fit
     python benchmarks/throughput.py --threads 1     # torch.set_num_threads(1) for every part
     python benchmarks/throughput.py --raw-only      # prediction from raw frames only, ~1 minute
+    python benchmarks/throughput.py --din-rows 0    # without the DIN comparison (~2 minutes)
 
 Run it alone on the machine. With torch's 2 OpenMP threads on 2 cores, one other busy process
 makes every step wait for a descheduled thread: throughput then drops 5-8x, for both
@@ -102,6 +109,7 @@ from unittest import mock
 import numpy as np
 import skorch
 import torch
+from din_throughput import din_contest  # this directory's script: sys.path[0] when run
 from skorch.callbacks import Callback
 
 from sk_ctr import CTRTransformer, DeepFMClassifier, XDeepFMClassifier
@@ -750,17 +758,21 @@ TARGETS = (
     ("deepctr", "training", 2.0),
     ("deepctr", "raw prediction", 2.0),
 )
+#: DINClassifier's training against DeepCTR-Torch's DIN, at every activation and padding ratio
+#: that ``din_throughput.din_contest`` measures.
+DIN_TARGET = 2.0
 
 
-def report_targets(round_ratios):
-    """One line per target, judged on the median of the per-round ratios.
+def report_targets(round_ratios, targets=TARGETS):
+    """One line per target of ``targets`` ((contender, stage, least ratio) each), judged on
+    the median of the per-round ratios.
 
     ``round_ratios`` maps (contender, stage) to the estimator's speed over the contender's in
     every round. Each round runs the contenders back to back, so a ratio of one round is
     little moved by the load drifting between rounds, which moves the medians of the speeds.
     """
     print("\nTargets (median of the per-round ratios estimator / contender; range over rounds)")
-    for name, stage, least in TARGETS:
+    for name, stage, least in targets:
         ratios = round_ratios.get((name, stage))
         if not ratios:
             print(f"  {stage} estimator / {name} >= {least}: not measured")
@@ -833,6 +845,13 @@ def main(argv=None):
         type=int,
         default=120_000,
         help="rows of the prediction from raw frames (default 120k; 0 skips it)",
+    )
+    parser.add_argument(
+        "--din-rows",
+        type=int,
+        default=20_000,
+        help="rows of the DIN training comparison (benchmarks/din_throughput.py with its "
+        "defaults otherwise; 0 skips it)",
     )
     parser.add_argument(
         "--raw-only",
@@ -965,7 +984,19 @@ def main(argv=None):
                 raw_deepctr, args.raw_rows, batch_size, seed, args.predict_rounds, args.warmup_rows
             )
         )
-    report_targets(round_ratios)
+    targets = TARGETS
+    if args.din_rows:
+        din_ratios = din_contest(
+            args.din_rows,
+            length=50,
+            paddings=(0.0, 0.5, 0.9),
+            activations=("dice", "prelu"),
+            batch_size=256,
+            rounds=args.rounds,
+        )
+        round_ratios.update(din_ratios)
+        targets += tuple((name, stage, DIN_TARGET) for name, stage in din_ratios)
+    report_targets(round_ratios, targets)
 
     print(f"peak RSS {peak_rss_mib():,.0f} MiB; load average at end {os.getloadavg()[0]:.2f}")
     if args.profile:
