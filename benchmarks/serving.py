@@ -29,8 +29,8 @@ left out) as wall-clock / CPU time of the calling thread: on a shared machine th
 the figure to compare (see ``median_ms``). Torch runs with ``--threads`` threads (default 1,
 one thread per serving worker); LightGBM too.
 
-Target (issue 16): sk_ctr at most 2 ms for a 1-row request, and a model fitted on 10x more
-rows at most 1.5x slower, for every input dtype.
+Target (issue 16): sk_ctr at most 2 ms (median) for a request of 1, 10 or 100 rows, and a
+model fitted on 10x more rows at most 1.5x slower, for every input dtype.
 
 How to run
 ----------
