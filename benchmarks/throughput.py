@@ -283,12 +283,14 @@ def predict_plain(module, data, batch_size, temperature=1.0, isotonic_knots=None
         chunks = []
         for first in range(0, len(ids), batch_size):
             rows = slice(first, first + batch_size)
-            chunks.append(module(ids[rows], values[rows]) / temperature)
+            chunks.append(module(ids[rows], values[rows]))
         logits = torch.cat(chunks)
     if isotonic_knots is None:
-        proba = torch.sigmoid(logits).numpy()
-    else:
-        proba = isotonic_probability(logits.numpy(), isotonic_knots)
+        proba = torch.sigmoid(logits / temperature).numpy()
+    else:  # in float64, as the estimator maps them: the map's steep pieces magnify rounding
+        proba = isotonic_probability(
+            logits.numpy().astype(np.float64) / temperature, isotonic_knots
+        )
     return time.perf_counter() - start, proba
 
 
