@@ -166,9 +166,23 @@ def train_deepctr(data, y, activation, batch_size, seed):
 
 
 TRAIN = {"sk_ctr": train_sk_ctr, "deepctr": train_deepctr}
+#: The contest's settings unless told otherwise (this script's options and ``throughput.py``).
+ROWS = 20_000
+LENGTH = 50
+PADDINGS = (0.0, 0.5, 0.9)
+ACTIVATIONS = ("dice", "prelu")
+BATCH_SIZE = 256
+ROUNDS = 3
 
 
-def din_contest(rows, length, paddings, activations, batch_size, rounds):
+def din_contest(
+    rows=ROWS,
+    length=LENGTH,
+    paddings=PADDINGS,
+    activations=ACTIVATIONS,
+    batch_size=BATCH_SIZE,
+    rounds=ROUNDS,
+):
     """Both contenders at every activation and padding ratio, interleaved after a warm-up, on
     one torch thread (restored after); prints the table and returns the per-round CPU ratios
     sk_ctr / DeepCTR-Torch keyed ``("deepctr DIN", "training, <activation>, <padding>")``, or
@@ -239,12 +253,12 @@ def _contest(rows, length, paddings, activations, batch_size, rounds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--length", type=int, default=50)
-    parser.add_argument("--padding", type=float, nargs="+", default=[0.0, 0.5, 0.9])
-    parser.add_argument("--activation", nargs="+", default=["dice", "prelu"])
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--length", type=int, default=LENGTH)
+    parser.add_argument("--padding", type=float, nargs="+", default=list(PADDINGS))
+    parser.add_argument("--activation", nargs="+", default=list(ACTIVATIONS))
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
     args = parser.parse_args()
     din_contest(args.rows, args.length, args.padding, args.activation, args.batch_size, args.rounds)
 

@@ -109,7 +109,8 @@ from unittest import mock
 import numpy as np
 import skorch
 import torch
-from din_throughput import din_contest  # this directory's script: sys.path[0] when run
+from din_throughput import ROWS as DIN_ROWS  # this directory's script: sys.path[0] when run
+from din_throughput import din_contest
 from skorch.callbacks import Callback
 
 from sk_ctr import CTRTransformer, DeepFMClassifier, XDeepFMClassifier
@@ -858,7 +859,7 @@ def main(argv=None):
     parser.add_argument(
         "--din-rows",
         type=int,
-        default=20_000,
+        default=DIN_ROWS,
         help="rows of the DIN training comparison (benchmarks/din_throughput.py with its "
         "defaults otherwise; 0 skips it)",
     )
@@ -997,14 +998,7 @@ def main(argv=None):
         )
     targets = TARGETS
     if args.din_rows:
-        din_ratios = din_contest(
-            args.din_rows,
-            length=50,
-            paddings=(0.0, 0.5, 0.9),
-            activations=("dice", "prelu"),
-            batch_size=256,
-            rounds=args.rounds,
-        )
+        din_ratios = din_contest(args.din_rows, rounds=args.rounds)
         round_ratios.update(din_ratios)
         targets += tuple((name, stage, DIN_TARGET) for name, stage in din_ratios)
     report_targets(round_ratios, targets)
