@@ -24,6 +24,7 @@ value, ``123.0`` already finds ``123``; and as nothing goes through floats, inte
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from itertools import repeat
 from numbers import Integral, Real
 
@@ -164,7 +165,7 @@ class VocabularyLookup:
             if not outside.size:
                 return ids
         if outside.size == n_present:  # no value found: unseen holds all the present ones
-            self._warn_if_mismatched(name, unseen)
+            self._warn_if_mismatched(name, unseen[0], partial(_count_distinct, unseen))
         if self.hash_buckets:
             ids[outside] = hashed_ids(unseen, len(self.vocabulary), self.hash_buckets)
         return ids
@@ -192,9 +193,14 @@ class VocabularyLookup:
             if categories is seen:
                 self._translation = (categories, translation)
         ids = translation[codes]
-        present = codes >= 0
-        if present.any() and self._outside(ids[present]).all():
-            self._warn_if_mismatched(name, np.asarray(categorical[present], dtype=object))
+        present = codes[codes >= 0]
+        if present.size and self._outside(translation[present]).all():
+            # The first present value and a count of the distinct ones (the distinct codes) are
+            # all the check needs: converting the present rows of a Categorical to objects
+            # cost 40 us per column, most of a 1-row request's transform when its values
+            # were unseen.
+            first = _as_object(categories[present[0]])
+            self._warn_if_mismatched(name, first, lambda: len(np.unique(present)))
         return ids
 
     def _outside(self, ids):
@@ -240,30 +246,31 @@ class VocabularyLookup:
         still = ids[outside] == OTHER_ID
         outside, converted = outside[still], converted[still]
         if warn and outside.size == len(values):
-            self._warn_if_mismatched(name, values)
+            self._warn_if_mismatched(name, values[0], partial(_count_distinct, values))
         if self.hash_buckets and outside.size:
             ids[outside] = hashed_ids(converted, len(self.vocabulary), self.hash_buckets)
         return ids
 
-    def _warn_if_mismatched(self, name, values):
-        """Warn when no value of a column was found, in a way new ids would not explain."""
+    def _warn_if_mismatched(self, name, first, count_distinct):
+        """Warn when no value of a column was found, in a way new ids would not explain.
+
+        ``first`` is the column's first present value (as an object), ``count_distinct()``
+        the number of distinct present values, only called when the decision needs it.
+        """
         if not len(self.vocabulary):  # every value was rarer than min_frequency
             return
-        of_other_type = _value_kind(values[0]) not in _MATCHING_KINDS.get(self.kind, (None,))
+        of_other_type = _value_kind(first) not in _MATCHING_KINDS.get(self.kind, (None,))
         # Hash buckets are there for new values: only values of another type are suspicious.
-        few = (
-            self.hash_buckets
-            or len(values) < UNSEEN_DISTINCT_VALUES_TO_WARN
-            or len(set(values.tolist())) < UNSEEN_DISTINCT_VALUES_TO_WARN  # hashable: looked up
-        )
-        if not of_other_type and few:
+        if not of_other_type and (
+            self.hash_buckets or count_distinct() < UNSEEN_DISTINCT_VALUES_TO_WARN
+        ):
             return
         example = self._example
         # The message does not quote the transformed values, so that Python's default filter
         # shows it once per column rather than once per request.
         warnings.warn(
             f"No value of column {name!r} was seen in fit: the whole column gets the 'other' "
-            f"id. It holds {type(values[0]).__name__} values, the fitted ones are "
+            f"id. It holds {type(first).__name__} values, the fitted ones are "
             f"{type(example).__name__} (e.g. {example!r}); this is the usual sign of a column "
             "read with another dtype, or holding something else, than in fit.",
             UserWarning,
@@ -276,6 +283,16 @@ def hashed_ids(values, vocabulary_size, hash_buckets):
     value (pandas' siphash with a fixed key, the same in every process) modulo the buckets."""
     hashes = pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
     return (FIRST_VALUE_ID + vocabulary_size + hashes % np.uint64(hash_buckets)).astype(np.int64)
+
+
+def _count_distinct(values):
+    """The number of distinct values of an object array of hashable values."""
+    return len(set(values.tolist()))
+
+
+def _as_object(value):
+    """A scalar as ``np.asarray(..., dtype=object)`` gives it: numpy scalars as Python ones."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _object_values(column):
